@@ -1,0 +1,89 @@
+# CQRS commerce backend. `make up` runs the system locally, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CC ?= cc
+BUILD ?= build
+SANITIZE ?=
+WERROR ?= -Werror
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+        -Wshadow -Wvla -Wwrite-strings -Wno-format-nonliteral $(WERROR)
+PKGS := libpq libmicrohttpd jansson librabbitmq
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+              -I$(shell pg_config --includedir 2>/dev/null) -MMD -MP
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A := $(BUILD)/libcqrs.a
+
+define service
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(2)/*.c)) $(LIB_A)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+
+SERVICES := command-api query-api relay consumer
+$(eval $(call service,command-api,api/command))
+$(eval $(call service,query-api,api/query))
+$(eval $(call service,relay,relay))
+$(eval $(call service,consumer,consumer))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check 2>/dev/null)
+
+.PHONY: build deps up down logs migrate test test-unit format format-check clean compose-check
+
+build: $(SERVICES:%=$(BUILD)/bin/%) $(UNIT_BIN)
+
+deps:
+	scripts/deps.sh
+
+up: deps build
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
+logs:
+	scripts/logs.sh
+
+migrate:
+	scripts/migrate.sh
+
+test:
+	tests/run.sh
+
+test-unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+compose-check:
+	scripts/compose-check.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,111 @@
+#include "command.h"
+
+#include "log.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Every statement returns (response JSON, comma-separated event ids, aggregate id for logs). */
+#define CMD_SQL(fn, args, idkey)                                                               \
+    "SELECT (r - 'eventIds')::text, "                                                          \
+    "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r->'eventIds')), ','), "           \
+    "r->>'" idkey "' FROM " fn "(" args ") AS r"
+
+const struct pg_stmt command_stmts[] = {
+    {"create_product", CMD_SQL("cmd_create_product", "$1::jsonb", "productId"), 1},
+    {"create_order", CMD_SQL("cmd_create_order", "$1::jsonb", "orderId"), 1},
+};
+const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
+
+static const struct {
+    const char *sqlstate;
+    enum api_status kind;
+    const char *code;
+} business_errors[] = {
+    {"CQ400", API_BAD_REQUEST, "validation_error"},
+    {"CQ404", API_NOT_FOUND, "not_found"},
+    {"CQ409", API_CONFLICT, "insufficient_stock"},
+    {"CQ410", API_CONFLICT, "price_mismatch"},
+    {"CQ411", API_CONFLICT, "invalid_transition"},
+    {"CQ412", API_CONFLICT, "amount_mismatch"},
+    {"CQ413", API_CONFLICT, "already_paid"},
+    /* input the validators let through but the database refuses: still the client's fault */
+    {"22003", API_BAD_REQUEST, "validation_error"}, /* numeric_value_out_of_range */
+    {"22P02", API_BAD_REQUEST, "validation_error"}, /* invalid_text_representation */
+    {"23514", API_BAD_REQUEST, "validation_error"}, /* check_violation */
+};
+
+int command_map_sqlstate(const char *sqlstate, const char *message, const char *column,
+                         struct api_error *err)
+{
+    if (sqlstate == NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof business_errors / sizeof business_errors[0]; i++) {
+        if (strcmp(business_errors[i].sqlstate, sqlstate) != 0)
+            continue;
+        api_error_set(err, business_errors[i].kind, business_errors[i].code, "%s",
+                      message != NULL ? message : business_errors[i].code);
+        if (column != NULL)
+            snprintf(err->field, sizeof err->field, "%s", column);
+        return -1;
+    }
+    return 0;
+}
+
+static int run_statement(const struct apiserver_ctx *ctx, const struct command *cmd,
+                         const struct http_request *req, const char *id_text,
+                         struct http_response *resp, struct api_error *err)
+{
+    const char *params[2] = {req->body_len > 0 ? req->body : "{}", id_text};
+    char detail[256];
+    PGconn *conn;
+    PGresult *res;
+    int rc = -1;
+
+    conn = pg_pool_acquire(ctx->pool, detail, sizeof detail);
+    if (conn == NULL) {
+        char q[300];
+        log_warn("database unavailable", "req_id=%llu error=%s", req->id,
+                 log_quote(q, sizeof q, detail));
+        return api_error_set(err, API_UNAVAILABLE, "unavailable",
+                             "the database is unavailable, retry later");
+    }
+    res = PQexecPrepared(conn, cmd->stmt, cmd->takes_id ? 2 : 1, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        const char *tokens = PQgetvalue(res, 0, 1);
+        size_t len = (size_t)PQgetlength(res, 0, 0);
+        char *body = xmalloc(len + 1);
+        memcpy(body, PQgetvalue(res, 0, 0), len + 1);
+        http_response_json(resp, cmd->status, body, len);
+        if (*tokens != '\0' && http_response_header(resp, "X-Consistency-Token", tokens) != 0)
+            goto out;
+        log_info(cmd->log_msg, "req_id=%llu %s=%s event_id=%s", req->id, cmd->log_key,
+                 PQgetvalue(res, 0, 2), tokens);
+        rc = 0;
+    } else if (command_map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                                    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+                                    PQresultErrorField(res, PG_DIAG_COLUMN_NAME), err) != 0) {
+        log_debug("command rejected", "req_id=%llu stmt=%s code=%s", req->id, cmd->stmt,
+                  err->code);
+    } else {
+        apiserver_db_error(conn, res, req->id, err);
+    }
+out:
+    PQclear(res);
+    pg_pool_release(ctx->pool, conn);
+    return rc;
+}
+
+int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
+                const struct http_request *req, const struct route_match *m,
+                struct http_response *resp, struct api_error *err)
+{
+    char id_text[24] = "";
+
+    if (cmd->validate != NULL && cmd->validate(req->body, req->body_len, err) != 0)
+        return -1;
+    if (cmd->takes_id)
+        snprintf(id_text, sizeof id_text, "%lld", m->ids[0]);
+    return run_statement(ctx, cmd, req, id_text, resp, err);
+}

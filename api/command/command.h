@@ -1,0 +1,32 @@
+/* command: runs one command: validate the body, call its SQL function in one round trip, and
+ * answer with the function's JSON. The function's event ids go to the X-Consistency-Token
+ * header. Business-rule failures raised by the SQL functions (SQLSTATEs CQxxx) are mapped to
+ * typed API errors here, in one table. */
+#ifndef CQ_COMMAND_H
+#define CQ_COMMAND_H
+
+#include "apiserver.h"
+#include "validate.h"
+
+struct command {
+    const char *stmt;       /* prepared statement name (see command_stmts) */
+    validate_fn validate;   /* NULL: the body must be empty or a JSON object, unchecked */
+    bool takes_id;          /* the path's {id} is the statement's $2 */
+    unsigned status;        /* success status, e.g. 201 */
+    const char *log_msg;    /* e.g. "created order" */
+    const char *log_key;    /* e.g. "order_id" */
+};
+
+extern const struct pg_stmt command_stmts[];
+extern const size_t command_nstmts;
+
+int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
+                const struct http_request *req, const struct route_match *m,
+                struct http_response *resp, struct api_error *err);
+
+/* Maps a SQLSTATE raised by a command function to a typed error; returns -1 when it did,
+ * 0 when the state is not a business error. Exposed for tests. */
+int command_map_sqlstate(const char *sqlstate, const char *message, const char *column,
+                         struct api_error *err);
+
+#endif

@@ -1,0 +1,22 @@
+/* validate: the command API's request-body validators. Each parses body strictly (lib/jsonv)
+ * and checks every field's presence, type and range, rejecting unknown fields. On success the
+ * original body text is what the SQL command function receives. Pure functions: unit-tested
+ * and fuzzed. */
+#ifndef CQ_VALIDATE_H
+#define CQ_VALIDATE_H
+
+#include "api_error.h"
+
+#include <stddef.h>
+
+#define VALIDATE_MAX_ORDER_ITEMS 100
+#define VALIDATE_MAX_QUANTITY 1000000
+#define VALIDATE_MAX_STOCK 1000000000LL
+#define VALIDATE_MAX_ID 9007199254740991LL /* 2^53 - 1: exact in every JSON client */
+
+typedef int (*validate_fn)(const char *body, size_t len, struct api_error *err);
+
+int validate_create_product(const char *body, size_t len, struct api_error *err);
+int validate_create_order(const char *body, size_t len, struct api_error *err);
+
+#endif

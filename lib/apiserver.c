@@ -1,0 +1,123 @@
+#include "apiserver.h"
+
+#include "config.h"
+#include "log.h"
+#include "signals.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+static int dispatch(void *ctx, const struct http_request *req, struct http_response *resp,
+                    struct api_error *err)
+{
+    const struct apiserver_ctx *c = ctx;
+    return router_dispatch(c->routes, c->nroutes, ctx, req, resp, err);
+}
+
+int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req_id,
+                       struct api_error *err)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char detail[512], q[600];
+
+    pg_error_text(conn, res, detail, sizeof detail);
+    if (PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0) {
+        log_warn("database unavailable", "req_id=%llu error=%s", req_id,
+                 log_quote(q, sizeof q, detail));
+        return api_error_set(err, API_UNAVAILABLE, "unavailable",
+                             "the database is unavailable, retry later");
+    }
+    log_error("statement failed", "req_id=%llu sqlstate=%s error=%s", req_id, state,
+              log_quote(q, sizeof q, detail));
+    return api_error_set(err, API_INTERNAL, "internal", "internal error");
+}
+
+int apiserver_health(void *ctx, const struct http_request *req, const struct route_match *m,
+                     struct http_response *resp, struct api_error *err)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    const struct apiserver_ctx *c = ctx;
+    char detail[256];
+    PGconn *conn;
+    PGresult *res;
+    int rc = 0;
+
+    (void)m;
+    conn = pg_pool_acquire(c->pool, detail, sizeof detail);
+    if (conn == NULL)
+        return api_error_set(err, API_UNAVAILABLE, "unavailable", "the database is unavailable");
+    res = PQexec(conn, "SELECT 1");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        http_response_static(resp, 200, "application/json", ok, sizeof ok - 1);
+    else
+        rc = apiserver_db_error(conn, res, req->id, err);
+    PQclear(res);
+    pg_pool_release(c->pool, conn);
+    return rc;
+}
+
+int apiserver_main(const struct apiserver_spec *spec)
+{
+#define OFF(f) offsetof(struct apiserver_config, f)
+    const struct config_var vars[] = {
+        {spec->dsn_var, CONFIG_STRING, NULL, OFF(database_url), 0, 0},
+        {spec->port_var, CONFIG_INT, spec->port_default, OFF(port), 1, 65535},
+        {"HTTP_BIND_ADDRESS", CONFIG_STRING, "127.0.0.1", OFF(bind_address), 0, 0},
+        {"HTTP_THREADS", CONFIG_INT, "8", OFF(threads), 1, 256},
+        {"HTTP_MAX_BODY_BYTES", CONFIG_INT, "1048576", OFF(max_body), 64, 64L << 20},
+        {"HTTP_CONNECTION_LIMIT", CONFIG_INT, "1024", OFF(connection_limit), 4, 65536},
+        {"HTTP_CONNECTION_TIMEOUT_S", CONFIG_INT, "30", OFF(connection_timeout_s), 1, 3600},
+        {"LOG_LEVEL", CONFIG_STRING, "info", OFF(log_level), 0, 0},
+    };
+#undef OFF
+    struct apiserver_config cfg;
+    struct apiserver_ctx ctx;
+    struct http_server *server;
+    char err[512];
+
+    if (config_load(&cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->svc, err);
+        return 2;
+    }
+    if (log_init(spec->svc, cfg.log_level) != 0) {
+        fprintf(stderr, "%s: invalid value for LOG_LEVEL: expected debug|info|warn|error\n",
+                spec->svc);
+        return 2;
+    }
+    if (signals_install() != 0) {
+        log_error("could not install signal handlers", NULL);
+        return 1;
+    }
+    ctx.cfg = &cfg;
+    ctx.routes = spec->routes;
+    ctx.nroutes = spec->nroutes;
+    ctx.pool = pg_pool_new(cfg.database_url, spec->svc, (size_t)cfg.threads, spec->stmts,
+                           spec->nstmts);
+    struct http_server_opts opts = {
+        .bind_address = cfg.bind_address,
+        .port = (uint16_t)cfg.port,
+        .threads = (unsigned)cfg.threads,
+        .max_body = (size_t)cfg.max_body,
+        .connection_limit = (unsigned)cfg.connection_limit,
+        .connection_timeout_s = (unsigned)cfg.connection_timeout_s,
+        .handler = dispatch,
+        .ctx = &ctx,
+        .svc = spec->svc,
+    };
+    server = http_server_start(&opts, err, sizeof err);
+    if (server == NULL) {
+        log_error("could not start http server", "error=\"%s\"", err);
+        pg_pool_free(ctx.pool);
+        return 1;
+    }
+    log_info("listening", "url=http://%s:%ld threads=%ld", cfg.bind_address, cfg.port,
+             cfg.threads);
+    while (!signals_stop_requested())
+        signals_sleep_ms(200);
+    log_info("stopping", NULL);
+    http_server_stop(server);
+    pg_pool_free(ctx.pool);
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* apiserver: the common main of the two HTTP APIs: loads the shared HTTP and database settings,
+ * starts logging, signal handling, a connection pool and the HTTP server, routes requests with
+ * lib/router, and runs until SIGTERM/SIGINT. */
+#ifndef CQ_APISERVER_H
+#define CQ_APISERVER_H
+
+#include "pg.h"
+#include "router.h"
+
+struct apiserver_config {
+    const char *database_url;
+    const char *bind_address;
+    const char *log_level;
+    long port;
+    long threads;
+    long max_body;
+    long connection_limit;
+    long connection_timeout_s;
+};
+
+/* What handlers get as ctx. */
+struct apiserver_ctx {
+    const struct apiserver_config *cfg;
+    struct pg_pool *pool;
+    const struct route *routes;
+    size_t nroutes;
+};
+
+struct apiserver_spec {
+    const char *svc;          /* name in logs and application_name */
+    const char *port_var;     /* e.g. COMMAND_SERVICE_PORT */
+    const char *port_default; /* e.g. "8080" */
+    const char *dsn_var;      /* e.g. DATABASE_URL */
+    const struct route *routes;
+    size_t nroutes;
+    const struct pg_stmt *stmts;
+    size_t nstmts;
+};
+
+/* Runs the service; returns the process exit status. */
+int apiserver_main(const struct apiserver_spec *spec);
+
+/* GET /health for both APIs: 200 {"status":"ok"} when the database answers, 503 otherwise. */
+int apiserver_health(void *ctx, const struct http_request *req, const struct route_match *m,
+                     struct http_response *resp, struct api_error *err);
+
+/* Maps a failed statement to an api_error: 503 when the connection is gone or the server is
+ * shutting down, 500 otherwise (logged, never shown to the client). Returns -1. */
+int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req_id,
+                       struct api_error *err);
+
+#endif

@@ -1,0 +1,46 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int config_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int config_load(void *cfg, const struct config_var *vars, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct config_var *v = &vars[i];
+        const char *val = getenv(v->name);
+        char *field = (char *)cfg + v->offset;
+
+        if (val == NULL || *val == '\0')
+            val = v->def;
+        if (val == NULL) {
+            snprintf(err, errlen, "missing required environment variable %s", v->name);
+            return -1;
+        }
+        if (v->type == CONFIG_STRING) {
+            *(const char **)(void *)field = val;
+            continue;
+        }
+        if (config_parse_long(val, v->min, v->max, (long *)(void *)field) != 0) {
+            snprintf(err, errlen, "invalid value for %s: expected an integer in [%ld, %ld]",
+                     v->name, v->min, v->max);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,242 @@
+#include "http.h"
+
+#include "log.h"
+#include "xalloc.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_server_opts opts;
+    atomic_ullong next_id;
+};
+
+/* Per-request state: created on MHD's first call, freed in on_completed. */
+struct req_state {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+};
+
+const char *http_request_arg(const struct http_request *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *http_request_header(const struct http_request *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
+}
+
+void http_response_json(struct http_response *resp, unsigned status, char *body, size_t len)
+{
+    resp->status = status;
+    resp->body = body;
+    resp->len = len;
+    resp->body_static = false;
+    resp->content_type = "application/json";
+}
+
+void http_response_static(struct http_response *resp, unsigned status, const char *content_type,
+                          const char *body, size_t len)
+{
+    resp->status = status;
+    resp->body = (char *)(uintptr_t)body;
+    resp->len = len;
+    resp->body_static = true;
+    resp->content_type = content_type;
+}
+
+int http_response_header(struct http_response *resp, const char *name, const char *value)
+{
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++) {
+        if (resp->header_names[i] == NULL) {
+            resp->header_names[i] = name;
+            resp->header_values[i] = xstrdup(value);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void response_release(struct http_response *resp)
+{
+    if (!resp->body_static)
+        free(resp->body);
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+        free(resp->header_values[i]);
+    memset(resp, 0, sizeof *resp);
+}
+
+static bool is_json_content_type(const char *ct)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof json - 1;
+
+    if (ct == NULL || strncasecmp(ct, json, n) != 0)
+        return false;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static void error_response(struct http_response *resp, const struct api_error *err)
+{
+    size_t len;
+    char *body = api_error_json(err, &len);
+
+    response_release(resp);
+    http_response_json(resp, api_status_http(err->kind), body, len);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *resp)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    if (resp->body_static)
+        r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_PERSISTENT);
+    else
+        r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        response_release(resp);
+        return MHD_NO;
+    }
+    resp->body = NULL; /* MHD owns it now */
+    resp->body_static = true;
+    if (resp->content_type != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++) {
+        if (resp->header_names[i] != NULL)
+            MHD_add_response_header(r, resp->header_names[i], resp->header_values[i]);
+    }
+    ret = MHD_queue_response(conn, resp->status, r);
+    MHD_destroy_response(r);
+    response_release(resp);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    struct http_server *s = cls;
+    struct req_state *st = *req_cls;
+    struct http_response resp;
+    struct api_error err;
+    struct http_request req;
+
+    (void)version;
+    if (st == NULL) {
+        /* first call: set up state only, so MHD keeps the connection alive */
+        *req_cls = xcalloc(1, sizeof *st);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        if (!st->too_large && st->len + n > s->opts.max_body) {
+            st->too_large = true;
+            free(st->body);
+            st->body = NULL;
+            st->len = st->cap = 0;
+        }
+        if (!st->too_large) {
+            if (st->len + n + 1 > st->cap) {
+                st->cap = (st->len + n + 1) * 2;
+                if (st->cap > s->opts.max_body + 1)
+                    st->cap = s->opts.max_body + 1;
+                st->body = xrealloc(st->body, st->cap);
+            }
+            memcpy(st->body + st->len, upload_data, n);
+            st->len += n;
+            st->body[st->len] = '\0';
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    memset(&resp, 0, sizeof resp);
+    memset(&err, 0, sizeof err);
+    req.conn = conn;
+    req.method = method;
+    req.path = url;
+    req.body = st->body != NULL ? st->body : (char *)(uintptr_t) "";
+    req.body_len = st->len;
+    req.id = atomic_fetch_add(&s->next_id, 1) + 1;
+
+    if (st->too_large) {
+        api_error_set(&err, API_PAYLOAD_TOO_LARGE, "payload_too_large",
+                      "request body exceeds %zu bytes", s->opts.max_body);
+        error_response(&resp, &err);
+    } else if (st->len > 0 &&
+               !is_json_content_type(http_request_header(&req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        api_error_set(&err, API_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                      "request body must be sent as application/json");
+        error_response(&resp, &err);
+    } else if (s->opts.handler(s->opts.ctx, &req, &resp, &err) != 0) {
+        error_response(&resp, &err);
+        if (err.kind == API_INTERNAL || err.kind == API_UNAVAILABLE)
+            log_warn("request failed", "req_id=%llu status=%u code=%s", req.id,
+                     api_status_http(err.kind), err.code);
+    }
+    return send_response(conn, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req_state *st = *req_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (st != NULL) {
+        free(st->body);
+        free(st);
+        *req_cls = NULL;
+    }
+}
+
+struct http_server *http_server_start(const struct http_server_opts *opts, char *err,
+                                      size_t errlen)
+{
+    struct http_server *s = xcalloc(1, sizeof *s);
+    struct sockaddr_in addr;
+
+    s->opts = *opts;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(opts->port);
+    if (inet_pton(AF_INET, opts->bind_address, &addr.sin_addr) != 1) {
+        snprintf(err, errlen, "invalid bind address \"%s\"", opts->bind_address);
+        free(s);
+        return NULL;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, opts->port, NULL,
+        NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_LIMIT,
+        opts->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->connection_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        snprintf(err, errlen, "could not listen on %s:%u", opts->bind_address,
+                 (unsigned)opts->port);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,152 @@
+#include "pg.h"
+
+#include "log.h"
+#include "signals.h"
+#include "xalloc.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pg_error_text(const PGconn *conn, const PGresult *res, char *err, size_t errlen)
+{
+    const char *msg = NULL;
+
+    if (res != NULL)
+        msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (msg == NULL && res != NULL)
+        msg = PQresultErrorMessage(res);
+    if ((msg == NULL || *msg == '\0') && conn != NULL)
+        msg = PQerrorMessage(conn);
+    snprintf(err, errlen, "%s", msg != NULL && *msg != '\0' ? msg : "unknown error");
+    size_t n = strlen(err);
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
+                   char *err, size_t errlen)
+{
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+    const char *vals[] = {dsn, app, "3", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        pg_error_text(conn, NULL, err, errlen);
+        PQfinish(conn);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PGresult *res = PQprepare(conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            char detail[256];
+            pg_error_text(conn, res, detail, sizeof detail);
+            snprintf(err, errlen, "could not prepare %s: %s", stmts[i].name, detail);
+            PQclear(res);
+            PQfinish(conn);
+            return NULL;
+        }
+        PQclear(res);
+    }
+    return conn;
+}
+
+PGconn *pg_connect_retry(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n)
+{
+    long delay_ms = 100;
+    unsigned attempt = 0;
+
+    while (!signals_stop_requested()) {
+        char err[512];
+        PGconn *conn = pg_connect(dsn, app, stmts, n, err, sizeof err);
+        char q[600];
+        if (conn != NULL) {
+            if (attempt > 0)
+                log_info("reconnected to postgres", "attempts=%u", attempt + 1);
+            return conn;
+        }
+        attempt++;
+        log_warn("could not connect to postgres", "attempt=%u retry_ms=%ld error=%s", attempt,
+                 delay_ms, log_quote(q, sizeof q, err));
+        signals_sleep_ms(delay_ms);
+        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+    }
+    return NULL;
+}
+
+struct pg_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const char *dsn, *app;
+    const struct pg_stmt *stmts;
+    size_t nstmts;
+    size_t size, nfree, nopen; /* nopen counts connections that exist (free or lent) */
+    PGconn **free_conns;
+};
+
+struct pg_pool *pg_pool_new(const char *dsn, const char *app, size_t size,
+                            const struct pg_stmt *stmts, size_t n)
+{
+    struct pg_pool *p = xcalloc(1, sizeof *p);
+
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->dsn = dsn;
+    p->app = app;
+    p->stmts = stmts;
+    p->nstmts = n;
+    p->size = size;
+    p->free_conns = xcalloc(size, sizeof *p->free_conns);
+    return p;
+}
+
+void pg_pool_free(struct pg_pool *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->nfree; i++)
+        PQfinish(p->free_conns[i]);
+    free(p->free_conns);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+PGconn *pg_pool_acquire(struct pg_pool *p, char *err, size_t errlen)
+{
+    PGconn *conn = NULL;
+
+    pthread_mutex_lock(&p->mu);
+    while (p->nfree == 0 && p->nopen >= p->size)
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (p->nfree > 0) {
+        conn = p->free_conns[--p->nfree];
+        pthread_mutex_unlock(&p->mu);
+        return conn;
+    }
+    p->nopen++; /* reserve a slot, connect outside the lock */
+    pthread_mutex_unlock(&p->mu);
+
+    conn = pg_connect(p->dsn, p->app, p->stmts, p->nstmts, err, errlen);
+    if (conn == NULL) {
+        pthread_mutex_lock(&p->mu);
+        p->nopen--;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return conn;
+}
+
+void pg_pool_release(struct pg_pool *p, PGconn *conn)
+{
+    pthread_mutex_lock(&p->mu);
+    if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+        p->free_conns[p->nfree++] = conn;
+    } else {
+        PQfinish(conn);
+        p->nopen--;
+    }
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}

@@ -1,0 +1,41 @@
+/* pg: libpq helpers. Connections are made with a bounded connect timeout, an application_name,
+ * and the caller's prepared statements. A struct pg_pool hands one connection to one thread at a
+ * time (a PGconn is never shared between threads) and replaces connections that broke. */
+#ifndef CQ_PG_H
+#define CQ_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pg_stmt {
+    const char *name;
+    const char *sql;
+    int nparams;
+};
+
+/* Connects and prepares stmts. Returns the connection (caller PQfinish'es it) or NULL with err. */
+PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
+                   char *err, size_t errlen);
+
+/* Retries pg_connect with exponential backoff (100 ms to 5 s) until it succeeds or a stop is
+ * requested (then NULL). Logs each failure. */
+PGconn *pg_connect_retry(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n);
+
+/* Copies the error of res (or conn) into err: primary message, without a trailing newline. */
+void pg_error_text(const PGconn *conn, const PGresult *res, char *err, size_t errlen);
+
+struct pg_pool;
+
+/* Creates a pool of up to size connections, made lazily. Strings must outlive the pool. */
+struct pg_pool *pg_pool_new(const char *dsn, const char *app, size_t size,
+                            const struct pg_stmt *stmts, size_t n);
+void pg_pool_free(struct pg_pool *pool);
+
+/* Waits for a free slot and returns a connected PGconn, or NULL with err when the database can't
+ * be reached (one connect attempt, bounded by connect_timeout). */
+PGconn *pg_pool_acquire(struct pg_pool *pool, char *err, size_t errlen);
+/* Returns conn to the pool; a connection whose status is bad is closed and replaced later. */
+void pg_pool_release(struct pg_pool *pool, PGconn *conn);
+
+#endif
