@@ -10,7 +10,7 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wformat=2 -Wstrict-prototypes -Wmissi
         -Wshadow -Wvla -Wwrite-strings -Wno-format-nonliteral $(WERROR)
 PKGS := libpq libmicrohttpd jansson librabbitmq
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+ALL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ilib -Iapi/command -Iapi/query $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               -I$(shell pg_config --includedir 2>/dev/null) -MMD -MP
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ifneq ($(SANITIZE),)
@@ -22,8 +22,12 @@ LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A := $(BUILD)/libcqrs.a
 
+# Each service: main.o plus an archive of its other modules, which unit tests link too.
 define service
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(2)/*.c)) $(LIB_A)
+$(BUILD)/$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(2)/main.c,$(wildcard $(2)/*.c)))
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+$(BUILD)/bin/$(1): $(BUILD)/$(2)/main.o $(BUILD)/$(1).a $(LIB_A)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -45,7 +49,8 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_A)
+SERVICE_A := $(SERVICES:%=$(BUILD)/%.a)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SERVICE_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check 2>/dev/null)
 
