@@ -30,8 +30,7 @@ unsigned api_status_http(enum api_status kind)
     return http_status[kind];
 }
 
-int api_error_set(struct api_error *e, enum api_status kind, const char *code, const char *fmt,
-                  ...)
+int api_error_set(struct api_error *e, enum api_status kind, const char *code, const char *fmt, ...)
 {
     va_list ap;
 

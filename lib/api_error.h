@@ -29,8 +29,8 @@ struct api_error {
 };
 
 /* Fills e and returns -1, so handlers can `return api_error_set(...)`. */
-int api_error_set(struct api_error *e, enum api_status kind, const char *code, const char *fmt,
-                  ...) __attribute__((format(printf, 4, 5)));
+int api_error_set(struct api_error *e, enum api_status kind, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Like api_error_set, naming the input field to blame. */
 int api_error_field(struct api_error *e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

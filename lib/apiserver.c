@@ -93,8 +93,8 @@ int apiserver_main(const struct apiserver_spec *spec)
     ctx.cfg = &cfg;
     ctx.routes = spec->routes;
     ctx.nroutes = spec->nroutes;
-    ctx.pool = pg_pool_new(cfg.database_url, spec->svc, (size_t)cfg.threads, spec->stmts,
-                           spec->nstmts);
+    ctx.pool =
+        pg_pool_new(cfg.database_url, spec->svc, (size_t)cfg.threads, spec->stmts, spec->nstmts);
     struct http_server_opts opts = {
         .bind_address = cfg.bind_address,
         .port = (uint16_t)cfg.port,
@@ -112,8 +112,7 @@ int apiserver_main(const struct apiserver_spec *spec)
         pg_pool_free(ctx.pool);
         return 1;
     }
-    log_info("listening", "url=http://%s:%ld threads=%ld", cfg.bind_address, cfg.port,
-             cfg.threads);
+    log_info("listening", "url=http://%s:%ld threads=%ld", cfg.bind_address, cfg.port, cfg.threads);
     while (!signals_stop_requested())
         signals_sleep_ms(200);
     log_info("stopping", NULL);

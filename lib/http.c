@@ -122,9 +122,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     struct http_server *s = cls;
     struct req_state *st = *req_cls;
@@ -203,8 +202,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
 }
 
-struct http_server *http_server_start(const struct http_server_opts *opts, char *err,
-                                      size_t errlen)
+struct http_server *http_server_start(const struct http_server_opts *opts, char *err, size_t errlen)
 {
     struct http_server *s = xcalloc(1, sizeof *s);
     struct sockaddr_in addr;
@@ -219,11 +217,11 @@ struct http_server *http_server_start(const struct http_server_opts *opts, char 
         return NULL;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, opts->port, NULL,
-        NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_LIMIT,
-        opts->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->connection_timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, opts->port, NULL, NULL,
+        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        opts->threads, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "could not listen on %s:%u", opts->bind_address,
                  (unsigned)opts->port);

@@ -29,9 +29,9 @@ struct http_request {
 
 struct http_response {
     unsigned status;
-    char *body;         /* owned by the response unless body_static */
+    char *body; /* owned by the response unless body_static */
     size_t len;
-    bool body_static;   /* body is a literal or lives as long as the server */
+    bool body_static; /* body is a literal or lives as long as the server */
     const char *content_type;
     const char *header_names[HTTP_MAX_HEADERS];
     char *header_values[HTTP_MAX_HEADERS]; /* owned by the response */

@@ -33,7 +33,8 @@ int jsonv_only_keys(const json_t *obj, const char *const *allowed, const char *f
     const char *key;
     json_t *value;
 
-    json_object_foreach((json_t *)(uintptr_t)obj, key, value) {
+    json_object_foreach((json_t *)(uintptr_t)obj, key, value)
+    {
         bool known = false;
         (void)value;
         for (const char *const *a = allowed; *a != NULL; a++) {
@@ -78,8 +79,8 @@ int jsonv_string(const json_t *obj, const char *key, const char *field, size_t m
     return 0;
 }
 
-int jsonv_int(const json_t *obj, const char *key, const char *field, long long min,
-              long long max, bool required, struct api_error *err)
+int jsonv_int(const json_t *obj, const char *key, const char *field, long long min, long long max,
+              bool required, struct api_error *err)
 {
     const json_t *v = json_object_get(obj, key);
     json_int_t i;
@@ -118,8 +119,8 @@ int jsonv_bool(const json_t *obj, const char *key, const char *field, bool requi
     return 0;
 }
 
-int jsonv_enum(const json_t *obj, const char *key, const char *field,
-               const char *const *choices, bool required, struct api_error *err)
+int jsonv_enum(const json_t *obj, const char *key, const char *field, const char *const *choices,
+               bool required, struct api_error *err)
 {
     const json_t *v = json_object_get(obj, key);
 

@@ -25,8 +25,8 @@ int jsonv_only_keys(const json_t *obj, const char *const *allowed, const char *f
 int jsonv_string(const json_t *obj, const char *key, const char *field, size_t min, size_t max,
                  struct api_error *err);
 /* Integer in [min, max]. required=false accepts a missing key (or null when null_ok). */
-int jsonv_int(const json_t *obj, const char *key, const char *field, long long min,
-              long long max, bool required, struct api_error *err);
+int jsonv_int(const json_t *obj, const char *key, const char *field, long long min, long long max,
+              bool required, struct api_error *err);
 /* A JSON number (value checked exactly by the database). */
 int jsonv_money(const json_t *obj, const char *key, const char *field, bool required,
                 struct api_error *err);
@@ -34,8 +34,8 @@ int jsonv_money(const json_t *obj, const char *key, const char *field, bool requ
 int jsonv_bool(const json_t *obj, const char *key, const char *field, bool required,
                struct api_error *err);
 /* A string that is one of the NULL-terminated choices. */
-int jsonv_enum(const json_t *obj, const char *key, const char *field,
-               const char *const *choices, bool required, struct api_error *err);
+int jsonv_enum(const json_t *obj, const char *key, const char *field, const char *const *choices,
+               bool required, struct api_error *err);
 
 /* Number of Unicode code points in a valid UTF-8 string. */
 size_t jsonv_utf8_length(const char *s, size_t bytes);

@@ -68,11 +68,10 @@ void log_emit(enum log_level level, const char *msg, const char *kv_fmt, ...)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, sizeof line,
-                 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s svc=%s msg=%s",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000, level_names[level], log_cfg.svc,
-                 log_quote(qmsg, sizeof qmsg, msg));
+    n = snprintf(
+        line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s svc=%s msg=%s",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        ts.tv_nsec / 1000000, level_names[level], log_cfg.svc, log_quote(qmsg, sizeof qmsg, msg));
     if (n < 0)
         return;
     if (kv_fmt != NULL && (size_t)n + 1 < sizeof line) {

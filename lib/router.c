@@ -46,9 +46,8 @@ bool router_match(const char *pattern, const char *path, struct route_match *m)
     return *pattern == '\0' && *path == '\0';
 }
 
-int router_dispatch(const struct route *routes, size_t n, void *ctx,
-                    const struct http_request *req, struct http_response *resp,
-                    struct api_error *err)
+int router_dispatch(const struct route *routes, size_t n, void *ctx, const struct http_request *req,
+                    struct http_response *resp, struct api_error *err)
 {
     bool path_known = false;
     struct route_match m;

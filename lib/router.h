@@ -22,9 +22,8 @@ struct route {
     route_fn fn;
 };
 
-int router_dispatch(const struct route *routes, size_t n, void *ctx,
-                    const struct http_request *req, struct http_response *resp,
-                    struct api_error *err);
+int router_dispatch(const struct route *routes, size_t n, void *ctx, const struct http_request *req,
+                    struct http_response *resp, struct api_error *err);
 
 /* Matches path against pattern; exposed for tests. Returns true on a match. */
 bool router_match(const char *pattern, const char *path, struct route_match *m);

@@ -7,9 +7,9 @@
 #include <string.h>
 
 /* Every statement returns (response JSON, comma-separated event ids, aggregate id for logs). */
-#define CMD_SQL(fn, args, idkey)                                                               \
-    "SELECT (r - 'eventIds')::text, "                                                          \
-    "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r->'eventIds')), ','), "           \
+#define CMD_SQL(fn, args, idkey)                                                                   \
+    "SELECT (r - 'eventIds')::text, "                                                              \
+    "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r->'eventIds')), ','), "               \
     "r->>'" idkey "' FROM " fn "(" args ") AS r"
 
 const struct pg_stmt command_stmts[] = {
@@ -86,8 +86,7 @@ static int run_statement(const struct apiserver_ctx *ctx, const struct command *
     } else if (command_map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE),
                                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
                                     PQresultErrorField(res, PG_DIAG_COLUMN_NAME), err) != 0) {
-        log_debug("command rejected", "req_id=%llu stmt=%s code=%s", req->id, cmd->stmt,
-                  err->code);
+        log_debug("command rejected", "req_id=%llu stmt=%s code=%s", req->id, cmd->stmt, err->code);
     } else {
         apiserver_db_error(conn, res, req->id, err);
     }

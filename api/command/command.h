@@ -9,12 +9,12 @@
 #include "validate.h"
 
 struct command {
-    const char *stmt;       /* prepared statement name (see command_stmts) */
-    validate_fn validate;   /* NULL: the body must be empty or a JSON object, unchecked */
-    bool takes_id;          /* the path's {id} is the statement's $2 */
-    unsigned status;        /* success status, e.g. 201 */
-    const char *log_msg;    /* e.g. "created order" */
-    const char *log_key;    /* e.g. "order_id" */
+    const char *stmt;     /* prepared statement name (see command_stmts) */
+    validate_fn validate; /* NULL: the body must be empty or a JSON object, unchecked */
+    bool takes_id;        /* the path's {id} is the statement's $2 */
+    unsigned status;      /* success status, e.g. 201 */
+    const char *log_msg;  /* e.g. "created order" */
+    const char *log_key;  /* e.g. "order_id" */
 };
 
 extern const struct pg_stmt command_stmts[];

@@ -6,8 +6,8 @@
 
 int validate_create_product(const char *body, size_t len, struct api_error *err)
 {
-    static const char *const keys[] = {"name", "category", "price", "stock",
-                                       "lowStockThreshold", NULL};
+    static const char *const keys[] = {"name",  "category",          "price",
+                                       "stock", "lowStockThreshold", NULL};
     json_t *root = jsonv_parse(body, len, err);
     int rc = -1;
 

@@ -29,8 +29,8 @@ int query_int_arg(const struct http_request *req, const char *name, long min, lo
 }
 
 int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
-              const char *const *params, const char *not_found_what,
-              const struct http_request *req, struct http_response *resp, struct api_error *err)
+              const char *const *params, const char *not_found_what, const struct http_request *req,
+              struct http_response *resp, struct api_error *err)
 {
     char detail[256];
 

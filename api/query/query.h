@@ -11,8 +11,8 @@ extern const size_t query_nstmts;
 
 /* not_found_what names the resource in the 404 message, e.g. "order 7". */
 int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
-              const char *const *params, const char *not_found_what,
-              const struct http_request *req, struct http_response *resp, struct api_error *err);
+              const char *const *params, const char *not_found_what, const struct http_request *req,
+              struct http_response *resp, struct api_error *err);
 
 /* Reads an optional non-negative integer query argument in [min, max], default def. */
 int query_int_arg(const struct http_request *req, const char *name, long min, long max, long def,

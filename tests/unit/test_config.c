@@ -1,0 +1,63 @@
+/* config: defaults, overrides, bounds and required variables. */
+#include "config.h"
+
+#include <check.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cfg {
+    const char *url;
+    long port;
+};
+
+static const struct config_var vars[] = {
+    {"TEST_CFG_URL", CONFIG_STRING, NULL, offsetof(struct cfg, url), 0, 0},
+    {"TEST_CFG_PORT", CONFIG_INT, "8080", offsetof(struct cfg, port), 1, 65535},
+};
+
+START_TEST(defaults_and_overrides)
+{
+    struct cfg c;
+    char err[256];
+    setenv("TEST_CFG_URL", "postgresql://x", 1);
+    unsetenv("TEST_CFG_PORT");
+    ck_assert_int_eq(config_load(&c, vars, 2, err, sizeof err), 0);
+    ck_assert_str_eq(c.url, "postgresql://x");
+    ck_assert_int_eq(c.port, 8080);
+    setenv("TEST_CFG_PORT", "9000", 1);
+    ck_assert_int_eq(config_load(&c, vars, 2, err, sizeof err), 0);
+    ck_assert_int_eq(c.port, 9000);
+}
+END_TEST
+
+START_TEST(bad_values_name_the_variable)
+{
+    struct cfg c;
+    char err[256];
+    setenv("TEST_CFG_URL", "x", 1);
+    setenv("TEST_CFG_PORT", "70000", 1);
+    ck_assert_int_eq(config_load(&c, vars, 2, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "TEST_CFG_PORT"));
+    setenv("TEST_CFG_PORT", "12ab", 1);
+    ck_assert_int_eq(config_load(&c, vars, 2, err, sizeof err), -1);
+    unsetenv("TEST_CFG_URL");
+    setenv("TEST_CFG_PORT", "1", 1);
+    ck_assert_int_eq(config_load(&c, vars, 2, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "TEST_CFG_URL"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, defaults_and_overrides);
+    tcase_add_test(tc, bad_values_name_the_variable);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
