@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# pg.sh start|stop|status: the project-local PostgreSQL 15 cluster in $STATE_DIR/pg.
+# start: initdb if needed, start on 127.0.0.1:$PG_PORT (socket in $STATE_DIR/pg/run), then
+# create the roles and databases named in DATABASE_URL and READ_DATABASE_URL, with pgtap.
+# Idempotent. The server runs as the `postgres` OS user. status exits 0 if running, 3 if not.
+set -euo pipefail
+
+# shellcheck source=scripts/env.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+PGBIN=/usr/lib/postgresql/15/bin
+PG_DIR="$STATE_DIR/pg"
+PGDATA="$PG_DIR/data"
+PG_SOCK="$PG_DIR/run"
+PG_LOG="$PG_DIR/log/postgres.log"
+
+die() {
+    echo "pg.sh: $*" >&2
+    exit 1
+}
+
+as_postgres() {
+    (cd / && runuser -u postgres -- "$@")
+}
+
+is_running() {
+    [[ -f "$PGDATA/PG_VERSION" ]] && as_postgres "$PGBIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
+}
+
+# make_dirs DIR: mkdir -p DIR and chmod o+x every folder this created, so that the postgres
+# user can traverse them. Folders that already existed are left alone.
+make_dirs() {
+    local dir="$1" first_new="$1"
+    while [[ ! -e "$(dirname "$first_new")" ]]; do
+        first_new="$(dirname "$first_new")"
+    done
+    if [[ -e "$dir" ]]; then
+        return 0
+    fi
+    mkdir -p "$dir"
+    local d="$dir"
+    while :; do
+        chmod o+x "$d"
+        [[ "$d" == "$first_new" ]] && break
+        d="$(dirname "$d")"
+    done
+}
+
+# Fail with the first folder on the way to STATE_DIR that the postgres user cannot enter.
+check_traversable() {
+    if as_postgres test -x "$PG_DIR" -a -r "$PG_DIR"; then
+        return 0
+    fi
+    local path="" part
+    local -a parts
+    IFS=/ read -r -a parts <<<"${PG_DIR#/}"
+    for part in "${parts[@]}"; do
+        path="$path/$part"
+        if ! as_postgres test -x "$path"; then
+            die "the postgres user cannot enter $path (needs o+x); chmod o+x it or use another STATE_DIR"
+        fi
+    done
+    die "the postgres user cannot use $PG_DIR"
+}
+
+# parse_pg_url URL: sets url_user, url_pass, url_host, url_port, url_db.
+parse_pg_url() {
+    local re='^postgres(ql)?://([^:@/]+)(:([^@/]*))?@([^:/?]+)(:([0-9]+))?/([^?]+)'
+    [[ "$1" =~ $re ]] || die "cannot parse database URL (expected postgresql://user:pass@host:port/db)"
+    url_user="$(url_decode "${BASH_REMATCH[2]}")"
+    url_pass="$(url_decode "${BASH_REMATCH[4]}")"
+    url_host="${BASH_REMATCH[5]}"
+    url_port="${BASH_REMATCH[7]:-5432}"
+    url_db="$(url_decode "${BASH_REMATCH[8]}")"
+}
+
+url_decode() {
+    local s="${1//\\/\\\\}"
+    printf '%b' "${s//%/\\x}"
+}
+
+superuser_psql() {
+    psql -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres "$@"
+}
+
+# Create or update the role and database of one URL and install pgtap in it.
+ensure_db() {
+    local name="$1" url="$2"
+    parse_pg_url "$url"
+    case "$url_host" in
+        127.0.0.1 | localhost | ::1 | "[::1]") ;;
+        *)
+            echo "pg.sh: $name points to $url_host, not to this cluster; not creating it" >&2
+            return 0
+            ;;
+    esac
+    if [[ "$url_port" != "$PG_PORT" ]]; then
+        echo "pg.sh: $name uses port $url_port, this cluster listens on $PG_PORT; not creating it" >&2
+        return 0
+    fi
+    superuser_psql -d postgres -v role="$url_user" -v pass="$url_pass" -v db="$url_db" <<'SQL'
+SELECT format('CREATE ROLE %I', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'role', :'pass') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
+SELECT format('ALTER DATABASE %I OWNER TO %I', :'db', :'role') \gexec
+SQL
+    superuser_psql -d "$url_db" -c "SET client_min_messages = warning" \
+        -c "CREATE EXTENSION IF NOT EXISTS pgtap"
+}
+
+write_config() {
+    cat >"$PGDATA/cqrs.conf" <<EOF
+# Written by scripts/pg.sh on every start; edit the script, not this file.
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_SOCK'
+max_connections = 200
+shared_buffers = 256MB
+fsync = on
+synchronous_commit = on
+password_encryption = scram-sha-256
+log_min_duration_statement = -1
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+    chown postgres: "$PGDATA/cqrs.conf"
+}
+
+start() {
+    [[ -x "$PGBIN/pg_ctl" ]] || die "PostgreSQL 15 is not installed ($PGBIN); run scripts/deps.sh"
+    ((EUID == 0)) || die "must run as root (it runs the server as the postgres user)"
+    if is_running; then
+        echo "pg.sh: already running on port $PG_PORT"
+    else
+        make_dirs "$STATE_DIR"
+        chmod o+x "$STATE_DIR"
+        mkdir -p "$PG_DIR"
+        chmod 711 "$PG_DIR"
+        chown postgres: "$PG_DIR"
+        check_traversable
+        as_postgres mkdir -p "$PG_SOCK" "$PG_DIR/log"
+        if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+            as_postgres mkdir -p "$PGDATA"
+            chmod 700 "$PGDATA"
+            as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --encoding=UTF8 \
+                --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 >"$PG_DIR/log/initdb.log" ||
+                die "initdb failed, see $PG_DIR/log/initdb.log"
+            echo "include 'cqrs.conf'" >>"$PGDATA/postgresql.conf"
+        fi
+        [[ "$(cat "$PGDATA/PG_VERSION")" == 15 ]] || die "$PGDATA is not a PostgreSQL 15 cluster"
+        write_config
+        as_postgres "$PGBIN/pg_ctl" start -D "$PGDATA" -l "$PG_LOG" -w -t 60 >/dev/null ||
+            die "could not start PostgreSQL, see $PG_LOG"
+        echo "pg.sh: started on 127.0.0.1:$PG_PORT (data $PGDATA)"
+    fi
+    ensure_db DATABASE_URL "$DATABASE_URL"
+    ensure_db READ_DATABASE_URL "$READ_DATABASE_URL"
+}
+
+stop() {
+    if ! is_running; then
+        echo "pg.sh: not running"
+        return 0
+    fi
+    if ! as_postgres "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t 30 >/dev/null; then
+        echo "pg.sh: fast shutdown timed out, using immediate" >&2
+        as_postgres "$PGBIN/pg_ctl" stop -D "$PGDATA" -m immediate -w -t 30 >/dev/null
+    fi
+    echo "pg.sh: stopped"
+}
+
+status() {
+    if is_running; then
+        echo "pg.sh: running on 127.0.0.1:$PG_PORT (data $PGDATA)"
+    else
+        echo "pg.sh: not running"
+        return 3
+    fi
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *)
+        echo "usage: $0 start|stop|status" >&2
+        exit 2
+        ;;
+esac

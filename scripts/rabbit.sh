@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# rabbit.sh start|stop|status: the project-local RabbitMQ node, all state in $STATE_DIR/rabbit.
+# Listens on 127.0.0.1:$AMQP_PORT, distribution on $AMQP_DIST_PORT, with a private epmd on
+# $AMQP_EPMD_PORT. start creates the vhost and user of BROKER_URL and deletes `guest`; stop also
+# ends the private epmd. Idempotent. status exits 0 if running, 3 if not.
+# Every rabbitmqctl call starts an epmd on ERL_EPMD_PORT if none runs: never call it without
+# the environment below, and let stop clean up.
+set -euo pipefail
+
+# shellcheck source=scripts/env.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+RMQ_BIN=/usr/lib/rabbitmq/bin
+RABBIT_DIR="$STATE_DIR/rabbit"
+NODE="cqrs-${AMQP_PORT}@localhost"
+PID_FILE="$RABBIT_DIR/rabbit.pid"
+WRAPPER_PID_FILE="$RABBIT_DIR/wrapper.pid"
+LOG_DIR="$RABBIT_DIR/log"
+START_TIMEOUT_S=120
+
+export HOME="$RABBIT_DIR/home"
+export RABBITMQ_NODENAME="$NODE"
+export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+export RABBITMQ_NODE_PORT="$AMQP_PORT"
+export RABBITMQ_DIST_PORT="$AMQP_DIST_PORT"
+export ERL_EPMD_PORT="$AMQP_EPMD_PORT"
+export ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_MNESIA_BASE="$RABBIT_DIR/mnesia"
+export RABBITMQ_LOG_BASE="$LOG_DIR"
+export RABBITMQ_PID_FILE="$PID_FILE"
+export RABBITMQ_CONFIG_FILE="$RABBIT_DIR/rabbitmq.conf"
+export RABBITMQ_ADVANCED_CONFIG_FILE="$RABBIT_DIR/advanced.config"
+export RABBITMQ_ENABLED_PLUGINS_FILE="$RABBIT_DIR/enabled_plugins"
+export RABBITMQ_CONF_ENV_FILE="$RABBIT_DIR/rabbitmq-env.conf"
+# Erlang distribution on loopback only (it listens on every interface by default).
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+
+die() {
+    echo "rabbit.sh: $*" >&2
+    exit 1
+}
+
+ctl() {
+    "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@"
+}
+
+# Pid of our beam.smp (from the pid file, checked against /proc), or nothing.
+server_pid() {
+    local pid
+    [[ -f "$PID_FILE" ]] || return 0
+    pid="$(tr -dc '0-9' <"$PID_FILE")"
+    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == beam.smp ]] || return 0
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-home $HOME " || return 0
+    echo "$pid"
+}
+
+# Pid of the shell wrapper that runs beam.smp (our setsid child), or nothing.
+wrapper_pid() {
+    local pid
+    [[ -f "$WRAPPER_PID_FILE" ]] || return 0
+    pid="$(tr -dc '0-9' <"$WRAPPER_PID_FILE")"
+    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$RMQ_BIN/rabbitmq-server" || return 0
+    echo "$pid"
+}
+
+# parse_amqp_url URL: sets url_user, url_pass, url_vhost.
+parse_amqp_url() {
+    local re='^amqps?://([^:@/]+)(:([^@/]*))?@[^/]+(/(.*))?$'
+    [[ "$1" =~ $re ]] || die "cannot parse BROKER_URL (expected amqp://user:pass@host:port/vhost)"
+    url_user="$(url_decode "${BASH_REMATCH[1]}")"
+    url_pass="$(url_decode "${BASH_REMATCH[3]}")"
+    url_vhost="$(url_decode "${BASH_REMATCH[5]}")"
+    [[ -n "$url_vhost" ]] || url_vhost=/
+}
+
+url_decode() {
+    local s="${1//\\/\\\\}"
+    printf '%b' "${s//%/\\x}"
+}
+
+write_config() {
+    mkdir -p "$HOME" "$LOG_DIR" "$RABBITMQ_MNESIA_BASE"
+    {
+        echo "# Written by scripts/rabbit.sh on every start; edit the script, not this file."
+        echo "log.console = false"
+        echo "log.file.level = info"
+        if [[ -n "${RABBITMQ_MANAGEMENT_PORT:-}" ]]; then
+            echo "management.tcp.ip = 127.0.0.1"
+            echo "management.tcp.port = $RABBITMQ_MANAGEMENT_PORT"
+        fi
+    } >"$RABBITMQ_CONFIG_FILE"
+    if [[ -n "${RABBITMQ_MANAGEMENT_PORT:-}" ]]; then
+        echo "[rabbitmq_management]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+    else
+        echo "[]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+    fi
+    # Keeps /etc/rabbitmq/rabbitmq-env.conf out of our node's settings.
+    echo "# empty on purpose: all settings come from scripts/rabbit.sh" >"$RABBITMQ_CONF_ENV_FILE"
+}
+
+wait_for_boot() {
+    local deadline=$((SECONDS + START_TIMEOUT_S))
+    while ((SECONDS < deadline)); do
+        if [[ -z "$(wrapper_pid)" ]]; then
+            tail -n 30 "$LOG_DIR/startup.log" >&2 || true
+            stop >/dev/null 2>&1 || true
+            die "RabbitMQ exited during start-up; see $LOG_DIR"
+        fi
+        if ctl await_startup --timeout 10 >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 1
+    done
+    stop >/dev/null 2>&1 || true
+    die "RabbitMQ did not boot within ${START_TIMEOUT_S}s (stopped it again); see $LOG_DIR"
+}
+
+# Create the vhost and user of BROKER_URL (password kept in sync), full rights on the vhost;
+# delete guest.
+ensure_user() {
+    local users vhosts
+    parse_amqp_url "$BROKER_URL"
+    vhosts="$(ctl list_vhosts --silent)"
+    if ! grep -qxF -- "$url_vhost" <<<"$vhosts"; then
+        ctl add_vhost "$url_vhost" >/dev/null
+    fi
+    users="$(ctl list_users --silent | cut -f1)"
+    if grep -qxF -- "$url_user" <<<"$users"; then
+        ctl change_password "$url_user" "$url_pass" >/dev/null
+    else
+        ctl add_user "$url_user" "$url_pass" >/dev/null
+    fi
+    if [[ -n "${RABBITMQ_MANAGEMENT_PORT:-}" ]]; then
+        ctl set_user_tags "$url_user" administrator >/dev/null
+    fi
+    ctl set_permissions -p "$url_vhost" "$url_user" '.*' '.*' '.*' >/dev/null
+    if [[ "$url_user" != guest ]] && grep -qxF guest <<<"$users"; then
+        ctl delete_user guest >/dev/null
+    fi
+}
+
+# End the epmd that listens on our private port (it outlives the node). Only an epmd whose
+# environment has our ERL_EPMD_PORT is touched.
+stop_epmd() {
+    local pid
+    for pid in $(ss -Htlnp "sport = :$AMQP_EPMD_PORT" | grep -o 'pid=[0-9]*' | cut -d= -f2 |
+        sort -u); do
+        [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == epmd ]] || continue
+        tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "ERL_EPMD_PORT=$AMQP_EPMD_PORT" ||
+            continue
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+}
+
+start() {
+    [[ -x "$RMQ_BIN/rabbitmq-server" ]] || die "RabbitMQ is not installed; run scripts/deps.sh"
+    if [[ -n "$(server_pid)" ]]; then
+        echo "rabbit.sh: already running ($NODE)"
+    else
+        if [[ -n "$(wrapper_pid)" ]]; then
+            echo "rabbit.sh: a start is already in progress, waiting for it"
+        else
+            rm -f "$PID_FILE"
+            write_config
+            (
+                cd "$RABBIT_DIR" || exit 1
+                setsid "$RMQ_BIN/rabbitmq-server" </dev/null >>"$LOG_DIR/startup.log" 2>&1 &
+                echo $! >"$WRAPPER_PID_FILE"
+            )
+        fi
+        wait_for_boot
+        echo "rabbit.sh: started $NODE on 127.0.0.1:$AMQP_PORT (logs $LOG_DIR)"
+    fi
+    ensure_user
+}
+
+stop() {
+    local pid wrapper p i
+    pid="$(server_pid)"
+    wrapper="$(wrapper_pid)"
+    if [[ -n "$pid" ]]; then
+        if ! ctl stop "$PID_FILE" >/dev/null 2>&1; then
+            echo "rabbit.sh: rabbitmqctl stop failed, sending SIGTERM to $pid" >&2
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    fi
+    for p in $pid $wrapper; do
+        for ((i = 0; i < 300; i++)); do
+            [[ -e "/proc/$p" ]] || break
+            sleep 0.1
+        done
+        if [[ -e "/proc/$p" ]]; then
+            echo "rabbit.sh: $p did not exit in 30 s, sending SIGKILL" >&2
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done
+    stop_epmd
+    rm -f "$PID_FILE" "$WRAPPER_PID_FILE"
+    if [[ -n "$pid$wrapper" ]]; then
+        echo "rabbit.sh: stopped"
+    else
+        echo "rabbit.sh: not running"
+    fi
+}
+
+status() {
+    local pid
+    pid="$(server_pid)"
+    if [[ -n "$pid" ]]; then
+        echo "rabbit.sh: running ($NODE, pid $pid, 127.0.0.1:$AMQP_PORT)"
+    else
+        echo "rabbit.sh: not running"
+        return 3
+    fi
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *)
+        echo "usage: $0 start|stop|status" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# services.sh start|stop|status [names...]: the four service binaries in the background.
+# Names: command-api query-api relay consumer (default: all). Binaries come from $BIN_DIR
+# (default build/bin); logs are appended to $STATE_DIR/logs/<name>.log, pids kept in
+# $STATE_DIR/run/<name>.pid. start skips a service already running and waits for the APIs'
+# /health; stop sends SIGTERM, then SIGKILL after 10 s. status exits 0 if all run, 3 if not.
+set -euo pipefail
+
+# shellcheck source=scripts/env.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+ALL=(command-api query-api relay consumer)
+BIN_DIR="${BIN_DIR:-build/bin}"
+[[ "$BIN_DIR" == /* ]] || BIN_DIR="$REPO_ROOT/$BIN_DIR"
+LOG_DIR="$STATE_DIR/logs"
+RUN_DIR="$STATE_DIR/run"
+HEALTH_TIMEOUT_S=15
+STOP_TIMEOUT_S=10
+
+die() {
+    echo "services.sh: $*" >&2
+    exit 1
+}
+
+# Pid of the running service NAME (pid file checked against /proc/<pid>/cmdline), or nothing.
+service_pid() {
+    local name="$1" pid arg0=""
+    [[ -f "$RUN_DIR/$name.pid" ]] || return 0
+    pid="$(tr -dc '0-9' <"$RUN_DIR/$name.pid")"
+    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+    IFS= read -r -d '' arg0 <"/proc/$pid/cmdline" || true
+    [[ "$(basename -- "$arg0")" == "$name" ]] || return 0
+    echo "$pid"
+}
+
+health_port() {
+    case "$1" in
+        command-api) echo "$COMMAND_SERVICE_PORT" ;;
+        query-api) echo "$QUERY_SERVICE_PORT" ;;
+    esac
+}
+
+fail_start() {
+    local name="$1" why="$2"
+    echo "services.sh: $name $why; last lines of $LOG_DIR/$name.log:" >&2
+    tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+    exit 1
+}
+
+start() {
+    local name pid port deadline
+    local -a started=()
+    mkdir -p "$LOG_DIR" "$RUN_DIR"
+    for name in "$@"; do
+        [[ -x "$BIN_DIR/$name" ]] || die "$BIN_DIR/$name not found; run make build"
+    done
+    for name in "$@"; do
+        pid="$(service_pid "$name")"
+        if [[ -n "$pid" ]]; then
+            echo "services.sh: $name already running (pid $pid)"
+            continue
+        fi
+        printf '%s services.sh: starting %s\n' "$(date -u +%FT%TZ)" "$name" >>"$LOG_DIR/$name.log"
+        # The child writes its own pid, then execs the service: the pid is right even if
+        # setsid has to fork.
+        # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
+        setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$RUN_DIR/$name.pid" "$BIN_DIR/$name" \
+            </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
+        started+=("$name")
+    done
+    ((${#started[@]} > 0)) || return 0
+
+    sleep 0.3
+    for name in "${started[@]}"; do
+        port="$(health_port "$name")"
+        deadline=$((SECONDS + HEALTH_TIMEOUT_S))
+        while :; do
+            pid="$(service_pid "$name")"
+            if [[ -z "$pid" ]]; then
+                # the pid file may not be written yet; a missing one after 2 s means it died
+                ((SECONDS < deadline - HEALTH_TIMEOUT_S + 2)) || fail_start "$name" "exited during start-up"
+                sleep 0.1
+                continue
+            fi
+            [[ -z "$port" ]] && break
+            if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/health"; then
+                break
+            fi
+            ((SECONDS < deadline)) || fail_start "$name" "did not answer /health on port $port in ${HEALTH_TIMEOUT_S}s"
+            sleep 0.2
+        done
+        echo "services.sh: started $name (pid $pid)"
+    done
+}
+
+stop() {
+    local name pid i
+    local -a pids=() names=()
+    for name in "$@"; do
+        pid="$(service_pid "$name")"
+        if [[ -n "$pid" ]]; then
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid")
+            names+=("$name")
+        fi
+        rm -f "$RUN_DIR/$name.pid"
+    done
+    if ((${#pids[@]} == 0)); then
+        echo "services.sh: not running"
+        return 0
+    fi
+    for ((i = 0; i < ${#pids[@]}; i++)); do
+        pid="${pids[i]}"
+        local deadline=$((SECONDS + STOP_TIMEOUT_S))
+        while [[ -e "/proc/$pid" ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do
+            if ((SECONDS >= deadline)); then
+                echo "services.sh: ${names[i]} (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT_S}s, sending SIGKILL" >&2
+                kill -KILL "$pid" 2>/dev/null || true
+                break
+            fi
+            sleep 0.1
+        done
+        echo "services.sh: stopped ${names[i]}"
+    done
+}
+
+status() {
+    local name pid rc=0
+    for name in "$@"; do
+        pid="$(service_pid "$name")"
+        if [[ -n "$pid" ]]; then
+            echo "services.sh: $name running (pid $pid)"
+        else
+            echo "services.sh: $name not running"
+            rc=3
+        fi
+    done
+    return "$rc"
+}
+
+cmd="${1:-}"
+shift || true
+names=("$@")
+((${#names[@]} > 0)) || names=("${ALL[@]}")
+for name in "${names[@]}"; do
+    [[ " ${ALL[*]} " == *" $name "* ]] || die "unknown service '$name' (known: ${ALL[*]})"
+done
+
+case "$cmd" in
+    start) start "${names[@]}" ;;
+    stop) stop "${names[@]}" ;;
+    status) status "${names[@]}" ;;
+    *)
+        echo "usage: $0 start|stop|status [${ALL[*]}]" >&2
+        exit 2
+        ;;
+esac

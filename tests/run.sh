@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# The `make test` driver: installs missing packages, builds with ASan+UBSan into build/asan,
+# starts a throwaway stack (PostgreSQL, RabbitMQ, services) on free ports in a temp STATE_DIR,
+# and runs the suites in TEST_SUITES (default "unit pgtap e2e"), going on after a failing suite.
+# Prints one line per suite, then as its very last line "N passed, M failed" (individual tests).
+# Exits non-zero if any test failed or any suite could not run. Logs end up in test-artifacts/.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+SUITES="${TEST_SUITES:-unit pgtap e2e}"
+for s in $SUITES; do
+    case "$s" in
+        unit | pgtap | e2e) ;;
+        *)
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+ARTIFACTS="$REPO_ROOT/test-artifacts"
+BUILD_DIR=build/asan
+total_pass=0
+total_fail=0
+broken=0
+results=()
+
+# record SUITE PASSED FAILED [NOTE]: one suite's result line.
+record() {
+    local line="$1: $2 passed, $3 failed${4:+ ($4)}"
+    total_pass=$((total_pass + $2))
+    total_fail=$((total_fail + $3))
+    results+=("$line")
+    echo "=== $line"
+}
+
+# cannot_run SUITE REASON: the suite could not run at all.
+cannot_run() {
+    broken=$((broken + 1))
+    results+=("$1: could not run ($2)")
+    echo "=== $1: could not run ($2)"
+}
+
+section() {
+    printf '\n=== %s\n' "$*"
+}
+
+# --- set-up ---------------------------------------------------------------------------------
+rm -rf "$ARTIFACTS"
+mkdir -p "$ARTIFACTS"
+
+section "dependencies"
+if ! scripts/deps.sh; then
+    echo "run.sh: could not install the dependencies"
+    echo "0 passed, 0 failed"
+    exit 1
+fi
+
+build_ok=1
+if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* ]]; then
+    section "build (SANITIZE=address,undefined, $BUILD_DIR)"
+    if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 build SANITIZE=address,undefined \
+        BUILD="$BUILD_DIR" >"$ARTIFACTS/build.log" 2>&1; then
+        build_ok=0
+        tail -n 40 "$ARTIFACTS/build.log"
+        echo "run.sh: build failed, see test-artifacts/build.log"
+    fi
+fi
+
+mapfile -t ports < <(scripts/free-port.sh 6)
+if ((${#ports[@]} != 6)); then
+    echo "run.sh: could not pick free ports"
+    echo "0 passed, 0 failed"
+    exit 1
+fi
+STATE_DIR="$(mktemp -d /tmp/cqrs-test.XXXXXX)"
+chmod 711 "$STATE_DIR" # the postgres user must be able to enter it
+export STATE_DIR
+export PG_PORT="${ports[0]}" AMQP_PORT="${ports[1]}" AMQP_DIST_PORT="${ports[2]}"
+export AMQP_EPMD_PORT="${ports[3]}" COMMAND_SERVICE_PORT="${ports[4]}" QUERY_SERVICE_PORT="${ports[5]}"
+export DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_write"
+export READ_DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_read"
+export BROKER_URL="amqp://cqrs:cqrs@127.0.0.1:$AMQP_PORT/cqrs"
+export COMMAND_URL="http://127.0.0.1:$COMMAND_SERVICE_PORT"
+export QUERY_URL="http://127.0.0.1:$QUERY_SERVICE_PORT"
+export HTTP_BIND_ADDRESS=127.0.0.1
+export BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-30}"
+unset RABBITMQ_MANAGEMENT_PORT
+# shellcheck source=scripts/env.sh disable=SC1091
+source scripts/env.sh # everything else from .env / .env.example
+
+cleaned=0
+cleanup() {
+    ((cleaned)) && return 0
+    cleaned=1
+    set +e
+    {
+        scripts/services.sh stop
+        scripts/rabbit.sh stop
+        scripts/pg.sh stop
+    } >"$ARTIFACTS/teardown.log" 2>&1
+    mkdir -p "$ARTIFACTS/logs"
+    [[ -d "$STATE_DIR/logs" ]] && cp -r "$STATE_DIR/logs/." "$ARTIFACTS/logs/"
+    [[ -d "$STATE_DIR/pg/log" ]] && cp -r "$STATE_DIR/pg/log" "$ARTIFACTS/logs/postgres"
+    [[ -d "$STATE_DIR/rabbit/log" ]] && cp -r "$STATE_DIR/rabbit/log" "$ARTIFACTS/logs/rabbitmq"
+    if scripts/pg.sh status >/dev/null 2>&1 || scripts/rabbit.sh status >/dev/null 2>&1; then
+        echo "run.sh: a server of this run is still running; keeping $STATE_DIR" >&2
+    else
+        rm -rf "$STATE_DIR"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+db_state=unknown # unknown | ready | failed
+db_ready() {
+    if [[ "$db_state" == unknown ]]; then
+        if scripts/pg.sh start && scripts/migrate.sh; then
+            db_state=ready
+        else
+            db_state=failed
+        fi
+    fi
+    [[ "$db_state" == ready ]]
+}
+
+# --- unit: the Check (or cmocka) test binaries -------------------------------------------------
+suite_unit() {
+    section "unit"
+    if ((!build_ok)); then
+        cannot_run unit "build failed"
+        return 0
+    fi
+    local bin out st pass=0 fail=0 n f e line found
+    local log="$ARTIFACTS/unit.log"
+    : >"$log"
+    local -a bins=()
+    for bin in "$BUILD_DIR"/tests/*; do
+        [[ -f "$bin" && -x "$bin" ]] && bins+=("$bin")
+    done
+    if ((${#bins[@]} == 0)); then
+        record unit 0 0 "no test binaries"
+        return 0
+    fi
+    for bin in "${bins[@]}"; do
+        st=0
+        out="$(timeout -k 10 600 "$bin" 2>&1)" || st=$?
+        printf '%s\n%s\n' "--- $bin (exit $st)" "$out" | tee -a "$log"
+        found=0
+        n=0 f=0 e=0
+        while IFS= read -r line; do
+            if [[ "$line" =~ [0-9]+%:\ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
+                n=$((n + BASH_REMATCH[1]))
+                f=$((f + BASH_REMATCH[2] + BASH_REMATCH[3]))
+                found=1
+            elif [[ "$line" =~ ^\[\ +PASSED\ +\]\ ([0-9]+)\ test ]]; then
+                n=$((n + BASH_REMATCH[1]))
+                found=1
+            elif [[ "$line" =~ ^\[\ +FAILED\ +\]\ ([0-9]+)\ test ]]; then
+                n=$((n + BASH_REMATCH[1]))
+                f=$((f + BASH_REMATCH[1]))
+                found=1
+            fi
+        done <<<"$out"
+        e=0
+        if ((st != 0 && f == 0)); then
+            # crashed, timed out or a sanitizer report at exit: count the binary as one failure
+            e=1
+            echo "run.sh: $bin exited with status $st"
+        elif ((!found)); then
+            e=1
+            echo "run.sh: $bin printed no test summary"
+        fi
+        pass=$((pass + n - f))
+        fail=$((fail + f + e))
+    done
+    record unit "$pass" "$fail"
+}
+
+# --- pgtap: pg_prove on db/tests/{write,read}/*.sql --------------------------------------------
+# prove_dir NAME URL DIR: run one folder; adds to pg_pass / pg_fail.
+prove_dir() {
+    local name="$1" url="$2" dir="$3" out st line result=""
+    local tests=0 failed=0 missing=0 dubious=0 in_entry=0 cur_failed=0 cur_missing=0
+    local -a files=()
+    shopt -s nullglob
+    files=("$dir"/*.sql)
+    shopt -u nullglob
+    if ((${#files[@]} == 0)); then
+        echo "run.sh: no pgTAP tests in $dir, skipped"
+        return 0
+    fi
+    st=0
+    out="$(timeout -k 10 600 pg_prove --nocolor --failures --comments --dbname "$url" "${files[@]}" 2>&1)" ||
+        st=$?
+    printf '%s\n%s\n' "--- $name ($dir, exit $st)" "$out" | tee -a "$ARTIFACTS/pgtap.log"
+    # Each file in prove's "Test Summary Report" adds its failed tests, plus the planned tests
+    # that never ran ("Bad plan"); a listed file with neither (a script that died) counts as one.
+    while IFS= read -r line; do
+        if [[ "$line" =~ \(Wstat:\ .*\ Failed:\ ([0-9]+)\) || "$line" =~ ^Files=[0-9]+,\ Tests=([0-9]+) ]]; then
+            if ((in_entry)); then
+                ((cur_failed + cur_missing > 0)) || dubious=$((dubious + 1))
+                failed=$((failed + cur_failed))
+                missing=$((missing + cur_missing))
+            fi
+            if [[ "$line" == Files=* ]]; then
+                tests="${BASH_REMATCH[1]}"
+                in_entry=0
+            else
+                in_entry=1 cur_failed="${BASH_REMATCH[1]}" cur_missing=0
+            fi
+        elif [[ "$line" =~ You\ planned\ ([0-9]+)\ tests?\ but\ ran\ ([0-9]+) ]]; then
+            if ((in_entry && BASH_REMATCH[1] > BASH_REMATCH[2])); then
+                cur_missing=$((BASH_REMATCH[1] - BASH_REMATCH[2]))
+            fi
+        elif [[ "$line" =~ ^Result:\ ([A-Z]+) ]]; then
+            result="${BASH_REMATCH[1]}"
+        fi
+    done <<<"$out"
+    if [[ "$result" == PASS && $st -eq 0 ]]; then
+        failed=0 missing=0 dubious=0 # listed for a TODO that passed, not a failure
+    elif ((failed + missing + dubious == 0)); then
+        dubious=1 # failed without a summary we understand
+    fi
+    tests=$((tests > failed ? tests - failed : 0))
+    pg_pass=$((pg_pass + tests))
+    pg_fail=$((pg_fail + failed + missing + dubious))
+}
+
+suite_pgtap() {
+    section "pgtap"
+    if ! db_ready; then
+        cannot_run pgtap "PostgreSQL start or migrations failed"
+        return 0
+    fi
+    : >"$ARTIFACTS/pgtap.log"
+    pg_pass=0
+    pg_fail=0
+    prove_dir write "$DATABASE_URL" db/tests/write
+    prove_dir read "$READ_DATABASE_URL" db/tests/read
+    record pgtap "$pg_pass" "$pg_fail"
+}
+
+# --- e2e: node --test against the four real services (ASan+UBSan builds) -------------------------
+suite_e2e() {
+    section "e2e"
+    if ((!build_ok)); then
+        cannot_run e2e "build failed"
+        return 0
+    fi
+    local -a files=()
+    mapfile -t files < <(find tests/e2e -name node_modules -prune -o -type f \
+        \( -name '*.test.*js' -o -name '*-test.*js' -o -name '*_test.*js' -o -name 'test-*.*js' \) \
+        -print)
+    if ((${#files[@]} == 0)); then
+        record e2e 0 0 "no tests in tests/e2e"
+        return 0
+    fi
+    if ! db_ready; then
+        cannot_run e2e "PostgreSQL start or migrations failed"
+        return 0
+    fi
+    if ! scripts/rabbit.sh start; then
+        cannot_run e2e "RabbitMQ did not start"
+        return 0
+    fi
+    if [[ -f tests/e2e/package.json ]] &&
+        jq -e '(.dependencies // {}) + (.devDependencies // {}) | length > 0' \
+            tests/e2e/package.json >/dev/null; then
+        if [[ -f tests/e2e/package-lock.json ]]; then
+            (cd tests/e2e && npm ci --no-audit --no-fund) || true
+        else
+            (cd tests/e2e && npm install --no-audit --no-fund) || true
+        fi
+    fi
+    if ! scripts/services.sh start; then
+        scripts/services.sh stop || true
+        cannot_run e2e "services did not start, see test-artifacts/logs"
+        return 0
+    fi
+
+    local out st pass=0 fail=0 cancelled=0 line sanitizer
+    st=0
+    out="$(timeout -k 10 1800 node --test --test-reporter=tap tests/e2e/ 2>&1)" || st=$?
+    printf '%s\n' "$out" | tee "$ARTIFACTS/e2e.log"
+    while IFS= read -r line; do
+        if [[ "$line" =~ ^#\ pass\ ([0-9]+) ]]; then
+            pass="${BASH_REMATCH[1]}"
+        elif [[ "$line" =~ ^#\ fail\ ([0-9]+) ]]; then
+            fail="${BASH_REMATCH[1]}"
+        elif [[ "$line" =~ ^#\ cancelled\ ([0-9]+) ]]; then
+            cancelled="${BASH_REMATCH[1]}"
+        fi
+    done <<<"$out"
+    fail=$((fail + cancelled))
+    if ((st != 0 && fail == 0)); then
+        echo "run.sh: node --test exited with status $st"
+        fail=1
+    fi
+
+    scripts/services.sh stop || true
+    # A sanitizer report in a service log fails the suite (one failure per log with a report).
+    sanitizer="$(grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+        "$STATE_DIR"/logs/*.log 2>/dev/null || true)"
+    if [[ -n "$sanitizer" ]]; then
+        while IFS= read -r line; do
+            echo "run.sh: sanitizer report in $(basename "$line"):"
+            grep -m 5 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$line"
+            fail=$((fail + 1))
+        done <<<"$sanitizer"
+    fi
+    record e2e "$pass" "$fail"
+}
+
+for s in $SUITES; do
+    "suite_$s"
+done
+
+cleanup
+echo
+echo "=== summary (logs in test-artifacts/)"
+printf '%s\n' "${results[@]}"
+echo "$total_pass passed, $total_fail failed"
+if ((total_fail > 0 || broken > 0)); then
+    exit 1
+fi
