@@ -1,0 +1,84 @@
+// Shared helpers for the end-to-end tests: HTTP calls to the two APIs, SQL through psql, and
+// bounded waiting for the eventually consistent read side.
+import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+
+export const COMMAND_URL = process.env.COMMAND_URL ?? 'http://127.0.0.1:8080';
+export const QUERY_URL = process.env.QUERY_URL ?? 'http://127.0.0.1:8081';
+export const DATABASE_URL = process.env.DATABASE_URL;
+export const READ_DATABASE_URL = process.env.READ_DATABASE_URL;
+
+// One HTTP call. body: an object (sent as JSON), a string (sent as is) or undefined.
+export async function call(method, url, body, headers = {}) {
+  const init = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+    if (!Object.keys(init.headers).some((h) => h.toLowerCase() === 'content-type')) {
+      init.headers['Content-Type'] = 'application/json';
+    }
+  }
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let json;
+  try {
+    json = text.length ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export const command = (method, path, body, headers) => call(method, COMMAND_URL + path, body, headers);
+export const query = (method, path, body, headers) => call(method, QUERY_URL + path, body, headers);
+
+// Runs SQL through psql and returns the first column of the first row as text ('' if none).
+export function sql(url, statement) {
+  assert.ok(url, 'database URL must be set');
+  return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', url, '-c', statement], {
+    encoding: 'utf8',
+  }).trim();
+}
+export const writeSql = (s) => sql(DATABASE_URL, s);
+export const readSql = (s) => sql(READ_DATABASE_URL, s);
+
+// Polls fn until it returns a truthy value or timeoutMs passes; returns the value or throws.
+export async function eventually(fn, timeoutMs = 10000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last}`);
+}
+
+// Waits until the query API returns 200 for path, and returns the parsed body.
+export async function readModel(path, predicate = () => true, timeoutMs = 10000) {
+  return eventually(async () => {
+    const r = await query('GET', path);
+    return r.status === 200 && predicate(r.json) ? r.json : false;
+  }, timeoutMs, `GET ${path}`);
+}
+
+let seq = 0;
+// Creates a product through the command API and returns its id.
+export async function createProduct(fields = {}) {
+  seq += 1;
+  const body = { name: `E2E product ${process.pid}-${seq}`, category: 'Testing', price: 10, stock: 100, ...fields };
+  const r = await command('POST', '/api/products', body);
+  assert.equal(r.status, 201, r.text);
+  return r.json.productId;
+}
+
+// Counts of what a command may write, to prove a refused command wrote nothing.
+export function writeCounts() {
+  return writeSql(
+    "SELECT concat_ws(',', (SELECT count(*) FROM products), (SELECT count(*) FROM orders), " +
+      '(SELECT count(*) FROM order_items), (SELECT count(*) FROM outbox), (SELECT sum(stock) FROM products))',
+  );
+}
