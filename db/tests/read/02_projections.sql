@@ -1,6 +1,6 @@
 -- apply_event / apply_events: projections of ProductCreated and OrderCreated, exactly once.
 BEGIN;
-TRUNCATE order_items_read, orders_read, products_read, processed_events;
+TRUNCATE order_items_read, orders_read, products_read, processed_events CASCADE;
 SELECT plan(22);
 
 CREATE TEMP TABLE ev (name text PRIMARY KEY, e jsonb);

@@ -1,7 +1,7 @@
 -- cmd_create_product: the product row and its ProductCreated event, atomically; exact money.
 BEGIN;
 -- start from empty tables (rolled back at the end) so the test holds on any database
-TRUNCATE order_items, orders, products, outbox;
+TRUNCATE order_items, orders, products, outbox CASCADE;
 SELECT plan(16);
 
 SELECT lives_ok($$SELECT cmd_create_product('{"name":"Laptop","category":"Electronics","price":50000,"stock":10}')$$,

@@ -1,7 +1,7 @@
 -- cmd_create_order: order + items + stock decrement + OrderCreated in one transaction, or nothing.
 BEGIN;
 -- start from empty tables (rolled back at the end) so the test holds on any database
-TRUNCATE order_items, orders, products, outbox;
+TRUNCATE order_items, orders, products, outbox CASCADE;
 SELECT plan(24);
 
 SELECT cmd_create_product('{"name":"Laptop","category":"Electronics","price":50000,"stock":10}');
