@@ -25,6 +25,18 @@ void pg_error_text(const PGconn *conn, const PGresult *res, char *err, size_t er
         err[--n] = '\0';
 }
 
+/* Server notices and warnings go to the log as logfmt lines instead of bare stderr text. */
+static void log_notice(void *arg, const char *message)
+{
+    char text[512], q[600];
+    size_t n = strlen(message);
+
+    (void)arg;
+    snprintf(text, sizeof text, "%.*s", (int)(n > 0 && message[n - 1] == '\n' ? n - 1 : n),
+             message);
+    log_info("postgres notice", "text=%s", log_quote(q, sizeof q, text));
+}
+
 PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
                    char *err, size_t errlen)
 {
@@ -37,6 +49,7 @@ PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, log_notice, NULL);
     for (size_t i = 0; i < n; i++) {
         PGresult *res = PQprepare(conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {

@@ -1,0 +1,258 @@
+/* consumer: projects events from the read-model queue into the read DB.
+ *
+ * Takes up to CONSUMER_BATCH_SIZE deliveries at a time (prefetch CONSUMER_PREFETCH, manual acks),
+ * applies them in one read-DB transaction and acks them after the commit (see project.h). Lost
+ * connections are re-made with backoff; the broker redelivers what was not acked and the read DB
+ * drops events it already applied, so nothing is lost or applied twice. */
+#include "config.h"
+#include "event_batch.h"
+#include "log.h"
+#include "mq.h"
+#include "pg.h"
+#include "project.h"
+#include "receive.h"
+#include "signals.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define FIRST_WAIT_MS 250    /* bounded, so that a stop request is seen promptly */
+#define REQUEUE_PAUSE_MS 100 /* after requeueing early events, before taking them again */
+
+struct consumer_config {
+    const char *read_database_url;
+    const char *broker_url;
+    const char *exchange;
+    const char *queue;
+    const char *mood_queue;
+    const char *log_level;
+    long prefetch;
+    long batch_size;
+    long mv_refresh_interval_ms;
+};
+
+#define VAR(name, type, def, field, min, max)                                                      \
+    {                                                                                              \
+        name, type, def, offsetof(struct consumer_config, field), min, max                         \
+    }
+static const struct config_var consumer_vars[] = {
+    VAR("READ_DATABASE_URL", CONFIG_STRING, NULL, read_database_url, 0, 0),
+    VAR("BROKER_URL", CONFIG_STRING, NULL, broker_url, 0, 0),
+    VAR("AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", exchange, 0, 0),
+    VAR("AMQP_QUEUE", CONFIG_STRING, "read_model", queue, 0, 0),
+    VAR("MOOD_QUEUE", CONFIG_STRING, "mood_events", mood_queue, 0, 0),
+    VAR("LOG_LEVEL", CONFIG_STRING, "info", log_level, 0, 0),
+    VAR("CONSUMER_PREFETCH", CONFIG_INT, "1000", prefetch, 1, 65535),
+    VAR("CONSUMER_BATCH_SIZE", CONFIG_INT, "500", batch_size, 1, 10000),
+    VAR("MV_REFRESH_INTERVAL_MS", CONFIG_INT, "500", mv_refresh_interval_ms, 0, 3600000),
+};
+#undef VAR
+
+struct consumer {
+    const struct consumer_config *cfg;
+    const struct mq_broker *broker;
+    struct mq_topology topo;
+    amqp_connection_state_t mq;
+    PGconn *pg;
+    struct receive_batch batch;
+    struct event_batch json;
+    struct timespec last_refresh;
+};
+
+/* Sets the prefetch window and subscribes to the queue with manual acks. */
+static int consumer_subscribe(struct consumer *c, char *err, size_t errlen)
+{
+    amqp_rpc_reply_t r;
+    char detail[256];
+
+    amqp_basic_qos(c->mq, MQ_CHANNEL, 0, (uint16_t)c->cfg->prefetch, 0);
+    r = amqp_get_rpc_reply(c->mq);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        snprintf(err, errlen, "could not set prefetch: %s",
+                 mq_reply_text(r, detail, sizeof detail));
+        return -1;
+    }
+    amqp_basic_consume(c->mq, MQ_CHANNEL, amqp_cstring_bytes(c->cfg->queue), amqp_empty_bytes, 0, 0,
+                       0, amqp_empty_table);
+    r = amqp_get_rpc_reply(c->mq);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        snprintf(err, errlen, "could not consume from \"%s\": %s", c->cfg->queue,
+                 mq_reply_text(r, detail, sizeof detail));
+        return -1;
+    }
+    log_info("consuming", "queue=%s prefetch=%ld batch_size=%ld", c->cfg->queue, c->cfg->prefetch,
+             c->cfg->batch_size);
+    return 0;
+}
+
+/* Connects what is missing. Returns -1 only when a stop was requested meanwhile. */
+static int consumer_connect(struct consumer *c)
+{
+    long delay_ms = 100;
+    char err[512], q[600];
+
+    while (c->mq == NULL) {
+        c->mq = mq_connect_retry(c->broker, &c->topo, 0);
+        if (c->mq == NULL)
+            return -1;
+        if (consumer_subscribe(c, err, sizeof err) == 0)
+            break;
+        log_warn("could not subscribe", "error=%s retry_ms=%ld", log_quote(q, sizeof q, err),
+                 delay_ms);
+        mq_close(c->mq, false);
+        c->mq = NULL;
+        signals_sleep_ms(delay_ms);
+        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+    }
+    if (c->pg == NULL) {
+        c->pg =
+            pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
+        if (c->pg == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static void consumer_drop_mq(struct consumer *c, const char *err)
+{
+    char q[600];
+    log_warn("lost rabbitmq connection", "error=%s unsettled=%zu", log_quote(q, sizeof q, err),
+             receive_batch_unsettled(&c->batch));
+    /* the broker redelivers whatever this connection left unacked */
+    receive_batch_clear(&c->batch);
+    mq_close(c->mq, false);
+    c->mq = NULL;
+}
+
+/* Applies the received batch until it is settled, re-making the database connection as needed.
+ * Gives up (leaving the rest to redelivery) only on a broker failure or a stop request. Returns
+ * how many deliveries went back to the queue. */
+static size_t consumer_project(struct consumer *c)
+{
+    size_t requeued;
+    long delay_ms = 100;
+    char err[512], q[600];
+
+    while (receive_batch_unsettled(&c->batch) > 0) {
+        enum project_status st = project_batch(c->pg, c->mq, &c->batch, &c->json, err, sizeof err);
+        if (st == PROJECT_DONE)
+            break;
+        if (st == PROJECT_MQ_LOST) {
+            consumer_drop_mq(c, err);
+            return 0;
+        }
+        if (signals_stop_requested())
+            break;
+        if (st == PROJECT_PG_LOST) {
+            log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
+            PQfinish(c->pg);
+            c->pg = pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts,
+                                     project_nstmts);
+            if (c->pg == NULL)
+                break;
+        } else {
+            log_warn("transient database error, retrying batch", "error=%s retry_ms=%ld",
+                     log_quote(q, sizeof q, err), delay_ms);
+            signals_sleep_ms(delay_ms);
+            delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+        }
+    }
+    requeued = c->batch.requeued;
+    receive_batch_clear(&c->batch);
+    return requeued;
+}
+
+/* Refreshes the materialized views that projections marked dirty, at most once per
+ * MV_REFRESH_INTERVAL_MS (0 turns refreshing off). */
+static void consumer_refresh(struct consumer *c)
+{
+    long interval = c->cfg->mv_refresh_interval_ms;
+    struct timespec now;
+    char err[512], q[600];
+
+    if (interval == 0 || c->pg == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - c->last_refresh.tv_sec) * 1000 +
+            (now.tv_nsec - c->last_refresh.tv_nsec) / 1000000 <
+        interval)
+        return;
+    c->last_refresh = now;
+    if (project_refresh_views(c->pg, interval, err, sizeof err) != 0) {
+        log_warn("could not refresh views", "error=%s", log_quote(q, sizeof q, err));
+        if (PQstatus(c->pg) != CONNECTION_OK) {
+            PQfinish(c->pg); /* consumer_connect makes a new one */
+            c->pg = NULL;
+        }
+    }
+}
+
+static void consumer_run(struct consumer *c)
+{
+    char err[512];
+
+    while (!signals_stop_requested()) {
+        if (consumer_connect(c) != 0)
+            break;
+        if (receive_fill(c->mq, &c->batch, FIRST_WAIT_MS, err, sizeof err) != 0) {
+            consumer_drop_mq(c, err);
+            continue;
+        }
+        if (consumer_project(c) > 0)
+            signals_sleep_ms(REQUEUE_PAUSE_MS);
+        consumer_refresh(c);
+    }
+}
+
+int main(void)
+{
+    struct consumer_config cfg;
+    struct mq_broker broker;
+    struct consumer c;
+    char err[512];
+
+    if (log_init("consumer", "info") != 0) /* sets svc= for configuration errors */
+        return 2;
+    if (config_load(&cfg, consumer_vars, sizeof consumer_vars / sizeof consumer_vars[0], err,
+                    sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"%s\"", err);
+        return 2;
+    }
+    if (log_init("consumer", cfg.log_level) != 0) {
+        log_error("invalid configuration",
+                  "error=\"invalid value for LOG_LEVEL: expected debug, info, warn or error\"");
+        return 2;
+    }
+    if (mq_broker_parse(&broker, cfg.broker_url, err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"BROKER_URL: %s\"", err);
+        return 2;
+    }
+    if (signals_install() != 0) {
+        log_error("could not install signal handlers", NULL);
+        mq_broker_release(&broker);
+        return 1;
+    }
+
+    memset(&c, 0, sizeof c);
+    c.cfg = &cfg;
+    c.broker = &broker;
+    c.topo.exchange = cfg.exchange;
+    c.topo.queue = cfg.queue;
+    c.topo.mood_queue = cfg.mood_queue;
+    receive_batch_init(&c.batch, (size_t)cfg.batch_size);
+    event_batch_init(&c.json);
+
+    log_info("starting", "queue=%s prefetch=%ld batch_size=%ld mv_refresh_interval_ms=%ld",
+             cfg.queue, cfg.prefetch, cfg.batch_size, cfg.mv_refresh_interval_ms);
+    consumer_run(&c);
+
+    receive_batch_release(&c.batch);
+    event_batch_release(&c.json);
+    mq_close(c.mq, true);
+    PQfinish(c.pg);
+    mq_broker_release(&broker);
+    log_info("stopped", NULL);
+    return 0;
+}

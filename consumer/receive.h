@@ -1,0 +1,43 @@
+/* receive: takes a batch of deliveries from the broker. It waits for the first message, then
+ * takes the ones already available, up to a maximum. Each body is checked on arrival: a body
+ * that is not an event envelope is poison; it is logged with its message_id and rejected
+ * (basic.nack, requeue=false) at once, and never enters the batch.
+ *
+ * struct receive_batch owns its envelopes: receive_batch_clear() destroys them. */
+#ifndef CQ_CONSUMER_RECEIVE_H
+#define CQ_CONSUMER_RECEIVE_H
+
+#include "event_batch.h"
+#include "mq.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct delivery {
+    amqp_envelope_t env;
+    struct event_info info;
+    bool settled; /* acked or rejected */
+};
+
+struct receive_batch {
+    struct delivery *items;
+    size_t n, cap;
+    size_t requeued; /* deliveries sent back to the queue (see project.h) */
+};
+
+void receive_batch_init(struct receive_batch *b, size_t cap);
+/* Destroys every envelope; the batch is empty afterwards. */
+void receive_batch_clear(struct receive_batch *b);
+void receive_batch_release(struct receive_batch *b);
+/* Number of deliveries not yet settled. */
+size_t receive_batch_unsettled(const struct receive_batch *b);
+
+/* Fills b (which must be empty) with up to b->cap deliveries from conn's consumer: waits up to
+ * first_wait_ms for the first one, then takes only those already available. b may be empty
+ * afterwards. Returns 0, or -1 with err when the connection or channel is lost (then the
+ * deliveries in b can't be acked any more: the caller clears b and reconnects). */
+__attribute__((warn_unused_result)) int receive_fill(amqp_connection_state_t conn,
+                                                     struct receive_batch *b, long first_wait_ms,
+                                                     char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,472 @@
+#include "mq.h"
+
+#include "log.h"
+#include "signals.h"
+#include "xalloc.h"
+
+#include <amqp_tcp_socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define MQ_FRAME_MAX 131072
+#define MQ_HEARTBEAT_S 30
+#define MQ_CONNECT_TIMEOUT_S 5
+#define MQ_RPC_TIMEOUT_S 15
+
+/* --- broker address ------------------------------------------------------------------------- */
+
+int mq_broker_parse(struct mq_broker *b, const char *url, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    b->buf = xstrdup(url);
+    amqp_default_connection_info(&b->info);
+    if (amqp_parse_url(b->buf, &b->info) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "invalid broker URL: expected amqp://user:password@host:port/vhost");
+        goto fail;
+    }
+    if (b->info.ssl) {
+        snprintf(err, errlen, "invalid broker URL: amqps is not supported");
+        goto fail;
+    }
+    if (b->info.host == NULL || *b->info.host == '\0') {
+        snprintf(err, errlen, "invalid broker URL: missing host");
+        goto fail;
+    }
+    return 0;
+fail:
+    mq_broker_release(b);
+    return -1;
+}
+
+void mq_broker_release(struct mq_broker *b)
+{
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+}
+
+/* --- errors --------------------------------------------------------------------------------- */
+
+const char *mq_status_text(int status, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", amqp_error_string2(status));
+    return buf;
+}
+
+/* Formats a channel.close / connection.close method: "channel closed by broker: 404 NOT_FOUND". */
+static void close_text(const amqp_method_t *m, char *buf, size_t len)
+{
+    if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
+        const amqp_connection_close_t *c = m->decoded;
+        snprintf(buf, len, "connection closed by broker: %u %.*s", c->reply_code,
+                 (int)c->reply_text.len, (const char *)c->reply_text.bytes);
+    } else if (m->id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *c = m->decoded;
+        snprintf(buf, len, "channel closed by broker: %u %.*s", c->reply_code,
+                 (int)c->reply_text.len, (const char *)c->reply_text.bytes);
+    } else {
+        snprintf(buf, len, "unexpected method %s", amqp_method_name(m->id));
+    }
+}
+
+const char *mq_reply_text(amqp_rpc_reply_t r, char *buf, size_t len)
+{
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        snprintf(buf, len, "ok");
+        break;
+    case AMQP_RESPONSE_NONE:
+        snprintf(buf, len, "missing reply");
+        break;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        mq_status_text(r.library_error, buf, len);
+        break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        close_text(&r.reply, buf, len);
+        break;
+    default:
+        snprintf(buf, len, "unknown reply type %d", (int)r.reply_type);
+        break;
+    }
+    return buf;
+}
+
+/* Checks the reply of the last synchronous call. Returns 0, or -1 with err "could not <what>: ..".
+ */
+static int check_reply(amqp_connection_state_t conn, const char *what, char *err, size_t errlen)
+{
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
+    char detail[256];
+
+    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+        return 0;
+    snprintf(err, errlen, "could not %s: %s", what, mq_reply_text(r, detail, sizeof detail));
+    return -1;
+}
+
+/* --- topology ------------------------------------------------------------------------------- */
+
+/* One place for every declaration, so that both services declare the same arguments (a queue
+ * re-declared with different arguments fails with PRECONDITION_FAILED). */
+int mq_declare_topology(amqp_connection_state_t conn, const struct mq_topology *t, char *err,
+                        size_t errlen)
+{
+    amqp_table_entry_t queue_args_entries[1];
+    amqp_table_t queue_args;
+    const struct {
+        const char *queue;
+        const char *binding;
+    } queues[] = {{t->queue, "#"}, {t->mood_queue, "mood.#"}};
+    char what[300];
+
+    queue_args_entries[0].key = amqp_cstring_bytes("x-queue-type");
+    queue_args_entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    queue_args_entries[0].value.value.bytes = amqp_cstring_bytes("classic");
+    queue_args.num_entries = 1;
+    queue_args.entries = queue_args_entries;
+
+    amqp_exchange_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(t->exchange),
+                          amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+    snprintf(what, sizeof what, "declare exchange \"%s\"", t->exchange);
+    if (check_reply(conn, what, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof queues / sizeof queues[0]; i++) {
+        amqp_queue_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(queues[i].queue), 0, 1, 0, 0,
+                           queue_args);
+        snprintf(what, sizeof what, "declare queue \"%s\"", queues[i].queue);
+        if (check_reply(conn, what, err, errlen) != 0)
+            return -1;
+        amqp_queue_bind(conn, MQ_CHANNEL, amqp_cstring_bytes(queues[i].queue),
+                        amqp_cstring_bytes(t->exchange), amqp_cstring_bytes(queues[i].binding),
+                        amqp_empty_table);
+        snprintf(what, sizeof what, "bind queue \"%s\" to \"%s\"", queues[i].queue, t->exchange);
+        if (check_reply(conn, what, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* --- connections ---------------------------------------------------------------------------- */
+
+amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_topology *t,
+                                   unsigned flags, char *err, size_t errlen)
+{
+    amqp_connection_state_t conn = amqp_new_connection();
+    struct timeval connect_tv = {MQ_CONNECT_TIMEOUT_S, 0};
+    struct timeval rpc_tv = {MQ_RPC_TIMEOUT_S, 0};
+    amqp_socket_t *sock;
+    char detail[256];
+    int status;
+
+    if (conn == NULL) {
+        snprintf(err, errlen, "could not allocate an AMQP connection");
+        return NULL;
+    }
+    sock = amqp_tcp_socket_new(conn);
+    if (sock == NULL) {
+        snprintf(err, errlen, "could not create a TCP socket");
+        goto fail;
+    }
+    status = amqp_socket_open_noblock(sock, b->info.host, b->info.port, &connect_tv);
+    if (status != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "could not connect to %s:%d: %s", b->info.host, b->info.port,
+                 mq_status_text(status, detail, sizeof detail));
+        goto fail;
+    }
+    if (amqp_set_handshake_timeout(conn, &rpc_tv) != AMQP_STATUS_OK ||
+        amqp_set_rpc_timeout(conn, &rpc_tv) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "could not set AMQP time-outs");
+        goto fail;
+    }
+    amqp_rpc_reply_t r = amqp_login(conn, b->info.vhost, 0, MQ_FRAME_MAX, MQ_HEARTBEAT_S,
+                                    AMQP_SASL_METHOD_PLAIN, b->info.user, b->info.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        snprintf(err, errlen, "could not log in to vhost \"%s\" as \"%s\": %s", b->info.vhost,
+                 b->info.user, mq_reply_text(r, detail, sizeof detail));
+        goto fail;
+    }
+    amqp_channel_open(conn, MQ_CHANNEL);
+    if (check_reply(conn, "open channel", err, errlen) != 0)
+        goto fail;
+    if (flags & MQ_CONFIRMS) {
+        amqp_confirm_select(conn, MQ_CHANNEL);
+        if (check_reply(conn, "enable publisher confirms", err, errlen) != 0)
+            goto fail;
+    }
+    if (mq_declare_topology(conn, t, err, errlen) != 0)
+        goto fail;
+    return conn;
+fail:
+    amqp_destroy_connection(conn);
+    return NULL;
+}
+
+amqp_connection_state_t mq_connect_retry(const struct mq_broker *b, const struct mq_topology *t,
+                                         unsigned flags)
+{
+    long delay_ms = 100;
+    unsigned attempt = 0;
+
+    while (!signals_stop_requested()) {
+        char err[512];
+        char q[600];
+        amqp_connection_state_t conn = mq_connect(b, t, flags, err, sizeof err);
+        if (conn != NULL) {
+            log_info("connected to rabbitmq", "host=%s port=%d vhost=%s attempts=%u",
+                     log_quote(q, sizeof q, b->info.host), b->info.port, b->info.vhost,
+                     attempt + 1);
+            return conn;
+        }
+        attempt++;
+        log_warn("could not connect to rabbitmq", "attempt=%u retry_ms=%ld error=%s", attempt,
+                 delay_ms, log_quote(q, sizeof q, err));
+        signals_sleep_ms(delay_ms);
+        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+    }
+    return NULL;
+}
+
+void mq_close(amqp_connection_state_t conn, bool polite)
+{
+    if (conn == NULL)
+        return;
+    if (polite) {
+        (void)amqp_channel_close(conn, MQ_CHANNEL, AMQP_REPLY_SUCCESS);
+        (void)amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+    }
+    amqp_destroy_connection(conn);
+}
+
+/* Copies an amqp_bytes_t into a NUL-terminated buffer (truncating). */
+static const char *bytes_str(amqp_bytes_t b, char *buf, size_t len)
+{
+    size_t n = b.len < len - 1 ? b.len : len - 1;
+    if (n > 0)
+        memcpy(buf, b.bytes, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Reads the content of a basic.return and logs it as a warning. */
+static int handle_return(amqp_connection_state_t conn, const amqp_frame_t *frame, char *err,
+                         size_t errlen)
+{
+    const amqp_basic_return_t *ret = frame->payload.method.decoded;
+    char text[128], key[256], id[128], q1[300], q2[300];
+    amqp_message_t msg;
+    amqp_rpc_reply_t r;
+
+    bytes_str(ret->reply_text, text, sizeof text);
+    bytes_str(ret->routing_key, key, sizeof key);
+    r = amqp_read_message(conn, frame->channel, &msg, 0);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        char detail[256];
+        snprintf(err, errlen, "could not read a returned message: %s",
+                 mq_reply_text(r, detail, sizeof detail));
+        return -1;
+    }
+    id[0] = '\0';
+    if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+        bytes_str(msg.properties.message_id, id, sizeof id);
+    log_warn("message returned by broker", "reply_code=%u reply_text=%s routing_key=%s event_id=%s",
+             ret->reply_code, log_quote(q1, sizeof q1, text), log_quote(q2, sizeof q2, key), id);
+    amqp_destroy_message(&msg);
+    return 0;
+}
+
+int mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, char *err,
+                    size_t errlen)
+{
+    if (frame->frame_type != AMQP_FRAME_METHOD)
+        return 0; /* heartbeat, or a stray header/body frame */
+    switch (frame->payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD:
+    case AMQP_BASIC_NACK_METHOD:
+        return 0;
+    case AMQP_BASIC_RETURN_METHOD:
+        return handle_return(conn, frame, err, errlen);
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        amqp_channel_close_ok_t ok = {0};
+        close_text(&frame->payload.method, err, errlen);
+        (void)amqp_send_method(conn, frame->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+        return -1;
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+        amqp_connection_close_ok_t ok = {0};
+        close_text(&frame->payload.method, err, errlen);
+        (void)amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+        return -1;
+    }
+    case AMQP_BASIC_CANCEL_METHOD:
+        snprintf(err, errlen, "consumer cancelled by broker");
+        return -1;
+    case AMQP_BASIC_DELIVER_METHOD:
+        /* a delivery nobody will ack: reconnecting makes the broker redeliver it */
+        snprintf(err, errlen, "unexpected delivery on channel %u", frame->channel);
+        return -1;
+    default:
+        log_warn("ignored unexpected amqp method", "method=%s",
+                 amqp_method_name(frame->payload.method.id));
+        return 0;
+    }
+}
+
+int mq_service(amqp_connection_state_t conn, char *err, size_t errlen)
+{
+    for (;;) {
+        struct timeval zero = {0, 0};
+        amqp_frame_t frame;
+        char detail[256];
+        int status = amqp_simple_wait_frame_noblock(conn, &frame, &zero);
+
+        if (status == AMQP_STATUS_TIMEOUT)
+            return 0;
+        if (status != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "connection lost: %s",
+                     mq_status_text(status, detail, sizeof detail));
+            return -1;
+        }
+        int rc = mq_handle_frame(conn, &frame, err, errlen);
+        amqp_maybe_release_buffers(conn);
+        if (rc != 0)
+            return -1;
+    }
+}
+
+/* --- publisher confirms --------------------------------------------------------------------- */
+
+void mq_confirms_init(struct mq_confirms *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+void mq_confirms_release(struct mq_confirms *c)
+{
+    free(c->state);
+    memset(c, 0, sizeof *c);
+}
+
+void mq_confirms_reset(struct mq_confirms *c, uint64_t first_tag, size_t n)
+{
+    if (n > c->cap) {
+        c->state = xrealloc(c->state, n);
+        c->cap = n;
+    }
+    if (n > 0)
+        memset(c->state, MQ_PENDING, n);
+    c->first_tag = first_tag;
+    c->n = n;
+    c->low = 0;
+    c->pending = n;
+    c->nacked = 0;
+    c->returned = 0;
+}
+
+long mq_confirms_settle(struct mq_confirms *c, uint64_t tag, bool multiple, bool ack)
+{
+    unsigned char to = ack ? MQ_ACKED : MQ_NACKED;
+    size_t from, upto;
+    long settled = 0;
+
+    if (tag < c->first_tag)
+        return 0;
+    if (tag - c->first_tag >= c->n)
+        return -1;
+    upto = (size_t)(tag - c->first_tag);
+    from = multiple ? c->low : upto;
+    for (size_t i = from; i <= upto; i++) {
+        if (c->state[i] == MQ_PENDING) {
+            c->state[i] = to;
+            settled++;
+        }
+    }
+    c->pending -= (size_t)settled;
+    if (!ack)
+        c->nacked += (size_t)settled;
+    while (c->low < c->n && c->state[c->low] != MQ_PENDING)
+        c->low++;
+    return settled;
+}
+
+bool mq_confirms_done(const struct mq_confirms *c)
+{
+    return c->pending == 0;
+}
+
+enum mq_confirm_state mq_confirms_state(const struct mq_confirms *c, size_t i)
+{
+    return (enum mq_confirm_state)c->state[i];
+}
+
+static long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long timeout_ms,
+                     char *err, size_t errlen)
+{
+    long deadline = monotonic_ms() + timeout_ms;
+
+    while (!mq_confirms_done(c)) {
+        long left = deadline - monotonic_ms();
+        struct timeval tv;
+        amqp_frame_t frame;
+        char detail[256];
+        int status, rc = 0;
+
+        if (left <= 0) {
+            snprintf(err, errlen,
+                     "timed out after %ld ms waiting for publisher confirms: %zu of "
+                     "%zu pending",
+                     timeout_ms, c->pending, c->n);
+            return -1;
+        }
+        tv.tv_sec = left / 1000;
+        tv.tv_usec = (left % 1000) * 1000;
+        status = amqp_simple_wait_frame_noblock(conn, &frame, &tv);
+        if (status == AMQP_STATUS_TIMEOUT)
+            continue;
+        if (status != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "connection lost waiting for publisher confirms: %s",
+                     mq_status_text(status, detail, sizeof detail));
+            return -1;
+        }
+        if (frame.frame_type == AMQP_FRAME_METHOD && frame.channel == MQ_CHANNEL &&
+            (frame.payload.method.id == AMQP_BASIC_ACK_METHOD ||
+             frame.payload.method.id == AMQP_BASIC_NACK_METHOD)) {
+            uint64_t tag;
+            bool multiple, ack = frame.payload.method.id == AMQP_BASIC_ACK_METHOD;
+            if (ack) {
+                const amqp_basic_ack_t *a = frame.payload.method.decoded;
+                tag = a->delivery_tag;
+                multiple = a->multiple != 0;
+            } else {
+                const amqp_basic_nack_t *n = frame.payload.method.decoded;
+                tag = n->delivery_tag;
+                multiple = n->multiple != 0;
+            }
+            if (mq_confirms_settle(c, tag, multiple, ack) < 0) {
+                snprintf(err, errlen,
+                         "broker confirmed unknown delivery tag %llu (batch %llu..%llu)",
+                         (unsigned long long)tag, (unsigned long long)c->first_tag,
+                         (unsigned long long)(c->first_tag + c->n - 1));
+                rc = -1;
+            }
+        } else {
+            if (frame.frame_type == AMQP_FRAME_METHOD &&
+                frame.payload.method.id == AMQP_BASIC_RETURN_METHOD)
+                c->returned++;
+            rc = mq_handle_frame(conn, &frame, err, errlen);
+        }
+        amqp_maybe_release_buffers(conn);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,202 @@
+#include "outbox.h"
+
+#include "xalloc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct pg_stmt outbox_stmts[] = {
+    {"relay_lead", "SELECT pg_try_advisory_lock(hashtext('cqrs.relay'))", 0},
+    {"relay_fetch",
+     "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
+     "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+     1},
+    {"relay_mark", "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1},
+    {"relay_notify_wanted",
+     "UPDATE relay_state SET notify_wanted = $1::boolean, updated_at = now()", 1},
+};
+const size_t outbox_nstmts = sizeof outbox_stmts / sizeof outbox_stmts[0];
+
+/* Runs a prepared statement and checks its status. Returns the result (caller PQclears) or NULL
+ * with err "could not <what>: <postgres error>". */
+static PGresult *exec(PGconn *conn, const char *stmt, int nparams, const char *const *params,
+                      ExecStatusType want, const char *what, char *err, size_t errlen)
+{
+    PGresult *res = PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0);
+    char detail[400];
+
+    if (PQresultStatus(res) == want)
+        return res;
+    pg_error_text(conn, res, detail, sizeof detail);
+    snprintf(err, errlen, "could not %s: %s", what, detail);
+    PQclear(res);
+    return NULL;
+}
+
+int outbox_listen(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, "LISTEN outbox_events");
+    char detail[400];
+    int rc = 0;
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_error_text(conn, res, detail, sizeof detail);
+        snprintf(err, errlen, "could not listen on outbox_events: %s", detail);
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int outbox_try_lead(PGconn *conn, bool *leader, char *err, size_t errlen)
+{
+    PGresult *res =
+        exec(conn, "relay_lead", 0, NULL, PGRES_TUPLES_OK, "take the relay lock", err, errlen);
+
+    if (res == NULL)
+        return -1;
+    *leader = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return 0;
+}
+
+int outbox_fetch(PGconn *conn, long limit, struct outbox_batch *b, char *err, size_t errlen)
+{
+    char limit_text[24];
+    const char *params[1] = {limit_text};
+
+    snprintf(limit_text, sizeof limit_text, "%ld", limit);
+    b->res =
+        exec(conn, "relay_fetch", 1, params, PGRES_TUPLES_OK, "fetch outbox rows", err, errlen);
+    b->n = b->res != NULL ? PQntuples(b->res) : 0;
+    return b->res != NULL ? 0 : -1;
+}
+
+const char *outbox_value(const struct outbox_batch *b, int row, enum outbox_col col)
+{
+    return PQgetvalue(b->res, row, (int)col);
+}
+
+int outbox_length(const struct outbox_batch *b, int row, enum outbox_col col)
+{
+    return PQgetlength(b->res, row, (int)col);
+}
+
+void outbox_batch_release(struct outbox_batch *b)
+{
+    PQclear(b->res);
+    b->res = NULL;
+    b->n = 0;
+}
+
+int outbox_mark_published(PGconn *conn, const struct outbox_batch *b, const struct mq_confirms *c,
+                          size_t *marked, char *err, size_t errlen)
+{
+    /* "{id,id,...}": an id is at most 20 digits */
+    char *ids = xmalloc((size_t)b->n * 21 + 3);
+    const char *params[1] = {ids};
+    size_t len = 0;
+    PGresult *res = NULL;
+    int rc = 0;
+
+    *marked = 0;
+    ids[len++] = '{';
+    for (int i = 0; i < b->n; i++) {
+        if (mq_confirms_state(c, (size_t)i) != MQ_ACKED)
+            continue;
+        int w =
+            snprintf(ids + len, 22, "%s%s", *marked > 0 ? "," : "", outbox_value(b, i, OUTBOX_ID));
+        len += (size_t)w;
+        (*marked)++;
+    }
+    ids[len++] = '}';
+    ids[len] = '\0';
+    if (*marked == 0)
+        goto out;
+    res = exec(conn, "relay_mark", 1, params, PGRES_COMMAND_OK, "mark outbox rows published", err,
+               errlen);
+    if (res == NULL) {
+        *marked = 0;
+        rc = -1;
+    }
+out:
+    PQclear(res);
+    free(ids);
+    return rc;
+}
+
+int outbox_set_notify_wanted(PGconn *conn, bool wanted, char *err, size_t errlen)
+{
+    const char *params[1] = {wanted ? "true" : "false"};
+    PGresult *res = exec(conn, "relay_notify_wanted", 1, params, PGRES_COMMAND_OK,
+                         "update relay_state", err, errlen);
+
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* Consumes every notification libpq holds; returns how many there were. */
+static int drain_notifies(PGconn *conn)
+{
+    PGnotify *n;
+    int count = 0;
+
+    while ((n = PQnotifies(conn)) != NULL) {
+        PQfreemem(n);
+        count++;
+    }
+    return count;
+}
+
+/* Reads whatever the server sent without blocking. */
+static int consume_input(PGconn *conn, char *err, size_t errlen)
+{
+    char detail[400];
+
+    if (PQconsumeInput(conn) != 0)
+        return 0;
+    pg_error_text(conn, NULL, detail, sizeof detail);
+    snprintf(err, errlen, "could not read notifications: %s", detail);
+    return -1;
+}
+
+int outbox_forget_notifications(PGconn *conn, char *err, size_t errlen)
+{
+    if (consume_input(conn, err, errlen) != 0)
+        return -1;
+    (void)drain_notifies(conn);
+    return 0;
+}
+
+int outbox_wait(PGconn *conn, long timeout_ms, bool *notified, char *err, size_t errlen)
+{
+    struct pollfd pfd;
+    int r;
+
+    *notified = drain_notifies(conn) > 0;
+    if (*notified)
+        return 0;
+    pfd.fd = PQsocket(conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (pfd.fd < 0) {
+        snprintf(err, errlen, "could not wait for notifications: no connection");
+        return -1;
+    }
+    r = poll(&pfd, 1, (int)timeout_ms);
+    if (r < 0 && errno != EINTR) {
+        snprintf(err, errlen, "could not wait for notifications: %s", strerror(errno));
+        return -1;
+    }
+    if (r > 0) {
+        if (consume_input(conn, err, errlen) != 0)
+            return -1;
+        *notified = drain_notifies(conn) > 0;
+    }
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* outbox: the relay's side of the write DB. Leadership (a session advisory lock), fetching
+ * unpublished outbox rows in id order, marking confirmed rows published, the notify_wanted
+ * switch of relay_state, and waiting for an outbox_events notification.
+ *
+ * A struct outbox_batch owns the PGresult its rows live in; outbox_batch_release() clears it.
+ * Every function returns 0 or -1 with err; after -1 the caller checks PQstatus() and reconnects
+ * when the connection is gone. */
+#ifndef CQ_RELAY_OUTBOX_H
+#define CQ_RELAY_OUTBOX_H
+
+#include "mq.h"
+#include "pg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Statements to prepare on the relay's connection (pg_connect's stmts). */
+extern const struct pg_stmt outbox_stmts[];
+extern const size_t outbox_nstmts;
+
+/* Columns of a fetched row. */
+enum outbox_col {
+    OUTBOX_ID = 0,
+    OUTBOX_EVENT_ID,
+    OUTBOX_ROUTING_KEY, /* aggregate_type '.' event_type, e.g. order.OrderCreated */
+    OUTBOX_PAYLOAD,     /* the event envelope, JSON text */
+    OUTBOX_EVENT_TYPE,
+    OUTBOX_AGGREGATE_ID,
+    OUTBOX_AGGREGATE_TYPE,
+};
+
+struct outbox_batch {
+    PGresult *res;
+    int n;
+};
+
+/* LISTEN outbox_events (only the leader listens). */
+__attribute__((warn_unused_result)) int outbox_listen(PGconn *conn, char *err, size_t errlen);
+
+/* Tries to take the relay leader lock for this session; *leader says whether it is held. */
+__attribute__((warn_unused_result)) int outbox_try_lead(PGconn *conn, bool *leader, char *err,
+                                                        size_t errlen);
+
+/* Fetches up to limit unpublished rows in id order into b (b->n may be 0). */
+__attribute__((warn_unused_result)) int
+outbox_fetch(PGconn *conn, long limit, struct outbox_batch *b, char *err, size_t errlen);
+const char *outbox_value(const struct outbox_batch *b, int row, enum outbox_col col);
+int outbox_length(const struct outbox_batch *b, int row, enum outbox_col col);
+void outbox_batch_release(struct outbox_batch *b);
+
+/* Sets published_at on the rows of b whose confirm state in c is MQ_ACKED (row i has entry i).
+ * *marked gets their number. */
+__attribute__((warn_unused_result)) int
+outbox_mark_published(PGconn *conn, const struct outbox_batch *b, const struct mq_confirms *c,
+                      size_t *marked, char *err, size_t errlen);
+
+/* Sets relay_state.notify_wanted. */
+__attribute__((warn_unused_result)) int outbox_set_notify_wanted(PGconn *conn, bool wanted,
+                                                                 char *err, size_t errlen);
+
+/* Reads what the server has sent and discards every notification received so far; called before
+ * a fetch, which answers them. Keeps a busy relay from piling up notifications. */
+__attribute__((warn_unused_result)) int outbox_forget_notifications(PGconn *conn, char *err,
+                                                                    size_t errlen);
+
+/* Waits up to timeout_ms for a notification (returns early on a signal). Notifications that
+ * libpq already read during earlier queries count too, so none is lost between the last fetch
+ * and the wait. *notified says whether one arrived; all pending ones are consumed. */
+__attribute__((warn_unused_result)) int outbox_wait(PGconn *conn, long timeout_ms, bool *notified,
+                                                    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,65 @@
+#include "publish.h"
+
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Wraps a PGresult value (NUL-terminated, owned by the result) as AMQP bytes without copying. */
+static amqp_bytes_t value_bytes(const struct outbox_batch *b, int row, enum outbox_col col)
+{
+    amqp_bytes_t out;
+    out.len = (size_t)outbox_length(b, row, col);
+    out.bytes = (void *)(uintptr_t)outbox_value(b, row, col);
+    return out;
+}
+
+int publish_batch(struct publisher *p, const struct outbox_batch *b, struct mq_confirms *c,
+                  char *err, size_t errlen)
+{
+    amqp_basic_properties_t props;
+    char detail[256];
+
+    mq_confirms_reset(c, p->next_tag, (size_t)b->n);
+    memset(&props, 0, sizeof props);
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+
+    for (int i = 0; i < b->n; i++) {
+        int status;
+
+        props.message_id = value_bytes(b, i, OUTBOX_EVENT_ID);
+        props.type = value_bytes(b, i, OUTBOX_EVENT_TYPE);
+        status = amqp_basic_publish(p->conn, MQ_CHANNEL, amqp_cstring_bytes(p->exchange),
+                                    value_bytes(b, i, OUTBOX_ROUTING_KEY), 1, 0, &props,
+                                    value_bytes(b, i, OUTBOX_PAYLOAD));
+        if (status != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "could not publish outbox row %s to \"%s\": %s",
+                     outbox_value(b, i, OUTBOX_ID), p->exchange,
+                     mq_status_text(status, detail, sizeof detail));
+            return -1;
+        }
+        p->next_tag++;
+    }
+    return mq_confirms_wait(p->conn, c, p->confirm_timeout_ms, err, errlen);
+}
+
+void publish_log_rows(const struct outbox_batch *b, const struct mq_confirms *c)
+{
+    if (!log_enabled(LOG_DEBUG))
+        return;
+    for (int i = 0; i < b->n; i++) {
+        const char *agg = outbox_value(b, i, OUTBOX_AGGREGATE_TYPE);
+        const char *key = strcmp(agg, "order") == 0     ? "order_id"
+                          : strcmp(agg, "product") == 0 ? "product_id"
+                                                        : "aggregate_id";
+        if (mq_confirms_state(c, (size_t)i) != MQ_ACKED)
+            continue;
+        log_debug("published event", "event_id=%s type=%s routing_key=%s %s=%s outbox_id=%s",
+                  outbox_value(b, i, OUTBOX_EVENT_ID), outbox_value(b, i, OUTBOX_EVENT_TYPE),
+                  outbox_value(b, i, OUTBOX_ROUTING_KEY), key,
+                  outbox_value(b, i, OUTBOX_AGGREGATE_ID), outbox_value(b, i, OUTBOX_ID));
+    }
+}

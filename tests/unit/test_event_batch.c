@@ -1,0 +1,178 @@
+/* event_batch: envelope validation (poison detection), the ids the consumer logs, and the JSON
+ * array built for apply_events(). */
+#include "event_batch.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ORDER_EVENT                                                                                \
+    "{\"eventId\":\"506334bd-ba80-437b-bcab-724521332d92\",\"eventType\":\"OrderCreated\","        \
+    "\"aggregateType\":\"order\",\"aggregateId\":7,\"orderId\":7,\"total\":20}"
+
+static int parse(const char *body, struct event_info *info, char *err, size_t errlen)
+{
+    return event_info_parse(body, strlen(body), info, err, errlen);
+}
+
+START_TEST(valid_envelopes_give_their_ids)
+{
+    struct event_info info;
+    char err[256];
+    ck_assert_int_eq(parse(ORDER_EVENT, &info, err, sizeof err), 0);
+    ck_assert_str_eq(info.event_id, "506334bd-ba80-437b-bcab-724521332d92");
+    ck_assert_str_eq(info.event_type, "OrderCreated");
+    ck_assert_int_eq(info.order_id, 7);
+    ck_assert_int_eq(info.product_id, 0);
+
+    ck_assert_int_eq(parse("{\"eventId\":\"e1\",\"eventType\":\"ProductCreated\","
+                           "\"productId\":3}",
+                           &info, err, sizeof err),
+                     0);
+    ck_assert_int_eq(info.product_id, 3);
+    ck_assert_int_eq(info.order_id, 0);
+
+    /* without orderId/productId, the aggregate id of an order/product aggregate stands in */
+    ck_assert_int_eq(parse("{\"eventId\":\"e2\",\"eventType\":\"OrderPaid\","
+                           "\"aggregateType\":\"order\",\"aggregateId\":\"42\"}",
+                           &info, err, sizeof err),
+                     0);
+    ck_assert_int_eq(info.order_id, 42);
+}
+END_TEST
+
+START_TEST(poison_bodies_are_refused)
+{
+    struct event_info info;
+    char err[256];
+    const char *bad[] = {"",
+                         "not json",
+                         "{\"eventId\":\"x\",\"eventType\":\"T\"",
+                         "[{\"eventId\":\"x\",\"eventType\":\"T\"}]",
+                         "\"a string\"",
+                         "42",
+                         "{\"eventType\":\"T\"}",
+                         "{\"eventId\":5,\"eventType\":\"T\"}",
+                         "{\"eventId\":\"x\"}",
+                         "{\"eventId\":\"x\",\"eventType\":\"\"}",
+                         "{\"eventId\":\"x\",\"eventType\":\"T\"} trailing"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_msg(parse(bad[i], &info, err, sizeof err) == -1, "accepted: %s", bad[i]);
+        ck_assert(err[0] != '\0');
+    }
+    /* an embedded NUL byte would cut the text the database receives */
+    ck_assert_int_eq(
+        event_info_parse("{\"eventId\":\"x\",\"eventType\":\"T\"}\0", 33, &info, err, sizeof err),
+        -1);
+}
+END_TEST
+
+START_TEST(log_keys)
+{
+    struct event_info info;
+    char err[256], keys[192];
+    ck_assert_int_eq(parse(ORDER_EVENT, &info, err, sizeof err), 0);
+    ck_assert_str_eq(event_info_keys(&info, keys, sizeof keys),
+                     "order_id=7 event_id=506334bd-ba80-437b-bcab-724521332d92");
+    ck_assert_int_eq(
+        parse("{\"eventId\":\"ab-1\",\"eventType\":\"P\",\"productId\":2}", &info, err, sizeof err),
+        0);
+    ck_assert_str_eq(event_info_keys(&info, keys, sizeof keys), "product_id=2 event_id=ab-1");
+    /* other aggregates log <type>_id; a type that is not a plain name is left out */
+    ck_assert_int_eq(parse("{\"eventId\":\"ab-2\",\"eventType\":\"TodoCreated\","
+                           "\"aggregateType\":\"todo\",\"aggregateId\":5}",
+                           &info, err, sizeof err),
+                     0);
+    ck_assert_str_eq(event_info_keys(&info, keys, sizeof keys), "todo_id=5 event_id=ab-2");
+    ck_assert_int_eq(parse("{\"eventId\":\"ab-3\",\"eventType\":\"X\","
+                           "\"aggregateType\":\"a b=1\",\"aggregateId\":5}",
+                           &info, err, sizeof err),
+                     0);
+    ck_assert_str_eq(event_info_keys(&info, keys, sizeof keys), "event_id=ab-3");
+    /* an id that is not uuid-like is quoted, so it can't forge log keys */
+    ck_assert_int_eq(
+        parse("{\"eventId\":\"x level=error\",\"eventType\":\"T\"}", &info, err, sizeof err), 0);
+    ck_assert_str_eq(event_info_keys(&info, keys, sizeof keys), "event_id=\"x level=error\"");
+}
+END_TEST
+
+START_TEST(batch_json_is_an_array_of_the_bodies)
+{
+    struct event_batch b;
+    json_t *arr;
+    event_batch_init(&b);
+    ck_assert_str_eq(event_batch_json(&b), "[]");
+    event_batch_add(&b, "{\"a\":1}", 7);
+    ck_assert_str_eq(event_batch_json(&b), "[{\"a\":1}]");
+    event_batch_add(&b, "{\"a\":2}xxx", 7); /* only len bytes are taken */
+    event_batch_add(&b, "{\"a\":3}", 7);
+    ck_assert_str_eq(event_batch_json(&b), "[{\"a\":1},{\"a\":2},{\"a\":3}]");
+    ck_assert_uint_eq(b.count, 3);
+    /* asking twice gives the same text; adding afterwards still works */
+    ck_assert_str_eq(event_batch_json(&b), "[{\"a\":1},{\"a\":2},{\"a\":3}]");
+    event_batch_add(&b, "{}", 2);
+    ck_assert_str_eq(event_batch_json(&b), "[{\"a\":1},{\"a\":2},{\"a\":3},{}]");
+    event_batch_reset(&b);
+    ck_assert_str_eq(event_batch_json(&b), "[]");
+    event_batch_add(&b, ORDER_EVENT, strlen(ORDER_EVENT));
+    arr = json_loads(event_batch_json(&b), 0, NULL);
+    ck_assert(json_is_array(arr));
+    ck_assert_uint_eq(json_array_size(arr), 1);
+    json_decref(arr);
+    event_batch_release(&b);
+}
+END_TEST
+
+START_TEST(batch_grows_for_large_batches)
+{
+    struct event_batch b;
+    char body[1100];
+    json_t *arr;
+    int n = snprintf(body, sizeof body, "{\"eventId\":\"e\",\"eventType\":\"T\",\"pad\":\"%0*d\"}",
+                     1000, 0);
+    event_batch_init(&b);
+    for (int i = 0; i < 2000; i++)
+        event_batch_add(&b, body, (size_t)n);
+    arr = json_loads(event_batch_json(&b), 0, NULL);
+    ck_assert(json_is_array(arr));
+    ck_assert_uint_eq(json_array_size(arr), 2000);
+    json_decref(arr);
+    event_batch_release(&b);
+}
+END_TEST
+
+START_TEST(one_body_as_a_string)
+{
+    struct event_batch b;
+    event_batch_init(&b);
+    event_batch_add(&b, "{\"a\":1}", 7);
+    ck_assert_str_eq(event_batch_one(&b, "{\"b\":2}zz", 7), "{\"b\":2}");
+    ck_assert_uint_eq(b.count, 0);
+    event_batch_add(&b, "{\"c\":3}", 7);
+    ck_assert_str_eq(event_batch_json(&b), "[{\"c\":3}]");
+    event_batch_release(&b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("event_batch");
+    TCase *tc = tcase_create("envelope");
+    tcase_add_test(tc, valid_envelopes_give_their_ids);
+    tcase_add_test(tc, poison_bodies_are_refused);
+    tcase_add_test(tc, log_keys);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("batch");
+    tcase_add_test(tc, batch_json_is_an_array_of_the_bodies);
+    tcase_add_test(tc, batch_grows_for_large_batches);
+    tcase_add_test(tc, one_body_as_a_string);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,167 @@
+/* mq: publisher-confirm book-keeping over delivery tags (with and without `multiple`), and
+ * broker URL parsing. */
+#include "mq.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(single_acks_settle_one_entry_each)
+{
+    struct mq_confirms c;
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, 1, 3);
+    ck_assert(!mq_confirms_done(&c));
+    ck_assert_int_eq(mq_confirms_settle(&c, 2, false, true), 1);
+    ck_assert_int_eq(mq_confirms_state(&c, 0), MQ_PENDING);
+    ck_assert_int_eq(mq_confirms_state(&c, 1), MQ_ACKED);
+    ck_assert_int_eq(mq_confirms_settle(&c, 1, false, true), 1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 1, false, true),
+                     0); /* a repeated ack changes nothing */
+    ck_assert(!mq_confirms_done(&c));
+    ck_assert_int_eq(mq_confirms_settle(&c, 3, false, true), 1);
+    ck_assert(mq_confirms_done(&c));
+    ck_assert_uint_eq(c.nacked, 0);
+    mq_confirms_release(&c);
+}
+END_TEST
+
+START_TEST(multiple_ack_settles_everything_up_to_the_tag)
+{
+    struct mq_confirms c;
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, 10, 5); /* tags 10..14 */
+    ck_assert_int_eq(mq_confirms_settle(&c, 12, true, true), 3);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(mq_confirms_state(&c, i), MQ_ACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 3), MQ_PENDING);
+    ck_assert_uint_eq(c.pending, 2);
+    ck_assert_int_eq(mq_confirms_settle(&c, 14, true, true), 2);
+    ck_assert(mq_confirms_done(&c));
+    mq_confirms_release(&c);
+}
+END_TEST
+
+START_TEST(nack_marks_entries_and_later_multiple_ack_keeps_them_nacked)
+{
+    struct mq_confirms c;
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, 1, 6);
+    ck_assert_int_eq(mq_confirms_settle(&c, 1, false, true), 1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 3, true, false), 2); /* 2 and 3 nacked */
+    ck_assert_int_eq(mq_confirms_settle(&c, 5, false, false), 1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 6, true, true), 2); /* 4 and 6 */
+    ck_assert(mq_confirms_done(&c));
+    ck_assert_uint_eq(c.nacked, 3);
+    ck_assert_int_eq(mq_confirms_state(&c, 0), MQ_ACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 1), MQ_NACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 2), MQ_NACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 3), MQ_ACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 4), MQ_NACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 5), MQ_ACKED);
+    mq_confirms_release(&c);
+}
+END_TEST
+
+START_TEST(tags_outside_the_batch)
+{
+    struct mq_confirms c;
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, 101, 2);
+    /* a late confirm of the previous batch is ignored, even with multiple */
+    ck_assert_int_eq(mq_confirms_settle(&c, 100, true, true), 0);
+    ck_assert_uint_eq(c.pending, 2);
+    /* a tag beyond what was published is a protocol error */
+    ck_assert_int_eq(mq_confirms_settle(&c, 103, false, true), -1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 103, true, true), -1);
+    ck_assert_uint_eq(c.pending, 2);
+    mq_confirms_release(&c);
+}
+END_TEST
+
+START_TEST(reset_reuses_and_grows)
+{
+    struct mq_confirms c;
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, 1, 2);
+    ck_assert_int_eq(mq_confirms_settle(&c, 2, true, true), 2);
+    mq_confirms_reset(&c, 3, 1000);
+    ck_assert_uint_eq(c.pending, 1000);
+    ck_assert_uint_eq(c.nacked, 0);
+    ck_assert_int_eq(mq_confirms_state(&c, 0), MQ_PENDING);
+    ck_assert_int_eq(mq_confirms_settle(&c, 1002, true, true), 1000);
+    ck_assert(mq_confirms_done(&c));
+    mq_confirms_reset(&c, 1003, 0); /* an empty batch is done at once */
+    ck_assert(mq_confirms_done(&c));
+    mq_confirms_release(&c);
+}
+END_TEST
+
+START_TEST(url_with_every_part)
+{
+    struct mq_broker b;
+    char err[256];
+    ck_assert_int_eq(
+        mq_broker_parse(&b, "amqp://cqrs:s%40cret@127.0.0.1:56729/cqrs", err, sizeof err), 0);
+    ck_assert_str_eq(b.info.user, "cqrs");
+    ck_assert_str_eq(b.info.password, "s@cret");
+    ck_assert_str_eq(b.info.host, "127.0.0.1");
+    ck_assert_int_eq(b.info.port, 56729);
+    ck_assert_str_eq(b.info.vhost, "cqrs");
+    mq_broker_release(&b);
+}
+END_TEST
+
+START_TEST(url_defaults)
+{
+    struct mq_broker b;
+    char err[256];
+    ck_assert_int_eq(mq_broker_parse(&b, "amqp://rabbit", err, sizeof err), 0);
+    ck_assert_str_eq(b.info.host, "rabbit");
+    ck_assert_int_eq(b.info.port, 5672);
+    ck_assert_str_eq(b.info.user, "guest");
+    ck_assert_str_eq(b.info.vhost, "/");
+    mq_broker_release(&b);
+    ck_assert_int_eq(mq_broker_parse(&b, "amqp://u:p@h:1/%2f", err, sizeof err), 0);
+    ck_assert_str_eq(b.info.vhost, "/");
+    mq_broker_release(&b);
+}
+END_TEST
+
+START_TEST(bad_urls_fail_without_leaking_the_password)
+{
+    struct mq_broker b;
+    char err[256];
+    const char *bad[] = {"http://u:hunter2@h/v", "amqp://u:hunter2@h:port/v", "",
+                         "amqps://u:hunter2@h/v"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_int_eq(mq_broker_parse(&b, bad[i], err, sizeof err), -1);
+        ck_assert(err[0] != '\0');
+        ck_assert_ptr_null(strstr(err, "hunter2"));
+        ck_assert_ptr_null(b.buf);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("mq");
+    TCase *tc = tcase_create("confirms");
+    tcase_add_test(tc, single_acks_settle_one_entry_each);
+    tcase_add_test(tc, multiple_ack_settles_everything_up_to_the_tag);
+    tcase_add_test(tc, nack_marks_entries_and_later_multiple_ack_keeps_them_nacked);
+    tcase_add_test(tc, tags_outside_the_batch);
+    tcase_add_test(tc, reset_reuses_and_grows);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("url");
+    tcase_add_test(tc, url_with_every_part);
+    tcase_add_test(tc, url_defaults);
+    tcase_add_test(tc, bad_urls_fail_without_leaking_the_password);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
