@@ -48,18 +48,20 @@ int publish_batch(struct publisher *p, const struct outbox_batch *b, struct mq_c
 
 void publish_log_rows(const struct outbox_batch *b, const struct mq_confirms *c)
 {
-    if (!log_enabled(LOG_DEBUG))
+    /* info level: one order can be followed through all four services' logs */
+    if (!log_enabled(LOG_INFO))
         return;
     for (int i = 0; i < b->n; i++) {
         const char *agg = outbox_value(b, i, OUTBOX_AGGREGATE_TYPE);
         const char *key = strcmp(agg, "order") == 0     ? "order_id"
                           : strcmp(agg, "product") == 0 ? "product_id"
+                          : strcmp(agg, "todo") == 0    ? "todo_id"
                                                         : "aggregate_id";
         if (mq_confirms_state(c, (size_t)i) != MQ_ACKED)
             continue;
-        log_debug("published event", "event_id=%s type=%s routing_key=%s %s=%s outbox_id=%s",
-                  outbox_value(b, i, OUTBOX_EVENT_ID), outbox_value(b, i, OUTBOX_EVENT_TYPE),
-                  outbox_value(b, i, OUTBOX_ROUTING_KEY), key,
-                  outbox_value(b, i, OUTBOX_AGGREGATE_ID), outbox_value(b, i, OUTBOX_ID));
+        log_info("published event", "event_id=%s type=%s routing_key=%s %s=%s outbox_id=%s",
+                 outbox_value(b, i, OUTBOX_EVENT_ID), outbox_value(b, i, OUTBOX_EVENT_TYPE),
+                 outbox_value(b, i, OUTBOX_ROUTING_KEY), key,
+                 outbox_value(b, i, OUTBOX_AGGREGATE_ID), outbox_value(b, i, OUTBOX_ID));
     }
 }
