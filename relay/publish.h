@@ -27,7 +27,7 @@ __attribute__((warn_unused_result)) int publish_batch(struct publisher *p,
                                                       struct mq_confirms *c, char *err,
                                                       size_t errlen);
 
-/* Logs, at debug level, one line per row of b that c marks acked: event_id, routing key and
+/* Logs, at info level, one line per row of b that c marks acked: event_id, routing key and
  * order_id / product_id (the aggregate id). */
 void publish_log_rows(const struct outbox_batch *b, const struct mq_confirms *c);
 
