@@ -11,6 +11,9 @@ COPY lib lib
 COPY api api
 COPY relay relay
 COPY consumer consumer
+# the pages and pictures, embedded into the binaries at build time
+COPY web web
+COPY scripts/embed-assets.sh scripts/
 RUN make -j"$(nproc)" build/bin/command-api build/bin/query-api build/bin/relay build/bin/consumer
 
 # Runtime stage: only the shared libraries, psql for migrations, a non-root user.

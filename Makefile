@@ -20,6 +20,17 @@ endif
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+# The files under web/ (pages, scripts, pictures), embedded into the library as C arrays
+# (lib/assets.h); the folders are prerequisites too, so that removing a file regenerates.
+WEB_FILES := $(sort $(shell find web -type f 2>/dev/null))
+LIB_OBJ += $(BUILD)/gen/assets_data.o
+$(BUILD)/gen/assets_data.c: scripts/embed-assets.sh $(WEB_FILES) $(shell find web -type d 2>/dev/null)
+	@mkdir -p $(@D)
+	scripts/embed-assets.sh web $(WEB_FILES) >$@.tmp && mv $@.tmp $@
+$(BUILD)/gen/assets_data.o: $(BUILD)/gen/assets_data.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 LIB_A := $(BUILD)/libcqrs.a
 
 # Each service: main.o plus an archive of its other modules, which unit tests link too.
@@ -92,3 +103,18 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- benchmarks (bench/README.md), not part of `make test` ------------------------------------
+# `make bench` runs every measurement on a throwaway stack and writes bench/results/latest.*;
+# `make bench-smoke` runs the same harness for seconds (CI), checking every figure exists.
+BENCH_PUBLISHER := $(BUILD)/bench/publisher
+$(BENCH_PUBLISHER): bench/publisher.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+.PHONY: bench bench-smoke
+bench:
+	bench/run.sh full
+
+bench-smoke:
+	bench/run.sh smoke

@@ -93,8 +93,13 @@ int apiserver_main(const struct apiserver_spec *spec)
     ctx.cfg = &cfg;
     ctx.routes = spec->routes;
     ctx.nroutes = spec->nroutes;
+    ctx.ext = NULL;
     ctx.pool =
         pg_pool_new(cfg.database_url, spec->svc, (size_t)cfg.threads, spec->stmts, spec->nstmts);
+    if (spec->start != NULL && spec->start(&ctx) != 0) {
+        pg_pool_free(ctx.pool);
+        return 1;
+    }
     struct http_server_opts opts = {
         .bind_address = cfg.bind_address,
         .port = (uint16_t)cfg.port,
@@ -109,6 +114,10 @@ int apiserver_main(const struct apiserver_spec *spec)
     server = http_server_start(&opts, err, sizeof err);
     if (server == NULL) {
         log_error("could not start http server", "error=\"%s\"", err);
+        if (spec->stop != NULL)
+            spec->stop(&ctx);
+        if (spec->release != NULL)
+            spec->release(&ctx);
         pg_pool_free(ctx.pool);
         return 1;
     }
@@ -116,7 +125,12 @@ int apiserver_main(const struct apiserver_spec *spec)
     while (!signals_stop_requested())
         signals_sleep_ms(200);
     log_info("stopping", NULL);
+    if (spec->stop != NULL)
+        spec->stop(&ctx);
     http_server_stop(server);
+    if (spec->release != NULL)
+        spec->release(&ctx);
     pg_pool_free(ctx.pool);
+    log_info("stopped", NULL);
     return 0;
 }

@@ -24,6 +24,7 @@ struct apiserver_ctx {
     struct pg_pool *pool;
     const struct route *routes;
     size_t nroutes;
+    void *ext; /* the service's own state, made by spec->start */
 };
 
 struct apiserver_spec {
@@ -35,6 +36,12 @@ struct apiserver_spec {
     size_t nroutes;
     const struct pg_stmt *stmts;
     size_t nstmts;
+    /* Optional hooks around the HTTP server. start runs before it listens and may set ctx->ext
+     * (0, or -1 to give up starting); stop runs once a stop was requested, while it still
+     * serves (end streams, join threads); release runs after it stopped (free ctx->ext). */
+    int (*start)(struct apiserver_ctx *ctx);
+    void (*stop)(struct apiserver_ctx *ctx);
+    void (*release)(struct apiserver_ctx *ctx);
 };
 
 /* Runs the service; returns the process exit status. */

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,20 @@ void http_response_static(struct http_response *resp, unsigned status, const cha
     resp->content_type = content_type;
 }
 
+void http_response_stream(struct http_response *resp, unsigned status, const char *content_type,
+                          http_stream_read_fn stream_read, http_stream_free_fn stream_free,
+                          void *cls)
+{
+    resp->status = status;
+    resp->body = NULL;
+    resp->len = 0;
+    resp->body_static = true;
+    resp->content_type = content_type;
+    resp->stream_read = stream_read;
+    resp->stream_free = stream_free;
+    resp->stream_cls = cls;
+}
+
 int http_response_header(struct http_response *resp, const char *name, const char *value)
 {
     for (int i = 0; i < HTTP_MAX_HEADERS; i++) {
@@ -72,6 +87,8 @@ static void response_release(struct http_response *resp)
         free(resp->body);
     for (int i = 0; i < HTTP_MAX_HEADERS; i++)
         free(resp->header_values[i]);
+    if (resp->stream_free != NULL)
+        resp->stream_free(resp->stream_cls);
     memset(resp, 0, sizeof *resp);
 }
 
@@ -99,7 +116,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     struct MHD_Response *r;
     enum MHD_Result ret;
 
-    if (resp->body_static)
+    if (resp->stream_read != NULL)
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, resp->stream_read,
+                                              resp->stream_cls, resp->stream_free);
+    else if (resp->body_static)
         r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_PERSISTENT);
     else
         r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
@@ -107,8 +127,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         response_release(resp);
         return MHD_NO;
     }
-    resp->body = NULL; /* MHD owns it now */
+    resp->body = NULL; /* MHD owns it now, and the stream's cls */
     resp->body_static = true;
+    resp->stream_read = NULL;
+    resp->stream_free = NULL;
+    resp->stream_cls = NULL;
     if (resp->content_type != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
     for (int i = 0; i < HTTP_MAX_HEADERS; i++) {
@@ -202,6 +225,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
 }
 
+/* libmicrohttpd's own messages, as log lines. "Failed to send ..." means the client went away
+ * while a response was being written: routine for event streams, whose clients just leave. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char text[512], q[600];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(text, sizeof text, fmt, ap);
+    n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    log_emit(strncmp(text, "Failed to send", 14) == 0 ? LOG_DEBUG : LOG_WARN, "libmicrohttpd",
+             "text=%s", log_quote(q, sizeof q, text));
+}
+
 struct http_server *http_server_start(const struct http_server_opts *opts, char *err, size_t errlen)
 {
     struct http_server *s = xcalloc(1, sizeof *s);
@@ -217,11 +256,12 @@ struct http_server *http_server_start(const struct http_server_opts *opts, char 
         return NULL;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, opts->port, NULL, NULL,
-        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        opts->threads, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
+        opts->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
+        MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "could not listen on %s:%u", opts->bind_address,
                  (unsigned)opts->port);

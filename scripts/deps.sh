@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the project needs to build, run and test (as root).
-# Fast no-op when everything is present. Services that the packages would start on install
+# Installs the Debian 12 packages the project needs to build, run and test (as root), and the
+# browser test's npm packages (tests/browser, from its package-lock.json). Fast no-op when
+# everything is present. Services that the packages would start on install
 # (postgresql, rabbitmq-server, epmd) are kept from starting, or stopped if they started anyway.
 set -euo pipefail
 
 packages=(
     build-essential pkg-config libpq-dev libmicrohttpd-dev libjansson-dev librabbitmq-dev check
     postgresql-15 postgresql-contrib postgresql-15-pgtap pgtap rabbitmq-server curl jq nodejs
+    chromium
 )
+
+# browser_deps: npm ci in tests/browser when node_modules is missing or the lock file changed
+# since the last install (its sha256 is kept in node_modules/.lock.sha256).
+browser_deps() {
+    local dir lock stamp sum
+    dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+    lock="$dir/package-lock.json"
+    stamp="$dir/node_modules/.lock.sha256"
+    [[ -f "$lock" ]] || return 0
+    sum="$(sha256sum "$lock" | cut -d' ' -f1)"
+    if [[ -d "$dir/node_modules" && -f "$stamp" && "$(cat "$stamp")" == "$sum" ]]; then
+        return 0
+    fi
+    echo "deps.sh: npm ci in tests/browser"
+    (cd "$dir" && npm ci --no-audit --no-fund) || return 1
+    echo "$sum" >"$stamp"
+}
 
 installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
@@ -23,6 +42,7 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 if ((${#missing[@]} == 0)); then
+    browser_deps || echo "deps.sh: npm ci in tests/browser failed; the browser tests cannot run" >&2
     exit 0
 fi
 
@@ -77,4 +97,5 @@ for pid in $(comm -13 <(echo "$before") <(service_pids)); do
         kill -TERM "$pid" 2>/dev/null || true
     fi
 done
+browser_deps || echo "deps.sh: npm ci in tests/browser failed; the browser tests cannot run" >&2
 echo "deps.sh: done"

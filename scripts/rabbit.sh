@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# rabbit.sh start|stop|status: the project-local RabbitMQ node, all state in $STATE_DIR/rabbit.
-# Listens on 127.0.0.1:$AMQP_PORT, distribution on $AMQP_DIST_PORT, with a private epmd on
-# $AMQP_EPMD_PORT. start creates the vhost and user of BROKER_URL and deletes `guest`; stop also
-# ends the private epmd. Idempotent. status exits 0 if running, 3 if not.
+# rabbit.sh start|stop|status|queues: the project-local RabbitMQ node, all state in
+# $STATE_DIR/rabbit. Listens on 127.0.0.1:$AMQP_PORT, distribution on $AMQP_DIST_PORT, with a
+# private epmd on $AMQP_EPMD_PORT. start creates the vhost and user of BROKER_URL and deletes
+# `guest`; stop also ends the private epmd. Idempotent. status exits 0 if running, 3 if not;
+# queues lists the vhost's queues with their ready messages and consumers (for tests).
 # Every rabbitmqctl call starts an epmd on ERL_EPMD_PORT if none runs: never call it without
 # the environment below, and let stop clean up.
 set -euo pipefail
@@ -205,6 +206,13 @@ stop() {
     fi
 }
 
+# queues: one line per queue of BROKER_URL's vhost: name, ready messages, consumers (tab-separated).
+queues() {
+    [[ -n "$(server_pid)" ]] || die "not running"
+    parse_amqp_url "$BROKER_URL"
+    ctl list_queues -p "$url_vhost" --silent --no-table-headers name messages_ready consumers
+}
+
 status() {
     local pid
     pid="$(server_pid)"
@@ -220,8 +228,9 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     status) status ;;
+    queues) queues ;;
     *)
-        echo "usage: $0 start|stop|status" >&2
+        echo "usage: $0 start|stop|status|queues" >&2
         exit 2
         ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The `make test` driver: installs missing packages, builds with ASan+UBSan into build/asan,
 # starts a throwaway stack (PostgreSQL, RabbitMQ, services) on free ports in a temp STATE_DIR,
-# and runs the suites in TEST_SUITES (default "unit pgtap e2e"), going on after a failing suite.
+# and runs the suites in TEST_SUITES (default "unit pgtap e2e browser"), going on after a failing
+# suite. e2e and browser share one start of the services, stopped after the last of them.
 # Prints one line per suite, then as its very last line "N passed, M failed" (individual tests).
 # Exits non-zero if any test failed or any suite could not run. Logs end up in test-artifacts/.
 set -euo pipefail
@@ -9,12 +10,12 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-SUITES="${TEST_SUITES:-unit pgtap e2e}"
+SUITES="${TEST_SUITES:-unit pgtap e2e browser}"
 for s in $SUITES; do
     case "$s" in
-        unit | pgtap | e2e) ;;
+        unit | pgtap | e2e | browser) ;;
         *)
-            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e)" >&2
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e browser)" >&2
             exit 2
             ;;
     esac
@@ -59,7 +60,7 @@ if ! scripts/deps.sh; then
 fi
 
 build_ok=1
-if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* ]]; then
+if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* || " $SUITES " == *" browser "* ]]; then
     section "build (SANITIZE=address,undefined, $BUILD_DIR)"
     if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 build SANITIZE=address,undefined \
         BUILD="$BUILD_DIR" >"$ARTIFACTS/build.log" 2>&1; then
@@ -90,6 +91,8 @@ export BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-30}"
+# the query API's event streams send a keep-alive this often; short, so e2e sees one quickly
+export SSE_KEEPALIVE_MS="${SSE_KEEPALIVE_MS:-2000}"
 unset RABBITMQ_MANAGEMENT_PORT
 # shellcheck source=scripts/env.sh disable=SC1091
 source scripts/env.sh # everything else from .env / .env.example
@@ -247,6 +250,77 @@ suite_pgtap() {
     record pgtap "$pg_pass" "$pg_fail"
 }
 
+# --- the services, shared by e2e and browser ---------------------------------------------------
+services_state=down # down | up | failed
+services_why=""
+last_service_suite=""
+for s in $SUITES; do
+    [[ "$s" == e2e || "$s" == browser ]] && last_service_suite="$s"
+done
+
+# services_up: starts PostgreSQL (migrated), RabbitMQ and the four services once; later calls
+# reuse them. Returns 1, with the reason in services_why, if they could not be started.
+services_up() {
+    if [[ "$services_state" == down ]]; then
+        if ! db_ready; then
+            services_state=failed services_why="PostgreSQL start or migrations failed"
+        elif ! scripts/rabbit.sh start; then
+            services_state=failed services_why="RabbitMQ did not start"
+        elif ! scripts/services.sh start; then
+            scripts/services.sh stop || true
+            services_state=failed services_why="services did not start, see test-artifacts/logs"
+        else
+            services_state=up
+        fi
+    fi
+    [[ "$services_state" == up ]]
+}
+
+# services_done SUITE: after the last suite that needs them, stops the services and sets
+# sanitizer_fail to the number of service logs with a sanitizer report (0 otherwise).
+sanitizer_fail=0
+services_done() {
+    local sanitizer line
+    sanitizer_fail=0
+    [[ "$1" == "$last_service_suite" && "$services_state" == up ]] || return 0
+    scripts/services.sh stop || true
+    services_state=stopped
+    # A sanitizer report in a service log fails the suite (one failure per log with a report).
+    sanitizer="$(grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+        "$STATE_DIR"/logs/*.log 2>/dev/null || true)"
+    if [[ -n "$sanitizer" ]]; then
+        while IFS= read -r line; do
+            echo "run.sh: sanitizer report in $(basename "$line"):"
+            grep -m 5 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$line"
+            sanitizer_fail=$((sanitizer_fail + 1))
+        done <<<"$sanitizer"
+    fi
+}
+
+# node_tests NAME DIR: node --test on DIR with the TAP reporter, output in
+# test-artifacts/NAME.log; sets node_pass and node_fail from its "# pass" / "# fail" /
+# "# cancelled" lines (a non-zero exit with no failure counted is one failure).
+node_tests() {
+    local name="$1" dir="$2" out st=0 line cancelled=0
+    node_pass=0 node_fail=0
+    out="$(timeout -k 10 1800 node --test --test-reporter=tap "$dir" 2>&1)" || st=$?
+    printf '%s\n' "$out" | tee "$ARTIFACTS/$name.log"
+    while IFS= read -r line; do
+        if [[ "$line" =~ ^#\ pass\ ([0-9]+) ]]; then
+            node_pass="${BASH_REMATCH[1]}"
+        elif [[ "$line" =~ ^#\ fail\ ([0-9]+) ]]; then
+            node_fail="${BASH_REMATCH[1]}"
+        elif [[ "$line" =~ ^#\ cancelled\ ([0-9]+) ]]; then
+            cancelled="${BASH_REMATCH[1]}"
+        fi
+    done <<<"$out"
+    node_fail=$((node_fail + cancelled))
+    if ((st != 0 && node_fail == 0)); then
+        echo "run.sh: node --test $dir exited with status $st"
+        node_fail=1
+    fi
+}
+
 # --- e2e: node --test against the four real services (ASan+UBSan builds) -------------------------
 suite_e2e() {
     section "e2e"
@@ -262,14 +336,6 @@ suite_e2e() {
         record e2e 0 0 "no tests in tests/e2e"
         return 0
     fi
-    if ! db_ready; then
-        cannot_run e2e "PostgreSQL start or migrations failed"
-        return 0
-    fi
-    if ! scripts/rabbit.sh start; then
-        cannot_run e2e "RabbitMQ did not start"
-        return 0
-    fi
     if [[ -f tests/e2e/package.json ]] &&
         jq -e '(.dependencies // {}) + (.devDependencies // {}) | length > 0' \
             tests/e2e/package.json >/dev/null; then
@@ -279,43 +345,39 @@ suite_e2e() {
             (cd tests/e2e && npm install --no-audit --no-fund) || true
         fi
     fi
-    if ! scripts/services.sh start; then
-        scripts/services.sh stop || true
-        cannot_run e2e "services did not start, see test-artifacts/logs"
+    if ! services_up; then
+        cannot_run e2e "$services_why"
         return 0
     fi
 
-    local out st pass=0 fail=0 cancelled=0 line sanitizer
-    st=0
-    out="$(timeout -k 10 1800 node --test --test-reporter=tap tests/e2e/ 2>&1)" || st=$?
-    printf '%s\n' "$out" | tee "$ARTIFACTS/e2e.log"
-    while IFS= read -r line; do
-        if [[ "$line" =~ ^#\ pass\ ([0-9]+) ]]; then
-            pass="${BASH_REMATCH[1]}"
-        elif [[ "$line" =~ ^#\ fail\ ([0-9]+) ]]; then
-            fail="${BASH_REMATCH[1]}"
-        elif [[ "$line" =~ ^#\ cancelled\ ([0-9]+) ]]; then
-            cancelled="${BASH_REMATCH[1]}"
-        fi
-    done <<<"$out"
-    fail=$((fail + cancelled))
-    if ((st != 0 && fail == 0)); then
-        echo "run.sh: node --test exited with status $st"
-        fail=1
+    node_tests e2e tests/e2e/
+    services_done e2e
+    record e2e "$node_pass" "$((node_fail + sanitizer_fail))"
+}
+
+# --- browser: node --test + playwright-core driving Debian's chromium, against the same services -
+suite_browser() {
+    section "browser"
+    if ((!build_ok)); then
+        cannot_run browser "build failed"
+        return 0
+    fi
+    if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+        cannot_run browser "playwright-core is not installed in tests/browser (scripts/deps.sh)"
+        return 0
+    fi
+    if [[ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]]; then
+        cannot_run browser "no chromium at ${CHROMIUM_PATH:-/usr/bin/chromium} (scripts/deps.sh)"
+        return 0
+    fi
+    if ! services_up; then
+        cannot_run browser "$services_why"
+        return 0
     fi
 
-    scripts/services.sh stop || true
-    # A sanitizer report in a service log fails the suite (one failure per log with a report).
-    sanitizer="$(grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
-        "$STATE_DIR"/logs/*.log 2>/dev/null || true)"
-    if [[ -n "$sanitizer" ]]; then
-        while IFS= read -r line; do
-            echo "run.sh: sanitizer report in $(basename "$line"):"
-            grep -m 5 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$line"
-            fail=$((fail + 1))
-        done <<<"$sanitizer"
-    fi
-    record e2e "$pass" "$fail"
+    node_tests browser tests/browser/
+    services_done browser
+    record browser "$node_pass" "$((node_fail + sanitizer_fail))"
 }
 
 for s in $SUITES; do

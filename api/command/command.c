@@ -15,6 +15,15 @@
 const struct pg_stmt command_stmts[] = {
     {"create_product", CMD_SQL("cmd_create_product", "$1::jsonb", "productId"), 1},
     {"create_order", CMD_SQL("cmd_create_order", "$1::jsonb", "orderId"), 1},
+    {"pay_order", CMD_SQL("cmd_pay_order", "$2::bigint, $1::jsonb", "orderId"), 2},
+    {"ship_order", CMD_SQL("cmd_ship_order", "$2::bigint, $1::jsonb", "orderId"), 2},
+    {"complete_order", CMD_SQL("cmd_complete_order", "$2::bigint, $1::jsonb", "orderId"), 2},
+    {"cancel_order", CMD_SQL("cmd_cancel_order", "$2::bigint, $1::jsonb", "orderId"), 2},
+    {"adjust_inventory", CMD_SQL("cmd_adjust_inventory", "$1::jsonb", "productId"), 1},
+    {"create_todo", CMD_SQL("cmd_create_todo", "$1::jsonb", "id"), 1},
+    {"update_todo", CMD_SQL("cmd_update_todo", "$2::bigint, $1::jsonb", "id"), 2},
+    {"delete_todo", CMD_SQL("cmd_delete_todo", "$2::bigint, $1::jsonb", "id"), 2},
+    {"record_mood", CMD_SQL("cmd_record_mood", "$1::jsonb", "id"), 1},
 };
 const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
 

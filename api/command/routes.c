@@ -1,27 +1,78 @@
 #include "routes.h"
 
+#include "assets.h"
 #include "command.h"
 
+/* One line per command: statement, validator, takes the path id, success status, log line. */
 static const struct command create_product = {
     "create_product", validate_create_product, false, 201, "created product", "product_id"};
 static const struct command create_order = {
     "create_order", validate_create_order, false, 201, "created order", "order_id"};
+static const struct command pay_order = {"pay_order", validate_pay_order, true,
+                                         201,         "paid order",       "order_id"};
+static const struct command ship_order = {"ship_order", validate_no_fields, true,
+                                          200,          "shipped order",    "order_id"};
+static const struct command complete_order = {"complete_order",  validate_no_fields, true, 200,
+                                              "completed order", "order_id"};
+static const struct command cancel_order = {
+    "cancel_order", validate_cancel_order, true, 200, "cancelled order", "order_id"};
+static const struct command adjust_inventory = {
+    "adjust_inventory", validate_adjust_inventory, false, 201, "adjusted inventory", "product_id"};
+static const struct command create_todo = {"create_todo", validate_create_todo, false,
+                                           201,           "created todo",       "todo_id"};
+static const struct command update_todo = {"update_todo", validate_update_todo, true,
+                                           200,           "updated todo",       "todo_id"};
+static const struct command delete_todo = {"delete_todo", validate_no_fields, true,
+                                           200,           "deleted todo",     "todo_id"};
+static const struct command record_mood = {"record_mood", validate_record_mood, false,
+                                           202,           "recorded mood",      "mood_id"};
 
-static int post_products(void *ctx, const struct http_request *req, const struct route_match *m,
+#define COMMAND_ROUTE(fn, cmd)                                                                     \
+    static int fn(void *ctx, const struct http_request *req, const struct route_match *m,          \
+                  struct http_response *resp, struct api_error *err)                               \
+    {                                                                                              \
+        return command_run(ctx, &cmd, req, m, resp, err);                                          \
+    }
+
+COMMAND_ROUTE(post_products, create_product)
+COMMAND_ROUTE(post_orders, create_order)
+COMMAND_ROUTE(post_payment, pay_order)
+COMMAND_ROUTE(post_ship, ship_order)
+COMMAND_ROUTE(post_complete, complete_order)
+COMMAND_ROUTE(post_cancel, cancel_order)
+COMMAND_ROUTE(post_inventory, adjust_inventory)
+COMMAND_ROUTE(post_todos, create_todo)
+COMMAND_ROUTE(patch_todo, update_todo)
+COMMAND_ROUTE(delete_todo_route, delete_todo)
+COMMAND_ROUTE(post_moods, record_mood)
+
+/* GET /mood: the page with the two pictures that record moods */
+static int get_mood_page(void *ctx, const struct http_request *req, const struct route_match *m,
                          struct http_response *resp, struct api_error *err)
 {
-    return command_run(ctx, &create_product, req, m, resp, err);
-}
-
-static int post_orders(void *ctx, const struct http_request *req, const struct route_match *m,
-                       struct http_response *resp, struct api_error *err)
-{
-    return command_run(ctx, &create_order, req, m, resp, err);
+    (void)ctx;
+    (void)req;
+    (void)m;
+    return assets_respond("mood/send.html", resp, err);
 }
 
 const struct route command_routes[] = {
     {"GET", "/health", apiserver_health},
     {"POST", "/api/products", post_products},
     {"POST", "/api/orders", post_orders},
+    {"POST", "/api/orders/{id}/payments", post_payment},
+    {"POST", "/api/orders/{id}/ship", post_ship},
+    {"POST", "/api/orders/{id}/complete", post_complete},
+    {"POST", "/api/orders/{id}/cancel", post_cancel},
+    {"POST", "/api/inventory", post_inventory},
+    {"POST", "/api/todos", post_todos},
+    {"PATCH", "/api/todos/{id}", patch_todo},
+    {"DELETE", "/api/todos/{id}", delete_todo_route},
+    {"POST", "/api/moods", post_moods},
+    {"GET", "/mood", get_mood_page},
+    {"GET", "/mood/send.js", assets_route},
+    {"GET", "/mood/mood.css", assets_route},
+    {"GET", "/mood/happy.svg", assets_route},
+    {"GET", "/mood/sad.svg", assets_route},
 };
 const size_t command_nroutes = sizeof command_routes / sizeof command_routes[0];

@@ -82,3 +82,127 @@ out:
     json_decref(root);
     return rc;
 }
+
+/* Parses body and checks its keys against allowed; returns the object or NULL with err. */
+static json_t *parse_with_keys(const char *body, size_t len, const char *const *allowed,
+                               struct api_error *err)
+{
+    json_t *root = jsonv_parse(body, len, err);
+
+    if (root != NULL && jsonv_only_keys(root, allowed, "", err) != 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int validate_pay_order(const char *body, size_t len, struct api_error *err)
+{
+    static const char *const keys[] = {"amount", "method", NULL};
+    json_t *root = parse_with_keys(body, len, keys, err);
+    int rc;
+
+    if (root == NULL)
+        return -1;
+    rc = jsonv_money(root, "amount", "amount", true, err) != 0 ||
+                 jsonv_string(root, "method", "method", 1, 50, err) != 0
+             ? -1
+             : 0;
+    json_decref(root);
+    return rc;
+}
+
+int validate_no_fields(const char *body, size_t len, struct api_error *err)
+{
+    static const char *const keys[] = {NULL};
+    json_t *root;
+
+    if (len == 0)
+        return 0;
+    root = parse_with_keys(body, len, keys, err);
+    if (root == NULL)
+        return -1;
+    json_decref(root);
+    return 0;
+}
+
+int validate_cancel_order(const char *body, size_t len, struct api_error *err)
+{
+    static const char *const keys[] = {"reason", NULL};
+    json_t *root;
+    int rc = 0;
+
+    if (len == 0)
+        return 0;
+    root = parse_with_keys(body, len, keys, err);
+    if (root == NULL)
+        return -1;
+    if (json_object_get(root, "reason") != NULL && !json_is_null(json_object_get(root, "reason")))
+        rc = jsonv_string(root, "reason", "reason", 0, 500, err);
+    json_decref(root);
+    return rc;
+}
+
+int validate_adjust_inventory(const char *body, size_t len, struct api_error *err)
+{
+    static const char *const keys[] = {"productId", "delta", "reason", NULL};
+    json_t *root = parse_with_keys(body, len, keys, err);
+    int rc = -1;
+
+    if (root == NULL)
+        return -1;
+    if (jsonv_int(root, "productId", "productId", 1, VALIDATE_MAX_ID, true, err) != 0 ||
+        jsonv_int(root, "delta", "delta", -VALIDATE_MAX_STOCK, VALIDATE_MAX_STOCK, true, err) != 0)
+        goto out;
+    if (json_integer_value(json_object_get(root, "delta")) == 0) {
+        api_error_field(err, "delta", "must not be 0");
+        goto out;
+    }
+    if (json_object_get(root, "reason") != NULL && !json_is_null(json_object_get(root, "reason")) &&
+        jsonv_string(root, "reason", "reason", 0, 200, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+int validate_create_todo(const char *body, size_t len, struct api_error *err)
+{
+    static const char *const keys[] = {"title", NULL};
+    json_t *root = parse_with_keys(body, len, keys, err);
+    int rc;
+
+    if (root == NULL)
+        return -1;
+    rc = jsonv_string(root, "title", "title", 1, 200, err);
+    json_decref(root);
+    return rc;
+}
+
+int validate_update_todo(const char *body, size_t len, struct api_error *err)
+{
+    static const char *const keys[] = {"completed", NULL};
+    json_t *root = parse_with_keys(body, len, keys, err);
+    int rc;
+
+    if (root == NULL)
+        return -1;
+    rc = jsonv_bool(root, "completed", "completed", true, err);
+    json_decref(root);
+    return rc;
+}
+
+int validate_record_mood(const char *body, size_t len, struct api_error *err)
+{
+    static const char *const keys[] = {"type", NULL};
+    static const char *const types[] = {"good", "bad", NULL};
+    json_t *root = parse_with_keys(body, len, keys, err);
+    int rc;
+
+    if (root == NULL)
+        return -1;
+    rc = jsonv_enum(root, "type", "type", types, true, err);
+    json_decref(root);
+    return rc;
+}

@@ -18,5 +18,14 @@ typedef int (*validate_fn)(const char *body, size_t len, struct api_error *err);
 
 int validate_create_product(const char *body, size_t len, struct api_error *err);
 int validate_create_order(const char *body, size_t len, struct api_error *err);
+int validate_pay_order(const char *body, size_t len, struct api_error *err);
+/* ship and complete: no body, or an empty JSON object */
+int validate_no_fields(const char *body, size_t len, struct api_error *err);
+int validate_cancel_order(const char *body, size_t len, struct api_error *err);
+int validate_adjust_inventory(const char *body, size_t len, struct api_error *err);
+int validate_create_todo(const char *body, size_t len, struct api_error *err);
+int validate_update_todo(const char *body, size_t len, struct api_error *err);
+/* {"type": "good" | "bad"} */
+int validate_record_mood(const char *body, size_t len, struct api_error *err);
 
 #endif

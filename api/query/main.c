@@ -1,5 +1,6 @@
 /* query-api: the read side's HTTP API. Wiring only; see routes.c and query.c. */
 #include "apiserver.h"
+#include "mood.h"
 #include "query.h"
 #include "routes.h"
 
@@ -14,6 +15,9 @@ int main(void)
         .nroutes = query_nroutes,
         .stmts = query_stmts,
         .nstmts = query_nstmts,
+        .start = mood_start,
+        .stop = mood_stop,
+        .release = mood_release,
     };
     return apiserver_main(&spec);
 }

@@ -5,12 +5,23 @@
 #include "xalloc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct pg_stmt query_stmts[] = {
     {"product", "SELECT q_product($1::bigint)", 1},
     {"products", "SELECT q_products($1::integer, $2::integer)", 2},
     {"order", "SELECT q_order($1::bigint)", 1},
+    {"customer_orders", "SELECT q_customer_orders($1::bigint, $2::text, $3::integer, $4::integer)",
+     4},
+    {"customer_summary", "SELECT q_customer_summary($1::bigint)", 1},
+    {"inventory", "SELECT q_inventory($1::boolean)", 1},
+    {"analytics_orders", "SELECT q_analytics_orders()", 0},
+    {"sales_daily", "SELECT q_sales_daily($1::date, $2::date)", 2},
+    {"top_products", "SELECT q_top_products($1::integer)", 1},
+    {"categories", "SELECT q_categories()", 0},
+    {"todos", "SELECT q_todos()", 0},
+    {"mood_stats", "SELECT q_mood_stats()", 0},
 };
 const size_t query_nstmts = sizeof query_stmts / sizeof query_stmts[0];
 
@@ -25,6 +36,58 @@ int query_int_arg(const struct http_request *req, const char *name, long min, lo
     }
     if (config_parse_long(v, min, max, out) != 0)
         return api_error_field(err, name, "must be an integer between %ld and %ld", min, max);
+    return 0;
+}
+
+int query_enum_arg(const struct http_request *req, const char *name, const char *const *choices,
+                   const char **out, struct api_error *err)
+{
+    const char *v = http_request_arg(req, name);
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    for (const char *const *c = choices; *c != NULL; c++) {
+        if (strcmp(*c, v) == 0) {
+            *out = *c;
+            return 0;
+        }
+    }
+    return api_error_field(err, name, "is not one of the allowed values");
+}
+
+static bool leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+bool query_valid_date(const char *s)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, d;
+
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return false;
+    }
+    y = atoi(s);
+    m = atoi(s + 5);
+    d = atoi(s + 8);
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return false;
+    return d <= days[m - 1] + (m == 2 && leap(y) ? 1 : 0);
+}
+
+int query_date_arg(const struct http_request *req, const char *name, const char **out,
+                   struct api_error *err)
+{
+    const char *v = http_request_arg(req, name);
+
+    *out = v;
+    if (v != NULL && !query_valid_date(v))
+        return api_error_field(err, name, "must be a date as YYYY-MM-DD");
     return 0;
 }
 

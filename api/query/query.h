@@ -6,6 +6,8 @@
 
 #include "apiserver.h"
 
+#include <stdbool.h>
+
 extern const struct pg_stmt query_stmts[];
 extern const size_t query_nstmts;
 
@@ -17,5 +19,15 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
 /* Reads an optional non-negative integer query argument in [min, max], default def. */
 int query_int_arg(const struct http_request *req, const char *name, long min, long max, long def,
                   long *out, struct api_error *err);
+
+/* Reads an optional query argument that must be one of choices (NULL-terminated); *out is NULL
+ * when absent, else the matching choice. */
+int query_enum_arg(const struct http_request *req, const char *name, const char *const *choices,
+                   const char **out, struct api_error *err);
+
+/* Reads an optional YYYY-MM-DD argument that must be a real calendar date; NULL when absent. */
+int query_date_arg(const struct http_request *req, const char *name, const char **out,
+                   struct api_error *err);
+bool query_valid_date(const char *s);
 
 #endif

@@ -1,18 +1,44 @@
 #include "routes.h"
 
+#include "assets.h"
+#include "mood.h"
 #include "query.h"
 
 #include <stdio.h>
+#include <string.h>
+
+static const char *const order_statuses[] = {"CREATED",   "PAID",      "SHIPPED",
+                                             "COMPLETED", "CANCELLED", NULL};
+
+/* GET .../{id} answered by a one-parameter statement; what names the resource for a 404. */
+static int by_id(void *ctx, const char *stmt, const char *what, const struct http_request *req,
+                 const struct route_match *m, struct http_response *resp, struct api_error *err)
+{
+    char id[24], label[64];
+    const char *params[] = {id};
+
+    snprintf(id, sizeof id, "%lld", m->ids[0]);
+    snprintf(label, sizeof label, "%s %lld", what, m->ids[0]);
+    return query_run(ctx, stmt, 1, params, label, req, resp, err);
+}
 
 static int get_product(void *ctx, const struct http_request *req, const struct route_match *m,
                        struct http_response *resp, struct api_error *err)
 {
-    char id[24], what[48];
-    const char *params[] = {id};
+    return by_id(ctx, "product", "product", req, m, resp, err);
+}
 
-    snprintf(id, sizeof id, "%lld", m->ids[0]);
-    snprintf(what, sizeof what, "product %lld", m->ids[0]);
-    return query_run(ctx, "product", 1, params, what, req, resp, err);
+static int get_order(void *ctx, const struct http_request *req, const struct route_match *m,
+                     struct http_response *resp, struct api_error *err)
+{
+    return by_id(ctx, "order", "order", req, m, resp, err);
+}
+
+static int get_customer_summary(void *ctx, const struct http_request *req,
+                                const struct route_match *m, struct http_response *resp,
+                                struct api_error *err)
+{
+    return by_id(ctx, "customer_summary", "customer", req, m, resp, err);
 }
 
 static int get_products(void *ctx, const struct http_request *req, const struct route_match *m,
@@ -31,15 +57,92 @@ static int get_products(void *ctx, const struct http_request *req, const struct 
     return query_run(ctx, "products", 2, params, "products", req, resp, err);
 }
 
-static int get_order(void *ctx, const struct http_request *req, const struct route_match *m,
+static int get_customer_orders(void *ctx, const struct http_request *req,
+                               const struct route_match *m, struct http_response *resp,
+                               struct api_error *err)
+{
+    char id[24], limit_s[24], offset_s[24];
+    const char *status;
+    const char *params[4];
+    long limit, offset;
+
+    if (query_enum_arg(req, "status", order_statuses, &status, err) != 0 ||
+        query_int_arg(req, "limit", 1, 100, 20, &limit, err) != 0 ||
+        query_int_arg(req, "offset", 0, 1000000000, 0, &offset, err) != 0)
+        return -1;
+    snprintf(id, sizeof id, "%lld", m->ids[0]);
+    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    snprintf(offset_s, sizeof offset_s, "%ld", offset);
+    params[0] = id;
+    params[1] = status;
+    params[2] = limit_s;
+    params[3] = offset_s;
+    return query_run(ctx, "customer_orders", 4, params, "customer", req, resp, err);
+}
+
+static int get_inventory(void *ctx, const struct http_request *req, const struct route_match *m,
+                         struct http_response *resp, struct api_error *err)
+{
+    static const char *const bools[] = {"true", "false", NULL};
+    const char *low;
+    const char *params[1];
+
+    (void)m;
+    if (query_enum_arg(req, "lowStock", bools, &low, err) != 0)
+        return -1;
+    params[0] = low != NULL ? low : "false";
+    return query_run(ctx, "inventory", 1, params, "inventory", req, resp, err);
+}
+
+static int get_analytics_orders(void *ctx, const struct http_request *req,
+                                const struct route_match *m, struct http_response *resp,
+                                struct api_error *err)
+{
+    (void)m;
+    return query_run(ctx, "analytics_orders", 0, NULL, "analytics", req, resp, err);
+}
+
+static int get_sales_daily(void *ctx, const struct http_request *req, const struct route_match *m,
+                           struct http_response *resp, struct api_error *err)
+{
+    const char *params[2];
+
+    (void)m;
+    if (query_date_arg(req, "from", &params[0], err) != 0 ||
+        query_date_arg(req, "to", &params[1], err) != 0)
+        return -1;
+    /* YYYY-MM-DD compares as text */
+    if (params[0] != NULL && params[1] != NULL && strcmp(params[0], params[1]) > 0)
+        return api_error_field(err, "from", "must not be after to");
+    return query_run(ctx, "sales_daily", 2, params, "sales", req, resp, err);
+}
+
+static int get_top_products(void *ctx, const struct http_request *req, const struct route_match *m,
+                            struct http_response *resp, struct api_error *err)
+{
+    char limit_s[24];
+    const char *params[] = {limit_s};
+    long limit;
+
+    (void)m;
+    if (query_int_arg(req, "limit", 1, 100, 10, &limit, err) != 0)
+        return -1;
+    snprintf(limit_s, sizeof limit_s, "%ld", limit);
+    return query_run(ctx, "top_products", 1, params, "products", req, resp, err);
+}
+
+static int get_categories(void *ctx, const struct http_request *req, const struct route_match *m,
+                          struct http_response *resp, struct api_error *err)
+{
+    (void)m;
+    return query_run(ctx, "categories", 0, NULL, "categories", req, resp, err);
+}
+
+static int get_todos(void *ctx, const struct http_request *req, const struct route_match *m,
                      struct http_response *resp, struct api_error *err)
 {
-    char id[24], what[48];
-    const char *params[] = {id};
-
-    snprintf(id, sizeof id, "%lld", m->ids[0]);
-    snprintf(what, sizeof what, "order %lld", m->ids[0]);
-    return query_run(ctx, "order", 1, params, what, req, resp, err);
+    (void)m;
+    return query_run(ctx, "todos", 0, NULL, "todos", req, resp, err);
 }
 
 const struct route query_routes[] = {
@@ -47,5 +150,20 @@ const struct route query_routes[] = {
     {"GET", "/api/products", get_products},
     {"GET", "/api/products/{id}", get_product},
     {"GET", "/api/orders/{id}", get_order},
+    {"GET", "/api/customers/{id}/orders", get_customer_orders},
+    {"GET", "/api/customers/{id}/summary", get_customer_summary},
+    {"GET", "/api/inventory", get_inventory},
+    {"GET", "/api/analytics/orders", get_analytics_orders},
+    {"GET", "/api/analytics/sales/daily", get_sales_daily},
+    {"GET", "/api/analytics/products/top", get_top_products},
+    {"GET", "/api/analytics/categories", get_categories},
+    {"GET", "/api/todos", get_todos},
+    {"GET", "/api/moods/stats", mood_get_stats},
+    {"GET", "/api/moods/stream", mood_get_stream},
+    {"GET", "/mood", mood_get_wall},
+    {"GET", "/mood/wall.js", assets_route},
+    {"GET", "/mood/mood.css", assets_route},
+    {"GET", "/mood/happy.svg", assets_route},
+    {"GET", "/mood/sad.svg", assets_route},
 };
 const size_t query_nroutes = sizeof query_routes / sizeof query_routes[0];

@@ -248,6 +248,46 @@ START_TEST(error_json_shape)
 }
 END_TEST
 
+static int mood(const char *body, struct api_error *err)
+{
+    memset(err, 0, sizeof *err);
+    return validate_record_mood(body, strlen(body), err);
+}
+
+static int mood_empty(struct api_error *err)
+{
+    memset(err, 0, sizeof *err);
+    return validate_record_mood("", 0, err);
+}
+
+START_TEST(record_mood_takes_good_or_bad_only)
+{
+    struct api_error err;
+
+    ck_assert_int_eq(mood("{\"type\":\"good\"}", &err), 0);
+    ck_assert_int_eq(mood("{\"type\": \"bad\"}", &err), 0);
+    ck_assert_int_eq(mood("{\"type\":\"meh\"}", &err), -1);
+    ck_assert_str_eq(err.code, "validation_error");
+    ck_assert_str_eq(err.field, "type");
+    ck_assert_int_eq(mood("{\"type\":\"GOOD\"}", &err), -1);
+    ck_assert_str_eq(err.field, "type");
+    ck_assert_int_eq(mood("{\"type\":1}", &err), -1);
+    ck_assert_str_eq(err.field, "type");
+    ck_assert_int_eq(mood("{\"type\":null}", &err), -1);
+    ck_assert_str_eq(err.field, "type");
+    ck_assert_int_eq(mood("{}", &err), -1);
+    ck_assert_str_eq(err.field, "type");
+    ck_assert_int_eq(mood("{\"type\":\"good\",\"why\":\"sun\"}", &err), -1);
+    ck_assert_str_eq(err.field, "why");
+    ck_assert_int_eq(mood("{\"type\":\"good\",\"type\":\"bad\"}", &err), -1);
+    ck_assert_str_eq(err.code, "invalid_json");
+    ck_assert_int_eq(mood("[\"good\"]", &err), -1);
+    ck_assert_str_eq(err.code, "invalid_json");
+    ck_assert_int_eq(mood_empty(&err), -1);
+    ck_assert_str_eq(err.code, "invalid_json");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("validate");
@@ -260,6 +300,7 @@ int main(void)
     tcase_add_test(tc, deep_nesting_is_refused_without_crash);
     tcase_add_test(tc, utf8_length_counts_code_points);
     tcase_add_test(tc, error_json_shape);
+    tcase_add_test(tc, record_mood_takes_good_or_bad_only);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

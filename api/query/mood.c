@@ -1,0 +1,125 @@
+#include "mood.h"
+
+#include "assets.h"
+#include "config.h"
+#include "log.h"
+#include "pgwatch.h"
+#include "query.h"
+#include "sse.h"
+#include "xalloc.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MOOD_CHANNEL "mood_stats"
+#define MOOD_STATS_SQL "SELECT q_mood_stats()"
+#define MOOD_RETRY_MS 2000
+
+struct mood_config {
+    long keepalive_ms;
+};
+
+struct mood {
+    struct mood_config cfg;
+    struct sse_hub *hub;
+    struct pgwatch *watch;
+};
+
+int mood_start(struct apiserver_ctx *ctx)
+{
+    const struct config_var vars[] = {
+        /* a comment line on every stream this often (proxies drop idle connections) */
+        {"SSE_KEEPALIVE_MS", CONFIG_INT, "15000", offsetof(struct mood_config, keepalive_ms), 100,
+         300000},
+    };
+    struct mood *mood = xcalloc(1, sizeof *mood);
+    char err[256];
+    size_t max_streams;
+
+    if (config_load(&mood->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"%s\"", err);
+        free(mood);
+        return -1;
+    }
+    /* suspended streams hold connections: leave a quarter of them to other requests */
+    max_streams = (size_t)ctx->cfg->connection_limit * 3 / 4;
+    mood->hub = sse_hub_new(max_streams, MOOD_RETRY_MS);
+    struct pgwatch_opts opts = {
+        .dsn = ctx->cfg->database_url,
+        .app = "query-api-mood-watch",
+        .channel = MOOD_CHANNEL,
+        .sql = MOOD_STATS_SQL,
+        .keepalive_ms = mood->cfg.keepalive_ms,
+        .hub = mood->hub,
+    };
+    mood->watch = pgwatch_start(&opts, err, sizeof err);
+    if (mood->watch == NULL) {
+        log_error("could not start the mood stream", "error=\"%s\"", err);
+        sse_hub_free(mood->hub);
+        free(mood);
+        return -1;
+    }
+    ctx->ext = mood;
+    return 0;
+}
+
+void mood_stop(struct apiserver_ctx *ctx)
+{
+    struct mood *mood = ctx->ext;
+    size_t streams;
+
+    if (mood == NULL)
+        return;
+    pgwatch_stop(mood->watch);
+    mood->watch = NULL;
+    streams = sse_hub_streams(mood->hub);
+    sse_hub_close(mood->hub);
+    /* give the streams a moment to send their last chunk; MHD closes what is left */
+    if (!sse_hub_wait_idle(mood->hub, 2000))
+        log_warn("mood streams still open at shutdown", "streams=%zu", sse_hub_streams(mood->hub));
+    log_info("mood streams closed", "streams=%zu", streams);
+}
+
+void mood_release(struct apiserver_ctx *ctx)
+{
+    struct mood *mood = ctx->ext;
+
+    if (mood == NULL)
+        return;
+    pgwatch_stop(mood->watch); /* NULL after mood_stop */
+    sse_hub_free(mood->hub);
+    free(mood);
+    ctx->ext = NULL;
+}
+
+int mood_get_stats(void *ctx, const struct http_request *req, const struct route_match *m,
+                   struct http_response *resp, struct api_error *err)
+{
+    (void)m;
+    return query_run(ctx, "mood_stats", 0, NULL, "mood stats", req, resp, err);
+}
+
+int mood_get_stream(void *ctx, const struct http_request *req, const struct route_match *m,
+                    struct http_response *resp, struct api_error *err)
+{
+    const struct apiserver_ctx *c = ctx;
+    struct mood *mood = c->ext;
+
+    (void)m;
+    if (mood == NULL)
+        return api_error_set(err, API_UNAVAILABLE, "unavailable", "the stream is not running");
+    if (sse_hub_attach(mood->hub, req, resp, err) != 0)
+        return -1;
+    log_debug("mood stream opened", "req_id=%llu", req->id);
+    return 0;
+}
+
+int mood_get_wall(void *ctx, const struct http_request *req, const struct route_match *m,
+                  struct http_response *resp, struct api_error *err)
+{
+    (void)ctx;
+    (void)req;
+    (void)m;
+    return assets_respond("mood/wall.html", resp, err);
+}

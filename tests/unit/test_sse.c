@@ -1,0 +1,246 @@
+/* sse: what each stream's content reader writes, and when it parks (suspends) or is woken. The
+ * MHD suspend/resume calls are replaced by fakes that count per connection. */
+#include "sse.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define END_OF_STREAM ((ssize_t)-1)
+
+struct fake_conn {
+    int suspended, resumed;
+};
+
+static void fake_suspend(struct MHD_Connection *c)
+{
+    ((struct fake_conn *)(void *)c)->suspended++;
+}
+
+static void fake_resume(struct MHD_Connection *c)
+{
+    ((struct fake_conn *)(void *)c)->resumed++;
+}
+
+static struct sse_hub *hub(size_t max)
+{
+    struct sse_hub *h = sse_hub_new(max, 2000);
+    sse_hub_set_conn_ops(h, fake_suspend, fake_resume);
+    return h;
+}
+
+static void attach(struct sse_hub *h, struct fake_conn *fc, struct http_response *resp)
+{
+    struct http_request req = {.conn = (struct MHD_Connection *)(void *)fc, .method = "GET"};
+    struct api_error err;
+
+    memset(resp, 0, sizeof *resp);
+    ck_assert_int_eq(sse_hub_attach(h, &req, resp, &err), 0);
+    ck_assert_uint_eq(resp->status, 200);
+    ck_assert_str_eq(resp->content_type, "text/event-stream");
+    ck_assert(resp->stream_read != NULL);
+}
+
+/* What the HTTP server does when it is done with a response: free the stream and the headers. */
+static void done(struct http_response *resp)
+{
+    resp->stream_free(resp->stream_cls);
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+        free(resp->header_values[i]);
+}
+
+/* Reads what the stream has now (until it parks or ends), max bytes per call, into out. Returns
+ * the last reader result (0: parked, -1: ended). */
+static ssize_t drain(struct http_response *resp, size_t max, char *out, size_t outlen)
+{
+    size_t o = 0;
+    char buf[4096];
+
+    for (;;) {
+        ssize_t n = resp->stream_read(resp->stream_cls, o, buf, max);
+        if (n <= 0) {
+            out[o] = '\0';
+            return n;
+        }
+        ck_assert_uint_lt(o + (size_t)n, outlen);
+        memcpy(out + o, buf, (size_t)n);
+        o += (size_t)n;
+    }
+}
+
+START_TEST(new_stream_gets_retry_then_parks)
+{
+    struct sse_hub *h = hub(10);
+    struct fake_conn fc = {0};
+    struct http_response r;
+    char out[256];
+
+    attach(h, &fc, &r);
+    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
+    ck_assert_str_eq(out, "retry: 2000\n\n");
+    ck_assert_int_eq(fc.suspended, 1);
+    ck_assert_uint_eq(sse_hub_streams(h), 1);
+    done(&r);
+    ck_assert_uint_eq(sse_hub_streams(h), 0);
+    sse_hub_free(h);
+}
+END_TEST
+
+START_TEST(publish_wakes_and_sends_the_document_once)
+{
+    struct sse_hub *h = hub(10);
+    struct fake_conn a = {0}, b = {0};
+    struct http_response ra, rb;
+    char out[256];
+
+    attach(h, &a, &ra);
+    attach(h, &b, &rb);
+    drain(&ra, 1024, out, sizeof out);
+    drain(&rb, 1024, out, sizeof out);
+    ck_assert(sse_hub_publish(h, "{\"happy\":1}", 11));
+    ck_assert_int_eq(a.resumed, 1);
+    ck_assert_int_eq(b.resumed, 1);
+    ck_assert_int_eq(drain(&ra, 1024, out, sizeof out), 0);
+    ck_assert_str_eq(out, "id: 1\ndata: {\"happy\":1}\n\n");
+    ck_assert_int_eq(a.suspended, 2);
+
+    /* the same document again is no news: nobody is woken */
+    ck_assert(!sse_hub_publish(h, "{\"happy\":1}", 11));
+    ck_assert_int_eq(a.resumed, 1);
+
+    /* a stream that was not parked is not resumed, and gets only the latest document */
+    ck_assert(sse_hub_publish(h, "{\"happy\":2}", 11));
+    ck_assert(sse_hub_publish(h, "{\"happy\":3}", 11));
+    ck_assert_int_eq(a.resumed, 2);
+    ck_assert_int_eq(drain(&ra, 1024, out, sizeof out), 0);
+    ck_assert_str_eq(out, "id: 3\ndata: {\"happy\":3}\n\n");
+    ck_assert_int_eq(drain(&rb, 1024, out, sizeof out), 0);
+    ck_assert_str_eq(out, "id: 3\ndata: {\"happy\":3}\n\n");
+
+    done(&ra);
+    done(&rb);
+    sse_hub_free(h);
+}
+END_TEST
+
+START_TEST(late_stream_starts_with_the_current_document)
+{
+    struct sse_hub *h = hub(10);
+    struct fake_conn fc = {0};
+    struct http_response r;
+    char out[256];
+
+    sse_hub_publish(h, "x", 1);
+    attach(h, &fc, &r);
+    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
+    ck_assert_str_eq(out, "retry: 2000\nid: 1\ndata: x\n\n");
+    done(&r);
+    sse_hub_free(h);
+}
+END_TEST
+
+START_TEST(keepalive_is_a_comment)
+{
+    struct sse_hub *h = hub(10);
+    struct fake_conn fc = {0};
+    struct http_response r;
+    char out[256];
+
+    sse_hub_publish(h, "x", 1);
+    attach(h, &fc, &r);
+    drain(&r, 1024, out, sizeof out);
+    sse_hub_keepalive(h);
+    ck_assert_int_eq(fc.resumed, 1);
+    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
+    ck_assert_str_eq(out, ": keep-alive\n\n");
+    /* an event due at the same time stands in for the keep-alive */
+    sse_hub_keepalive(h);
+    sse_hub_publish(h, "y", 1);
+    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
+    ck_assert_str_eq(out, "id: 2\ndata: y\n\n");
+    done(&r);
+    sse_hub_free(h);
+}
+END_TEST
+
+START_TEST(small_buffers_and_multiline_documents)
+{
+    struct sse_hub *h = hub(10);
+    struct fake_conn fc = {0};
+    struct http_response r;
+    char out[256];
+
+    sse_hub_publish(h, "a\nb\r\nc\rd", 8);
+    attach(h, &fc, &r);
+    ck_assert_int_eq(drain(&r, 3, out, sizeof out), 0);
+    ck_assert_str_eq(out, "retry: 2000\nid: 1\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+    sse_hub_publish(h, "", 0);
+    ck_assert_int_eq(drain(&r, 1, out, sizeof out), 0);
+    ck_assert_str_eq(out, "id: 2\ndata: \n\n");
+    done(&r);
+    sse_hub_free(h);
+}
+END_TEST
+
+START_TEST(close_ends_streams_and_refuses_new_ones)
+{
+    struct sse_hub *h = hub(10);
+    struct fake_conn a = {0}, b = {0};
+    struct http_response ra, rb, rc;
+    struct http_request req = {.conn = (struct MHD_Connection *)(void *)&b, .method = "GET"};
+    struct api_error err;
+    char out[256];
+
+    attach(h, &a, &ra);
+    drain(&ra, 1024, out, sizeof out);
+    ck_assert(!sse_hub_wait_idle(h, 10));
+    sse_hub_close(h);
+    ck_assert_int_eq(a.resumed, 1);
+    ck_assert_int_eq(drain(&ra, 1024, out, sizeof out), END_OF_STREAM);
+    memset(&rc, 0, sizeof rc);
+    ck_assert_int_eq(sse_hub_attach(h, &req, &rc, &err), -1);
+    ck_assert_uint_eq(api_status_http(err.kind), 503);
+    done(&ra);
+    ck_assert(sse_hub_wait_idle(h, 10));
+    (void)rb;
+    sse_hub_free(h);
+}
+END_TEST
+
+START_TEST(too_many_streams_are_refused)
+{
+    struct sse_hub *h = hub(1);
+    struct fake_conn a = {0}, b = {0};
+    struct http_response ra, rb;
+    struct http_request req = {.conn = (struct MHD_Connection *)(void *)&b, .method = "GET"};
+    struct api_error err;
+
+    attach(h, &a, &ra);
+    memset(&rb, 0, sizeof rb);
+    ck_assert_int_eq(sse_hub_attach(h, &req, &rb, &err), -1);
+    ck_assert_str_eq(err.code, "unavailable");
+    done(&ra);
+    attach(h, &b, &rb);
+    done(&rb);
+    sse_hub_free(h);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sse");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, new_stream_gets_retry_then_parks);
+    tcase_add_test(tc, publish_wakes_and_sends_the_document_once);
+    tcase_add_test(tc, late_stream_starts_with_the_current_document);
+    tcase_add_test(tc, keepalive_is_a_comment);
+    tcase_add_test(tc, small_buffers_and_multiline_documents);
+    tcase_add_test(tc, close_ends_streams_and_refuses_new_ones);
+    tcase_add_test(tc, too_many_streams_are_refused);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
