@@ -118,3 +118,61 @@ bench:
 
 bench-smoke:
 	bench/run.sh smoke
+
+# --- dead letters and fault tests (docs/reliability.md) ----------------------------------------
+# build/bin/deadletters lists, requeues and drops dead letters (scripts/deadletters.sh);
+# `make test-faults` runs the fault suite on a throwaway stack (tests/faults/run.sh).
+$(BUILD)/bin/deadletters: $(BUILD)/tools/deadletters.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+build: $(BUILD)/bin/deadletters
+# test-only: publishes raw (poison) messages for the fault suite
+$(BUILD)/faults/inject: $(BUILD)/tests/faults/inject.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: test-faults
+test-faults:
+	tests/faults/run.sh
+
+# --- fuzzing (tests/fuzz/README.md) -------------------------------------------------------------
+# `make fuzz FUZZ_SECONDS=20`: builds each tests/fuzz/fuzz_<target>.c with clang's libFuzzer
+# (-fsanitize=fuzzer,address,undefined) into $(FUZZ_BUILD), replays its crash regressions, then
+# fuzzes it for FUZZ_SECONDS from its seed corpus; fails on any crash (tests/fuzz/run.sh).
+# `make fuzz FUZZ_TARGETS="create_order"` fuzzes only the targets named.
+# The same targets are also linked with tests/fuzz/replay.c into $(BUILD)/tests/fuzz_<target>,
+# built by `make build`: unit-test binaries that replay the corpus and the regressions.
+FUZZ_ALL := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,\
+            $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build/fuzz
+FUZZ_SECONDS ?= 10
+FUZZ_OBJ := $(BUILD)/tests/fuzz/fuzz_common.o
+FUZZ_LINK := $(BUILD)/command-api.a $(BUILD)/query-api.a $(LIB_A)
+
+$(BUILD)/tests/fuzz/replay_%.o: tests/fuzz/replay.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_TARGET='"$*"' -c -o $@ $<
+$(BUILD)/tests/fuzz_%: $(BUILD)/tests/fuzz/replay_%.o $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) \
+                       $(FUZZ_LINK)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+build: $(FUZZ_ALL:%=$(BUILD)/tests/fuzz_%)
+
+# In the sub-make below BUILD is $(FUZZ_BUILD) and CC is clang: libFuzzer's main is linked in.
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ) $(FUZZ_LINK)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# keep the objects between runs (intermediate files of the pattern rules above)
+.PRECIOUS: $(BUILD)/tests/fuzz/%.o
+
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	FUZZ_CC=$(FUZZ_CC) scripts/fuzz.sh
+	+@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) \
+	    SANITIZE=fuzzer-no-link,address,undefined $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -1,10 +1,14 @@
 /* consumer: projects events from the read-model queue into the read DB.
  *
  * Takes up to CONSUMER_BATCH_SIZE deliveries at a time (prefetch CONSUMER_PREFETCH, manual acks),
- * applies them in one read-DB transaction and acks them after the commit (see project.h). Lost
- * connections are re-made with backoff; the broker redelivers what was not acked and the read DB
- * drops events it already applied, so nothing is lost or applied twice. */
+ * applies them in one read-DB transaction and acks them after the commit (see project.h). An
+ * event that cannot be applied is retried later through the retry queue, a bounded number of
+ * times, then dead-lettered (deadletter.h). Lost connections are re-made with backoff; the broker
+ * redelivers what was not acked and the read DB drops events it already applied, so nothing is
+ * lost or applied twice. */
 #include "config.h"
+#include "consumer_metrics.h"
+#include "deadletter.h"
 #include "event_batch.h"
 #include "log.h"
 #include "mq.h"
@@ -18,11 +22,12 @@
 #include <string.h>
 #include <time.h>
 
-#define FIRST_WAIT_MS 250    /* bounded, so that a stop request is seen promptly */
-#define REQUEUE_PAUSE_MS 100 /* after requeueing early events, before taking them again */
+#define FIRST_WAIT_MS 250        /* bounded, so that a stop request is seen promptly */
+#define CONFIRM_TIMEOUT_MS 30000 /* for retry and dead-letter publishes */
 
 struct consumer_config {
-    const char *read_database_url;
+    const char *read_database_url;  /* CONSUMER_DATABASE_URL, else READ_DATABASE_URL */
+    const char *owner_database_url; /* READ_DATABASE_URL */
     const char *broker_url;
     const char *exchange;
     const char *queue;
@@ -31,6 +36,11 @@ struct consumer_config {
     long prefetch;
     long batch_size;
     long mv_refresh_interval_ms;
+    long max_attempts;
+    long early_max_attempts;
+    long retry_delay_ms;
+    long fault_pause_before_commit_ms; /* test-only fault hooks, see project.h */
+    long fault_pause_after_commit_ms;
 };
 
 #define VAR(name, type, def, field, min, max)                                                      \
@@ -38,7 +48,9 @@ struct consumer_config {
         name, type, def, offsetof(struct consumer_config, field), min, max                         \
     }
 static const struct config_var consumer_vars[] = {
-    VAR("READ_DATABASE_URL", CONFIG_STRING, NULL, read_database_url, 0, 0),
+    /* the consumer owns the read model: both name the read DB's owner; "" falls back in main */
+    VAR("CONSUMER_DATABASE_URL", CONFIG_STRING, "", read_database_url, 0, 0),
+    VAR("READ_DATABASE_URL", CONFIG_STRING, "", owner_database_url, 0, 0),
     VAR("BROKER_URL", CONFIG_STRING, NULL, broker_url, 0, 0),
     VAR("AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", exchange, 0, 0),
     VAR("AMQP_QUEUE", CONFIG_STRING, "read_model", queue, 0, 0),
@@ -47,6 +59,11 @@ static const struct config_var consumer_vars[] = {
     VAR("CONSUMER_PREFETCH", CONFIG_INT, "1000", prefetch, 1, 65535),
     VAR("CONSUMER_BATCH_SIZE", CONFIG_INT, "500", batch_size, 1, 10000),
     VAR("MV_REFRESH_INTERVAL_MS", CONFIG_INT, "500", mv_refresh_interval_ms, 0, 3600000),
+    VAR("CONSUMER_MAX_ATTEMPTS", CONFIG_INT, "5", max_attempts, 1, 1000),
+    VAR("CONSUMER_EARLY_MAX_ATTEMPTS", CONFIG_INT, "60", early_max_attempts, 1, 100000),
+    VAR("CONSUMER_RETRY_DELAY_MS", CONFIG_INT, "1000", retry_delay_ms, 0, 3600000),
+    VAR("FAULT_PAUSE_BEFORE_COMMIT_MS", CONFIG_INT, "0", fault_pause_before_commit_ms, 0, 600000),
+    VAR("FAULT_PAUSE_AFTER_COMMIT_MS", CONFIG_INT, "0", fault_pause_after_commit_ms, 0, 600000),
 };
 #undef VAR
 
@@ -54,11 +71,13 @@ struct consumer {
     const struct consumer_config *cfg;
     const struct mq_broker *broker;
     struct mq_topology topo;
-    amqp_connection_state_t mq;
+    amqp_connection_state_t mq; /* consuming */
+    struct deadletter dl;       /* dl.conn: confirm-mode, for the retry and dead-letter queues */
     PGconn *pg;
     struct receive_batch batch;
     struct event_batch json;
     struct timespec last_refresh;
+    struct consumer_metrics *metrics; /* GET /metrics on CONSUMER_METRICS_PORT */
 };
 
 /* Sets the prefetch window and subscribes to the queue with manual acks. */
@@ -94,15 +113,23 @@ static int consumer_connect(struct consumer *c)
     char err[512], q[600];
 
     while (c->mq == NULL) {
+        c->dl.conn = mq_connect_retry(c->broker, &c->topo, MQ_CONFIRMS);
+        if (c->dl.conn == NULL)
+            return -1;
+        c->dl.next_tag = 1;
         c->mq = mq_connect_retry(c->broker, &c->topo, 0);
         if (c->mq == NULL)
             return -1;
-        if (consumer_subscribe(c, err, sizeof err) == 0)
+        if (consumer_subscribe(c, err, sizeof err) == 0) {
+            consumer_metrics_broker_connected(c->metrics);
             break;
+        }
         log_warn("could not subscribe", "error=%s retry_ms=%ld", log_quote(q, sizeof q, err),
                  delay_ms);
         mq_close(c->mq, false);
         c->mq = NULL;
+        mq_close(c->dl.conn, false);
+        c->dl.conn = NULL;
         signals_sleep_ms(delay_ms);
         delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
@@ -111,6 +138,7 @@ static int consumer_connect(struct consumer *c)
             pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
         if (c->pg == NULL)
             return -1;
+        consumer_metrics_db_connected(c->metrics);
     }
     return 0;
 }
@@ -121,37 +149,53 @@ static void consumer_drop_mq(struct consumer *c, const char *err)
     log_warn("lost rabbitmq connection", "error=%s unsettled=%zu", log_quote(q, sizeof q, err),
              receive_batch_unsettled(&c->batch));
     /* the broker redelivers whatever this connection left unacked */
+    consumer_metrics_batch(c->metrics, &c->batch, -1);
+    consumer_metrics_broker_lost(c->metrics);
     receive_batch_clear(&c->batch);
     mq_close(c->mq, false);
     c->mq = NULL;
+    mq_close(c->dl.conn, false);
+    c->dl.conn = NULL;
 }
 
 /* Applies the received batch until it is settled, re-making the database connection as needed.
- * Gives up (leaving the rest to redelivery) only on a broker failure or a stop request. Returns
- * how many deliveries went back to the queue. */
-static size_t consumer_project(struct consumer *c)
+ * Gives up (leaving the rest to redelivery) only on a broker failure or a stop request. */
+static void consumer_project(struct consumer *c)
 {
-    size_t requeued;
     long delay_ms = 100;
     char err[512], q[600];
+    struct timespec t0, t1;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (receive_batch_unsettled(&c->batch) > 0) {
-        enum project_status st = project_batch(c->pg, c->mq, &c->batch, &c->json, err, sizeof err);
+        const struct project_ctx ctx = {
+            .pg = c->pg,
+            .mq = c->mq,
+            .dl = &c->dl,
+            .max_attempts = c->cfg->max_attempts,
+            .early_max_attempts = c->cfg->early_max_attempts,
+            .retry_delay_ms = c->cfg->retry_delay_ms,
+            .fault_pause_before_commit_ms = c->cfg->fault_pause_before_commit_ms,
+            .fault_pause_after_commit_ms = c->cfg->fault_pause_after_commit_ms,
+        };
+        enum project_status st = project_batch(&ctx, &c->batch, &c->json, err, sizeof err);
         if (st == PROJECT_DONE)
             break;
         if (st == PROJECT_MQ_LOST) {
             consumer_drop_mq(c, err);
-            return 0;
+            return;
         }
         if (signals_stop_requested())
             break;
         if (st == PROJECT_PG_LOST) {
             log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
+            consumer_metrics_db_lost(c->metrics);
             PQfinish(c->pg);
             c->pg = pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts,
                                      project_nstmts);
             if (c->pg == NULL)
                 break;
+            consumer_metrics_db_connected(c->metrics);
         } else {
             log_warn("transient database error, retrying batch", "error=%s retry_ms=%ld",
                      log_quote(q, sizeof q, err), delay_ms);
@@ -159,9 +203,11 @@ static size_t consumer_project(struct consumer *c)
             delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
         }
     }
-    requeued = c->batch.requeued;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    consumer_metrics_batch(c->metrics, &c->batch,
+                           (double)(t1.tv_sec - t0.tv_sec) +
+                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     receive_batch_clear(&c->batch);
-    return requeued;
 }
 
 /* Refreshes the materialized views that projections marked dirty, at most once per
@@ -169,8 +215,8 @@ static size_t consumer_project(struct consumer *c)
 static void consumer_refresh(struct consumer *c)
 {
     long interval = c->cfg->mv_refresh_interval_ms;
-    struct timespec now;
-    char err[512], q[600];
+    struct timespec now, done;
+    char err[512], q[600], views[256];
 
     if (interval == 0 || c->pg == NULL)
         return;
@@ -180,13 +226,19 @@ static void consumer_refresh(struct consumer *c)
         interval)
         return;
     c->last_refresh = now;
-    if (project_refresh_views(c->pg, interval, err, sizeof err) != 0) {
+    if (project_refresh_views(c->pg, interval, views, sizeof views, err, sizeof err) != 0) {
         log_warn("could not refresh views", "error=%s", log_quote(q, sizeof q, err));
         if (PQstatus(c->pg) != CONNECTION_OK) {
             PQfinish(c->pg); /* consumer_connect makes a new one */
             c->pg = NULL;
+            consumer_metrics_db_lost(c->metrics);
         }
+        return;
     }
+    clock_gettime(CLOCK_MONOTONIC, &done);
+    consumer_metrics_refresh(c->metrics, views,
+                             (double)(done.tv_sec - now.tv_sec) +
+                                 (double)(done.tv_nsec - now.tv_nsec) / 1e9);
 }
 
 static void consumer_run(struct consumer *c)
@@ -200,8 +252,8 @@ static void consumer_run(struct consumer *c)
             consumer_drop_mq(c, err);
             continue;
         }
-        if (consumer_project(c) > 0)
-            signals_sleep_ms(REQUEUE_PAUSE_MS);
+        consumer_metrics_received(c->metrics, c->batch.n);
+        consumer_project(c);
         consumer_refresh(c);
     }
 }
@@ -218,6 +270,13 @@ int main(void)
     if (config_load(&cfg, consumer_vars, sizeof consumer_vars / sizeof consumer_vars[0], err,
                     sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
+        return 2;
+    }
+    if (*cfg.read_database_url == '\0')
+        cfg.read_database_url = cfg.owner_database_url;
+    if (*cfg.read_database_url == '\0') {
+        log_error("invalid configuration", "error=\"missing required environment variable "
+                                           "CONSUMER_DATABASE_URL (or READ_DATABASE_URL)\"");
         return 2;
     }
     if (log_init("consumer", cfg.log_level) != 0) {
@@ -238,20 +297,38 @@ int main(void)
     memset(&c, 0, sizeof c);
     c.cfg = &cfg;
     c.broker = &broker;
-    c.topo.exchange = cfg.exchange;
-    c.topo.queue = cfg.queue;
-    c.topo.mood_queue = cfg.mood_queue;
+    if (mq_topology_init(&c.topo, cfg.exchange, cfg.queue, cfg.mood_queue, err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"AMQP_QUEUE: %s\"", err);
+        mq_broker_release(&broker);
+        return 2;
+    }
+    c.dl.topo = &c.topo;
+    c.dl.confirm_timeout_ms = CONFIRM_TIMEOUT_MS;
+    c.metrics = consumer_metrics_start();
+    if (c.metrics == NULL) {
+        mq_broker_release(&broker);
+        return 1;
+    }
     receive_batch_init(&c.batch, (size_t)cfg.batch_size);
     event_batch_init(&c.json);
 
-    log_info("starting", "queue=%s prefetch=%ld batch_size=%ld mv_refresh_interval_ms=%ld",
-             cfg.queue, cfg.prefetch, cfg.batch_size, cfg.mv_refresh_interval_ms);
+    log_info("starting",
+             "queue=%s prefetch=%ld batch_size=%ld mv_refresh_interval_ms=%ld max_attempts=%ld "
+             "early_max_attempts=%ld retry_delay_ms=%ld",
+             cfg.queue, cfg.prefetch, cfg.batch_size, cfg.mv_refresh_interval_ms, cfg.max_attempts,
+             cfg.early_max_attempts, cfg.retry_delay_ms);
+    if (cfg.fault_pause_before_commit_ms > 0 || cfg.fault_pause_after_commit_ms > 0)
+        log_warn("fault hooks on: for tests only, never in production",
+                 "fault_pause_before_commit_ms=%ld fault_pause_after_commit_ms=%ld",
+                 cfg.fault_pause_before_commit_ms, cfg.fault_pause_after_commit_ms);
     consumer_run(&c);
 
     receive_batch_release(&c.batch);
     event_batch_release(&c.json);
     mq_close(c.mq, true);
+    mq_close(c.dl.conn, true);
     PQfinish(c.pg);
+    consumer_metrics_stop(c.metrics);
     mq_broker_release(&broker);
     log_info("stopped", NULL);
     return 0;

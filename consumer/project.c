@@ -1,15 +1,22 @@
 #include "project.h"
 
 #include "log.h"
+#include "signals.h"
 
 #include <jansson.h>
 
 #include <stdio.h>
 #include <string.h>
 
+/* Consumers running at once take turns in the read DB: they update the same summary rows
+ * (totals, customers, products) in different orders and would deadlock, each deadlock costing
+ * deadlock_timeout. The lock is a transaction-level advisory lock taken in the statement's own
+ * transaction, before the events are applied (the CTE is scanned first). */
+#define SERIAL_CTE "WITH serial AS (SELECT pg_advisory_xact_lock(hashtext('cqrs.consumer'))) "
+
 const struct pg_stmt project_stmts[] = {
-    {"consumer_apply_events", "SELECT apply_events($1::jsonb)::text", 1},
-    {"consumer_apply_event", "SELECT apply_event($1::jsonb)", 1},
+    {"consumer_apply_events", SERIAL_CTE "SELECT apply_events($1::jsonb)::text FROM serial", 1},
+    {"consumer_apply_event", SERIAL_CTE "SELECT apply_event($1::jsonb) FROM serial", 1},
     {"consumer_refresh_views", "SELECT array_to_string(refresh_due_views($1::integer), ',')", 1},
 };
 const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
@@ -17,6 +24,10 @@ const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
 /* The projections raise this when an event of an aggregate arrives before its predecessor
  * (aggregateVersion gap): the event is fine, only early. */
 #define SQLSTATE_EARLY "CQ425"
+
+/* Local retries of early events before they go to the retry queue: after 20, 40 and 80 ms. */
+#define EARLY_LOCAL_RETRIES 3
+#define EARLY_LOCAL_PAUSE_MS 20
 
 /* What to do about a failed statement. */
 enum failure {
@@ -78,13 +89,87 @@ static void parse_counts(const char *text, long long *applied, long long *duplic
     json_decref(root);
 }
 
-/* The whole batch in one transaction. Returns PROJECT_DONE when applied and acked; when the
- * transaction failed because of an event, *failed is set and the batch is left unsettled. */
-static enum project_status apply_all(PGconn *pg, amqp_connection_state_t mq,
-                                     struct receive_batch *b, struct event_batch *json,
-                                     bool *failed, char *err, size_t errlen)
+/* Runs a statement without parameters; returns whether its status is want. */
+static bool exec_ok(PGconn *pg, const char *sql, ExecStatusType want, char *err, size_t errlen)
 {
-    const char *params[1];
+    PGresult *res = PQexec(pg, sql);
+    bool ok = PQresultStatus(res) == want;
+
+    if (!ok)
+        pg_error_text(pg, res, err, errlen);
+    PQclear(res);
+    return ok;
+}
+
+/* Logs a test-only fault hook's pause loudly and sleeps. */
+static void fault_pause(const char *what, long ms, size_t count)
+{
+    char msg[96];
+
+    snprintf(msg, sizeof msg, "fault hook: pausing %s (test only)", what);
+    log_warn(msg, "ms=%ld count=%zu", ms, count);
+    signals_sleep_ms(ms);
+}
+
+/* Runs apply_events on the batch: one statement (autocommit), or, with the before-commit fault
+ * hook on, BEGIN / apply_events / pause / COMMIT. Returns the result of apply_events (caller
+ * PQclears), whose status is PGRES_TUPLES_OK only if it committed. */
+static PGresult *apply_events_tx(const struct project_ctx *ctx, const char *json, size_t count)
+{
+    const char *params[1] = {json};
+    PGresult *res;
+    char detail[256];
+
+    if (ctx->fault_pause_before_commit_ms <= 0)
+        return PQexecPrepared(ctx->pg, "consumer_apply_events", 1, params, NULL, NULL, 0);
+    if (!exec_ok(ctx->pg, "BEGIN", PGRES_COMMAND_OK, detail, sizeof detail))
+        return PQexecPrepared(ctx->pg, "consumer_apply_events", 1, params, NULL, NULL, 0);
+    res = PQexecPrepared(ctx->pg, "consumer_apply_events", 1, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        (void)exec_ok(ctx->pg, "ROLLBACK", PGRES_COMMAND_OK, detail, sizeof detail);
+        return res;
+    }
+    fault_pause("before commit", ctx->fault_pause_before_commit_ms, count);
+    PGresult *commit = PQexec(ctx->pg, "COMMIT");
+    if (PQresultStatus(commit) != PGRES_COMMAND_OK) {
+        PQclear(res);
+        return commit; /* the failed COMMIT stands for the batch's failure */
+    }
+    PQclear(commit);
+    return res;
+}
+
+/* Acks the unsettled deliveries of b->items[lo, hi) that are not held (marking them settled):
+ * one multiple ack up to last_tag when no delivery before it stays unsettled, else one ack each,
+ * so that a held delivery is never acked with them. Returns the status of the (last) ack. */
+static int ack_range(const struct project_ctx *ctx, struct receive_batch *b, size_t lo, size_t hi,
+                     uint64_t last_tag)
+{
+    bool multiple = true;
+    int status = AMQP_STATUS_OK;
+
+    for (size_t i = 0; i < hi && multiple; i++)
+        multiple = i < lo ? b->items[i].settled : !b->items[i].held;
+    if (multiple)
+        status = amqp_basic_ack(ctx->mq, MQ_CHANNEL, last_tag, 1);
+    for (size_t i = lo; i < hi; i++) {
+        struct delivery *d = &b->items[i];
+        if (d->settled || d->held)
+            continue;
+        if (!multiple && status == AMQP_STATUS_OK)
+            status = amqp_basic_ack(ctx->mq, MQ_CHANNEL, d->env.delivery_tag, 0);
+        d->settled = true;
+    }
+    return status;
+}
+
+/* The unsettled deliveries of b->items[lo, hi) in one transaction. Returns PROJECT_DONE when
+ * applied and acked; when the transaction failed because of an event, *failed is set and the
+ * range is left unsettled. */
+static enum project_status apply_all(const struct project_ctx *ctx, struct receive_batch *b,
+                                     size_t lo, size_t hi, struct event_batch *json, bool *failed,
+                                     char *err, size_t errlen)
+{
     uint64_t last_tag = 0;
     long long applied = 0, duplicates = 0;
     char sqlstate[6], detail[256];
@@ -93,43 +178,47 @@ static enum project_status apply_all(PGconn *pg, amqp_connection_state_t mq,
 
     *failed = false;
     event_batch_reset(json);
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         struct delivery *d = &b->items[i];
-        if (d->settled)
+        if (d->settled || d->held)
             continue;
         event_batch_add(json, d->env.message.body.bytes, d->env.message.body.len);
         last_tag = d->env.delivery_tag;
     }
     if (json->count == 0)
         return PROJECT_DONE;
-    params[0] = event_batch_json(json);
-    res = PQexecPrepared(pg, "consumer_apply_events", 1, params, NULL, NULL, 0);
+    res = apply_events_tx(ctx, event_batch_json(json), json->count);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        enum failure f = classify(pg, res, sqlstate, err, errlen);
+        enum failure f = classify(ctx->pg, res, sqlstate, err, errlen);
         PQclear(res);
         if (f == FAIL_LOST || f == FAIL_RETRY)
             return failure_status(f);
         char q[600];
         *failed = true;
-        log_warn("could not apply batch, applying its events one at a time",
+        log_emit(lo == 0 && hi == b->n ? LOG_WARN : LOG_DEBUG,
+                 "could not apply batch, splitting it to isolate the event",
                  "count=%zu sqlstate=%s error=%s", json->count, sqlstate,
                  log_quote(q, sizeof q, err));
         return PROJECT_DONE;
     }
     parse_counts(PQgetvalue(res, 0, 0), &applied, &duplicates);
     PQclear(res);
+    b->applied += (size_t)applied;
+    b->duplicates += (size_t)duplicates;
+    for (size_t i = lo; i < hi; i++)
+        if (!b->items[i].settled && !b->items[i].held &&
+            b->items[i].info.occurred_at > b->newest_occurred_at)
+            b->newest_occurred_at = b->items[i].info.occurred_at;
+    if (ctx->fault_pause_after_commit_ms > 0)
+        fault_pause("after commit, before ack", ctx->fault_pause_after_commit_ms, json->count);
 
+    /* apply_events reports counts only: a mixed batch (after a redelivery) logs every event as
+     * saved, and its duplicates= count tells how many were not */
+    for (size_t i = lo; i < hi; i++)
+        if (!b->items[i].settled && !b->items[i].held)
+            log_saved(&b->items[i], applied == 0);
     /* committed: now the broker may forget these deliveries */
-    status = amqp_basic_ack(mq, MQ_CHANNEL, last_tag, 1);
-    for (size_t i = 0; i < b->n; i++) {
-        struct delivery *d = &b->items[i];
-        if (d->settled)
-            continue;
-        d->settled = true;
-        /* apply_events reports counts only: a mixed batch (after a redelivery) logs every event
-         * as saved, and its duplicates= count tells how many were not */
-        log_saved(d, applied == 0);
-    }
+    status = ack_range(ctx, b, lo, hi, last_tag);
     log_info("applied batch", "count=%zu applied=%lld duplicates=%lld", json->count, applied,
              duplicates);
     if (status != AMQP_STATUS_OK) {
@@ -140,45 +229,54 @@ static enum project_status apply_all(PGconn *pg, amqp_connection_state_t mq,
     return PROJECT_DONE;
 }
 
-/* One event in its own transaction; acked after the commit, rejected if the database refuses
- * it. */
-static enum project_status apply_one(PGconn *pg, amqp_connection_state_t mq,
-                                     struct receive_batch *b, struct delivery *d,
-                                     struct event_batch *json, char *err, size_t errlen)
+/* The log keys of d: order_id=.. event_id=.. of a parsed event, else the message_id. */
+static const char *delivery_keys(const struct delivery *d, char *buf, size_t len)
 {
-    const char *params[1] = {
-        event_batch_one(json, d->env.message.body.bytes, d->env.message.body.len)};
-    PGresult *res = PQexecPrepared(pg, "consumer_apply_event", 1, params, NULL, NULL, 0);
-    char sqlstate[6], detail[256], keys[192], q[600];
+    const amqp_basic_properties_t *p = &d->env.message.properties;
+    char id[128] = "", q[160];
+
+    if (!d->bad)
+        return event_info_keys(&d->info, buf, len);
+    if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len > 0)
+        snprintf(id, sizeof id, "%.*s", (int)p->message_id.len, (const char *)p->message_id.bytes);
+    snprintf(buf, len, "event_id=%s", log_quote(q, sizeof q, id));
+    return buf;
+}
+
+/* Hands a delivery that could not be applied to the retry queue, or after its last allowed try to
+ * the dead-letter queue, then acks it. early: it failed with CQ425. */
+static enum project_status give_up(const struct project_ctx *ctx, struct receive_batch *b,
+                                   struct delivery *d, bool early, const char *reason,
+                                   const char *sqlstate, char *err, size_t errlen)
+{
+    long attempts = deadletter_prior_attempts(&d->env) + 1;
+    long limit = d->bad ? 1 : early ? ctx->early_max_attempts : ctx->max_attempts;
+    enum deadletter_target target = attempts < limit ? DEADLETTER_RETRY : DEADLETTER_DEAD;
+    char keys[192], q[600], detail[256];
+    const char *type = d->bad ? "" : d->info.event_type;
     int status;
 
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        bool duplicate = strcmp(PQgetvalue(res, 0, 0), "duplicate") == 0;
-        PQclear(res);
-        status = amqp_basic_ack(mq, MQ_CHANNEL, d->env.delivery_tag, 0);
-        d->settled = true;
-        log_saved(d, duplicate);
+    if (deadletter_send(ctx->dl, &d->env, target, attempts, reason, sqlstate, ctx->retry_delay_ms,
+                        err, errlen) != 0)
+        return PROJECT_MQ_LOST;
+    status = amqp_basic_ack(ctx->mq, MQ_CHANNEL, d->env.delivery_tag, 0);
+    d->settled = true;
+    if (target == DEADLETTER_RETRY) {
+        b->retried++;
+        log_warn(early ? "event arrived early, retrying later"
+                       : "could not apply event, retrying later",
+                 "%s event_type=%s attempt=%ld max_attempts=%ld retry_ms=%ld sqlstate=%s error=%s",
+                 delivery_keys(d, keys, sizeof keys), type, attempts, limit, ctx->retry_delay_ms,
+                 sqlstate, log_quote(q, sizeof q, reason));
     } else {
-        enum failure f = classify(pg, res, sqlstate, err, errlen);
-        PQclear(res);
-        if (f == FAIL_LOST || f == FAIL_RETRY)
-            return failure_status(f);
-        if (f == FAIL_LATER) {
-            /* back into the queue: it applies once its predecessor has */
-            log_warn("requeued early event", "%s event_type=%s sqlstate=%s error=%s",
-                     event_info_keys(&d->info, keys, sizeof keys), d->info.event_type, sqlstate,
-                     log_quote(q, sizeof q, err));
-            b->requeued++;
-        } else {
-            log_error("rejected event", "%s event_type=%s sqlstate=%s error=%s",
-                      event_info_keys(&d->info, keys, sizeof keys), d->info.event_type, sqlstate,
-                      log_quote(q, sizeof q, err));
-        }
-        status = amqp_basic_nack(mq, MQ_CHANNEL, d->env.delivery_tag, 0, f == FAIL_LATER);
-        d->settled = true;
+        b->dead++;
+        log_error("dead-lettered event",
+                  "%s event_type=%s attempts=%ld sqlstate=%s queue=%s reason=%s",
+                  delivery_keys(d, keys, sizeof keys), type, attempts, sqlstate,
+                  ctx->dl->topo->dead_queue, log_quote(q, sizeof q, reason));
     }
     if (status != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "could not settle delivery %llu: %s",
+        snprintf(err, errlen, "could not ack delivery %llu: %s",
                  (unsigned long long)d->env.delivery_tag,
                  mq_status_text(status, detail, sizeof detail));
         return PROJECT_MQ_LOST;
@@ -186,25 +284,120 @@ static enum project_status apply_one(PGconn *pg, amqp_connection_state_t mq,
     return PROJECT_DONE;
 }
 
-enum project_status project_batch(PGconn *pg, amqp_connection_state_t mq, struct receive_batch *b,
-                                  struct event_batch *json, char *err, size_t errlen)
+/* One event in its own transaction; acked after the commit, handed to the retry or dead-letter
+ * queue if the database refuses it, or, with hold, marked held (and left unsettled) if it only
+ * came before its predecessor. */
+static enum project_status apply_one(const struct project_ctx *ctx, struct receive_batch *b,
+                                     struct delivery *d, bool hold, struct event_batch *json,
+                                     char *err, size_t errlen)
 {
-    bool failed = false;
-    enum project_status st = apply_all(pg, mq, b, json, &failed, err, errlen);
+    const char *params[1] = {
+        event_batch_one(json, d->env.message.body.bytes, d->env.message.body.len)};
+    PGresult *res = PQexecPrepared(ctx->pg, "consumer_apply_event", 1, params, NULL, NULL, 0);
+    char sqlstate[6], detail[256], reason[512];
+    int status;
 
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        bool duplicate = strcmp(PQgetvalue(res, 0, 0), "duplicate") == 0;
+        PQclear(res);
+        status = amqp_basic_ack(ctx->mq, MQ_CHANNEL, d->env.delivery_tag, 0);
+        d->settled = true;
+        *(duplicate ? &b->duplicates : &b->applied) += 1;
+        if (d->info.occurred_at > b->newest_occurred_at)
+            b->newest_occurred_at = d->info.occurred_at;
+        log_saved(d, duplicate);
+        if (status != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "could not ack delivery %llu: %s",
+                     (unsigned long long)d->env.delivery_tag,
+                     mq_status_text(status, detail, sizeof detail));
+            return PROJECT_MQ_LOST;
+        }
+        return PROJECT_DONE;
+    }
+    enum failure f = classify(ctx->pg, res, sqlstate, reason, sizeof reason);
+    PQclear(res);
+    if (f == FAIL_LOST || f == FAIL_RETRY) {
+        snprintf(err, errlen, "%s", reason);
+        return failure_status(f);
+    }
+    if (f == FAIL_LATER && hold) {
+        char keys[192];
+        d->held = true;
+        log_debug("event arrived early, holding it for a local retry", "%s event_type=%s",
+                  event_info_keys(&d->info, keys, sizeof keys), d->info.event_type);
+        return PROJECT_DONE;
+    }
+    return give_up(ctx, b, d, f == FAIL_LATER, reason, sqlstate, err, errlen);
+}
+
+/* Applies the unsettled deliveries of b->items[lo, hi): all in one transaction; if an event
+ * makes it fail, the range is split in two and each half applied the same way, left half first,
+ * so that batch order is kept and one bad event costs about 2 log2(n) transactions, not n. A
+ * single delivery is applied alone and handed to the retry or dead-letter queue if it fails. */
+static enum project_status apply_range(const struct project_ctx *ctx, struct receive_batch *b,
+                                       size_t lo, size_t hi, bool hold, struct event_batch *json,
+                                       char *err, size_t errlen)
+{
+    size_t unsettled = 0, half = 0, mid = lo;
+    bool failed = false;
+    enum project_status st;
+
+    for (size_t i = lo; i < hi; i++)
+        unsettled += !b->items[i].settled && !b->items[i].held;
+    if (unsettled == 0)
+        return PROJECT_DONE;
+    if (unsettled == 1) {
+        while (b->items[mid].settled || b->items[mid].held)
+            mid++;
+        return apply_one(ctx, b, &b->items[mid], hold, json, err, errlen);
+    }
+    st = apply_all(ctx, b, lo, hi, json, &failed, err, errlen);
     if (st != PROJECT_DONE || !failed)
         return st;
+    /* split where half of the unsettled deliveries lie to the left */
+    for (mid = lo; half < unsettled / 2; mid++)
+        half += !b->items[mid].settled && !b->items[mid].held;
+    st = apply_range(ctx, b, lo, mid, hold, json, err, errlen);
+    if (st != PROJECT_DONE)
+        return st;
+    return apply_range(ctx, b, mid, hi, hold, json, err, errlen);
+}
+
+enum project_status project_batch(const struct project_ctx *ctx, struct receive_batch *b,
+                                  struct event_batch *json, char *err, size_t errlen)
+{
+    enum project_status st;
+
+    /* poison first: the batch's multiple ack must not cover them */
     for (size_t i = 0; i < b->n; i++) {
-        if (b->items[i].settled)
+        struct delivery *d = &b->items[i];
+        d->held = false; /* left over from a call that lost its connection */
+        if (d->settled || !d->bad)
             continue;
-        st = apply_one(pg, mq, b, &b->items[i], json, err, errlen);
+        st = give_up(ctx, b, d, false, d->why, "", err, errlen);
         if (st != PROJECT_DONE)
             return st;
     }
-    return PROJECT_DONE;
+    /* An early event's predecessor is usually in another consumer's batch, committing right
+     * now: hold it and try again after a short pause, a few times, before it goes to the retry
+     * queue (where it would come back behind everything queued meanwhile). */
+    for (int round = 0;; round++) {
+        bool hold = round < EARLY_LOCAL_RETRIES, any = false;
+        st = apply_range(ctx, b, 0, b->n, hold, json, err, errlen);
+        if (st != PROJECT_DONE)
+            return st;
+        for (size_t i = 0; i < b->n; i++) {
+            any = any || (b->items[i].held && !b->items[i].settled);
+            b->items[i].held = false;
+        }
+        if (!any || signals_stop_requested())
+            return PROJECT_DONE;
+        signals_sleep_ms(EARLY_LOCAL_PAUSE_MS << round);
+    }
 }
 
-int project_refresh_views(PGconn *pg, long min_interval_ms, char *err, size_t errlen)
+int project_refresh_views(PGconn *pg, long min_interval_ms, char *views, size_t views_len,
+                          char *err, size_t errlen)
 {
     char interval[24];
     const char *params[1] = {interval};
@@ -218,8 +411,10 @@ int project_refresh_views(PGconn *pg, long min_interval_ms, char *err, size_t er
         pg_error_text(pg, res, detail, sizeof detail);
         snprintf(err, errlen, "could not refresh materialized views: %s", detail);
         rc = -1;
-    } else if (*PQgetvalue(res, 0, 0) != '\0') {
-        log_debug("refreshed materialized views", "views=%s", PQgetvalue(res, 0, 0));
+    } else {
+        snprintf(views, views_len, "%s", PQgetvalue(res, 0, 0));
+        if (*views != '\0')
+            log_debug("refreshed materialized views", "views=%s", views);
     }
     PQclear(res);
     return rc;

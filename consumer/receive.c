@@ -13,7 +13,10 @@ void receive_batch_init(struct receive_batch *b, size_t cap)
     b->items = xcalloc(cap, sizeof *b->items);
     b->n = 0;
     b->cap = cap;
-    b->requeued = 0;
+    b->retried = 0;
+    b->dead = 0;
+    b->applied = b->duplicates = 0;
+    b->newest_occurred_at = 0;
 }
 
 void receive_batch_clear(struct receive_batch *b)
@@ -21,7 +24,10 @@ void receive_batch_clear(struct receive_batch *b)
     for (size_t i = 0; i < b->n; i++)
         amqp_destroy_envelope(&b->items[i].env);
     b->n = 0;
-    b->requeued = 0;
+    b->retried = 0;
+    b->dead = 0;
+    b->applied = b->duplicates = 0;
+    b->newest_occurred_at = 0;
 }
 
 void receive_batch_release(struct receive_batch *b)
@@ -40,29 +46,14 @@ size_t receive_batch_unsettled(const struct receive_batch *b)
     return n;
 }
 
-/* Logs a poison message and rejects it without requeue (a dead-letter queue, once declared,
- * receives it). Returns the status of the nack. */
-static int reject_poison(amqp_connection_state_t conn, const amqp_envelope_t *env, const char *why)
-{
-    const amqp_basic_properties_t *p = &env->message.properties;
-    char id[128] = "", q1[160], q2[600];
-
-    if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len > 0)
-        snprintf(id, sizeof id, "%.*s", (int)p->message_id.len, (const char *)p->message_id.bytes);
-    log_error("rejected poison message", "message_id=%s delivery_tag=%llu bytes=%zu error=%s",
-              log_quote(q1, sizeof q1, id), (unsigned long long)env->delivery_tag,
-              env->message.body.len, log_quote(q2, sizeof q2, why));
-    return amqp_basic_nack(conn, env->channel, env->delivery_tag, 0, 0);
-}
-
-/* Takes one delivery. Returns 1 when one was added or rejected, 0 when none came within
- * timeout, -1 with err on a connection or channel failure. */
+/* Takes one delivery. Returns 1 when one was added (or another frame handled), 0 when none came
+ * within timeout, -1 with err on a connection or channel failure. */
 static int take_one(amqp_connection_state_t conn, struct receive_batch *b, long timeout_ms,
                     char *err, size_t errlen)
 {
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     struct delivery *d = &b->items[b->n];
-    char why[256], detail[256];
+    char detail[256];
     amqp_rpc_reply_t r;
     amqp_frame_t frame;
     int status;
@@ -70,23 +61,27 @@ static int take_one(amqp_connection_state_t conn, struct receive_batch *b, long 
     amqp_maybe_release_buffers(conn);
     r = amqp_consume_message(conn, &d->env, &tv, 0);
     if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+        char msg[96], keys[192];
         d->settled = false;
-        if (event_info_parse(d->env.message.body.bytes, d->env.message.body.len, &d->info, why,
-                             sizeof why) == 0) {
-            char msg[96], keys[192];
-            b->n++;
-            snprintf(msg, sizeof msg, "received %s", d->info.event_type);
-            log_info(msg, "%s%s", event_info_keys(&d->info, keys, sizeof keys),
-                     d->env.redelivered ? " redelivered=true" : "");
+        d->held = false;
+        d->bad = event_info_parse(d->env.message.body.bytes, d->env.message.body.len, &d->info,
+                                  d->why, sizeof d->why) != 0;
+        b->n++;
+        if (d->bad) {
+            const amqp_basic_properties_t *p = &d->env.message.properties;
+            char id[128] = "", q1[160], q2[600];
+            if ((p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len > 0)
+                snprintf(id, sizeof id, "%.*s", (int)p->message_id.len,
+                         (const char *)p->message_id.bytes);
+            log_error("received poison message", "event_id=%s delivery_tag=%llu bytes=%zu error=%s",
+                      log_quote(q1, sizeof q1, id), (unsigned long long)d->env.delivery_tag,
+                      d->env.message.body.len, log_quote(q2, sizeof q2, d->why));
             return 1;
         }
-        status = reject_poison(conn, &d->env, why);
-        amqp_destroy_envelope(&d->env);
-        if (status != AMQP_STATUS_OK) {
-            snprintf(err, errlen, "could not reject a poison message: %s",
-                     mq_status_text(status, detail, sizeof detail));
-            return -1;
-        }
+        d->why[0] = '\0';
+        snprintf(msg, sizeof msg, "received %s", d->info.event_type);
+        log_info(msg, "%s%s", event_info_keys(&d->info, keys, sizeof keys),
+                 d->env.redelivered ? " redelivered=true" : "");
         return 1;
     }
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)

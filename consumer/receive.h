@@ -1,7 +1,7 @@
 /* receive: takes a batch of deliveries from the broker. It waits for the first message, then
  * takes the ones already available, up to a maximum. Each body is checked on arrival: a body
- * that is not an event envelope is poison; it is logged with its message_id and rejected
- * (basic.nack, requeue=false) at once, and never enters the batch.
+ * that is not an event envelope is poison; it enters the batch marked bad, with the reason, and
+ * project.c sends it to the dead-letter queue instead of applying it.
  *
  * struct receive_batch owns its envelopes: receive_batch_clear() destroys them. */
 #ifndef CQ_CONSUMER_RECEIVE_H
@@ -16,13 +16,21 @@
 struct delivery {
     amqp_envelope_t env;
     struct event_info info;
-    bool settled; /* acked or rejected */
+    bool settled; /* acked, or handed to the retry or dead-letter queue and acked */
+    bool bad;     /* not an event envelope: why says what is wrong */
+    bool held;    /* came before its predecessor (CQ425): kept for a local retry (project.c) */
+    char why[256];
 };
 
 struct receive_batch {
     struct delivery *items;
     size_t n, cap;
-    size_t requeued; /* deliveries sent back to the queue (see project.h) */
+    size_t retried; /* deliveries sent to the retry queue (see project.h) */
+    size_t dead;    /* deliveries sent to the dead-letter queue */
+    /* for the metrics (consumer_metrics.h), set by project.c: events applied, events the read
+     * DB already had, and the newest occurredAt among them (Unix seconds, 0: none) */
+    size_t applied, duplicates;
+    double newest_occurred_at;
 };
 
 void receive_batch_init(struct receive_batch *b, size_t cap);

@@ -30,6 +30,25 @@ unsigned api_status_http(enum api_status kind)
     return http_status[kind];
 }
 
+/* Cuts an incomplete UTF-8 sequence off the end of s: snprintf truncates by bytes, and a field
+ * or message quoting client input must stay valid UTF-8 to be sent (api_error_json). */
+static void utf8_trim_tail(char *s)
+{
+    size_t len = strlen(s), i = len, need;
+    unsigned char lead;
+
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && len - i < 3)
+        i--;
+    if (i == 0)
+        return;
+    lead = (unsigned char)s[i - 1];
+    if (lead < 0xC0)
+        return;
+    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    if (len - (i - 1) < need)
+        s[i - 1] = '\0';
+}
+
 int api_error_set(struct api_error *e, enum api_status kind, const char *code, const char *fmt, ...)
 {
     va_list ap;
@@ -40,6 +59,7 @@ int api_error_set(struct api_error *e, enum api_status kind, const char *code, c
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    utf8_trim_tail(e->message);
     return -1;
 }
 
@@ -54,7 +74,9 @@ int api_error_field(struct api_error *e, const char *field, const char *fmt, ...
     e->kind = API_BAD_REQUEST;
     snprintf(e->code, sizeof e->code, "%s", "validation_error");
     snprintf(e->field, sizeof e->field, "%s", field);
-    snprintf(e->message, sizeof e->message, "%s: %s", field, detail);
+    utf8_trim_tail(e->field);
+    snprintf(e->message, sizeof e->message, "%s: %s", e->field, detail);
+    utf8_trim_tail(e->message);
     return -1;
 }
 

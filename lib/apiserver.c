@@ -1,7 +1,9 @@
 #include "apiserver.h"
 
 #include "config.h"
+#include "httpmetrics.h"
 #include "log.h"
+#include "metrics_server.h"
 #include "signals.h"
 
 #include <stddef.h>
@@ -13,6 +15,46 @@ static int dispatch(void *ctx, const struct http_request *req, struct http_respo
 {
     const struct apiserver_ctx *c = ctx;
     return router_dispatch(c->routes, c->nroutes, ctx, req, resp, err);
+}
+
+/* lib/http's observe hook: every answered request, by route pattern and status. */
+static void observe(void *ctx, const struct http_request *req, unsigned status, double seconds)
+{
+    const struct apiserver_ctx *c = ctx;
+    http_metrics_observe(c->http_metrics, req->method, req->path, status, seconds);
+}
+
+/* The pool's counts, copied into the registry on each GET /metrics. */
+struct pool_metrics {
+    struct pg_pool *pool;
+    struct metrics_counter *reconnects;
+    struct metrics_gauge *open;
+};
+
+static void collect_pool(void *arg)
+{
+    struct pool_metrics *pm = arg;
+    struct pg_pool_stats st;
+
+    pg_pool_stats(pm->pool, &st);
+    metrics_counter_set(pm->reconnects, st.broken);
+    metrics_gauge_set(pm->open, (double)st.open);
+}
+
+static void metrics_release(struct apiserver_ctx *ctx)
+{
+    http_metrics_free(ctx->http_metrics);
+    metrics_free(ctx->metrics);
+}
+
+int apiserver_metrics(void *ctx, const struct http_request *req, const struct route_match *m,
+                      struct http_response *resp, struct api_error *err)
+{
+    const struct apiserver_ctx *c = ctx;
+
+    (void)req;
+    (void)m;
+    return metrics_respond(c->metrics, resp, err);
 }
 
 int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req_id,
@@ -62,12 +104,14 @@ int apiserver_main(const struct apiserver_spec *spec)
 {
 #define OFF(f) offsetof(struct apiserver_config, f)
     const struct config_var vars[] = {
-        {spec->dsn_var, CONFIG_STRING, NULL, OFF(database_url), 0, 0},
+        {spec->dsn_var, CONFIG_STRING, "", OFF(database_url), 0, 0},
+        {spec->dsn_fallback_var, CONFIG_STRING, "", OFF(fallback_database_url), 0, 0},
         {spec->port_var, CONFIG_INT, spec->port_default, OFF(port), 1, 65535},
         {"HTTP_BIND_ADDRESS", CONFIG_STRING, "127.0.0.1", OFF(bind_address), 0, 0},
         {"HTTP_THREADS", CONFIG_INT, "8", OFF(threads), 1, 256},
         {"HTTP_MAX_BODY_BYTES", CONFIG_INT, "1048576", OFF(max_body), 64, 64L << 20},
         {"HTTP_CONNECTION_LIMIT", CONFIG_INT, "1024", OFF(connection_limit), 4, 65536},
+        {"HTTP_PER_IP_CONNECTION_LIMIT", CONFIG_INT, "256", OFF(per_ip_connection_limit), 0, 65536},
         {"HTTP_CONNECTION_TIMEOUT_S", CONFIG_INT, "30", OFF(connection_timeout_s), 1, 3600},
         {"LOG_LEVEL", CONFIG_STRING, "info", OFF(log_level), 0, 0},
     };
@@ -79,6 +123,13 @@ int apiserver_main(const struct apiserver_spec *spec)
 
     if (config_load(&cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->svc, err);
+        return 2;
+    }
+    if (*cfg.database_url == '\0')
+        cfg.database_url = cfg.fallback_database_url;
+    if (*cfg.database_url == '\0') {
+        fprintf(stderr, "%s: missing required environment variable %s (or %s)\n", spec->svc,
+                spec->dsn_var, spec->dsn_fallback_var);
         return 2;
     }
     if (log_init(spec->svc, cfg.log_level) != 0) {
@@ -96,8 +147,20 @@ int apiserver_main(const struct apiserver_spec *spec)
     ctx.ext = NULL;
     ctx.pool =
         pg_pool_new(cfg.database_url, spec->svc, (size_t)cfg.threads, spec->stmts, spec->nstmts);
+    ctx.metrics = metrics_new();
+    ctx.http_metrics = http_metrics_new(ctx.metrics, spec->routes, spec->nroutes);
+    struct pool_metrics pm = {
+        .pool = ctx.pool,
+        .reconnects = metrics_counter_new(
+            ctx.metrics, "db_reconnects_total",
+            "Database connections the pool closed because they broke (each is made again)"),
+        .open = metrics_gauge_new(ctx.metrics, "db_pool_connections",
+                                  "Database connections open in the pool"),
+    };
+    metrics_on_collect(ctx.metrics, collect_pool, &pm);
     if (spec->start != NULL && spec->start(&ctx) != 0) {
         pg_pool_free(ctx.pool);
+        metrics_release(&ctx);
         return 1;
     }
     struct http_server_opts opts = {
@@ -106,8 +169,11 @@ int apiserver_main(const struct apiserver_spec *spec)
         .threads = (unsigned)cfg.threads,
         .max_body = (size_t)cfg.max_body,
         .connection_limit = (unsigned)cfg.connection_limit,
+        .per_ip_connection_limit = (unsigned)cfg.per_ip_connection_limit,
         .connection_timeout_s = (unsigned)cfg.connection_timeout_s,
         .handler = dispatch,
+        .authorize = spec->authorize,
+        .observe = observe,
         .ctx = &ctx,
         .svc = spec->svc,
     };
@@ -119,6 +185,7 @@ int apiserver_main(const struct apiserver_spec *spec)
         if (spec->release != NULL)
             spec->release(&ctx);
         pg_pool_free(ctx.pool);
+        metrics_release(&ctx);
         return 1;
     }
     log_info("listening", "url=http://%s:%ld threads=%ld", cfg.bind_address, cfg.port, cfg.threads);
@@ -131,6 +198,7 @@ int apiserver_main(const struct apiserver_spec *spec)
     if (spec->release != NULL)
         spec->release(&ctx);
     pg_pool_free(ctx.pool);
+    metrics_release(&ctx);
     log_info("stopped", NULL);
     return 0;
 }

@@ -8,13 +8,15 @@
 #include "router.h"
 
 struct apiserver_config {
-    const char *database_url;
+    const char *database_url;          /* spec->dsn_var, else spec->dsn_fallback_var */
+    const char *fallback_database_url; /* spec->dsn_fallback_var */
     const char *bind_address;
     const char *log_level;
     long port;
     long threads;
     long max_body;
     long connection_limit;
+    long per_ip_connection_limit;
     long connection_timeout_s;
 };
 
@@ -25,13 +27,18 @@ struct apiserver_ctx {
     const struct route *routes;
     size_t nroutes;
     void *ext; /* the service's own state, made by spec->start */
+    /* GET /metrics renders this registry (lib/metrics.h); spec->start may register the
+     * service's own metrics in it. http_metrics records every request (lib/httpmetrics.h). */
+    struct metrics *metrics;
+    struct http_metrics *http_metrics;
 };
 
 struct apiserver_spec {
-    const char *svc;          /* name in logs and application_name */
-    const char *port_var;     /* e.g. COMMAND_SERVICE_PORT */
-    const char *port_default; /* e.g. "8080" */
-    const char *dsn_var;      /* e.g. DATABASE_URL */
+    const char *svc;              /* name in logs and application_name */
+    const char *port_var;         /* e.g. COMMAND_SERVICE_PORT */
+    const char *port_default;     /* e.g. "8080" */
+    const char *dsn_var;          /* the service's own role, e.g. COMMAND_DATABASE_URL */
+    const char *dsn_fallback_var; /* used when dsn_var is unset or empty, e.g. DATABASE_URL */
     const struct route *routes;
     size_t nroutes;
     const struct pg_stmt *stmts;
@@ -42,10 +49,16 @@ struct apiserver_spec {
     int (*start)(struct apiserver_ctx *ctx);
     void (*stop)(struct apiserver_ctx *ctx);
     void (*release)(struct apiserver_ctx *ctx);
+    /* Optional: sees each request before its body (see lib/http.h); ctx is the apiserver_ctx. */
+    http_authorize_fn authorize;
 };
 
 /* Runs the service; returns the process exit status. */
 int apiserver_main(const struct apiserver_spec *spec);
+
+/* GET /metrics for both APIs: ctx->metrics in Prometheus text format (public, like /health). */
+int apiserver_metrics(void *ctx, const struct http_request *req, const struct route_match *m,
+                      struct http_response *resp, struct api_error *err);
 
 /* GET /health for both APIs: 200 {"status":"ok"} when the database answers, 503 otherwise. */
 int apiserver_health(void *ctx, const struct http_request *req, const struct route_match *m,

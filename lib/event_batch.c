@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static void copy_string(json_t *obj, const char *key, char *out, size_t outlen)
 {
@@ -28,6 +29,44 @@ static void copy_name(const char *s, char *out, size_t outlen)
         if (n + 1 >= outlen || !((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_'))
             return;
     memcpy(out, s, n + 1);
+}
+
+/* "2026-11-22T01:06:02.887993Z" (fraction optional; Z or +hh:mm / -hh:mm) as Unix seconds; 0 when
+ * s is NULL or not such a time. */
+static double iso_seconds(const char *s)
+{
+    struct tm tm;
+    int y, mo, d, h, mi, sec, n = 0, oh = 0, om = 0;
+    double frac = 0, scale = 0.1;
+    time_t t;
+
+    if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        n == 0)
+        return 0;
+    s += n;
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
+            frac += (*s - '0') * scale;
+    }
+    if ((*s == '+' || *s == '-') && sscanf(s + 1, "%2d:%2d", &oh, &om) == 2) {
+        if (*s == '-') {
+            oh = -oh;
+            om = -om;
+        }
+    } else if (strcmp(s, "Z") != 0) {
+        return 0;
+    }
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    t = timegm(&tm);
+    if (t == (time_t)-1)
+        return 0;
+    return (double)t - oh * 3600 - om * 60 + frac;
 }
 
 /* An id given as a JSON integer, or as a string of digits. 0 when absent or not an id. */
@@ -74,6 +113,7 @@ int event_info_parse(const void *body, size_t len, struct event_info *info, char
     info->order_id = id_value(json_object_get(root, "orderId"));
     info->product_id = id_value(json_object_get(root, "productId"));
     info->aggregate_id = id_value(json_object_get(root, "aggregateId"));
+    info->occurred_at = iso_seconds(json_string_value(json_object_get(root, "occurredAt")));
     copy_name(json_string_value(json_object_get(root, "aggregateType")), info->aggregate_type,
               sizeof info->aggregate_type);
     if (info->order_id == 0 && strcmp(info->aggregate_type, "order") == 0)

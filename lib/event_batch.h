@@ -16,6 +16,7 @@ struct event_info {
     long long product_id;    /* productId (or aggregateId of a "product"), 0 when absent */
     char aggregate_type[32]; /* aggregateType when it is a plain lowercase name, else "" */
     long long aggregate_id;  /* aggregateId, 0 when absent */
+    double occurred_at; /* occurredAt (ISO 8601) as Unix seconds, 0 when absent or unreadable */
 };
 
 /* Checks that body (len bytes, not NUL-terminated) is an event envelope: one JSON object with

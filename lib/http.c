@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -20,10 +21,16 @@ struct http_server {
 };
 
 /* Per-request state: created on MHD's first call, freed in on_completed. */
-struct req_state {
+struct http_request_state {
     char *body;
     size_t len, cap;
     bool too_large;
+    bool refused; /* the authorize hook said no: the body is discarded, refusal answered */
+    struct api_error refusal;
+    unsigned long long id;
+    void *handler_state;   /* http_request_set_state */
+    struct timespec start; /* headers in: for the observe hook */
+    void (*handler_state_free)(void *);
 };
 
 const char *http_request_arg(const struct http_request *req, const char *key)
@@ -34,6 +41,67 @@ const char *http_request_arg(const struct http_request *req, const char *key)
 const char *http_request_header(const struct http_request *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
+}
+
+struct header_count {
+    const char *key;
+    const char *first;
+    unsigned n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct header_count *hc = cls;
+
+    (void)kind;
+    if (key != NULL && strcasecmp(key, hc->key) == 0) {
+        if (hc->n++ == 0)
+            hc->first = value;
+    }
+    return MHD_YES;
+}
+
+unsigned http_request_header_count(const struct http_request *req, const char *key,
+                                   const char **value)
+{
+    struct header_count hc = {.key = key};
+
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hc);
+    if (value != NULL)
+        *value = hc.first;
+    return hc.n;
+}
+
+static void handler_state_release(struct http_request_state *st)
+{
+    if (st->handler_state_free != NULL)
+        st->handler_state_free(st->handler_state);
+    st->handler_state = NULL;
+    st->handler_state_free = NULL;
+}
+
+void http_request_set_state(const struct http_request *req, void *state,
+                            void (*free_fn)(void *state))
+{
+    handler_state_release(req->state);
+    req->state->handler_state = state;
+    req->state->handler_state_free = free_fn;
+}
+
+void *http_request_get_state(const struct http_request *req)
+{
+    return req->state->handler_state;
+}
+
+void http_connection_suspend(struct MHD_Connection *conn)
+{
+    MHD_suspend_connection(conn);
+}
+
+void http_connection_resume(struct MHD_Connection *conn)
+{
+    MHD_resume_connection(conn);
 }
 
 void http_response_json(struct http_response *resp, unsigned status, char *body, size_t len)
@@ -109,6 +177,9 @@ static void error_response(struct http_response *resp, const struct api_error *e
 
     response_release(resp);
     http_response_json(resp, api_status_http(err->kind), body, len);
+    /* RFC 9110: a 401 names the scheme the client should use */
+    if (err->kind == API_UNAUTHORIZED)
+        http_response_header(resp, "WWW-Authenticate", "Bearer");
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *resp)
@@ -149,26 +220,40 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **req_cls)
 {
     struct http_server *s = cls;
-    struct req_state *st = *req_cls;
+    struct http_request_state *st = *req_cls;
     struct http_response resp;
     struct api_error err;
     struct http_request req;
+    int rc;
 
     (void)version;
+    req.conn = conn;
+    req.method = method;
+    req.path = url;
+    req.body = (char *)(uintptr_t) "";
+    req.body_len = 0;
     if (st == NULL) {
-        /* first call: set up state only, so MHD keeps the connection alive */
-        *req_cls = xcalloc(1, sizeof *st);
+        /* first call: set up state only, so MHD keeps the connection alive; the authorize hook
+         * decides now, so a refused body is never kept */
+        st = xcalloc(1, sizeof *st);
+        clock_gettime(CLOCK_MONOTONIC, &st->start);
+        st->id = atomic_fetch_add(&s->next_id, 1) + 1;
+        *req_cls = st;
+        req.id = st->id;
+        req.state = st;
+        if (s->opts.authorize != NULL && s->opts.authorize(s->opts.ctx, &req, &st->refusal) != 0)
+            st->refused = true;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
-        if (!st->too_large && st->len + n > s->opts.max_body) {
+        if (!st->too_large && !st->refused && st->len + n > s->opts.max_body) {
             st->too_large = true;
             free(st->body);
             st->body = NULL;
             st->len = st->cap = 0;
         }
-        if (!st->too_large) {
+        if (!st->too_large && !st->refused) {
             if (st->len + n + 1 > st->cap) {
                 st->cap = (st->len + n + 1) * 2;
                 if (st->cap > s->opts.max_body + 1)
@@ -185,14 +270,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     memset(&resp, 0, sizeof resp);
     memset(&err, 0, sizeof err);
-    req.conn = conn;
-    req.method = method;
-    req.path = url;
     req.body = st->body != NULL ? st->body : (char *)(uintptr_t) "";
     req.body_len = st->len;
-    req.id = atomic_fetch_add(&s->next_id, 1) + 1;
+    req.id = st->id;
+    req.state = st;
 
-    if (st->too_large) {
+    if (st->refused) {
+        error_response(&resp, &st->refusal);
+    } else if (st->too_large) {
         api_error_set(&err, API_PAYLOAD_TOO_LARGE, "payload_too_large",
                       "request body exceeds %zu bytes", s->opts.max_body);
         error_response(&resp, &err);
@@ -201,11 +286,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         api_error_set(&err, API_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                       "request body must be sent as application/json");
         error_response(&resp, &err);
-    } else if (s->opts.handler(s->opts.ctx, &req, &resp, &err) != 0) {
+    } else if ((rc = s->opts.handler(s->opts.ctx, &req, &resp, &err)) == HTTP_SUSPENDED) {
+        /* parked by the handler; MHD calls again once it is resumed */
+        response_release(&resp);
+        return MHD_YES;
+    } else if (rc != 0) {
         error_response(&resp, &err);
         if (err.kind == API_INTERNAL || err.kind == API_UNAVAILABLE)
             log_warn("request failed", "req_id=%llu status=%u code=%s", req.id,
                      api_status_http(err.kind), err.code);
+    }
+    if (s->opts.observe != NULL) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        s->opts.observe(s->opts.ctx, &req, resp.status,
+                        (double)(now.tv_sec - st->start.tv_sec) +
+                            (double)(now.tv_nsec - st->start.tv_nsec) / 1e9);
     }
     return send_response(conn, &resp);
 }
@@ -213,12 +309,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct req_state *st = *req_cls;
+    struct http_request_state *st = *req_cls;
 
     (void)cls;
     (void)conn;
     (void)toe;
     if (st != NULL) {
+        handler_state_release(st);
         free(st->body);
         free(st);
         *req_cls = NULL;
@@ -260,8 +357,9 @@ struct http_server *http_server_start(const struct http_server_opts *opts, char 
             MHD_ALLOW_SUSPEND_RESUME,
         opts->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
-        MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        opts->per_ip_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, opts->connection_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen, "could not listen on %s:%u", opts->bind_address,
                  (unsigned)opts->port);

@@ -8,7 +8,18 @@
  *
  * A handler may also answer with a body produced piece by piece (http_response_stream, used for
  * server-sent events): the daemon runs with MHD_ALLOW_SUSPEND_RESUME, so such a reader may
- * suspend its connection instead of blocking a pool thread (see lib/sse.h). */
+ * suspend its connection instead of blocking a pool thread (see lib/sse.h).
+ *
+ * A handler that must wait for something (read-your-writes, api/query/consistency.h) suspends
+ * the request instead: it calls http_connection_suspend(req->conn) and returns HTTP_SUSPENDED,
+ * which parks the connection without holding a pool thread; once another thread calls
+ * http_connection_resume(conn), the handler is called again for the same request. What it needs
+ * across calls it keeps with http_request_set_state (freed when the request completes, also if the
+ * client went away).
+ *
+ * An optional authorize hook sees every request once its headers are in, before its body is
+ * read: a refused request's body is read and discarded, not kept, and the request is answered
+ * with the hook's error (a 401 gets "WWW-Authenticate: Bearer"), keeping the connection alive. */
 #ifndef CQ_HTTP_H
 #define CQ_HTTP_H
 
@@ -33,8 +44,12 @@ struct http_request {
     const char *path; /* without the query string */
     char *body;       /* NUL-terminated, owned by the server */
     size_t body_len;
-    unsigned long long id; /* request id, for logs */
+    unsigned long long id;            /* request id, for logs; the same on every call */
+    struct http_request_state *state; /* the server's per-request state (opaque) */
 };
+
+/* What a handler returns after http_connection_suspend(): no response yet, call me again. */
+#define HTTP_SUSPENDED 1
 
 #define HTTP_MAX_HEADERS 4
 
@@ -51,9 +66,17 @@ struct http_response {
     void *stream_cls; /* owned by the response until stream_free is called */
 };
 
-/* Returns 0 with resp filled, or -1 with err filled. */
+/* Returns 0 with resp filled, -1 with err filled, or HTTP_SUSPENDED (see above). */
 typedef int (*http_handler_fn)(void *ctx, const struct http_request *req,
                                struct http_response *resp, struct api_error *err);
+/* Returns 0 to let the request through, or -1 with err filled (typically API_UNAUTHORIZED).
+ * Sees the method, path and headers; body is empty. Runs in a pool thread: must not block. */
+typedef int (*http_authorize_fn)(void *ctx, const struct http_request *req, struct api_error *err);
+/* Called once per request just before its response is queued (also for refusals and errors),
+ * with its status and the seconds since its headers arrived. Runs in a pool thread: must not
+ * block (lib/httpmetrics records it). */
+typedef void (*http_observe_fn)(void *ctx, const struct http_request *req, unsigned status,
+                                double seconds);
 
 struct http_server_opts {
     const char *bind_address; /* IPv4 literal, e.g. 127.0.0.1 */
@@ -61,8 +84,11 @@ struct http_server_opts {
     unsigned threads;
     size_t max_body;
     unsigned connection_limit;
+    unsigned per_ip_connection_limit; /* 0: none */
     unsigned connection_timeout_s;
     http_handler_fn handler;
+    http_authorize_fn authorize; /* optional */
+    http_observe_fn observe;     /* optional */
     void *ctx;
     const char *svc; /* for logs */
 };
@@ -76,6 +102,22 @@ void http_server_stop(struct http_server *s);
 
 const char *http_request_arg(const struct http_request *req, const char *key);
 const char *http_request_header(const struct http_request *req, const char *key);
+/* How many times header key (case-insensitive) was sent; *value is the first one, or NULL. */
+unsigned http_request_header_count(const struct http_request *req, const char *key,
+                                   const char **value);
+
+/* Handler state kept across the calls of one suspended request: state is freed with
+ * free_fn(state) when the request completes (or the server stops). Setting it again frees the
+ * previous one. */
+void http_request_set_state(const struct http_request *req, void *state,
+                            void (*free_fn)(void *state));
+void *http_request_get_state(const struct http_request *req);
+/* Parks a request's connection: only from its handler, which then returns HTTP_SUSPENDED
+ * without filling resp. */
+void http_connection_suspend(struct MHD_Connection *conn);
+/* Wakes a connection parked by http_connection_suspend: from any thread, exactly once per
+ * suspend, and never after the request completed. Its handler is then called again. */
+void http_connection_resume(struct MHD_Connection *conn);
 
 /* Sets a JSON response; takes ownership of body (malloc'd). */
 void http_response_json(struct http_response *resp, unsigned status, char *body, size_t len);

@@ -45,7 +45,8 @@ int jsonv_only_keys(const json_t *obj, const char *const *allowed, const char *f
         }
         if (!known) {
             char field[96];
-            snprintf(field, sizeof field, "%s%s", field_prefix, key);
+            /* the empty key is named "" (quotes included), so that the error names a field */
+            snprintf(field, sizeof field, "%s%s", field_prefix, key[0] != '\0' ? key : "\"\"");
             return api_error_field(err, field, "unknown field");
         }
     }

@@ -109,44 +109,154 @@ static int check_reply(amqp_connection_state_t conn, const char *what, char *err
 
 /* --- topology ------------------------------------------------------------------------------- */
 
-/* One place for every declaration, so that both services declare the same arguments (a queue
- * re-declared with different arguments fails with PRECONDITION_FAILED). */
+int mq_topology_init(struct mq_topology *t, const char *exchange, const char *queue,
+                     const char *mood_queue, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->exchange = exchange;
+    t->queue = queue;
+    t->mood_queue = mood_queue;
+    if (strlen(queue) > 249) {
+        snprintf(err, errlen,
+                 "queue name is too long: at most 249 bytes, to leave room for .retry");
+        return -1;
+    }
+    snprintf(t->retry_queue, sizeof t->retry_queue, "%s.retry", queue);
+    snprintf(t->dead_queue, sizeof t->dead_queue, "%s.dead", queue);
+    return 0;
+}
+
+static amqp_table_entry_t utf8_entry(const char *key, const char *value)
+{
+    amqp_table_entry_t e;
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = amqp_cstring_bytes(value);
+    return e;
+}
+
+/* Declares a durable queue with args; bound to the exchange with binding unless that is NULL. */
+static int declare_queue(amqp_connection_state_t conn, const struct mq_topology *t,
+                         const char *queue, amqp_table_t args, const char *binding, char *err,
+                         size_t errlen)
+{
+    char what[600];
+
+    amqp_queue_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0, args);
+    snprintf(what, sizeof what, "declare queue \"%s\"", queue);
+    if (check_reply(conn, what, err, errlen) != 0)
+        return -1;
+    if (binding == NULL)
+        return 0;
+    amqp_queue_bind(conn, MQ_CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(t->exchange),
+                    amqp_cstring_bytes(binding), amqp_empty_table);
+    snprintf(what, sizeof what, "bind queue \"%s\" to \"%s\"", queue, t->exchange);
+    return check_reply(conn, what, err, errlen);
+}
+
+/* One place for every declaration, so that every program declares the same arguments (a queue
+ * re-declared with different arguments fails with PRECONDITION_FAILED: change a queue's arguments
+ * only together with its name). */
 int mq_declare_topology(amqp_connection_state_t conn, const struct mq_topology *t, char *err,
                         size_t errlen)
 {
-    amqp_table_entry_t queue_args_entries[1];
-    amqp_table_t queue_args;
-    const struct {
-        const char *queue;
-        const char *binding;
-    } queues[] = {{t->queue, "#"}, {t->mood_queue, "mood.#"}};
+    amqp_table_entry_t classic_entries[1] = {utf8_entry("x-queue-type", "classic")};
+    amqp_table_t classic = {1, classic_entries};
+    /* expired retries go back to the read-model queue through the default exchange */
+    amqp_table_entry_t retry_entries[5] = {
+        utf8_entry("x-queue-type", "quorum"),
+        utf8_entry("x-dead-letter-exchange", ""),
+        utf8_entry("x-dead-letter-routing-key", t->queue),
+        utf8_entry("x-dead-letter-strategy", "at-least-once"),
+        utf8_entry("x-overflow", "reject-publish"),
+    };
+    amqp_table_t retry = {5, retry_entries};
     char what[300];
-
-    queue_args_entries[0].key = amqp_cstring_bytes("x-queue-type");
-    queue_args_entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
-    queue_args_entries[0].value.value.bytes = amqp_cstring_bytes("classic");
-    queue_args.num_entries = 1;
-    queue_args.entries = queue_args_entries;
 
     amqp_exchange_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(t->exchange),
                           amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
     snprintf(what, sizeof what, "declare exchange \"%s\"", t->exchange);
     if (check_reply(conn, what, err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < sizeof queues / sizeof queues[0]; i++) {
-        amqp_queue_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(queues[i].queue), 0, 1, 0, 0,
-                           queue_args);
-        snprintf(what, sizeof what, "declare queue \"%s\"", queues[i].queue);
-        if (check_reply(conn, what, err, errlen) != 0)
-            return -1;
-        amqp_queue_bind(conn, MQ_CHANNEL, amqp_cstring_bytes(queues[i].queue),
-                        amqp_cstring_bytes(t->exchange), amqp_cstring_bytes(queues[i].binding),
-                        amqp_empty_table);
-        snprintf(what, sizeof what, "bind queue \"%s\" to \"%s\"", queues[i].queue, t->exchange);
-        if (check_reply(conn, what, err, errlen) != 0)
-            return -1;
-    }
+    if (declare_queue(conn, t, t->queue, classic, "#", err, errlen) != 0 ||
+        declare_queue(conn, t, t->mood_queue, classic, "mood.#", err, errlen) != 0 ||
+        declare_queue(conn, t, t->retry_queue, retry, NULL, err, errlen) != 0 ||
+        declare_queue(conn, t, t->dead_queue, classic, NULL, err, errlen) != 0)
+        return -1;
     return 0;
+}
+
+/* --- headers -------------------------------------------------------------------------------- */
+
+static const amqp_field_value_t *header_find(const amqp_table_t *t, const char *key)
+{
+    size_t klen = strlen(key);
+
+    if (t == NULL)
+        return NULL;
+    for (int i = 0; i < t->num_entries; i++) {
+        const amqp_table_entry_t *e = &t->entries[i];
+        if (e->key.len == klen && memcmp(e->key.bytes, key, klen) == 0)
+            return &e->value;
+    }
+    return NULL;
+}
+
+bool mq_header_int(const amqp_table_t *t, const char *key, long long *out)
+{
+    const amqp_field_value_t *v = header_find(t, key);
+
+    if (v == NULL)
+        return false;
+    switch (v->kind) {
+    case AMQP_FIELD_KIND_I8:
+        *out = v->value.i8;
+        return true;
+    case AMQP_FIELD_KIND_U8:
+        *out = v->value.u8;
+        return true;
+    case AMQP_FIELD_KIND_I16:
+        *out = v->value.i16;
+        return true;
+    case AMQP_FIELD_KIND_U16:
+        *out = v->value.u16;
+        return true;
+    case AMQP_FIELD_KIND_I32:
+        *out = v->value.i32;
+        return true;
+    case AMQP_FIELD_KIND_U32:
+        *out = v->value.u32;
+        return true;
+    case AMQP_FIELD_KIND_I64:
+        *out = (long long)v->value.i64;
+        return true;
+    case AMQP_FIELD_KIND_U64:
+    case AMQP_FIELD_KIND_TIMESTAMP:
+        *out = (long long)v->value.u64;
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool mq_header_str(const amqp_table_t *t, const char *key, char *buf, size_t len)
+{
+    const amqp_field_value_t *v = header_find(t, key);
+    size_t n;
+
+    buf[0] = '\0';
+    if (v == NULL || (v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES))
+        return false;
+    n = v->value.bytes.len < len - 1 ? v->value.bytes.len : len - 1;
+    if (n > 0)
+        memcpy(buf, v->value.bytes.bytes, n);
+    buf[n] = '\0';
+    return true;
+}
+
+const amqp_table_t *mq_headers(const amqp_basic_properties_t *props)
+{
+    return (props->_flags & AMQP_BASIC_HEADERS_FLAG) ? &props->headers : NULL;
 }
 
 /* --- connections ---------------------------------------------------------------------------- */
@@ -469,4 +579,38 @@ int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long t
             return -1;
     }
     return 0;
+}
+
+int mq_publish_confirmed(amqp_connection_state_t conn, uint64_t *next_tag, const char *exchange,
+                         const char *routing_key, const amqp_basic_properties_t *props,
+                         amqp_bytes_t body, long timeout_ms, char *err, size_t errlen)
+{
+    struct mq_confirms c;
+    char detail[256];
+    int status, rc = -1;
+
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, *next_tag, 1);
+    status = amqp_basic_publish(conn, MQ_CHANNEL, amqp_cstring_bytes(exchange),
+                                amqp_cstring_bytes(routing_key), 1, 0, props, body);
+    if (status != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "could not publish to \"%s\": %s", routing_key,
+                 mq_status_text(status, detail, sizeof detail));
+        goto out;
+    }
+    (*next_tag)++;
+    if (mq_confirms_wait(conn, &c, timeout_ms, err, errlen) != 0)
+        goto out;
+    if (c.returned > 0) {
+        snprintf(err, errlen, "broker returned the message to \"%s\" as unroutable", routing_key);
+        goto out;
+    }
+    if (mq_confirms_state(&c, 0) != MQ_ACKED) {
+        snprintf(err, errlen, "broker nacked the message to \"%s\"", routing_key);
+        goto out;
+    }
+    rc = 0;
+out:
+    mq_confirms_release(&c);
+    return rc;
 }

@@ -32,18 +32,57 @@ void mq_broker_release(struct mq_broker *b);
 
 /* --- topology ------------------------------------------------------------------------------- */
 
-/* Every name the services declare. Both services call mq_declare_topology() with the same
- * struct, so declarations are identical and idempotent. */
+/* Every name the services declare. Both services (and tools/deadletters) fill it with
+ * mq_topology_init() and call mq_declare_topology() with it, so declarations are identical and
+ * idempotent.
+ *
+ * Besides the exchange and the two queues bound to it there are two queues of the read model's
+ * own, reached through the default exchange (routing key = queue name), never bound to the
+ * exchange:
+ * - <queue>.retry: a quorum queue without consumers. The consumer publishes a message it could not
+ *   apply here with a per-message TTL (expiration); when it expires the broker dead-letters it back
+ *   to <queue> (at-least-once dead-lettering: dead-letter-strategy=at-least-once, which needs
+ *   overflow=reject-publish). Quorum queues pause now and then (MACHINE-NOTES), which costs nothing
+ *   on this low-volume path; the main queue stays classic.
+ * - <queue>.dead: a classic queue holding messages that failed their last allowed attempt, with the
+ *   reason in their headers (MQ_HDR_*), until scripts/deadletters.sh requeues or drops them.
+ * New queues have new names: an existing queue's arguments are never changed (a re-declaration
+ * with other arguments fails with PRECONDITION_FAILED). */
 struct mq_topology {
     const char *exchange;   /* durable topic exchange */
     const char *queue;      /* read-model queue, bound with "#" */
     const char *mood_queue; /* bound with "mood.#" */
+    char retry_queue[256];  /* <queue>.retry */
+    char dead_queue[256];   /* <queue>.dead */
 };
+
+/* Fills t; the strings must outlive it. Returns 0, or -1 with err when a derived queue name would
+ * be longer than AMQP allows (255 bytes). */
+__attribute__((warn_unused_result)) int mq_topology_init(struct mq_topology *t,
+                                                         const char *exchange, const char *queue,
+                                                         const char *mood_queue, char *err,
+                                                         size_t errlen);
 
 /* Declares the exchange, the queues and their bindings on MQ_CHANNEL. Returns 0 or -1 with err. */
 __attribute__((warn_unused_result)) int mq_declare_topology(amqp_connection_state_t conn,
                                                             const struct mq_topology *t, char *err,
                                                             size_t errlen);
+
+/* Headers the consumer sets on a message it sends to the retry or dead-letter queue. */
+#define MQ_HDR_ATTEMPTS "x-cqrs-attempts"       /* long: tries so far (>= 1) */
+#define MQ_HDR_REASON "x-cqrs-reason"           /* text: why the last try failed */
+#define MQ_HDR_SQLSTATE "x-cqrs-sqlstate"       /* text: SQLSTATE of the last try, may be "" */
+#define MQ_HDR_ROUTING_KEY "x-cqrs-routing-key" /* text: the routing key the relay used */
+#define MQ_HDR_FAILED_AT "x-cqrs-failed-at"     /* timestamp: when the last try failed */
+
+/* Looks key up in a headers table. An integer of any AMQP width goes to *out (true); anything else
+ * or no such key: false. */
+bool mq_header_int(const amqp_table_t *t, const char *key, long long *out);
+/* A string (utf8 or bytes) value of key into buf, NUL-terminated and truncated (true); false, with
+ * buf "", when missing or not a string. */
+bool mq_header_str(const amqp_table_t *t, const char *key, char *buf, size_t len);
+/* The headers of props, or NULL when it has none. */
+const amqp_table_t *mq_headers(const amqp_basic_properties_t *props);
 
 /* --- connections ---------------------------------------------------------------------------- */
 
@@ -113,6 +152,15 @@ void mq_confirms_reset(struct mq_confirms *c, uint64_t first_tag, size_t n);
 long mq_confirms_settle(struct mq_confirms *c, uint64_t tag, bool multiple, bool ack);
 bool mq_confirms_done(const struct mq_confirms *c);
 enum mq_confirm_state mq_confirms_state(const struct mq_confirms *c, size_t i);
+
+/* Publishes one message (mandatory) on a confirm-mode connection and waits up to timeout_ms for
+ * its confirm. *next_tag is the connection's next delivery tag (1 after confirm.select) and is
+ * advanced. Returns 0 when the broker acked it and did not return it as unroutable, or -1 with err
+ * (a nack, a return, a time-out or a broken connection: the caller drops the connection). */
+__attribute__((warn_unused_result)) int
+mq_publish_confirmed(amqp_connection_state_t conn, uint64_t *next_tag, const char *exchange,
+                     const char *routing_key, const amqp_basic_properties_t *props,
+                     amqp_bytes_t body, long timeout_ms, char *err, size_t errlen);
 
 /* Reads frames until every entry of c is settled or timeout_ms passes. Returns 0 when all are
  * settled (some may be nacked), or -1 with err on time-out or connection/channel failure (the

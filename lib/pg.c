@@ -94,7 +94,8 @@ struct pg_pool {
     const char *dsn, *app;
     const struct pg_stmt *stmts;
     size_t nstmts;
-    size_t size, nfree, nopen; /* nopen counts connections that exist (free or lent) */
+    size_t size, nfree, nopen;             /* nopen counts connections that exist (free or lent) */
+    unsigned long long nconnects, nbroken; /* pg_pool_stats */
     PGconn **free_conns;
 };
 
@@ -142,12 +143,14 @@ PGconn *pg_pool_acquire(struct pg_pool *p, char *err, size_t errlen)
     pthread_mutex_unlock(&p->mu);
 
     conn = pg_connect(p->dsn, p->app, p->stmts, p->nstmts, err, errlen);
+    pthread_mutex_lock(&p->mu);
     if (conn == NULL) {
-        pthread_mutex_lock(&p->mu);
         p->nopen--;
         pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+    } else {
+        p->nconnects++;
     }
+    pthread_mutex_unlock(&p->mu);
     return conn;
 }
 
@@ -159,7 +162,17 @@ void pg_pool_release(struct pg_pool *p, PGconn *conn)
     } else {
         PQfinish(conn);
         p->nopen--;
+        p->nbroken++;
     }
     pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void pg_pool_stats(struct pg_pool *p, struct pg_pool_stats *out)
+{
+    pthread_mutex_lock(&p->mu);
+    out->open = p->nopen;
+    out->connects = p->nconnects;
+    out->broken = p->nbroken;
     pthread_mutex_unlock(&p->mu);
 }

@@ -38,4 +38,13 @@ PGconn *pg_pool_acquire(struct pg_pool *pool, char *err, size_t errlen);
 /* Returns conn to the pool; a connection whose status is bad is closed and replaced later. */
 void pg_pool_release(struct pg_pool *pool, PGconn *conn);
 
+/* Counts for the metrics: connections open now, made so far, and closed because they broke
+ * (each one is replaced by a new connection when next needed). */
+struct pg_pool_stats {
+    size_t open;
+    unsigned long long connects;
+    unsigned long long broken;
+};
+void pg_pool_stats(struct pg_pool *pool, struct pg_pool_stats *out);
+
 #endif

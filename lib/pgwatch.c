@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +24,8 @@ struct pgwatch {
     pthread_t thread;
     int wake[2]; /* pipe: pgwatch_stop writes a byte to interrupt poll() */
     atomic_bool stop;
+    long long last_run_ms; /* the watch thread's: when the query last ran */
+    bool pending;          /* a notification came within min_interval_ms of the last run */
 };
 
 static long long now_ms(void)
@@ -31,6 +34,19 @@ static long long now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* When the query is next due without a notification: at the end of the coalescing interval when
+ * a notification is pending, or refresh_ms after the last run; LLONG_MAX when never. */
+static long long next_run(const struct pgwatch *w)
+{
+    long long at = LLONG_MAX;
+
+    if (w->pending)
+        at = w->last_run_ms + w->opts.min_interval_ms;
+    if (w->opts.refresh_ms > 0 && w->last_run_ms + w->opts.refresh_ms < at)
+        at = w->last_run_ms + w->opts.refresh_ms;
+    return at;
 }
 
 static void drain_wake(struct pgwatch *w)
@@ -44,9 +60,15 @@ static void drain_wake(struct pgwatch *w)
 /* Runs the query and publishes its result. Returns 0 (with *changed), or -1 when it failed. */
 static int refresh(struct pgwatch *w, PGconn *conn, bool *changed)
 {
-    PGresult *res = PQexec(conn, w->opts.sql);
+    const char *values[PGWATCH_MAX_PARAMS];
+    int nparams = w->opts.params != NULL ? w->opts.params(w->opts.params_cls, values) : 0;
+    PGresult *res = nparams > 0
+                        ? PQexecParams(conn, w->opts.sql, nparams, NULL, values, NULL, NULL, 0)
+                        : PQexec(conn, w->opts.sql);
     int rc = -1;
 
+    w->last_run_ms = now_ms();
+    w->pending = false;
     *changed = false;
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 1 &&
         !PQgetisnull(res, 0, 0)) {
@@ -142,8 +164,12 @@ static void *watch_main(void *arg)
             }
         }
 
-        /* sleep until a notification, the keep-alive tick, the next connect attempt or a stop */
+        /* sleep until a notification, the keep-alive tick, the next connect attempt, a
+         * coalesced or periodic run, or a stop */
         long long wake_at = conn == NULL && next_connect < next_ka ? next_connect : next_ka;
+        long long run_at = next_run(w);
+        if (conn != NULL && run_at < wake_at)
+            wake_at = run_at;
         long long wait = wake_at - now_ms();
         struct pollfd p[2] = {{.fd = w->wake[0], .events = POLLIN},
                               {.fd = conn != NULL ? PQsocket(conn) : -1, .events = POLLIN}};
@@ -157,6 +183,10 @@ static void *watch_main(void *arg)
             drain_wake(w);
         if (r > 0 && conn != NULL && p[1].revents != 0) {
             int n = drain_notifications(conn);
+            if (n > 0 && now_ms() < w->last_run_ms + w->opts.min_interval_ms) {
+                w->pending = true; /* run once when the interval is over */
+                n = 0;
+            }
             if (n < 0 ||
                 (n > 0 && refresh(w, conn, &changed) != 0 && PQstatus(conn) != CONNECTION_OK)) {
                 pg_error_text(conn, NULL, err, sizeof err);
@@ -166,6 +196,13 @@ static void *watch_main(void *arg)
                 conn = NULL;
                 next_connect = 0; /* at once; backoff if that fails */
             }
+        }
+
+        if (conn != NULL && !atomic_load(&w->stop) && now_ms() >= next_run(w) &&
+            refresh(w, conn, &changed) != 0 && PQstatus(conn) != CONNECTION_OK) {
+            PQfinish(conn);
+            conn = NULL;
+            next_connect = 0;
         }
 
         if (atomic_load(&w->stop) || now_ms() < next_ka)

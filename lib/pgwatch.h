@@ -7,7 +7,13 @@
  * only if it changed). Every keepalive_ms the query runs too (a safety net, should a
  * notification ever be missed) and, when nothing changed, the streams get a keep-alive. A lost
  * connection is made again with exponential backoff (100 ms up to 5 s); right after a
- * (re)connect the query runs, so changes made meanwhile are not missed. */
+ * (re)connect the query runs, so changes made meanwhile are not missed.
+ *
+ * Optionally (used by the dashboard): min_interval_ms coalesces notifications, so that the query
+ * runs at most once per interval however often the channel fires (a notification inside the
+ * interval makes one run at its end); refresh_ms runs the query that often even without a
+ * notification, for documents with figures that change with time; params supplies the query's
+ * parameters before each run. */
 #ifndef CQ_PGWATCH_H
 #define CQ_PGWATCH_H
 
@@ -20,7 +26,16 @@ struct pgwatch_opts {
     const char *sql; /* returns one row with one non-NULL text column: the document */
     long keepalive_ms;
     struct sse_hub *hub;
+    long min_interval_ms; /* 0: run on every wake-up */
+    long refresh_ms;      /* 0: only on notifications (and each keepalive_ms) */
+    /* NULL: sql has no parameters. Else called in the watch thread before each run: sets
+     * values[i] (text, or NULL for SQL NULL; the strings must stay valid until the next call)
+     * and returns their number, at most PGWATCH_MAX_PARAMS. */
+    int (*params)(void *cls, const char **values);
+    void *params_cls;
 };
+
+#define PGWATCH_MAX_PARAMS 8
 
 struct pgwatch;
 

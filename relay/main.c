@@ -6,13 +6,21 @@
  * never mark a row, so a row is published at least once; the consumer drops duplicates by event
  * id. When the outbox is drained the relay asks for NOTIFYs (relay_state.notify_wanted, in
  * RELAY_NOTIFY_MODE=idle) and sleeps on the connection's socket, with the poll interval as a
- * fallback; while draining it switches them off so committing writers don't pay for them. */
+ * fallback; while draining it switches them off so committing writers don't pay for them. The
+ * leader also purges published rows older than OUTBOX_RETENTION and old idempotency keys
+ * (purge.h).
+ *
+ * FAULT_PAUSE_AFTER_PUBLISH_MS (tests only, 0 = off) makes the relay sleep after the broker
+ * confirmed a batch and before it marks the rows published, logging "fault hook: ..." first, so
+ * that a test can kill it exactly there. */
 #include "config.h"
 #include "log.h"
 #include "mq.h"
 #include "outbox.h"
 #include "pg.h"
 #include "publish.h"
+#include "purge.h"
+#include "relay_metrics.h"
 #include "signals.h"
 
 #include <stddef.h>
@@ -21,7 +29,8 @@
 #include <time.h>
 
 struct relay_config {
-    const char *database_url;
+    const char *database_url;       /* RELAY_DATABASE_URL, else DATABASE_URL (the owner's) */
+    const char *owner_database_url; /* DATABASE_URL */
     const char *broker_url;
     const char *exchange;
     const char *queue;
@@ -31,6 +40,10 @@ struct relay_config {
     long batch_size;
     long poll_interval_ms;
     long confirm_timeout_ms;
+    const char *outbox_retention;
+    long idempotency_key_ttl_s;
+    long purge_interval_ms;
+    long fault_pause_after_publish_ms; /* test-only fault hook */
 };
 
 #define VAR(name, type, def, field, min, max)                                                      \
@@ -38,7 +51,9 @@ struct relay_config {
         name, type, def, offsetof(struct relay_config, field), min, max                            \
     }
 static const struct config_var relay_vars[] = {
-    VAR("DATABASE_URL", CONFIG_STRING, NULL, database_url, 0, 0),
+    /* the relay's own role (least privilege); "" falls back to DATABASE_URL in main */
+    VAR("RELAY_DATABASE_URL", CONFIG_STRING, "", database_url, 0, 0),
+    VAR("DATABASE_URL", CONFIG_STRING, "", owner_database_url, 0, 0),
     VAR("BROKER_URL", CONFIG_STRING, NULL, broker_url, 0, 0),
     VAR("AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", exchange, 0, 0),
     VAR("AMQP_QUEUE", CONFIG_STRING, "read_model", queue, 0, 0),
@@ -48,6 +63,10 @@ static const struct config_var relay_vars[] = {
     VAR("RELAY_BATCH_SIZE", CONFIG_INT, "500", batch_size, 1, 10000),
     VAR("RELAY_POLL_INTERVAL_MS", CONFIG_INT, "250", poll_interval_ms, 10, 60000),
     VAR("RELAY_CONFIRM_TIMEOUT_MS", CONFIG_INT, "30000", confirm_timeout_ms, 100, 600000),
+    VAR("OUTBOX_RETENTION", CONFIG_STRING, "7 days", outbox_retention, 0, 0),
+    VAR("IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", idempotency_key_ttl_s, 1, 315360000),
+    VAR("RELAY_PURGE_INTERVAL_MS", CONFIG_INT, "5000", purge_interval_ms, 100, 3600000),
+    VAR("FAULT_PAUSE_AFTER_PUBLISH_MS", CONFIG_INT, "0", fault_pause_after_publish_ms, 0, 600000),
 };
 #undef VAR
 
@@ -66,6 +85,10 @@ struct relay {
     struct publisher pub; /* pub.conn is NULL while disconnected */
     struct mq_confirms confirms;
     long mq_retry_ms; /* pause before reconnecting after a failed batch */
+    struct purge purge;
+    bool retention_checked;
+    bool config_error;             /* OUTBOX_RETENTION turned out invalid: stop, exit 2 */
+    struct relay_metrics *metrics; /* GET /metrics on RELAY_METRICS_PORT (relay_metrics.h) */
 };
 
 static void relay_drop_pg(struct relay *r, const char *err)
@@ -75,6 +98,7 @@ static void relay_drop_pg(struct relay *r, const char *err)
     PQfinish(r->pg);
     r->pg = NULL;
     r->leader = false;
+    relay_metrics_db_lost(r->metrics);
 }
 
 static void relay_drop_mq(struct relay *r, const char *err)
@@ -84,6 +108,7 @@ static void relay_drop_mq(struct relay *r, const char *err)
              r->mq_retry_ms);
     mq_close(r->pub.conn, false);
     r->pub.conn = NULL;
+    relay_metrics_broker_lost(r->metrics);
     signals_sleep_ms(r->mq_retry_ms);
     r->mq_retry_ms = r->mq_retry_ms * 2 > 5000 ? 5000 : r->mq_retry_ms * 2;
 }
@@ -97,12 +122,28 @@ static int relay_connect(struct relay *r)
             return -1;
         r->leader = false;
         r->flag = FLAG_UNKNOWN;
+        relay_metrics_db_connected(r->metrics);
+    }
+    if (!r->retention_checked) {
+        char err[512];
+        int rc = purge_check_retention(r->pg, r->cfg->outbox_retention, err, sizeof err);
+        if (rc > 0) {
+            log_error("invalid configuration", "error=\"%s\"", err);
+            r->config_error = true;
+            return -1;
+        }
+        if (rc < 0) {
+            relay_drop_pg(r, err);
+            return 0;
+        }
+        r->retention_checked = true;
     }
     if (r->pub.conn == NULL) {
         r->pub.conn = mq_connect_retry(r->broker, &r->topo, MQ_CONFIRMS);
         if (r->pub.conn == NULL)
             return -1;
         r->pub.next_tag = 1;
+        relay_metrics_broker_connected(r->metrics);
     }
     return 0;
 }
@@ -144,6 +185,7 @@ static int relay_lead(struct relay *r)
         return -1;
     }
     r->leader = true;
+    relay_metrics_leader(r->metrics, true);
     r->standby_logged = false;
     log_info("became leader", "notify_mode=%s", r->cfg->notify_mode);
     if (!r->idle_mode && relay_set_flag(r, FLAG_ON) != 0)
@@ -171,6 +213,15 @@ static void relay_publish(struct relay *r, const struct outbox_batch *b)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pub_rc = publish_batch(&r->pub, b, &r->confirms, pub_err, sizeof pub_err);
     publish_ms = elapsed_ms(&t0);
+    relay_metrics_batch(r->metrics, (size_t)(r->pub.next_tag - r->confirms.first_tag),
+                        (size_t)b->n - r->confirms.pending - r->confirms.nacked, r->confirms.nacked,
+                        r->confirms.returned, (double)publish_ms / 1000.0);
+    if (r->cfg->fault_pause_after_publish_ms > 0 && pub_rc == 0) {
+        log_warn("fault hook: pausing after publish, before mark (test only)",
+                 "ms=%ld count=%d first_id=%s last_id=%s", r->cfg->fault_pause_after_publish_ms,
+                 b->n, outbox_value(b, 0, OUTBOX_ID), outbox_value(b, b->n - 1, OUTBOX_ID));
+        signals_sleep_ms(r->cfg->fault_pause_after_publish_ms);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     /* rows acked before a failure are marked too: the broker has them */
     mark_rc = outbox_mark_published(r->pg, b, &r->confirms, &marked, pg_err, sizeof pg_err);
@@ -205,6 +256,7 @@ static void relay_pass(struct relay *r)
     bool notified = false;
     int n;
 
+    relay_metrics_sample_backlog(r->metrics, r->pg); /* at most once a second */
     if (!r->leader) {
         int rc = relay_lead(r);
         if (rc < 0)
@@ -217,6 +269,10 @@ static void relay_pass(struct relay *r)
             signals_sleep_ms(r->cfg->poll_interval_ms);
             return;
         }
+    }
+    if (purge_run(r->pg, &r->purge, err, sizeof err) != 0) {
+        relay_drop_pg(r, err);
+        return;
     }
     /* notifications that arrived before this fetch are answered by it */
     if (outbox_forget_notifications(r->pg, err, sizeof err) != 0) {
@@ -257,7 +313,7 @@ static void relay_run(struct relay *r)
     while (!signals_stop_requested()) {
         if (relay_connect(r) != 0)
             break;
-        if (r->pg == NULL)
+        if (r->pg == NULL || r->pub.conn == NULL)
             continue;
         relay_pass(r);
     }
@@ -275,6 +331,13 @@ int main(void)
     if (config_load(&cfg, relay_vars, sizeof relay_vars / sizeof relay_vars[0], err, sizeof err) !=
         0) {
         log_error("invalid configuration", "error=\"%s\"", err);
+        return 2;
+    }
+    if (*cfg.database_url == '\0')
+        cfg.database_url = cfg.owner_database_url;
+    if (*cfg.database_url == '\0') {
+        log_error("invalid configuration", "error=\"missing required environment variable "
+                                           "RELAY_DATABASE_URL (or DATABASE_URL)\"");
         return 2;
     }
     if (log_init("relay", cfg.log_level) != 0) {
@@ -300,23 +363,45 @@ int main(void)
     memset(&r, 0, sizeof r);
     r.cfg = &cfg;
     r.broker = &broker;
-    r.topo.exchange = cfg.exchange;
-    r.topo.queue = cfg.queue;
-    r.topo.mood_queue = cfg.mood_queue;
+    if (mq_topology_init(&r.topo, cfg.exchange, cfg.queue, cfg.mood_queue, err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"AMQP_QUEUE: %s\"", err);
+        mq_broker_release(&broker);
+        return 2;
+    }
+    r.purge.retention = cfg.outbox_retention;
+    r.purge.key_ttl_s = cfg.idempotency_key_ttl_s;
+    r.purge.interval_ms = cfg.purge_interval_ms;
+    r.purge.batch = 500;
+    r.purge.budget_ms = 200;
     r.idle_mode = strcmp(cfg.notify_mode, "idle") == 0;
     r.pub.exchange = cfg.exchange;
     r.pub.confirm_timeout_ms = cfg.confirm_timeout_ms;
     r.mq_retry_ms = 100;
     mq_confirms_init(&r.confirms);
+    r.metrics = relay_metrics_start();
+    if (r.metrics == NULL) {
+        mq_confirms_release(&r.confirms);
+        mq_broker_release(&broker);
+        return 1;
+    }
 
-    log_info("starting", "exchange=%s batch_size=%ld poll_interval_ms=%ld notify_mode=%s",
-             cfg.exchange, cfg.batch_size, cfg.poll_interval_ms, cfg.notify_mode);
+    char q[300];
+    log_info("starting",
+             "exchange=%s batch_size=%ld poll_interval_ms=%ld notify_mode=%s outbox_retention=%s "
+             "idempotency_key_ttl_s=%ld purge_interval_ms=%ld",
+             cfg.exchange, cfg.batch_size, cfg.poll_interval_ms, cfg.notify_mode,
+             log_quote(q, sizeof q, cfg.outbox_retention), cfg.idempotency_key_ttl_s,
+             cfg.purge_interval_ms);
+    if (cfg.fault_pause_after_publish_ms > 0)
+        log_warn("fault hooks on: for tests only, never in production",
+                 "fault_pause_after_publish_ms=%ld", cfg.fault_pause_after_publish_ms);
     relay_run(&r);
 
     mq_close(r.pub.conn, true);
     PQfinish(r.pg);
+    relay_metrics_stop(r.metrics);
     mq_confirms_release(&r.confirms);
     mq_broker_release(&broker);
     log_info("stopped", NULL);
-    return 0;
+    return r.config_error ? 2 : 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg.sh start|stop|status: the project-local PostgreSQL 15 cluster in $STATE_DIR/pg.
 # start: initdb if needed, start on 127.0.0.1:$PG_PORT (socket in $STATE_DIR/pg/run), then
-# create the roles and databases named in DATABASE_URL and READ_DATABASE_URL, with pgtap.
+# create the roles and databases named in DATABASE_URL and READ_DATABASE_URL, with pgtap, and
+# the services' own roles (ensure_service_roles below; the migrations grant to them).
 # Idempotent. The server runs as the `postgres` OS user. status exits 0 if running, 3 if not.
 set -euo pipefail
 
@@ -110,6 +111,84 @@ SQL
         -c "CREATE EXTENSION IF NOT EXISTS pgtap"
 }
 
+# is_local_url NAME: whether the URL just parsed (parse_pg_url) points to this cluster; says why
+# not otherwise.
+is_local_url() {
+    case "$url_host" in
+        127.0.0.1 | localhost | ::1 | "[::1]") ;;
+        *)
+            echo "pg.sh: $1 points to $url_host, not to this cluster; not creating its role" >&2
+            return 1
+            ;;
+    esac
+    if [[ "$url_port" != "$PG_PORT" ]]; then
+        echo "pg.sh: $1 uses port $url_port, this cluster listens on $PG_PORT; not creating its role" >&2
+        return 1
+    fi
+}
+
+# The services' roles (least privilege, docs/reliability.md). The migrations grant to three
+# NOLOGIN group roles with fixed names: cqrs_command and cqrs_relay (write DB), cqrs_query (read
+# DB). For each of COMMAND_, RELAY_ and QUERY_DATABASE_URL that is set, the URL's role gets LOGIN,
+# the URL's password and membership of its group (the role may also be the group itself). A
+# service whose variable is unset connects with the owner URL (DATABASE_URL, READ_DATABASE_URL).
+# The consumer is the read DB's owner: CONSUMER_DATABASE_URL, if set, names that owner.
+# The owners become members of the three groups, so that the pgTAP tests, which connect as the
+# owner, can SET ROLE to each and check what it may do and what it is refused.
+SERVICE_ROLES=(
+    COMMAND_DATABASE_URL:cqrs_command:DATABASE_URL
+    RELAY_DATABASE_URL:cqrs_relay:DATABASE_URL
+    QUERY_DATABASE_URL:cqrs_query:READ_DATABASE_URL
+)
+ensure_service_roles() {
+    local entry var group base write_owner read_owner base_db
+    parse_pg_url "$DATABASE_URL"
+    write_owner="$url_user"
+    parse_pg_url "$READ_DATABASE_URL"
+    read_owner="$url_user"
+    superuser_psql -d postgres -v write_owner="$write_owner" -v read_owner="$read_owner" <<'SQL'
+SELECT format('CREATE ROLE %I NOLOGIN', g)
+  FROM unnest(ARRAY['cqrs_command', 'cqrs_relay', 'cqrs_query']) g
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = g) \gexec
+SELECT DISTINCT format('GRANT %I TO %I', g, o)
+  FROM unnest(ARRAY['cqrs_command', 'cqrs_relay', 'cqrs_query']) g,
+       unnest(ARRAY[:'write_owner', :'read_owner']) o
+ WHERE o <> g AND NOT pg_has_role(o, g, 'MEMBER') \gexec
+SQL
+    for entry in "${SERVICE_ROLES[@]}"; do
+        IFS=: read -r var group base <<<"$entry"
+        [[ -n "${!var:-}" ]] || continue
+        parse_pg_url "${!base}"
+        base_db="$url_db"
+        parse_pg_url "${!var}"
+        is_local_url "$var" || continue
+        if [[ "$url_user" == "$write_owner" || "$url_user" == "$read_owner" ]]; then
+            echo "pg.sh: $var connects as the owner $url_user: that service keeps every privilege" >&2
+            continue
+        fi
+        if [[ "$url_db" != "$base_db" ]]; then
+            echo "pg.sh: $var names database $url_db, $base names $base_db" >&2
+        fi
+        superuser_psql -d postgres -v role="$url_user" -v pass="$url_pass" -v group="$group" <<'SQL'
+SELECT format('CREATE ROLE %I', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'role', :'pass') \gexec
+SELECT format('GRANT %I TO %I', :'group', :'role')
+ WHERE :'role' <> :'group' AND NOT pg_has_role(:'role', :'group', 'MEMBER') \gexec
+SQL
+        if [[ "$(superuser_psql -d postgres -A -t -v role="$url_user" \
+            <<<"SELECT rolsuper FROM pg_roles WHERE rolname = :'role'")" == t ]]; then
+            echo "pg.sh: $var connects as $url_user, a superuser: not least privilege" >&2
+        fi
+    done
+    if [[ -n "${CONSUMER_DATABASE_URL:-}" ]]; then
+        parse_pg_url "$CONSUMER_DATABASE_URL"
+        if [[ "$url_user" != "$read_owner" ]]; then
+            echo "pg.sh: CONSUMER_DATABASE_URL connects as $url_user, but the consumer needs the read DB's owner ($read_owner)" >&2
+        fi
+    fi
+}
+
 write_config() {
     cat >"$PGDATA/cqrs.conf" <<EOF
 # Written by scripts/pg.sh on every start; edit the script, not this file.
@@ -156,6 +235,7 @@ start() {
     fi
     ensure_db DATABASE_URL "$DATABASE_URL"
     ensure_db READ_DATABASE_URL "$READ_DATABASE_URL"
+    ensure_service_roles
 }
 
 stop() {

@@ -70,8 +70,8 @@ if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* || " $SUITES " == *"
     fi
 fi
 
-mapfile -t ports < <(scripts/free-port.sh 6)
-if ((${#ports[@]} != 6)); then
+mapfile -t ports < <(scripts/free-port.sh 8)
+if ((${#ports[@]} != 8)); then
     echo "run.sh: could not pick free ports"
     echo "0 passed, 0 failed"
     exit 1
@@ -81,8 +81,13 @@ chmod 711 "$STATE_DIR" # the postgres user must be able to enter it
 export STATE_DIR
 export PG_PORT="${ports[0]}" AMQP_PORT="${ports[1]}" AMQP_DIST_PORT="${ports[2]}"
 export AMQP_EPMD_PORT="${ports[3]}" COMMAND_SERVICE_PORT="${ports[4]}" QUERY_SERVICE_PORT="${ports[5]}"
+export RELAY_METRICS_PORT="${ports[6]}" CONSUMER_METRICS_PORT="${ports[7]}"
 export DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_write"
 export READ_DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_read"
+# each service as its own least-privilege role (scripts/pg.sh creates them, docs/reliability.md)
+export COMMAND_DATABASE_URL="postgresql://cqrs_command:cqrs_command@127.0.0.1:$PG_PORT/cqrs_write"
+export RELAY_DATABASE_URL="postgresql://cqrs_relay:cqrs_relay@127.0.0.1:$PG_PORT/cqrs_write"
+export QUERY_DATABASE_URL="postgresql://cqrs_query:cqrs_query@127.0.0.1:$PG_PORT/cqrs_read"
 export BROKER_URL="amqp://cqrs:cqrs@127.0.0.1:$AMQP_PORT/cqrs"
 export COMMAND_URL="http://127.0.0.1:$COMMAND_SERVICE_PORT"
 export QUERY_URL="http://127.0.0.1:$QUERY_SERVICE_PORT"

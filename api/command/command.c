@@ -1,9 +1,13 @@
 #include "command.h"
 
+#include "auth.h"
+#include "config.h"
+#include "idempotency.h"
 #include "log.h"
 #include "xalloc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Every statement returns (response JSON, comma-separated event ids, aggregate id for logs). */
@@ -11,6 +15,15 @@
     "SELECT (r - 'eventIds')::text, "                                                              \
     "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r->'eventIds')), ','), "               \
     "r->>'" idkey "' FROM " fn "(" args ") AS r"
+
+/* The same through cmd_idempotent, plus whether it is a replay: $1 key, $2 time-to-live (s),
+ * $3 method, $4 path, $5 command (statement name), $6 path id, $7 body, $8 the id field. */
+#define IDEMPOTENT_SQL                                                                             \
+    "SELECT (r.result - 'eventIds')::text, "                                                       \
+    "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r.result->'eventIds')), ','), "        \
+    "r.result->>$8, r.replayed "                                                                   \
+    "FROM cmd_idempotent($1, $2::integer * interval '1 second', $3, $4, $5, $6::bigint, "          \
+    "$7::jsonb) AS r"
 
 const struct pg_stmt command_stmts[] = {
     {"create_product", CMD_SQL("cmd_create_product", "$1::jsonb", "productId"), 1},
@@ -24,8 +37,47 @@ const struct pg_stmt command_stmts[] = {
     {"update_todo", CMD_SQL("cmd_update_todo", "$2::bigint, $1::jsonb", "id"), 2},
     {"delete_todo", CMD_SQL("cmd_delete_todo", "$2::bigint, $1::jsonb", "id"), 2},
     {"record_mood", CMD_SQL("cmd_record_mood", "$1::jsonb", "id"), 1},
+    {"idempotent", IDEMPOTENT_SQL, 8},
 };
 const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
+
+int command_start(struct apiserver_ctx *ctx)
+{
+#define OFF(f) offsetof(struct command_config, f)
+    const struct config_var vars[] = {
+        {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
+        {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
+    };
+#undef OFF
+    struct command_config *cfg = xcalloc(1, sizeof *cfg);
+    char err[256];
+
+    if (config_load(cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"%s\"", err);
+        free(cfg);
+        return -1;
+    }
+    if (cfg->api_token[0] != '\0' && !auth_token_valid(cfg->api_token)) {
+        /* the value itself is a secret: never in the log */
+        log_error("invalid configuration",
+                  "error=\"invalid value for COMMAND_API_TOKEN: expected 1 to 1024 visible ASCII "
+                  "characters\"");
+        free(cfg);
+        return -1;
+    }
+    if (cfg->api_token[0] == '\0')
+        log_warn("COMMAND_API_TOKEN is empty: commands are accepted without a token", NULL);
+    else
+        log_info("commands need a bearer token", NULL);
+    ctx->ext = cfg;
+    return 0;
+}
+
+void command_release(struct apiserver_ctx *ctx)
+{
+    free(ctx->ext);
+    ctx->ext = NULL;
+}
 
 static const struct {
     const char *sqlstate;
@@ -39,6 +91,7 @@ static const struct {
     {"CQ411", API_CONFLICT, "invalid_transition"},
     {"CQ412", API_CONFLICT, "amount_mismatch"},
     {"CQ413", API_CONFLICT, "already_paid"},
+    {"CQ422", API_UNPROCESSABLE, "idempotency_key_reused"}, /* cmd_idempotent */
     /* input the validators let through but the database refuses: still the client's fault */
     {"22003", API_BAD_REQUEST, "validation_error"}, /* numeric_value_out_of_range */
     {"22P02", API_BAD_REQUEST, "validation_error"}, /* invalid_text_representation */
@@ -62,35 +115,43 @@ int command_map_sqlstate(const char *sqlstate, const char *message, const char *
     return 0;
 }
 
+/* Runs stmt with params and answers with its row: (body, event ids, id for logs[, replayed]). */
 static int run_statement(const struct apiserver_ctx *ctx, const struct command *cmd,
-                         const struct http_request *req, const char *id_text,
-                         struct http_response *resp, struct api_error *err)
+                         const struct http_request *req, const char *stmt, int nparams,
+                         const char *const *params, struct http_response *resp,
+                         struct api_error *err)
 {
-    const char *params[2] = {req->body_len > 0 ? req->body : "{}", id_text};
-    char detail[256];
+    char detail[256], q[300];
     PGconn *conn;
     PGresult *res;
     int rc = -1;
 
     conn = pg_pool_acquire(ctx->pool, detail, sizeof detail);
     if (conn == NULL) {
-        char q[300];
         log_warn("database unavailable", "req_id=%llu error=%s", req->id,
                  log_quote(q, sizeof q, detail));
         return api_error_set(err, API_UNAVAILABLE, "unavailable",
                              "the database is unavailable, retry later");
     }
-    res = PQexecPrepared(conn, cmd->stmt, cmd->takes_id ? 2 : 1, params, NULL, NULL, 0);
+    res = PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         const char *tokens = PQgetvalue(res, 0, 1);
+        bool replayed = PQnfields(res) > 3 && strcmp(PQgetvalue(res, 0, 3), "t") == 0;
         size_t len = (size_t)PQgetlength(res, 0, 0);
         char *body = xmalloc(len + 1);
         memcpy(body, PQgetvalue(res, 0, 0), len + 1);
         http_response_json(resp, cmd->status, body, len);
         if (*tokens != '\0' && http_response_header(resp, "X-Consistency-Token", tokens) != 0)
             goto out;
-        log_info(cmd->log_msg, "req_id=%llu %s=%s event_id=%s", req->id, cmd->log_key,
-                 PQgetvalue(res, 0, 2), tokens);
+        if (replayed && http_response_header(resp, "Idempotent-Replayed", "true") != 0)
+            goto out;
+        if (replayed)
+            log_info("replayed command", "req_id=%llu stmt=%s %s=%s event_id=%s idempotency_key=%s",
+                     req->id, cmd->stmt, cmd->log_key, PQgetvalue(res, 0, 2), tokens,
+                     log_quote(q, sizeof q, params[0]));
+        else
+            log_info(cmd->log_msg, "req_id=%llu %s=%s event_id=%s", req->id, cmd->log_key,
+                     PQgetvalue(res, 0, 2), tokens);
         rc = 0;
     } else if (command_map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE),
                                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
@@ -109,11 +170,34 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
                 const struct http_request *req, const struct route_match *m,
                 struct http_response *resp, struct api_error *err)
 {
-    char id_text[24] = "";
+    const struct command_config *cfg = ctx->ext;
+    const char *body = req->body_len > 0 ? req->body : "{}";
+    char id_text[24] = "", ttl_text[24];
+    const char *key;
+    int rc;
 
+    if (idempotency_key_get(req, &key, err) != 0)
+        return -1;
     if (cmd->validate != NULL && cmd->validate(req->body, req->body_len, err) != 0)
         return -1;
     if (cmd->takes_id)
         snprintf(id_text, sizeof id_text, "%lld", m->ids[0]);
-    return run_statement(ctx, cmd, req, id_text, resp, err);
+    if (key == NULL) {
+        const char *params[2] = {body, id_text};
+        return run_statement(ctx, cmd, req, cmd->stmt, cmd->takes_id ? 2 : 1, params, resp, err);
+    }
+
+    /* the path as routed: the router tolerates one trailing slash, the hash should too */
+    char *path = xstrdup(req->path);
+    size_t n = strlen(path);
+    if (n > 1 && path[n - 1] == '/')
+        path[n - 1] = '\0';
+    snprintf(ttl_text, sizeof ttl_text, "%ld", cfg != NULL ? cfg->idempotency_ttl_s : 86400L);
+    const char *params[8] = {
+        key,  ttl_text,      req->method, path, cmd->stmt, cmd->takes_id ? id_text : NULL,
+        body, cmd->id_field,
+    };
+    rc = run_statement(ctx, cmd, req, "idempotent", 8, params, resp, err);
+    free(path);
+    return rc;
 }

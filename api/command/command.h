@@ -1,7 +1,8 @@
 /* command: runs one command: validate the body, call its SQL function in one round trip, and
  * answer with the function's JSON. The function's event ids go to the X-Consistency-Token
- * header. Business-rule failures raised by the SQL functions (SQLSTATEs CQxxx) are mapped to
- * typed API errors here, in one table. */
+ * header. With an Idempotency-Key (see idempotency.h) the call goes through cmd_idempotent,
+ * which runs the command or replays the first answer. Business-rule failures raised by the SQL
+ * functions (SQLSTATEs CQxxx) are mapped to typed API errors here, in one table. */
 #ifndef CQ_COMMAND_H
 #define CQ_COMMAND_H
 
@@ -9,16 +10,27 @@
 #include "validate.h"
 
 struct command {
-    const char *stmt;     /* prepared statement name (see command_stmts) */
+    const char *stmt;     /* prepared statement name (see command_stmts); cmd_idempotent's name */
     validate_fn validate; /* NULL: the body must be empty or a JSON object, unchecked */
     bool takes_id;        /* the path's {id} is the statement's $2 */
     unsigned status;      /* success status, e.g. 201 */
     const char *log_msg;  /* e.g. "created order" */
     const char *log_key;  /* e.g. "order_id" */
+    const char *id_field; /* the response's id field, for the log line, e.g. "orderId" */
+};
+
+/* The command API's own settings (ctx->ext), read once by command_start. */
+struct command_config {
+    const char *api_token;  /* COMMAND_API_TOKEN; "" when commands need no token */
+    long idempotency_ttl_s; /* IDEMPOTENCY_KEY_TTL_S */
 };
 
 extern const struct pg_stmt command_stmts[];
 extern const size_t command_nstmts;
+
+/* apiserver hooks: load struct command_config into ctx->ext (-1 on a bad value), free it. */
+int command_start(struct apiserver_ctx *ctx);
+void command_release(struct apiserver_ctx *ctx);
 
 int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
                 const struct http_request *req, const struct route_match *m,

@@ -1,5 +1,6 @@
-/* command-api: the write side's HTTP API. Wiring only; see routes.c and command.c. */
+/* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c and auth.c. */
 #include "apiserver.h"
+#include "auth.h"
 #include "command.h"
 #include "routes.h"
 
@@ -9,11 +10,15 @@ int main(void)
         .svc = "command-api",
         .port_var = "COMMAND_SERVICE_PORT",
         .port_default = "8080",
-        .dsn_var = "DATABASE_URL",
+        .dsn_var = "COMMAND_DATABASE_URL",
+        .dsn_fallback_var = "DATABASE_URL",
         .routes = command_routes,
         .nroutes = command_nroutes,
         .stmts = command_stmts,
         .nstmts = command_nstmts,
+        .start = command_start,
+        .release = command_release,
+        .authorize = auth_authorize,
     };
     return apiserver_main(&spec);
 }

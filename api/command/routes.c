@@ -3,29 +3,24 @@
 #include "assets.h"
 #include "command.h"
 
-/* One line per command: statement, validator, takes the path id, success status, log line. */
-static const struct command create_product = {
-    "create_product", validate_create_product, false, 201, "created product", "product_id"};
-static const struct command create_order = {
-    "create_order", validate_create_order, false, 201, "created order", "order_id"};
-static const struct command pay_order = {"pay_order", validate_pay_order, true,
-                                         201,         "paid order",       "order_id"};
-static const struct command ship_order = {"ship_order", validate_no_fields, true,
-                                          200,          "shipped order",    "order_id"};
-static const struct command complete_order = {"complete_order",  validate_no_fields, true, 200,
-                                              "completed order", "order_id"};
-static const struct command cancel_order = {
-    "cancel_order", validate_cancel_order, true, 200, "cancelled order", "order_id"};
-static const struct command adjust_inventory = {
-    "adjust_inventory", validate_adjust_inventory, false, 201, "adjusted inventory", "product_id"};
-static const struct command create_todo = {"create_todo", validate_create_todo, false,
-                                           201,           "created todo",       "todo_id"};
-static const struct command update_todo = {"update_todo", validate_update_todo, true,
-                                           200,           "updated todo",       "todo_id"};
-static const struct command delete_todo = {"delete_todo", validate_no_fields, true,
-                                           200,           "deleted todo",     "todo_id"};
-static const struct command record_mood = {"record_mood", validate_record_mood, false,
-                                           202,           "recorded mood",      "mood_id"};
+/* One line per command: statement, validator, takes the path id, success status, log line,
+ * log key and the response's id field. */
+#define CMD(name, validate, takes_id, status, msg, key, field)                                     \
+    static const struct command name = {#name, validate, takes_id, status, msg, key, field};
+
+CMD(create_product, validate_create_product, false, 201, "created product", "product_id",
+    "productId")
+CMD(create_order, validate_create_order, false, 201, "created order", "order_id", "orderId")
+CMD(pay_order, validate_pay_order, true, 201, "paid order", "order_id", "orderId")
+CMD(ship_order, validate_no_fields, true, 200, "shipped order", "order_id", "orderId")
+CMD(complete_order, validate_no_fields, true, 200, "completed order", "order_id", "orderId")
+CMD(cancel_order, validate_cancel_order, true, 200, "cancelled order", "order_id", "orderId")
+CMD(adjust_inventory, validate_adjust_inventory, false, 201, "adjusted inventory", "product_id",
+    "productId")
+CMD(create_todo, validate_create_todo, false, 201, "created todo", "todo_id", "id")
+CMD(update_todo, validate_update_todo, true, 200, "updated todo", "todo_id", "id")
+CMD(delete_todo, validate_no_fields, true, 200, "deleted todo", "todo_id", "id")
+CMD(record_mood, validate_record_mood, false, 202, "recorded mood", "mood_id", "id")
 
 #define COMMAND_ROUTE(fn, cmd)                                                                     \
     static int fn(void *ctx, const struct http_request *req, const struct route_match *m,          \
@@ -58,6 +53,7 @@ static int get_mood_page(void *ctx, const struct http_request *req, const struct
 
 const struct route command_routes[] = {
     {"GET", "/health", apiserver_health},
+    {"GET", "/metrics", apiserver_metrics},
     {"POST", "/api/products", post_products},
     {"POST", "/api/orders", post_orders},
     {"POST", "/api/orders/{id}/payments", post_payment},

@@ -1,8 +1,8 @@
-/* query-api: the read side's HTTP API. Wiring only; see routes.c and query.c. */
+/* query-api: the read side's HTTP API. Wiring only; see routes.c, query.c and service.c. */
 #include "apiserver.h"
-#include "mood.h"
 #include "query.h"
 #include "routes.h"
+#include "service.h"
 
 int main(void)
 {
@@ -10,14 +10,15 @@ int main(void)
         .svc = "query-api",
         .port_var = "QUERY_SERVICE_PORT",
         .port_default = "8081",
-        .dsn_var = "READ_DATABASE_URL",
+        .dsn_var = "QUERY_DATABASE_URL",
+        .dsn_fallback_var = "READ_DATABASE_URL",
         .routes = query_routes,
         .nroutes = query_nroutes,
         .stmts = query_stmts,
         .nstmts = query_nstmts,
-        .start = mood_start,
-        .stop = mood_stop,
-        .release = mood_release,
+        .start = query_service_start,
+        .stop = query_service_stop,
+        .release = query_service_release,
     };
     return apiserver_main(&spec);
 }

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "pgwatch.h"
 #include "query.h"
+#include "service.h"
 #include "sse.h"
 #include "xalloc.h"
 
@@ -26,7 +27,7 @@ struct mood {
     struct pgwatch *watch;
 };
 
-int mood_start(struct apiserver_ctx *ctx)
+struct mood *mood_start(const struct apiserver_ctx *ctx)
 {
     const struct config_var vars[] = {
         /* a comment line on every stream this often (proxies drop idle connections) */
@@ -40,7 +41,7 @@ int mood_start(struct apiserver_ctx *ctx)
     if (config_load(&mood->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(mood);
-        return -1;
+        return NULL;
     }
     /* suspended streams hold connections: leave a quarter of them to other requests */
     max_streams = (size_t)ctx->cfg->connection_limit * 3 / 4;
@@ -58,18 +59,16 @@ int mood_start(struct apiserver_ctx *ctx)
         log_error("could not start the mood stream", "error=\"%s\"", err);
         sse_hub_free(mood->hub);
         free(mood);
-        return -1;
+        return NULL;
     }
-    ctx->ext = mood;
-    return 0;
+    return mood;
 }
 
-void mood_stop(struct apiserver_ctx *ctx)
+void mood_stop(struct mood *mood)
 {
-    struct mood *mood = ctx->ext;
     size_t streams;
 
-    if (mood == NULL)
+    if (mood == NULL || mood->watch == NULL)
         return;
     pgwatch_stop(mood->watch);
     mood->watch = NULL;
@@ -81,16 +80,13 @@ void mood_stop(struct apiserver_ctx *ctx)
     log_info("mood streams closed", "streams=%zu", streams);
 }
 
-void mood_release(struct apiserver_ctx *ctx)
+void mood_free(struct mood *mood)
 {
-    struct mood *mood = ctx->ext;
-
     if (mood == NULL)
         return;
     pgwatch_stop(mood->watch); /* NULL after mood_stop */
     sse_hub_free(mood->hub);
     free(mood);
-    ctx->ext = NULL;
 }
 
 int mood_get_stats(void *ctx, const struct http_request *req, const struct route_match *m,
@@ -104,7 +100,8 @@ int mood_get_stream(void *ctx, const struct http_request *req, const struct rout
                     struct http_response *resp, struct api_error *err)
 {
     const struct apiserver_ctx *c = ctx;
-    struct mood *mood = c->ext;
+    const struct query_service *qs = c->ext;
+    struct mood *mood = qs != NULL ? qs->mood : NULL;
 
     (void)m;
     if (mood == NULL)

@@ -1,7 +1,9 @@
 #include "query.h"
 
 #include "config.h"
+#include "consistency.h"
 #include "log.h"
+#include "service.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -22,6 +24,10 @@ const struct pg_stmt query_stmts[] = {
     {"categories", "SELECT q_categories()", 0},
     {"todos", "SELECT q_todos()", 0},
     {"mood_stats", "SELECT q_mood_stats()", 0},
+    /* the operations dashboard (dashboard.h): the relay's outbox figures as parameters */
+    {"dashboard", "SELECT q_dashboard($1::bigint, $2::double precision)", 2},
+    /* read-your-writes (consistency.h) */
+    {"events_applied", "SELECT q_events_applied($1::uuid[])", 1},
 };
 const size_t query_nstmts = sizeof query_stmts / sizeof query_stmts[0];
 
@@ -95,6 +101,7 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
               const char *const *params, const char *not_found_what, const struct http_request *req,
               struct http_response *resp, struct api_error *err)
 {
+    const struct query_service *qs = ctx->ext;
     char detail[256];
 
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -105,6 +112,19 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
         if (conn == NULL)
             return api_error_set(err, API_UNAVAILABLE, "unavailable",
                                  "the read database is unavailable, retry later");
+        /* X-Consistency-Token: answer only once the read model has the client's writes */
+        rc = consistency_gate(qs != NULL ? qs->consistency : NULL, conn, req, err);
+        if (rc == -2 && attempt == 0) {
+            pg_pool_release(ctx->pool, conn); /* drops the broken connection */
+            continue;
+        }
+        if (rc != 0) {
+            pg_pool_release(ctx->pool, conn);
+            return rc == -2 ? api_error_set(err, API_UNAVAILABLE, "unavailable",
+                                            "the read database is unavailable, retry later")
+                            : rc;
+        }
+        rc = -1;
         res = PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
             if (PQgetisnull(res, 0, 0)) {

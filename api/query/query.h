@@ -1,6 +1,7 @@
 /* query: runs one read-model query function and passes its JSON through. A NULL result means
  * the id is unknown (404). Reads are safe to retry, so a connection found broken is replaced and
- * the statement run once more before answering 503. */
+ * the statement run once more before answering 503. A request with X-Consistency-Token is first
+ * held (parked, no thread) until the read model has its events (consistency.h). */
 #ifndef CQ_QUERY_H
 #define CQ_QUERY_H
 
@@ -11,7 +12,8 @@
 extern const struct pg_stmt query_stmts[];
 extern const size_t query_nstmts;
 
-/* not_found_what names the resource in the 404 message, e.g. "order 7". */
+/* not_found_what names the resource in the 404 message, e.g. "order 7". Returns 0, -1 with err,
+ * or HTTP_SUSPENDED (the request is parked: the handler returns that, and runs again later). */
 int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
               const char *const *params, const char *not_found_what, const struct http_request *req,
               struct http_response *resp, struct api_error *err);

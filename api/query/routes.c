@@ -1,6 +1,8 @@
 #include "routes.h"
 
 #include "assets.h"
+#include "dashboard.h"
+#include "log.h"
 #include "mood.h"
 #include "query.h"
 
@@ -31,7 +33,13 @@ static int get_product(void *ctx, const struct http_request *req, const struct r
 static int get_order(void *ctx, const struct http_request *req, const struct route_match *m,
                      struct http_response *resp, struct api_error *err)
 {
-    return by_id(ctx, "order", "order", req, m, resp, err);
+    int rc = by_id(ctx, "order", "order", req, m, resp, err);
+
+    /* one line per order read, so that an order can be followed through all four services */
+    if (rc != HTTP_SUSPENDED)
+        log_info("read order", "req_id=%llu order_id=%lld status=%u", req->id, m->ids[0],
+                 rc == 0 ? resp->status : api_status_http(err->kind));
+    return rc;
 }
 
 static int get_customer_summary(void *ctx, const struct http_request *req,
@@ -147,6 +155,7 @@ static int get_todos(void *ctx, const struct http_request *req, const struct rou
 
 const struct route query_routes[] = {
     {"GET", "/health", apiserver_health},
+    {"GET", "/metrics", apiserver_metrics},
     {"GET", "/api/products", get_products},
     {"GET", "/api/products/{id}", get_product},
     {"GET", "/api/orders/{id}", get_order},
@@ -165,5 +174,12 @@ const struct route query_routes[] = {
     {"GET", "/mood/mood.css", assets_route},
     {"GET", "/mood/happy.svg", assets_route},
     {"GET", "/mood/sad.svg", assets_route},
+    /* the operations dashboard */
+    {"GET", "/", dashboard_get_page},
+    {"GET", "/api/dashboard", dashboard_get},
+    {"GET", "/api/dashboard/stream", dashboard_get_stream},
+    {"GET", "/dashboard/dashboard.js", assets_route},
+    {"GET", "/dashboard/dashboard.css", assets_route},
+    {"GET", "/dashboard/icon.svg", assets_route},
 };
 const size_t query_nroutes = sizeof query_routes / sizeof query_routes[0];

@@ -7,10 +7,18 @@ export const COMMAND_URL = process.env.COMMAND_URL ?? 'http://127.0.0.1:8080';
 export const QUERY_URL = process.env.QUERY_URL ?? 'http://127.0.0.1:8081';
 export const DATABASE_URL = process.env.DATABASE_URL;
 export const READ_DATABASE_URL = process.env.READ_DATABASE_URL;
+// The command API's bearer token (COMMAND_API_TOKEN, from .env.example through scripts/env.sh);
+// command() sends it unless the caller passes its own Authorization (null: none at all).
+export const COMMAND_API_TOKEN = process.env.COMMAND_API_TOKEN ?? '';
+export const AUTH_HEADERS = COMMAND_API_TOKEN ? { Authorization: `Bearer ${COMMAND_API_TOKEN}` } : {};
 
-// One HTTP call. body: an object (sent as JSON), a string (sent as is) or undefined.
+// One HTTP call. body: an object (sent as JSON), a string (sent as is) or undefined. A header
+// whose value is null or undefined is not sent.
 export async function call(method, url, body, headers = {}) {
-  const init = { method, headers: { ...headers } };
+  const init = {
+    method,
+    headers: Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined && v !== null)),
+  };
   if (body !== undefined) {
     init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
     if (!Object.keys(init.headers).some((h) => h.toLowerCase() === 'content-type')) {
@@ -28,7 +36,8 @@ export async function call(method, url, body, headers = {}) {
   return { status: res.status, headers: res.headers, text, json };
 }
 
-export const command = (method, path, body, headers) => call(method, COMMAND_URL + path, body, headers);
+export const command = (method, path, body, headers = {}) =>
+  call(method, COMMAND_URL + path, body, { ...AUTH_HEADERS, ...headers });
 export const query = (method, path, body, headers) => call(method, QUERY_URL + path, body, headers);
 
 // Runs SQL through psql and returns the first column of the first row as text ('' if none).

@@ -43,6 +43,38 @@ START_TEST(valid_envelopes_give_their_ids)
 }
 END_TEST
 
+/* occurredAt as Unix seconds: the consumer's projection lag (consumer_metrics.h) */
+START_TEST(occurred_at_is_read)
+{
+    struct event_info info;
+    char err[256];
+    const struct {
+        const char *at;
+        double want;
+    } cases[] = {
+        {"\"2026-11-22T01:06:02.887993Z\"", 1795309562.887993},
+        {"\"1970-01-01T00:00:10Z\"", 10},
+        {"\"1970-01-01T02:00:10+02:00\"", 10},
+        {"\"1969-12-31T23:30:10.5-00:30\"", 10.5},
+        {"\"yesterday\"", 0},
+        {"\"2026-11-22T01:06:02\"", 0}, /* no zone: not read */
+        {"12", 0},
+    };
+    char body[256];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(body, sizeof body, "{\"eventId\":\"e\",\"eventType\":\"T\",\"occurredAt\":%s}",
+                 cases[i].at);
+        ck_assert_int_eq(parse(body, &info, err, sizeof err), 0);
+        ck_assert_msg(info.occurred_at > cases[i].want - 1e-6 &&
+                          info.occurred_at < cases[i].want + 1e-6,
+                      "%s: got %f", cases[i].at, info.occurred_at);
+    }
+    ck_assert_int_eq(parse("{\"eventId\":\"e\",\"eventType\":\"T\"}", &info, err, sizeof err), 0);
+    ck_assert(info.occurred_at == 0);
+}
+END_TEST
+
 START_TEST(poison_bodies_are_refused)
 {
     struct event_info info;
@@ -162,6 +194,7 @@ int main(void)
     Suite *s = suite_create("event_batch");
     TCase *tc = tcase_create("envelope");
     tcase_add_test(tc, valid_envelopes_give_their_ids);
+    tcase_add_test(tc, occurred_at_is_read);
     tcase_add_test(tc, poison_bodies_are_refused);
     tcase_add_test(tc, log_keys);
     suite_add_tcase(s, tc);

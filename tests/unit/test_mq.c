@@ -1,5 +1,5 @@
-/* mq: publisher-confirm book-keeping over delivery tags (with and without `multiple`), and
- * broker URL parsing. */
+/* mq: publisher-confirm book-keeping over delivery tags (with and without `multiple`), broker
+ * URL parsing, the derived retry and dead-letter queue names, and reading message headers. */
 #include "mq.h"
 
 #include <check.h>
@@ -144,6 +144,65 @@ START_TEST(bad_urls_fail_without_leaking_the_password)
 }
 END_TEST
 
+START_TEST(topology_derives_retry_and_dead_queue_names)
+{
+    struct mq_topology t;
+    char err[256], longname[300];
+    ck_assert_int_eq(mq_topology_init(&t, "ex", "read_model", "moods", err, sizeof err), 0);
+    ck_assert_str_eq(t.exchange, "ex");
+    ck_assert_str_eq(t.queue, "read_model");
+    ck_assert_str_eq(t.mood_queue, "moods");
+    ck_assert_str_eq(t.retry_queue, "read_model.retry");
+    ck_assert_str_eq(t.dead_queue, "read_model.dead");
+    memset(longname, 'q', 250);
+    longname[250] = '\0';
+    ck_assert_int_eq(mq_topology_init(&t, "ex", longname, "moods", err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "too long"));
+}
+END_TEST
+
+START_TEST(headers_are_read_by_kind)
+{
+    amqp_table_entry_t e[4];
+    amqp_table_t t = {4, e};
+    amqp_basic_properties_t props;
+    long long n = -1;
+    char buf[8];
+
+    e[0].key = amqp_cstring_bytes("x-cqrs-attempts");
+    e[0].value.kind = AMQP_FIELD_KIND_I64;
+    e[0].value.value.i64 = 7;
+    e[1].key = amqp_cstring_bytes("small");
+    e[1].value.kind = AMQP_FIELD_KIND_U8;
+    e[1].value.value.u8 = 200;
+    e[2].key = amqp_cstring_bytes("x-cqrs-reason");
+    e[2].value.kind = AMQP_FIELD_KIND_UTF8;
+    e[2].value.value.bytes = amqp_cstring_bytes("a long reason");
+    e[3].key = amqp_cstring_bytes("flag");
+    e[3].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    e[3].value.value.boolean = 1;
+
+    ck_assert(mq_header_int(&t, MQ_HDR_ATTEMPTS, &n));
+    ck_assert_int_eq(n, 7);
+    ck_assert(mq_header_int(&t, "small", &n));
+    ck_assert_int_eq(n, 200);
+    ck_assert(!mq_header_int(&t, "flag", &n));           /* not an integer */
+    ck_assert(!mq_header_int(&t, MQ_HDR_REASON, &n));    /* a string */
+    ck_assert(!mq_header_int(&t, "x-cqrs-attempt", &n)); /* a prefix is not the key */
+    ck_assert(!mq_header_int(NULL, MQ_HDR_ATTEMPTS, &n));
+    ck_assert(mq_header_str(&t, MQ_HDR_REASON, buf, sizeof buf));
+    ck_assert_str_eq(buf, "a long "); /* truncated, NUL-terminated */
+    ck_assert(!mq_header_str(&t, MQ_HDR_ATTEMPTS, buf, sizeof buf));
+    ck_assert_str_eq(buf, "");
+
+    memset(&props, 0, sizeof props);
+    props.headers = t;
+    ck_assert_ptr_null(mq_headers(&props)); /* no HEADERS flag: no headers */
+    props._flags = AMQP_BASIC_HEADERS_FLAG;
+    ck_assert_ptr_eq(mq_headers(&props), &props.headers);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mq");
@@ -158,6 +217,10 @@ int main(void)
     tcase_add_test(tc, url_with_every_part);
     tcase_add_test(tc, url_defaults);
     tcase_add_test(tc, bad_urls_fail_without_leaking_the_password);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("topology and headers");
+    tcase_add_test(tc, topology_derives_retry_and_dead_queue_names);
+    tcase_add_test(tc, headers_are_read_by_kind);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

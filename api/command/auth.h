@@ -1,0 +1,43 @@
+/* auth: the command API's bearer token.
+ *
+ * When COMMAND_API_TOKEN is set, a request for a command route needs "Authorization: Bearer
+ * <token>" unless it is public: every GET and HEAD (/health, the mood page and its files) and
+ * POST /api/moods (the mood page runs in any visitor's browser, which cannot keep a secret; a
+ * mood is one counter step). Without the right token such a request is 401 unauthorized with
+ * "WWW-Authenticate: Bearer", decided from the headers before the body is read (lib/http's
+ * authorize hook). A request that matches no route is answered 404 or 405 as without
+ * authentication (the routes are documented; nothing runs). The token is compared in constant
+ * time and never logged. */
+#ifndef CQ_COMMAND_AUTH_H
+#define CQ_COMMAND_AUTH_H
+
+#include "api_error.h"
+#include "http.h"
+#include "router.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Whether method + path is served without a token. */
+bool auth_is_public(const char *method, const char *path);
+
+/* Whether method + path needs the token: it is routed (some route of routes matches both) and
+ * not public. */
+bool auth_required(const struct route *routes, size_t n, const char *method, const char *path);
+
+/* Compares a and b in time that depends on b_len only (b is the secret): no early exit at the
+ * first differing byte. */
+bool auth_token_equal(const char *a, size_t a_len, const char *b, size_t b_len);
+
+/* Whether token can be a bearer token: 1..1024 visible ASCII characters (no spaces). */
+bool auth_token_valid(const char *token);
+
+/* Checks the Authorization header values (count: how many were sent, header: the first, NULL
+ * when none) against token. Returns 0, or -1 with err (401 unauthorized). */
+int auth_check(unsigned count, const char *header, const char *token, struct api_error *err);
+
+/* lib/http's authorize hook for the command API (ctx: the apiserver_ctx; its ext the struct
+ * command_config). */
+int auth_authorize(void *ctx, const struct http_request *req, struct api_error *err);
+
+#endif

@@ -1,0 +1,20 @@
+/* service: the query API's own state (ctx->ext) and the apiserver hooks that start, stop and
+ * free it with the server: the mood board's stream (mood.h) and the read-your-writes waits
+ * (consistency.h, configured by CONSISTENCY_WAIT_MS). */
+#ifndef CQ_QUERY_SERVICE_H
+#define CQ_QUERY_SERVICE_H
+
+#include "apiserver.h"
+
+struct query_service {
+    long consistency_wait_ms; /* CONSISTENCY_WAIT_MS */
+    struct mood *mood;
+    struct consistency *consistency;
+    struct dashboard *dashboard; /* the operations dashboard (dashboard.h) */
+};
+
+int query_service_start(struct apiserver_ctx *ctx);
+void query_service_stop(struct apiserver_ctx *ctx);
+void query_service_release(struct apiserver_ctx *ctx);
+
+#endif

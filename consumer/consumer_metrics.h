@@ -1,0 +1,46 @@
+/* consumer_metrics: what the consumer measures, served on GET /metrics and GET /health of a small
+ * HTTP listener (lib/metrics_server) on HTTP_BIND_ADDRESS:CONSUMER_METRICS_PORT (default 9102):
+ *   consumer_events_consumed_total          deliveries received (redeliveries count again)
+ *   consumer_events_applied_total           events applied to the read model
+ *   consumer_events_deduplicated_total      events the read model already had (skipped)
+ *   consumer_events_retried_total           events sent to the retry queue
+ *   consumer_events_dead_lettered_total     events sent to the dead-letter queue
+ *   consumer_projection_lag_seconds         when a batch is applied: now minus the occurredAt of
+ *                                           the newest event it applied
+ *   consumer_last_event_occurred_timestamp_seconds   that occurredAt (Unix time)
+ *   consumer_batch_duration_seconds         one batch: apply, commit and ack
+ *   consumer_mv_refreshes_total{view}       materialized view refreshes, per view
+ *   consumer_mv_refresh_duration_seconds    one refresh_due_views call that refreshed something
+ *   db_up, broker_up                        1 while connected
+ *   db_reconnects_total, broker_reconnects_total   connections made again after one was lost
+ * The loop calls the functions below (atomics, no locks). /health is 200 while both connections
+ * are up, else 503. Every function accepts a NULL struct consumer_metrics (metrics off). */
+#ifndef CQ_CONSUMER_METRICS_H
+#define CQ_CONSUMER_METRICS_H
+
+#include "receive.h"
+
+struct consumer_metrics;
+
+/* Reads CONSUMER_METRICS_PORT (0: no listener) and HTTP_BIND_ADDRESS, registers the metrics and
+ * starts listening. NULL (logged) when the configuration is invalid. A port that cannot be bound
+ * is logged as an error and the consumer runs on without the listener. */
+struct consumer_metrics *consumer_metrics_start(void);
+void consumer_metrics_stop(struct consumer_metrics *m);
+
+void consumer_metrics_db_connected(struct consumer_metrics *m);
+void consumer_metrics_db_lost(struct consumer_metrics *m);
+void consumer_metrics_broker_connected(struct consumer_metrics *m);
+void consumer_metrics_broker_lost(struct consumer_metrics *m);
+
+/* n deliveries received. */
+void consumer_metrics_received(struct consumer_metrics *m, size_t n);
+/* What project.c counted in b (applied, duplicates, retried, dead, newest occurredAt), once per
+ * batch before it is cleared; seconds: how long projecting it took (< 0: not measured, e.g. when
+ * the broker connection broke midway). */
+void consumer_metrics_batch(struct consumer_metrics *m, const struct receive_batch *b,
+                            double seconds);
+/* One refresh_due_views call: views is the comma-separated names it refreshed ("" none). */
+void consumer_metrics_refresh(struct consumer_metrics *m, const char *views, double seconds);
+
+#endif

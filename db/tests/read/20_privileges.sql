@@ -1,0 +1,163 @@
+-- Least privilege in the read DB (migrations/read/0006_roles.sql): the consumer is the owner of
+-- the read model; the query API may read it and run the query functions, and is refused every
+-- write; the write side's roles may not even connect. Catalogue checks cover every table and
+-- function, so a later migration that forgets a grant fails here; behaviour checks run as the
+-- query role (SET ROLE: scripts/pg.sh makes the owner a member of the service roles).
+BEGIN;
+SELECT plan(31);
+
+-- as_role(role, sql): runs sql as role, then switches back (an error rolls the switch back too)
+CREATE FUNCTION pg_temp.as_role(p_role text, p_sql text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SET LOCAL ROLE %I', p_role);
+    EXECUTE p_sql;
+    RESET ROLE;
+END $$;
+
+-- Calls every query function (q_*) with NULL arguments as the query role; returns the calls
+-- that failed, with their error.
+CREATE FUNCTION pg_temp.query_role_failures() RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE
+    calls text[] := ARRAY(
+        SELECT format('SELECT %I(%s)', p.proname,
+                      (SELECT string_agg(format('NULL::%s', t::regtype), ', ' ORDER BY i)
+                       FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS a(t, i)))
+        FROM pg_proc p
+        WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'q\_%'
+        ORDER BY p.proname);
+    failed text[] := '{}';
+    c text;
+BEGIN
+    SET LOCAL ROLE cqrs_query;
+    FOREACH c IN ARRAY calls LOOP
+        BEGIN
+            EXECUTE c;
+        EXCEPTION WHEN OTHERS THEN
+            failed := failed || format('%s: %s', c, SQLERRM);
+        END;
+    END LOOP;
+    RESET ROLE;
+    RETURN failed;
+END $$;
+
+CREATE TEMP VIEW own_functions AS
+SELECT p.oid, p.proname, p.provolatile, p.proowner FROM pg_proc p
+WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = current_user::regrole
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
+CREATE TEMP VIEW own_relations AS
+SELECT c.oid, c.relname::text, c.relkind FROM pg_class c
+WHERE c.relnamespace = 'public'::regnamespace AND c.relowner = current_user::regrole
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S');
+-- every privilege a service role holds on one of our relations
+CREATE TEMP VIEW table_privileges AS
+SELECT r.role, o.relname, p.priv FROM own_relations o
+CROSS JOIN unnest(ARRAY['cqrs_command', 'cqrs_relay', 'cqrs_query']) AS r(role)
+CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',
+                        'TRIGGER']) AS p(priv)
+WHERE o.relkind <> 'S' AND has_table_privilege(r.role, o.oid, p.priv)
+UNION ALL
+SELECT r.role, o.relname, p.priv FROM own_relations o
+CROSS JOIN unnest(ARRAY['cqrs_command', 'cqrs_relay', 'cqrs_query']) AS r(role)
+CROSS JOIN unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']) AS p(priv)
+WHERE o.relkind = 'S' AND has_sequence_privilege(r.role, o.oid, p.priv);
+
+-- ---- the roles and the database --------------------------------------------------------------
+SELECT has_role('cqrs_query');
+SELECT ok(NOT has_database_privilege('public', current_database(), 'CONNECT'),
+          'PUBLIC may not connect to the read DB');
+SELECT ok(NOT has_database_privilege('public', current_database(), 'TEMPORARY'),
+          'PUBLIC may not create temporary tables');
+SELECT ok(has_database_privilege('cqrs_query', current_database(), 'CONNECT'),
+          'the query API may connect');
+SELECT ok(NOT has_database_privilege('cqrs_query', current_database(), 'TEMPORARY'),
+          'but not create temporary tables');
+SELECT ok(NOT has_database_privilege('cqrs_command', current_database(), 'CONNECT')
+          AND NOT has_database_privilege('cqrs_relay', current_database(), 'CONNECT'),
+          'the command API and the relay may not connect to the read DB');
+SELECT ok(NOT has_schema_privilege('cqrs_query', 'public', 'CREATE'),
+          'the query API may not create objects');
+
+-- ---- the consumer owns the read model ------------------------------------------------------------
+SELECT is((SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = current_database()),
+          current_user::text, 'the read DB belongs to the owner the migrations run as');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                  WHERE p.pronamespace = 'public'::regnamespace
+                    AND (p.proname LIKE 'proj\_%' OR p.proname IN ('apply_event', 'apply_events',
+                         'refresh_due_views', 'mv_touch'))
+                    AND p.proowner <> current_user::regrole$$,
+                'the projections are the owner''s: the consumer connects as the owner');
+SELECT is_empty($$SELECT relname FROM pg_class
+                  WHERE relnamespace = 'public'::regnamespace AND relkind = 'm'
+                    AND relowner <> current_user::regrole$$,
+                'so are the materialized views it refreshes');
+
+-- ---- functions ---------------------------------------------------------------------------------
+SELECT is_empty($$SELECT oid::regprocedure::text FROM own_functions
+                  WHERE has_function_privilege('public', oid, 'EXECUTE')$$,
+                'PUBLIC may execute none of our functions');
+SELECT set_eq($$SELECT oid::regprocedure::text FROM own_functions
+                WHERE has_function_privilege('cqrs_query', oid, 'EXECUTE')$$,
+              $$SELECT oid::regprocedure::text FROM own_functions
+                WHERE proname LIKE 'q\_%' OR provolatile = 'i'$$,
+              'the query API may execute the query functions and the immutable helpers, no more');
+SELECT set_has($$SELECT proname::text FROM own_functions
+                 WHERE has_function_privilege('cqrs_query', oid, 'EXECUTE')$$,
+               $$SELECT unnest(ARRAY['q_product', 'q_products', 'q_order', 'q_customer_orders',
+                     'q_customer_summary', 'q_inventory', 'q_analytics_orders', 'q_sales_daily',
+                     'q_top_products', 'q_categories', 'q_todos', 'q_mood_stats', 'iso_utc'])$$,
+               'among them every query the API runs (api/query/query.c)');
+SELECT is_empty($$SELECT oid::regprocedure::text FROM own_functions
+                  WHERE (has_function_privilege('cqrs_command', oid, 'EXECUTE')
+                         OR has_function_privilege('cqrs_relay', oid, 'EXECUTE'))$$,
+                'the write side''s roles may execute nothing here');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                  WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef$$,
+                'no function of the read DB runs as its owner');
+
+-- ---- tables ------------------------------------------------------------------------------------
+SELECT set_eq($$SELECT relname FROM table_privileges WHERE role = 'cqrs_query' AND priv = 'SELECT'$$,
+              $$SELECT relname FROM own_relations
+                WHERE relkind <> 'S' AND relname <> 'schema_migrations'$$,
+              'the query API may read every table and view of the read model');
+SELECT is_empty($$SELECT relname || ' ' || priv FROM table_privileges
+                  WHERE role = 'cqrs_query' AND priv <> 'SELECT'$$,
+                'and do nothing else to any of them');
+SELECT is_empty($$SELECT role || ' ' || relname || ' ' || priv FROM table_privileges
+                  WHERE role <> 'cqrs_query'$$,
+                'the write side''s roles hold no privilege on any table');
+
+-- ---- the query API, at work and refused -------------------------------------------------------
+SELECT is(pg_temp.query_role_failures(), '{}'::text[],
+          'the query API runs every query function (with NULL arguments)');
+SELECT lives_ok($$SELECT pg_temp.as_role('cqrs_query',
+    'SELECT count(*) FROM products_read, mv_order_stats, processed_events')$$,
+    'and reads tables and materialized views');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query',
+    'INSERT INTO products_read (product_id, name, category, price, stock, version)
+     VALUES (-1, ''x'', ''y'', 1, 1, 1)')$$,
+    '42501', NULL, 'the query API may not insert into the read model');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'UPDATE orders_read SET status = ''PAID''')$$,
+    '42501', NULL, 'nor update it');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'DELETE FROM processed_events')$$,
+    '42501', NULL, 'nor delete from it (which would let events apply twice)');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'TRUNCATE mood_counts')$$,
+    '42501', NULL, 'nor truncate it');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'SELECT apply_events(''[]'')')$$,
+    '42501', NULL, 'nor apply events');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query',
+    'SELECT apply_event(''{"eventId":"00000000-0000-0000-0000-000000000001","eventType":"TodoCreated"}'')')$$,
+    '42501', NULL, 'nor one event');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'SELECT refresh_due_views(0)')$$,
+    '42501', NULL, 'nor refresh the views through the consumer''s function');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'REFRESH MATERIALIZED VIEW mv_order_stats')$$,
+    '42501', NULL, 'nor directly');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'CREATE TABLE public.intruder ()')$$,
+    '42501', NULL, 'nor create a table');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'CREATE TEMP TABLE intruder ()')$$,
+    '42501', NULL, 'nor a temporary one');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'SELECT grant_service_roles()')$$,
+    '42501', NULL, 'nor change privileges');
+
+SELECT * FROM finish();
+ROLLBACK;

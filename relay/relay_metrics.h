@@ -1,0 +1,47 @@
+/* relay_metrics: what the relay measures, served on GET /metrics and GET /health of a small HTTP
+ * listener (lib/metrics_server) on HTTP_BIND_ADDRESS:RELAY_METRICS_PORT (default 9101):
+ *   relay_outbox_backlog                          unpublished outbox rows (counted up to 1,000,000)
+ *   relay_outbox_oldest_unpublished_age_seconds   age of the oldest unpublished row (0: none)
+ *   relay_events_published_total                  events handed to the broker
+ *   relay_events_confirmed_total                  events the broker confirmed (acked)
+ *   relay_events_nacked_total, relay_events_returned_total
+ *   relay_publish_batch_duration_seconds          publish + confirm wait of one batch
+ *   relay_leader                                  1 while this relay holds the leader lock
+ *   db_up, broker_up                              1 while connected
+ *   db_reconnects_total, broker_reconnects_total  connections made again after one was lost
+ * The loop calls the functions below (atomics, no locks); the backlog is counted on the relay's
+ * own connection at most once a second. /health is 200 while both connections are up, else 503.
+ * Every function accepts a NULL struct relay_metrics (metrics off). */
+#ifndef CQ_RELAY_METRICS_H
+#define CQ_RELAY_METRICS_H
+
+#include "pg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct relay_metrics;
+
+/* Reads RELAY_METRICS_PORT (0: no listener) and HTTP_BIND_ADDRESS, registers the metrics and
+ * starts listening. NULL (logged) when the configuration is invalid. A port that cannot be bound
+ * is logged as an error and the relay runs on without the listener: the metrics must not take
+ * the relay down (e.g. another stack on this host holds the port). */
+struct relay_metrics *relay_metrics_start(void);
+/* Stops the listener and frees everything. */
+void relay_metrics_stop(struct relay_metrics *m);
+
+void relay_metrics_db_connected(struct relay_metrics *m);
+void relay_metrics_db_lost(struct relay_metrics *m);
+void relay_metrics_broker_connected(struct relay_metrics *m);
+void relay_metrics_broker_lost(struct relay_metrics *m);
+void relay_metrics_leader(struct relay_metrics *m, bool leader);
+
+/* One batch: published handed to the broker, acked / nacked / returned by it, in seconds. */
+void relay_metrics_batch(struct relay_metrics *m, size_t published, size_t acked, size_t nacked,
+                         size_t returned, double seconds);
+
+/* Counts the backlog on pg if the last count is at least a second old. A failure is logged at
+ * debug level only: the loop's next statement finds a broken connection. */
+void relay_metrics_sample_backlog(struct relay_metrics *m, PGconn *pg);
+
+#endif

@@ -1,0 +1,8 @@
+/* fuzz_cancel_order: validate_cancel_order (api/command/validate.c) on arbitrary bodies. */
+#include "fuzz.h"
+#include "validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_validator(validate_cancel_order, data, size);
+}

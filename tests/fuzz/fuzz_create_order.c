@@ -1,0 +1,8 @@
+/* fuzz_create_order: validate_create_order (api/command/validate.c) on arbitrary bodies. */
+#include "fuzz.h"
+#include "validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_validator(validate_create_order, data, size);
+}

@@ -1,0 +1,8 @@
+/* fuzz_create_todo: validate_create_todo (api/command/validate.c) on arbitrary bodies. */
+#include "fuzz.h"
+#include "validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_validator(validate_create_todo, data, size);
+}

@@ -1,0 +1,8 @@
+/* fuzz_pay_order: validate_pay_order (api/command/validate.c) on arbitrary bodies. */
+#include "fuzz.h"
+#include "validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_validator(validate_pay_order, data, size);
+}

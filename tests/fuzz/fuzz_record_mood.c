@@ -1,0 +1,8 @@
+/* fuzz_record_mood: validate_record_mood (api/command/validate.c) on arbitrary bodies. */
+#include "fuzz.h"
+#include "validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_validator(validate_record_mood, data, size);
+}

@@ -1,0 +1,142 @@
+/* auth: which requests are public, the Bearer header check and the constant-time comparison. */
+#include "auth.h"
+#include "routes.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(public_requests)
+{
+    ck_assert(auth_is_public("GET", "/health"));
+    ck_assert(auth_is_public("GET", "/mood"));
+    ck_assert(auth_is_public("GET", "/mood/send.js"));
+    ck_assert(auth_is_public("HEAD", "/mood"));
+    ck_assert(auth_is_public("POST", "/api/moods"));
+    ck_assert(auth_is_public("POST", "/api/moods/"));
+    ck_assert(!auth_is_public("POST", "/api/moods/1"));
+    ck_assert(!auth_is_public("POST", "/api/moodsx"));
+    ck_assert(!auth_is_public("PUT", "/api/moods"));
+    ck_assert(!auth_is_public("POST", "/api/orders"));
+    ck_assert(!auth_is_public("POST", "/api/products"));
+    ck_assert(!auth_is_public("PATCH", "/api/todos/1"));
+    ck_assert(!auth_is_public("DELETE", "/api/todos/1"));
+    ck_assert(!auth_is_public("POST", "/health"));
+    ck_assert(!auth_is_public("OPTIONS", "/api/orders"));
+}
+END_TEST
+
+START_TEST(required_on_routed_commands_only)
+{
+    static const char *const commands[][2] = {
+        {"POST", "/api/products"},          {"POST", "/api/orders"},
+        {"POST", "/api/orders/7/payments"}, {"POST", "/api/orders/7/ship"},
+        {"POST", "/api/orders/7/complete"}, {"POST", "/api/orders/7/cancel"},
+        {"POST", "/api/inventory"},         {"POST", "/api/todos"},
+        {"PATCH", "/api/todos/7"},          {"DELETE", "/api/todos/7/"},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        ck_assert_msg(
+            auth_required(command_routes, command_nroutes, commands[i][0], commands[i][1]), "%s %s",
+            commands[i][0], commands[i][1]);
+    /* public */
+    ck_assert(!auth_required(command_routes, command_nroutes, "POST", "/api/moods"));
+    ck_assert(!auth_required(command_routes, command_nroutes, "GET", "/health"));
+    ck_assert(!auth_required(command_routes, command_nroutes, "GET", "/mood"));
+    /* not routed: 404 or 405, whoever asks */
+    ck_assert(!auth_required(command_routes, command_nroutes, "POST", "/mood"));
+    ck_assert(!auth_required(command_routes, command_nroutes, "DELETE", "/api/products"));
+    ck_assert(!auth_required(command_routes, command_nroutes, "POST", "/api/nothing"));
+    ck_assert(!auth_required(command_routes, command_nroutes, "POST", "/api/orders/abc/ship"));
+}
+END_TEST
+
+START_TEST(token_equal)
+{
+    ck_assert(auth_token_equal("secret", 6, "secret", 6));
+    ck_assert(!auth_token_equal("secreT", 6, "secret", 6));
+    ck_assert(!auth_token_equal("Secret", 6, "secret", 6));
+    ck_assert(!auth_token_equal("secre", 5, "secret", 6));
+    ck_assert(!auth_token_equal("secrets", 7, "secret", 6));
+    ck_assert(!auth_token_equal("", 0, "secret", 6));
+    ck_assert(!auth_token_equal("secret", 6, "", 0));
+    ck_assert(auth_token_equal("", 0, "", 0));
+    /* a prefix of the secret padded with what the comparison uses past the end */
+    char pad[8] = "sec";
+    pad[3] = (char)~'r';
+    ck_assert(!auth_token_equal(pad, 3, "secret", 6));
+    /* a NUL inside does not end the comparison */
+    ck_assert(!auth_token_equal("sec\0et", 6, "secret", 6));
+}
+END_TEST
+
+START_TEST(token_valid)
+{
+    ck_assert(auth_token_valid("dev-local-token"));
+    ck_assert(auth_token_valid("a"));
+    ck_assert(auth_token_valid("A+b/c=~_.-!#"));
+    ck_assert(!auth_token_valid(""));
+    ck_assert(!auth_token_valid("with space"));
+    ck_assert(!auth_token_valid("tab\there"));
+    ck_assert(!auth_token_valid("caf\xc3\xa9"));
+    char long_token[1026];
+    memset(long_token, 'x', 1025);
+    long_token[1025] = '\0';
+    ck_assert(!auth_token_valid(long_token));
+    long_token[1024] = '\0';
+    ck_assert(auth_token_valid(long_token));
+}
+END_TEST
+
+static void refused(unsigned count, const char *header)
+{
+    struct api_error e;
+
+    memset(&e, 0, sizeof e);
+    ck_assert_int_eq(auth_check(count, header, "dev-local-token", &e), -1);
+    ck_assert_uint_eq(api_status_http(e.kind), 401);
+    ck_assert_str_eq(e.code, "unauthorized");
+    /* the message never quotes what was sent */
+    ck_assert_ptr_null(strstr(e.message, "dev-local"));
+    if (header != NULL && strlen(header) > 7)
+        ck_assert_ptr_null(strstr(e.message, header + 7));
+}
+
+START_TEST(bearer_check)
+{
+    struct api_error e;
+
+    ck_assert_int_eq(auth_check(1, "Bearer dev-local-token", "dev-local-token", &e), 0);
+    ck_assert_int_eq(auth_check(1, "bearer dev-local-token", "dev-local-token", &e), 0);
+    ck_assert_int_eq(auth_check(1, "BEARER  dev-local-token", "dev-local-token", &e), 0);
+    ck_assert_int_eq(auth_check(1, "Bearer\tdev-local-token", "dev-local-token", &e), 0);
+    refused(0, NULL);
+    refused(1, "Bearer dev-local-tokem");
+    refused(1, "Bearer dev-local-token2");
+    refused(1, "Bearer dev-local-toke");
+    refused(1, "Bearer ");
+    refused(1, "Bearer");
+    refused(1, "Bearerdev-local-token");
+    refused(1, "Basic ZGV2LWxvY2FsLXRva2Vu");
+    refused(1, "dev-local-token");
+    refused(1, "Bearer dev-local-token extra");
+    refused(2, "Bearer dev-local-token");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("auth");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, public_requests);
+    tcase_add_test(tc, required_on_routed_commands_only);
+    tcase_add_test(tc, token_equal);
+    tcase_add_test(tc, token_valid);
+    tcase_add_test(tc, bearer_check);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
