@@ -10,12 +10,12 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-SUITES="${TEST_SUITES:-unit pgtap e2e browser}"
+SUITES="${TEST_SUITES:-unit pgtap e2e browser newman faults fuzz compose}"
 for s in $SUITES; do
     case "$s" in
-        unit | pgtap | e2e | browser) ;;
+        unit | pgtap | e2e | browser | newman | faults | fuzz | compose) ;;
         *)
-            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e browser)" >&2
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e browser newman faults fuzz compose)" >&2
             exit 2
             ;;
     esac
@@ -60,7 +60,8 @@ if ! scripts/deps.sh; then
 fi
 
 build_ok=1
-if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* || " $SUITES " == *" browser "* ]]; then
+if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* || " $SUITES " == *" browser "* ||
+    " $SUITES " == *" newman "* || " $SUITES " == *" faults "* ]]; then
     section "build (SANITIZE=address,undefined, $BUILD_DIR)"
     if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 build SANITIZE=address,undefined \
         BUILD="$BUILD_DIR" >"$ARTIFACTS/build.log" 2>&1; then
@@ -383,6 +384,56 @@ suite_browser() {
     node_tests browser tests/browser/
     services_done browser
     record browser "$node_pass" "$((node_fail + sanitizer_fail))"
+}
+
+# summary_suite NAME LOG CMD...: runs CMD, logs its output, and records the counts of its last
+# line "[word:] N passed, M failed"; a non-zero exit without counted failures is one failure.
+summary_suite() {
+    local name="$1" log="$2" out st=0 pass=0 fail=0
+    shift 2
+    out="$("$@" 2>&1)" || st=$?
+    printf '%s\n' "$out" >"$log"
+    tail -n 15 <<<"$out"
+    if [[ "$(tail -n 1 <<<"$out")" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        pass="${BASH_REMATCH[1]}" fail="${BASH_REMATCH[2]}"
+    fi
+    ((st == 0 || fail > 0)) || fail=1
+    record "$name" "$pass" "$fail"
+}
+
+# --- faults: tests/faults/run.sh on a stack of its own (it kills services, restarts PostgreSQL
+# and RabbitMQ); it rewrites the figures table of docs/reliability.md --------------------------
+suite_faults() {
+    section "faults"
+    if ((!build_ok)); then
+        cannot_run faults "build failed"
+        return 0
+    fi
+    summary_suite faults "$ARTIFACTS/faults.log" env FAULTS_SKIP_DEPS=1 \
+        FAULTS_BUILD_DIR="$BUILD_DIR" FAULTS_ARTIFACTS="$ARTIFACTS/faults" \
+        timeout -k 10 1800 tests/faults/run.sh
+}
+
+# --- fuzz: every libFuzzer target for FUZZ_SECONDS (default 8) from its seed corpus ------------
+suite_fuzz() {
+    section "fuzz (${FUZZ_SECONDS:-8} s per target)"
+    local st=0 out pass fail
+    out="$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout -k 10 1200 \
+        make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-8}" 2>&1)" || st=$?
+    printf '%s\n' "$out" >"$ARTIFACTS/fuzz.log"
+    tail -n 16 <<<"$out"
+    # one line per target: "<target> ok|FAIL ..." (tests/fuzz/run.sh)
+    pass="$(grep -cE '^[a-z_]+ +ok ' <<<"$out" || true)"
+    fail="$(grep -cE '^[a-z_]+ +(regression|crash) ' <<<"$out" || true)"
+    ((st == 0 || fail > 0)) || fail=1
+    ((pass + fail > 0)) || fail=1
+    record fuzz "$pass" "$fail"
+}
+
+# --- compose: docker-compose.yml checked without a Docker engine (scripts/compose-check.sh) -----
+suite_compose() {
+    section "compose"
+    summary_suite compose "$ARTIFACTS/compose.log" scripts/compose-check.sh
 }
 
 for s in $SUITES; do

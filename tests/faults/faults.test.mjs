@@ -374,7 +374,7 @@ test('7. rebuild: the retained history replayed into a fresh read DB equals the 
   }).catch((e) => ({ stdout: `${e.stdout}\n${e.stderr}`, failed: true }));
   const events = Number((stdout.match(/replayed (\d+) events/) ?? [0, 0])[1]);
   Object.assign(row, {
-    settleMs: now() - t0, lost: 0, appliedTwice: 0, outOfOrder: 0,
+    lost: 0, appliedTwice: 0, outOfOrder: 0, durationMs: now() - t0,
     notes: `${events} events replayed; ${stdout.match(/(\d+) tables? compared[^\n]*/)?.[0] ?? ''}`,
   });
   assert.match(stdout, /no differences/, stdout.slice(-3000));

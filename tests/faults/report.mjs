@@ -30,7 +30,7 @@ export function renderTable(rows, meta) {
   }
   lines.push('', 'recovery: from the moment the fault was cleared (process restarted, server back) until an ' +
     'order created after it could be read from the query API; catch-up: from the end of the load ' +
-    'until the read model equalled the recomputation from the write DB (\\< t: it already did at the ' +
+    'until the read model equalled the recomputation from the write DB (< t: it already did at the ' +
     'first check, which took t).', END);
   return lines.join('\n');
 }

@@ -73,9 +73,10 @@ export FAULTS_ARTIFACTS="$ARTIFACTS"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # short retry delays and few attempts, so that poison reaches the dead-letter queue within seconds
-export CONSUMER_RETRY_DELAY_MS="${CONSUMER_RETRY_DELAY_MS:-250}"
-export CONSUMER_MAX_ATTEMPTS="${CONSUMER_MAX_ATTEMPTS:-3}"
-export CONSUMER_EARLY_MAX_ATTEMPTS="${CONSUMER_EARLY_MAX_ATTEMPTS:-40}"
+# (set here whatever the caller's environment says: tests/run.sh exports .env.example's values)
+export CONSUMER_RETRY_DELAY_MS="${FAULTS_RETRY_DELAY_MS:-250}"
+export CONSUMER_MAX_ATTEMPTS="${FAULTS_MAX_ATTEMPTS:-3}"
+export CONSUMER_EARLY_MAX_ATTEMPTS="${FAULTS_EARLY_MAX_ATTEMPTS:-40}"
 export LOG_LEVEL="${FAULTS_LOG_LEVEL:-info}"
 unset RABBITMQ_MANAGEMENT_PORT FAULT_PAUSE_AFTER_PUBLISH_MS FAULT_PAUSE_BEFORE_COMMIT_MS \
     FAULT_PAUSE_AFTER_COMMIT_MS
