@@ -261,7 +261,7 @@ services_state=down # down | up | failed
 services_why=""
 last_service_suite=""
 for s in $SUITES; do
-    [[ "$s" == e2e || "$s" == browser ]] && last_service_suite="$s"
+    [[ "$s" == e2e || "$s" == browser || "$s" == newman ]] && last_service_suite="$s"
 done
 
 # services_up: starts PostgreSQL (migrated), RabbitMQ and the four services once; later calls
@@ -434,6 +434,29 @@ suite_fuzz() {
 suite_compose() {
     section "compose"
     summary_suite compose "$ARTIFACTS/compose.log" scripts/compose-check.sh
+}
+
+# --- newman: the Postman collection (postman/) against the running services -----------------
+suite_newman() {
+    section "newman"
+    if ((!build_ok)); then
+        cannot_run newman "build failed"
+        return 0
+    fi
+    if ! services_up; then
+        cannot_run newman "$services_why"
+        return 0
+    fi
+    local out st=0 pass=0 fail=0
+    out="$(timeout -k 10 600 postman/run.sh 2>&1)" || st=$?
+    printf '%s\n' "$out" >"$ARTIFACTS/newman.log"
+    tail -n 25 <<<"$out"
+    if [[ "$(tail -n 1 <<<"$out")" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        pass="${BASH_REMATCH[1]}" fail="${BASH_REMATCH[2]}"
+    fi
+    ((st == 0 || fail > 0)) || fail=1
+    services_done newman
+    record newman "$pass" "$((fail + sanitizer_fail))"
 }
 
 for s in $SUITES; do

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run once by the postgres image's entrypoint on an empty data volume, as the superuser over the
+# set-up server's Unix socket, before the migrate service runs. What scripts/pg.sh does for the
+# local stack:
+# - the owner role (not a superuser) and the write and read databases it owns, with pgTAP in
+#   both (for the `pgtap` test service);
+# - the services' roles (least privilege, migrations/write/0006_roles.sql and
+#   migrations/read/0006_roles.sql grant to them): cqrs_command, cqrs_relay and cqrs_query, with
+#   LOGIN and a password when one is given (else NOLOGIN), the owner a member of each (the pgTAP
+#   tests SET ROLE to them).
+# Everything comes from the postgres service's environment in docker-compose.yml: CQRS_DB_USER,
+# CQRS_DB_PASSWORD, CQRS_WRITE_DB, CQRS_READ_DB, and CQRS_COMMAND_DB_PASSWORD,
+# CQRS_RELAY_DB_PASSWORD, CQRS_QUERY_DB_PASSWORD.
+set -euo pipefail
+
+psql=(psql -X -q -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password)
+
+"${psql[@]}" --dbname postgres -v role="$CQRS_DB_USER" -v pass="$CQRS_DB_PASSWORD" \
+    -v write_db="$CQRS_WRITE_DB" -v read_db="$CQRS_READ_DB" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'role', :'pass')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'write_db', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'write_db') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'read_db', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'read_db') \gexec
+SQL
+
+for entry in "cqrs_command:${CQRS_COMMAND_DB_PASSWORD:-}" "cqrs_relay:${CQRS_RELAY_DB_PASSWORD:-}" \
+    "cqrs_query:${CQRS_QUERY_DB_PASSWORD:-}"; do
+    "${psql[@]}" --dbname postgres -v role="${entry%%:*}" -v pass="${entry#*:}" \
+        -v owner="$CQRS_DB_USER" <<'SQL'
+SELECT format('CREATE ROLE %I NOLOGIN', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'role', :'pass') WHERE :'pass' <> '' \gexec
+SELECT format('GRANT %I TO %I', :'role', :'owner') \gexec
+SQL
+done
+
+for db in "$CQRS_WRITE_DB" "$CQRS_READ_DB"; do
+    "${psql[@]}" --dbname "$db" -c 'SET client_min_messages = warning' \
+        -c 'CREATE EXTENSION IF NOT EXISTS pgtap'
+done
+echo "01-cqrs-databases.sh: owner $CQRS_DB_USER of $CQRS_WRITE_DB and $CQRS_READ_DB (with pgTAP);" \
+    "service roles cqrs_command, cqrs_relay, cqrs_query"

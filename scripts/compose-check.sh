@@ -1,0 +1,404 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq programs and ${VAR} patterns are single-quoted on purpose
+# compose-check.sh (`make compose-check`): validates docker-compose.yml without a Docker engine.
+#
+#  1. `docker-compose --env-file .env.example -f docker-compose.yml config -q` accepts the file
+#     (Debian's docker-compose v1; `docker compose` v2 if v1 is missing).
+#  2. Every build context, Dockerfile, and COPY source of those Dockerfiles exists (and is not
+#     left out by .dockerignore); every relative bind-mount source exists.
+#  3. Variables. The variables each service reads are taken from the C code: the configuration
+#     tables in its folder (`{"NAME", CONFIG_...` and `VAR("NAME", CONFIG_...`), its `.port_var`
+#     and `.dsn_var`, lib/apiserver.c's table for the two APIs, and any getenv("NAME").
+#     The rule, defaults in the C tables notwithstanding (FAULT_*, the fault-injection hooks of
+#     the tests, are exempt: they default to off and stay out of .env.example and compose):
+#     - each of them has a NAME= line in .env.example (the file documents every setting);
+#     - each of them is set in the compose `environment` of every service that reads it, to the
+#       same value with and without an env file: so a ${NAME:-default} in compose has
+#       .env.example's value as its default, and `docker compose up` without a .env runs what
+#       .env.example describes. Empty only where .env.example's value is empty too;
+#     - every ${NAME} used in docker-compose.yml has a NAME= line in .env.example;
+#     - the database URLs and BROKER_URL point at the compose services, with the role, password,
+#       database and vhost those services create (the owner for DATABASE_URL, READ_DATABASE_URL
+#       and CONSUMER_DATABASE_URL; cqrs_command, cqrs_relay, cqrs_query for COMMAND_,
+#       RELAY_ and QUERY_DATABASE_URL); RELAY_METRICS_URL points at the relay's metrics port,
+#       which binds 0.0.0.0; the APIs bind 0.0.0.0.
+#  4. Ports: submission.json's URLs, .env.example's COMMAND_SERVICE_PORT / QUERY_SERVICE_PORT,
+#     and each API's published port, container port and *_SERVICE_PORT agree; so do the base
+#     URLs of postman/environment.json.
+#
+# Compose runs with a clean environment (PATH and HOME only), so exported variables such as the
+# test driver's random ports cannot hide a mismatch. Prints one line per check, then
+# "N passed, M failed"; exits 1 if a check failed.
+set -uo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT" || exit 1
+
+COMPOSE_FILE=docker-compose.yml
+ENV_EXAMPLE=.env.example
+SUBMISSION=submission.json
+POSTMAN_ENV=postman/environment.json
+
+# Service name in compose -> folder of its C code.
+declare -A SERVICE_DIR=([command-api]=api/command [query-api]=api/query [relay]=relay
+    [consumer]=consumer)
+# API service -> the variable holding its port, and submission.json's key for its URL.
+declare -A PORT_VAR=([command-api]=COMMAND_SERVICE_PORT [query-api]=QUERY_SERVICE_PORT)
+declare -A URL_KEY=([command-api]=commandServiceUrl [query-api]=queryServiceUrl)
+# URL variable -> "service:role:password variable:database variable" of what it must name,
+# the values read from that compose service's environment (role "-" = CQRS_DB_USER, the owner).
+declare -A URL_TARGET=(
+    [DATABASE_URL]=postgres:-:CQRS_DB_PASSWORD:CQRS_WRITE_DB
+    [READ_DATABASE_URL]=postgres:-:CQRS_DB_PASSWORD:CQRS_READ_DB
+    [CONSUMER_DATABASE_URL]=postgres:-:CQRS_DB_PASSWORD:CQRS_READ_DB
+    [COMMAND_DATABASE_URL]=postgres:cqrs_command:CQRS_COMMAND_DB_PASSWORD:CQRS_WRITE_DB
+    [RELAY_DATABASE_URL]=postgres:cqrs_relay:CQRS_RELAY_DB_PASSWORD:CQRS_WRITE_DB
+    [QUERY_DATABASE_URL]=postgres:cqrs_query:CQRS_QUERY_DB_PASSWORD:CQRS_READ_DB
+    [BROKER_URL]=rabbitmq:RABBITMQ_DEFAULT_USER:RABBITMQ_DEFAULT_PASS:RABBITMQ_DEFAULT_VHOST
+)
+# Variables the check leaves alone (fault injection for the tests).
+EXEMPT_RE='^FAULT_'
+
+passed=0
+failed=0
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+pass() {
+    passed=$((passed + 1))
+    echo "ok   $*"
+}
+
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL $*"
+}
+
+# check DESCRIPTION PROBLEM...: passes when no PROBLEM is given, else fails listing them.
+check() {
+    local what="$1"
+    shift
+    if (($# == 0)); then
+        pass "$what"
+    else
+        fail "$what:"
+        printf '       - %s\n' "$@"
+    fi
+}
+
+finish() {
+    echo
+    echo "$passed passed, $failed failed"
+    ((failed == 0))
+    exit
+}
+
+# --- 1. compose accepts the file --------------------------------------------------------------
+compose=()
+if command -v docker-compose >/dev/null 2>&1; then
+    compose=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then
+    compose=(docker compose)
+fi
+if ((${#compose[@]} == 0)); then
+    fail "docker-compose (or docker compose) is not installed (Debian: apt-get install docker-compose)"
+    finish
+fi
+for f in "$COMPOSE_FILE" "$ENV_EXAMPLE" "$SUBMISSION"; do
+    [[ -f "$f" ]] || fail "$f is missing"
+done
+((failed == 0)) || finish
+
+# run_compose ENV_FILE ARGS...: compose in a clean environment, project folder = REPO_ROOT.
+run_compose() {
+    local env_file="$1"
+    shift
+    env -i PATH="$PATH" HOME="${HOME:-/root}" \
+        "${compose[@]}" --env-file "$env_file" -f "$COMPOSE_FILE" --project-directory "$REPO_ROOT" "$@"
+}
+
+if out="$(run_compose "$ENV_EXAMPLE" config -q 2>&1)"; then
+    pass "${compose[*]} --env-file $ENV_EXAMPLE -f $COMPOSE_FILE config -q"
+else
+    fail "${compose[*]} --env-file $ENV_EXAMPLE -f $COMPOSE_FILE config -q:"
+    printf '       %s\n' "$out"
+    finish
+fi
+
+# The resolved configuration as JSON, with .env.example and with an empty env file (so that
+# only compose's own defaults apply).
+to_json() {
+    python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'
+}
+: >"$TMP/empty.env"
+if ! run_compose "$ENV_EXAMPLE" config 2>"$TMP/err" | to_json >"$TMP/with-env.json" ||
+    ! run_compose "$TMP/empty.env" config 2>>"$TMP/err" | to_json >"$TMP/no-env.json"; then
+    fail "could not resolve $COMPOSE_FILE to JSON (needs python3 with PyYAML):"
+    sed 's/^/       /' "$TMP/err"
+    finish
+fi
+cfg() { jq -r "$@" "$TMP/with-env.json"; }
+cfg_default() { jq -r "$@" "$TMP/no-env.json"; }
+
+mapfile -t services < <(cfg '.services | keys[]')
+
+# --- 2. build contexts, Dockerfiles, COPY sources, bind mounts -----------------------------------
+# dockerignored CONTEXT PATH: true if .dockerignore in CONTEXT leaves out PATH (or a parent).
+# Understands the plain patterns this repository uses (names, dir/name, **/name, *.ext).
+dockerignored() {
+    local ctx="$1" path="$2" pat prefix
+    [[ -f "$ctx/.dockerignore" ]] || return 1
+    while IFS= read -r pat || [[ -n "$pat" ]]; do
+        pat="${pat%%#*}"
+        pat="${pat%"${pat##*[![:space:]]}"}"
+        [[ -z "$pat" || "$pat" == !* ]] && continue
+        pat="${pat#/}"
+        prefix="$path"
+        while :; do
+            # shellcheck disable=SC2053 # the pattern is meant to glob
+            if [[ "$prefix" == $pat || ("$pat" == '**/'* && ("$prefix" == ${pat#'**/'} ||
+                "$prefix" == */${pat#'**/'})) ]]; then
+                return 0
+            fi
+            [[ "$prefix" == */* ]] || break
+            prefix="${prefix%/*}"
+        done
+    done <"$ctx/.dockerignore"
+    return 1
+}
+
+# copy_sources DOCKERFILE: prints the source paths of its COPY/ADD lines without --from.
+copy_sources() {
+    sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$1" | awk '
+        toupper($1) == "COPY" || toupper($1) == "ADD" {
+            n = 0; from = 0
+            for (i = 2; i <= NF; i++) {
+                if ($i ~ /^--from=/) from = 1
+                else if ($i !~ /^--/) args[++n] = $i
+            }
+            if (!from) for (i = 1; i < n; i++) print args[i]
+        }'
+}
+
+for svc in "${services[@]}"; do
+    ctx="$(cfg --arg s "$svc" '.services[$s].build.context // empty')"
+    [[ -n "$ctx" ]] || continue
+    problems=()
+    dockerfile="$(cfg --arg s "$svc" '.services[$s].build.dockerfile // "Dockerfile"')"
+    [[ "$dockerfile" == /* ]] || dockerfile="$ctx/$dockerfile"
+    if [[ ! -d "$ctx" ]]; then
+        problems+=("build context $ctx does not exist")
+    elif [[ ! -f "$dockerfile" ]]; then
+        problems+=("Dockerfile ${dockerfile#"$REPO_ROOT"/} does not exist")
+    else
+        while IFS= read -r src; do
+            src="${src#./}"
+            src="${src%/}"
+            if ! compgen -G "$ctx/$src" >/dev/null; then
+                problems+=("${dockerfile#"$REPO_ROOT"/}: COPY source $src does not exist in the context")
+            elif dockerignored "$ctx" "$src"; then
+                problems+=("${dockerfile#"$REPO_ROOT"/}: COPY source $src is excluded by .dockerignore")
+            fi
+        done < <(copy_sources "$dockerfile")
+    fi
+    check "$svc: build context, Dockerfile and COPY sources exist" "${problems[@]}"
+done
+
+problems=()
+while IFS=$'\t' read -r svc src; do
+    [[ -e "$src" ]] || problems+=("$svc: bind-mount source ${src#"$REPO_ROOT"/} does not exist")
+done < <(cfg '.services | to_entries[] | .key as $s | (.value.volumes // [])[] |
+    if type == "string" then split(":")[0] else (select(.type == "bind") | .source) end |
+    select(startswith("/")) | [$s, .] | @tsv')
+check "bind-mount sources exist" "${problems[@]}"
+
+# --- 3. variables -----------------------------------------------------------------------------
+# env_example_has NAME: .env.example has an uncommented NAME= line.
+env_example_has() {
+    grep -qE "^[[:space:]]*(export[[:space:]]+)?$1=" "$ENV_EXAMPLE"
+}
+env_example_value() {
+    sed -nE "s/^[[:space:]]*(export[[:space:]]+)?$1=//p" "$ENV_EXAMPLE" | tail -n 1 |
+        sed -E 's/^"(.*)"$/\1/; s/^'\''(.*)'\''$/\1/'
+}
+
+# c_vars FILE...: the variable names in configuration tables, port_var/dsn_var and getenv().
+c_vars() {
+    grep -hoE '(\{|VAR\()[[:space:]]*"[A-Z][A-Z0-9_]*"[[:space:]]*,[[:space:]]*CONFIG_[A-Z]+|\.(port|dsn)_var[[:space:]]*=[[:space:]]*"[A-Z][A-Z0-9_]*"|getenv\("[A-Z][A-Z0-9_]*"\)' \
+        "$@" 2>/dev/null | grep -oE '"[A-Z][A-Z0-9_]*"' | tr -d '"' | sort -u
+}
+
+declare -A SERVICE_VARS=()
+all_vars=()
+for svc in "${!SERVICE_DIR[@]}"; do
+    dir="${SERVICE_DIR[$svc]}"
+    # the service's own files, and the library's: lib/apiserver.c's table only for the services
+    # built on it (those that name a port_var / dsn_var, the two APIs)
+    files=("$dir"/*.c)
+    for f in lib/*.c; do
+        [[ "$f" == lib/apiserver.c ]] && ! grep -qE '\.(port|dsn)_var' "$dir"/*.c && continue
+        files+=("$f")
+    done
+    vars="$(c_vars "${files[@]}" | grep -vE "$EXEMPT_RE" | tr '\n' ' ')"
+    SERVICE_VARS[$svc]="$vars"
+    # shellcheck disable=SC2206 # word splitting of the name list is intended
+    all_vars+=($vars)
+done
+mapfile -t all_vars < <(printf '%s\n' "${all_vars[@]}" | sort -u)
+
+for svc in $(printf '%s\n' "${!SERVICE_DIR[@]}" | sort); do
+    n=$(wc -w <<<"${SERVICE_VARS[$svc]}")
+    if ((n < 2)); then
+        fail "$svc: found only $n variables in ${SERVICE_DIR[$svc]}/*.c; has the config table's form changed?"
+    else
+        pass "$svc reads $n variables: ${SERVICE_VARS[$svc]% }"
+    fi
+done
+
+problems=()
+for v in "${all_vars[@]}"; do
+    env_example_has "$v" || problems+=("$v is read by the services but has no $v= line in $ENV_EXAMPLE")
+done
+check "every variable the services read is in $ENV_EXAMPLE" "${problems[@]}"
+
+for svc in $(printf '%s\n' "${!SERVICE_DIR[@]}" | sort); do
+    problems=()
+    if ! cfg -e --arg s "$svc" '.services | has($s)' >/dev/null; then
+        fail "$svc: no such service in $COMPOSE_FILE"
+        continue
+    fi
+    for v in ${SERVICE_VARS[$svc]}; do
+        # "<unset>" when the key is missing (or null), else its value as text
+        get='.services[$s].environment | if has($v) and .[$v] != null then .[$v] | tostring else "<unset>" end'
+        with="$(cfg --arg s "$svc" --arg v "$v" "$get")"
+        without="$(cfg_default --arg s "$svc" --arg v "$v" "$get")"
+        if [[ "$with" == "<unset>" ]]; then
+            problems+=("$v is not set in its environment")
+        elif [[ "$with" != "$without" ]]; then
+            problems+=("$v is '$without' without an env file but '$with' with $ENV_EXAMPLE: make compose's default ($v:-...) $ENV_EXAMPLE's value")
+        elif [[ -z "$with" && -n "$(env_example_value "$v")" ]]; then
+            problems+=("$v is empty, but $ENV_EXAMPLE gives it a value")
+        fi
+    done
+    check "$svc: every variable it reads is set in compose, with $ENV_EXAMPLE's default" "${problems[@]}"
+done
+
+problems=()
+while IFS= read -r v; do
+    env_example_has "$v" || problems+=("\${$v} is used in $COMPOSE_FILE but has no $v= line in $ENV_EXAMPLE")
+done < <(grep -v '^[[:space:]]*#' "$COMPOSE_FILE" | sed 's/\$\$//g' |
+    grep -oE '\$(\{[A-Za-z_][A-Za-z0-9_]*|[A-Za-z_][A-Za-z0-9_]*)' | tr -d '${' | sort -u)
+check "every \${VAR} in $COMPOSE_FILE is in $ENV_EXAMPLE" "${problems[@]}"
+
+# URLs: host = the compose service, credentials and database/vhost = what that service creates.
+problems=()
+svc_env() { cfg --arg s "$1" --arg v "$2" '.services[$s].environment[$v] // empty | tostring'; }
+url_re='^([a-z]+)://([^:@/]+):([^@/]*)@([^:/]+):([0-9]+)/([^?]+)$'
+declare -A SERVER_PORT=([postgres]=5432 [rabbitmq]=5672)
+for svc in "${services[@]}"; do
+    for v in $(printf '%s\n' "${!URL_TARGET[@]}" | sort); do
+        url="$(svc_env "$svc" "$v")"
+        [[ -n "$url" ]] || continue # unset, or empty: the service uses the owner's URL
+        IFS=: read -r target role_var pass_var name_var <<<"${URL_TARGET[$v]}"
+        if [[ ! "$url" =~ $url_re ]]; then
+            problems+=("$svc: $v is not of the form scheme://user:password@host:port/name")
+            continue
+        fi
+        user="${BASH_REMATCH[2]}" pass="${BASH_REMATCH[3]}" host="${BASH_REMATCH[4]}"
+        port="${BASH_REMATCH[5]}" name="${BASH_REMATCH[6]}"
+        if [[ "$host" != "$target" ]]; then
+            problems+=("$svc: $v points at host '$host', not at the $target service")
+            continue
+        fi
+        case "$role_var" in
+            -) want_user="$(svc_env "$target" CQRS_DB_USER)" role_what="CQRS_DB_USER" ;;
+            [A-Z]*) want_user="$(svc_env "$target" "$role_var")" role_what="$role_var" ;;
+            *) want_user="$role_var" role_what="the role the migrations grant to" ;;
+        esac
+        [[ "$port" == "${SERVER_PORT[$target]}" ]] ||
+            problems+=("$svc: $v uses port $port, $target listens on ${SERVER_PORT[$target]}")
+        [[ "$user" == "$want_user" ]] ||
+            problems+=("$svc: $v's user is '$user', not '$want_user' ($target's $role_what)")
+        [[ "$pass" == "$(svc_env "$target" "$pass_var")" ]] ||
+            problems+=("$svc: $v's password is not the $target service's $pass_var")
+        [[ "$name" == "$(svc_env "$target" "$name_var")" ]] ||
+            problems+=("$svc: $v names '$name', not the $target service's $name_var ('$(svc_env "$target" "$name_var")')")
+    done
+done
+# RELAY_METRICS_URL (the query API's dashboard): the relay service's port, which must listen
+# on every interface to be reachable from another container.
+for svc in "${services[@]}"; do
+    url="$(svc_env "$svc" RELAY_METRICS_URL)"
+    [[ -n "$url" && "$url" != off ]] || continue
+    re='^http://([^:/]+):([0-9]+)/'
+    if [[ ! "$url" =~ $re ]]; then
+        problems+=("$svc: RELAY_METRICS_URL '$url' is not http://host:port/...")
+    elif [[ "${BASH_REMATCH[1]}" != relay ]]; then
+        problems+=("$svc: RELAY_METRICS_URL points at '${BASH_REMATCH[1]}', not at the relay service")
+    elif [[ "${BASH_REMATCH[2]}" != "$(svc_env relay RELAY_METRICS_PORT)" ]]; then
+        problems+=("$svc: RELAY_METRICS_URL uses port ${BASH_REMATCH[2]}, the relay listens on RELAY_METRICS_PORT=$(svc_env relay RELAY_METRICS_PORT)")
+    elif [[ "$(svc_env relay HTTP_BIND_ADDRESS)" != 0.0.0.0 ]]; then
+        problems+=("$svc: RELAY_METRICS_URL needs the relay's HTTP_BIND_ADDRESS to be 0.0.0.0")
+    fi
+done
+for svc in "${!PORT_VAR[@]}"; do
+    bind="$(svc_env "$svc" HTTP_BIND_ADDRESS)"
+    [[ "$bind" == 0.0.0.0 ]] ||
+        problems+=("$svc: HTTP_BIND_ADDRESS is '$bind'; published ports need 0.0.0.0")
+done
+check "URLs match the postgres, rabbitmq and relay services; APIs bind 0.0.0.0" \
+    "${problems[@]}"
+
+# --- 4. ports ---------------------------------------------------------------------------------
+# url_port URL: the port of an http URL (80 if none).
+url_port() {
+    local re='^https?://[^/:]+(:([0-9]+))?(/.*)?$'
+    [[ "$1" =~ $re ]] || return 1
+    echo "${BASH_REMATCH[2]:-80}"
+}
+
+for svc in $(printf '%s\n' "${!PORT_VAR[@]}" | sort); do
+    problems=()
+    var="${PORT_VAR[$svc]}"
+    url="$(jq -r --arg k "${URL_KEY[$svc]}" '.[$k] // empty' "$SUBMISSION")"
+    want="$(url_port "$url")" || {
+        fail "$svc: $SUBMISSION has no usable ${URL_KEY[$svc]} ('$url')"
+        continue
+    }
+    example="$(env_example_value "$var")"
+    [[ "$example" == "$want" ]] ||
+        problems+=("$ENV_EXAMPLE has $var=$example, $SUBMISSION's ${URL_KEY[$svc]} uses port $want")
+    for which in with no; do
+        [[ "$which" == with ]] && json="$TMP/with-env.json" label="with $ENV_EXAMPLE"
+        [[ "$which" == no ]] && json="$TMP/no-env.json" label="without an env file"
+        mapfile -t ports < <(jq -r --arg s "$svc" '.services[$s].ports // [] | .[] |
+            if type == "string" then
+                (split(":") | if length == 3 then .[1:] else . end | "\(.[0])\t\(.[1])")
+            else "\(.published)\t\(.target)" end' "$json")
+        inner="$(jq -r --arg s "$svc" --arg v "$var" '.services[$s].environment[$v] // empty | tostring' "$json")"
+        if ((${#ports[@]} != 1)); then
+            problems+=("$label: expected one published port, found ${#ports[@]}")
+            continue
+        fi
+        IFS=$'\t' read -r published target <<<"${ports[0]}"
+        [[ "$published" == "$want" ]] ||
+            problems+=("$label: publishes port $published, $SUBMISSION says $want")
+        [[ "$target" == "$inner" ]] ||
+            problems+=("$label: forwards to container port $target, but the service listens on $var=$inner")
+    done
+    check "$svc: port $want in $SUBMISSION, $ENV_EXAMPLE and $COMPOSE_FILE" "${problems[@]}"
+done
+
+if [[ -f "$POSTMAN_ENV" ]]; then
+    problems=()
+    for pair in commandUrl:commandServiceUrl queryUrl:queryServiceUrl; do
+        key="${pair%%:*}" sub="${pair#*:}"
+        have="$(jq -r --arg k "$key" '.values[] | select(.key == $k) | .value' "$POSTMAN_ENV")"
+        want="$(jq -r --arg k "$sub" '.[$k]' "$SUBMISSION")"
+        [[ "$have" == "$want" ]] ||
+            problems+=("$key is '$have', $SUBMISSION's $sub is '$want' (run postman/make-env.sh)")
+    done
+    check "$POSTMAN_ENV's base URLs are $SUBMISSION's" "${problems[@]}"
+fi
+
+finish
