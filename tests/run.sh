@@ -10,12 +10,12 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-SUITES="${TEST_SUITES:-unit pgtap e2e browser newman faults fuzz compose}"
+SUITES="${TEST_SUITES:-unit pgtap e2e browser newman faults fuzz compose bench}"
 for s in $SUITES; do
     case "$s" in
-        unit | pgtap | e2e | browser | newman | faults | fuzz | compose) ;;
+        unit | pgtap | e2e | browser | newman | faults | fuzz | compose | bench) ;;
         *)
-            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e browser newman faults fuzz compose)" >&2
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e browser newman faults fuzz compose bench)" >&2
             exit 2
             ;;
     esac
@@ -457,6 +457,21 @@ suite_newman() {
     ((st == 0 || fail > 0)) || fail=1
     services_done newman
     record newman "$pass" "$((fail + sanitizer_fail))"
+}
+
+# --- bench: `make bench-smoke`, the benchmark harness for a few seconds on its own stack; it
+# checks that every figure was produced, never a speed ------------------------------------------
+suite_bench() {
+    section "bench (smoke)"
+    local out st=0
+    out="$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout -k 10 1800 make bench-smoke 2>&1)" || st=$?
+    printf '%s\n' "$out" >"$ARTIFACTS/bench-smoke.log"
+    tail -n 20 <<<"$out"
+    if ((st == 0)); then
+        record bench 1 0
+    else
+        record bench 0 1 "make bench-smoke exited $st"
+    fi
 }
 
 for s in $SUITES; do
