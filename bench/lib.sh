@@ -1,0 +1,230 @@
+# shellcheck shell=bash
+# bench/lib.sh: sourced by every bench script. Helpers for SQL, figures, wrk, the services and
+# waiting for the pipeline. Expects what bench/run.sh exports: the stack's URLs and ports,
+# STATE_DIR, BENCH_OUT (report folder), BENCH_TMP (raw outputs) and the BENCH_* parameters.
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+export BENCH_LUA_DIR="$BENCH_DIR/lua"
+
+log() {
+    printf '%s bench/%s: %s\n' "$(date +%T)" "${BENCH_STAGE:-run}" "$*" >&2
+}
+
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# wsql / rsql ARGS...: psql on the write / read DB: unaligned, tuples only, stop at the first error.
+wsql() {
+    psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DATABASE_URL" "$@"
+}
+
+rsql() {
+    psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$READ_DATABASE_URL" "$@"
+}
+
+# calc EXPR: evaluates an arithmetic expression with jq (floating point), e.g. calc "3 / 4".
+calc() {
+    jq -n "$1"
+}
+
+# round N: N with at most 3 fraction digits, 4 below 1.
+round() {
+    jq -n --argjson x "$1" 'if ($x | fabs) >= 1 then ($x * 1000 | round) / 1000
+                            else ($x * 10000 | round) / 10000 end'
+}
+
+# fig_set KEY VALUE: records a figure of the report (a number, or yes/no). The last value wins.
+fig_set() {
+    printf '%s\t%s\n' "$1" "$2" >>"$BENCH_OUT/figures.tsv"
+    log "$1 = $2"
+}
+
+# fig_get KEY: a recorded figure, or nothing.
+fig_get() {
+    [[ -f "$BENCH_OUT/figures.tsv" ]] || return 0
+    awk -F'\t' -v k="$1" '$1 == k { v = $2 } END { if (v != "") print v }' "$BENCH_OUT/figures.tsv"
+}
+
+# state_set KEY VALUE / state_get KEY: what one stage leaves for the next (not reported).
+state_set() {
+    printf '%s\t%s\n' "$1" "$2" >>"$BENCH_TMP/state.tsv"
+}
+
+state_get() {
+    [[ -f "$BENCH_TMP/state.tsv" ]] || return 0
+    awk -F'\t' -v k="$1" '$1 == k { v = $2 } END { if (v != "") print v }' "$BENCH_TMP/state.tsv"
+}
+
+# jget JSON FILTER: one value of a JSON document.
+jget() {
+    jq -r "$2" <<<"$1"
+}
+
+# run_wrk NAME URL CONNECTIONS SECONDS SCRIPT [WRK ARGS...]: runs wrk with BENCH_WRK_THREADS
+# threads and a script of bench/lua, keeps its output in $BENCH_TMP/wrk-NAME.txt and prints the
+# BENCH_RESULT JSON of bench/lua/common.lua. Fails when wrk fails or a request failed (socket
+# error, time-out or an HTTP status >= 400): such a run measured errors, not the system.
+run_wrk() {
+    local name="$1" url="$2" conns="$3" secs="$4" script="$5" out result
+    shift 5
+    out="$BENCH_TMP/wrk-$name.txt"
+    if ! wrk -t "$BENCH_WRK_THREADS" -c "$conns" -d "${secs}s" --timeout 10s \
+        -s "$BENCH_LUA_DIR/$script" "$@" "$url" >"$out" 2>&1; then
+        log "wrk $name failed:"
+        cat "$out" >&2
+        return 1
+    fi
+    result="$(sed -n 's/^BENCH_RESULT //p' "$out" | tail -n 1)"
+    if [[ -z "$result" ]]; then
+        log "wrk $name printed no result:"
+        cat "$out" >&2
+        return 1
+    fi
+    if ! jq -e '.requests > 0 and ([.errors[]] | add) == 0' <<<"$result" >/dev/null; then
+        log "wrk $name: requests failed: $result"
+        return 1
+    fi
+    printf '%s\n' "$result"
+}
+
+# services ARGS...: scripts/services.sh, its output kept in $BENCH_TMP/stack.log.
+services() {
+    "$REPO_ROOT/scripts/services.sh" "$@" >>"$BENCH_TMP/stack.log" 2>&1 && return 0
+    log "services.sh $* failed; see $BENCH_TMP/stack.log"
+    return 1
+}
+
+# wait_for WHAT TIMEOUT_S INTERVAL_S CMD...: runs CMD until it succeeds; fails after TIMEOUT_S.
+wait_for() {
+    local what="$1" timeout="$2" interval="$3" deadline
+    shift 3
+    deadline=$((SECONDS + timeout))
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${timeout}s waiting for $what"
+            return 1
+        fi
+        sleep "$interval"
+    done
+}
+
+# need_running NAME...: exits the stage when one of these services is not running (so that a
+# wait for it fails now, not at its time-out), with the end of its log.
+need_running() {
+    local name
+    for name in "$@"; do
+        if ! "$REPO_ROOT/scripts/services.sh" status "$name" >/dev/null 2>&1; then
+            log "$name is not running; the end of its log:"
+            tail -n 5 "$STATE_DIR/logs/$name.log" >&2 || true
+            die "$name died"
+        fi
+    done
+}
+
+# pipeline_drained: true when the outbox holds no unpublished row and the read DB has processed
+# the newest outbox event. One consumer takes the queue in order, so the newest processed means
+# all processed. Cheap (index look-ups only), so it may be polled while measuring. Exits the stage
+# when the relay or the consumer died.
+pipeline_drained() {
+    local unpublished newest
+    need_running relay consumer
+    unpublished="$(wsql -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
+    [[ "$unpublished" == 0 ]] || return 1
+    newest="$(wsql -c "SELECT event_id FROM outbox ORDER BY id DESC LIMIT 1")"
+    [[ -z "$newest" ]] && return 0
+    [[ "$(rsql -v id="$newest" <<<"SELECT count(*) FROM processed_events WHERE event_id = :'id'")" == 1 ]]
+}
+
+# settle_within TIMEOUT_S INTERVAL_S: waits until the pipeline has drained, polling every
+# INTERVAL_S. settle: the same within 600 s, polling every 0.3 s.
+settle_within() {
+    wait_for "the pipeline to drain" "$1" "$2" pipeline_drained
+}
+
+settle() {
+    settle_within 600 0.3
+}
+
+# views_fresh: true when the consumer has refreshed every materialized view events touched.
+views_fresh() {
+    [[ "$(rsql -c "SELECT count(*) FROM mv_state WHERE dirty")" == 0 ]]
+}
+
+# percentiles FILE: prints "p50 p99 max" of the numbers in FILE (one a line).
+percentiles() {
+    sort -n "$1" | awk '{ v[NR] = $1 }
+        END {
+            if (NR == 0) exit 1
+            i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+            print v[i50], v[i99], v[NR]
+        }'
+}
+
+# gen_orders N PAID_PCT DAYS PUBLISHED: adds N orders to the write DB with
+# bench/sql/gen_orders.sql, in transactions of at most 100,000 orders (so the relay can start on
+# the first while the next is generated). PUBLISHED: yes or no (see the SQL file).
+gen_orders() {
+    local n="$1" paid="$2" days="$3" published="$4" chunk
+    while ((n > 0)); do
+        chunk=$((n > 100000 ? 100000 : n))
+        wsql -v n="$chunk" -v paid_pct="$paid" -v days="$days" -v customers="$BENCH_CUSTOMERS" \
+            -v published="$published" -f "$BENCH_DIR/sql/gen_orders.sql" >/dev/null || return 1
+        n=$((n - chunk))
+    done
+}
+
+# load_products: the 1,000 products every measurement orders from (bench/sql/products.sql);
+# records their id range for the load generators.
+load_products() {
+    wsql -v n="$BENCH_PRODUCTS" -f "$BENCH_DIR/sql/products.sql" >/dev/null || return 1
+    read -r BENCH_PRODUCT_MIN BENCH_PRODUCT_MAX < <(wsql -F ' ' -c "SELECT min(id), max(id) FROM products")
+    export BENCH_PRODUCT_MIN BENCH_PRODUCT_MAX
+    state_set product_min "$BENCH_PRODUCT_MIN"
+    state_set product_max "$BENCH_PRODUCT_MAX"
+}
+
+# product_range: exports BENCH_PRODUCT_MIN / BENCH_PRODUCT_MAX as load_products recorded them.
+product_range() {
+    BENCH_PRODUCT_MIN="$(state_get product_min)"
+    BENCH_PRODUCT_MAX="$(state_get product_max)"
+    [[ -n "$BENCH_PRODUCT_MIN" && -n "$BENCH_PRODUCT_MAX" ]] || die "no products loaded"
+    export BENCH_PRODUCT_MIN BENCH_PRODUCT_MAX
+}
+
+# reset_databases: stops the services, drops both databases and creates them again with their
+# migrations (scripts/pg.sh start creates what is missing), then starts the services: a system
+# with no orders, on the same servers. The queue is empty once the pipeline has settled.
+reset_databases() {
+    local url db
+    services stop
+    for url in "$DATABASE_URL" "$READ_DATABASE_URL"; do
+        db="${url##*/}"
+        db="${db%%\?*}"
+        psql -X -q -v ON_ERROR_STOP=1 -h "$STATE_DIR/pg/run" -p "$PG_PORT" -U postgres \
+            -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" || return 1
+    done
+    {
+        "$REPO_ROOT/scripts/pg.sh" start && "$REPO_ROOT/scripts/migrate.sh"
+    } >>"$BENCH_TMP/stack.log" 2>&1 || return 1
+    services start
+}
+
+# replay_outbox FIRST_ID: applies the outbox rows from id FIRST_ID on to the read DB with the
+# consumer's own projection function, apply_events, in transactions of 500 events in id order
+# (the consumer's batch size): for each window of 50,000 ids the write DB writes one
+# "SELECT apply_events(...)" statement per 500 rows, and the read DB runs them.
+replay_outbox() {
+    local from="$1" last
+    last="$(wsql -c "SELECT coalesce(max(id), 0) FROM outbox")"
+    while ((from <= last)); do
+        wsql -c "SELECT 'SELECT 1 FROM apply_events('
+                        || quote_literal(jsonb_agg(payload ORDER BY id)::text) || '::jsonb);'
+                 FROM outbox WHERE id >= $from AND id < $from + 50000
+                 GROUP BY (id - $from) / 500 ORDER BY (id - $from) / 500" |
+            rsql >/dev/null || return 1
+        from=$((from + 50000))
+    done
+}
