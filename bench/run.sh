@@ -124,6 +124,12 @@ export AMQP_EPMD_PORT="${ports[3]}" COMMAND_SERVICE_PORT="${ports[4]}" QUERY_SER
 export BENCH_NGINX_PORT="${ports[6]}" RELAY_METRICS_PORT="${ports[7]}" CONSUMER_METRICS_PORT="${ports[8]}"
 export DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_write"
 export READ_DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_read"
+# each service as its own least-privilege role, as in production and tests/run.sh (this also
+# overrides role URLs a caller exported for another stack)
+export COMMAND_DATABASE_URL="postgresql://cqrs_command:cqrs_command@127.0.0.1:$PG_PORT/cqrs_write"
+export RELAY_DATABASE_URL="postgresql://cqrs_relay:cqrs_relay@127.0.0.1:$PG_PORT/cqrs_write"
+export QUERY_DATABASE_URL="postgresql://cqrs_query:cqrs_query@127.0.0.1:$PG_PORT/cqrs_read"
+unset CONSUMER_DATABASE_URL
 export BROKER_URL="amqp://cqrs:cqrs@127.0.0.1:$AMQP_PORT/cqrs"
 export COMMAND_URL="http://127.0.0.1:$COMMAND_SERVICE_PORT"
 export QUERY_URL="http://127.0.0.1:$QUERY_SERVICE_PORT"

@@ -47,9 +47,25 @@ fail_start() {
     exit 1
 }
 
+# others_secrets NAME: `env -u` options that keep from NAME the credentials only other services
+# need (least privilege: the query API, for one, holds no broker credentials).
+others_secrets() {
+    local -a vars
+    case "$1" in
+        command-api) vars=(BROKER_URL READ_DATABASE_URL QUERY_DATABASE_URL CONSUMER_DATABASE_URL RELAY_DATABASE_URL) ;;
+        query-api) vars=(BROKER_URL DATABASE_URL COMMAND_DATABASE_URL RELAY_DATABASE_URL CONSUMER_DATABASE_URL COMMAND_API_TOKEN) ;;
+        relay) vars=(READ_DATABASE_URL QUERY_DATABASE_URL CONSUMER_DATABASE_URL COMMAND_DATABASE_URL COMMAND_API_TOKEN) ;;
+        consumer) vars=(DATABASE_URL COMMAND_DATABASE_URL RELAY_DATABASE_URL QUERY_DATABASE_URL COMMAND_API_TOKEN) ;;
+        *) vars=() ;;
+    esac
+    if ((${#vars[@]} > 0)); then
+        printf -- '-u\n%s\n' "${vars[@]}"
+    fi
+}
+
 start() {
     local name pid port deadline
-    local -a started=()
+    local -a started=() unset_opts=()
     mkdir -p "$LOG_DIR" "$RUN_DIR"
     for name in "$@"; do
         [[ -x "$BIN_DIR/$name" ]] || die "$BIN_DIR/$name not found; run make build"
@@ -63,9 +79,10 @@ start() {
         printf '%s services.sh: starting %s\n' "$(date -u +%FT%TZ)" "$name" >>"$LOG_DIR/$name.log"
         # The child writes its own pid, then execs the service: the pid is right even if
         # setsid has to fork.
+        mapfile -t unset_opts < <(others_secrets "$name")
         # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
-        setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$RUN_DIR/$name.pid" "$BIN_DIR/$name" \
-            </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
+        env "${unset_opts[@]}" setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh \
+            "$RUN_DIR/$name.pid" "$BIN_DIR/$name" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
         started+=("$name")
     done
     ((${#started[@]} > 0)) || return 0
