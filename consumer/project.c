@@ -10,14 +10,18 @@
 
 /* Consumers running at once take turns in the read DB: they update the same summary rows
  * (totals, customers, products) in different orders and would deadlock, each deadlock costing
- * deadlock_timeout. The lock is a transaction-level advisory lock taken in the statement's own
- * transaction, before the events are applied (the CTE is scanned first). */
+ * deadlock_timeout; and a view refresh must not overlap a batch (see consumer_refresh_views). The
+ * lock is a transaction-level advisory lock taken in the statement's own transaction, before the
+ * events are applied (the CTE is scanned first). */
 #define SERIAL_CTE "WITH serial AS (SELECT pg_advisory_xact_lock(hashtext('cqrs.consumer'))) "
 
 const struct pg_stmt project_stmts[] = {
     {"consumer_apply_events", SERIAL_CTE "SELECT apply_events($1::jsonb)::text FROM serial", 1},
     {"consumer_apply_event", SERIAL_CTE "SELECT apply_event($1::jsonb) FROM serial", 1},
-    {"consumer_refresh_views", "SELECT array_to_string(refresh_due_views($1::integer), ',')", 1},
+    /* refreshing takes the same turn: a refresh whose snapshot missed a concurrent batch would
+     * otherwise clear the dirty flag that batch found already set, leaving the view stale */
+    {"consumer_refresh_views",
+     SERIAL_CTE "SELECT array_to_string(refresh_due_views($1::integer), ',') FROM serial", 1},
 };
 const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
 
