@@ -128,12 +128,12 @@ fi
 # The resolved configuration as JSON, with .env.example and with an empty env file (so that
 # only compose's own defaults apply).
 to_json() {
-    python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'
+    "${COMPOSE_PYTHON:-/usr/bin/python3}" -c 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'
 }
 : >"$TMP/empty.env"
 if ! run_compose "$ENV_EXAMPLE" config 2>"$TMP/err" | to_json >"$TMP/with-env.json" ||
     ! run_compose "$TMP/empty.env" config 2>>"$TMP/err" | to_json >"$TMP/no-env.json"; then
-    fail "could not resolve $COMPOSE_FILE to JSON (needs python3 with PyYAML):"
+    fail "could not resolve $COMPOSE_FILE to JSON (needs /usr/bin/python3 with PyYAML: Debian python3-yaml, scripts/deps.sh):"
     sed 's/^/       /' "$TMP/err"
     finish
 fi
