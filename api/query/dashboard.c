@@ -20,7 +20,7 @@
 #include <time.h>
 
 #define DASHBOARD_CHANNEL "events_applied"
-#define DASHBOARD_SQL "SELECT q_dashboard($1::bigint, $2::double precision)"
+#define DASHBOARD_SQL "SELECT (SELECT q FROM q_dashboard($1::bigint, $2::double precision) AS q)"
 #define DASHBOARD_MIN_INTERVAL_MS 500 /* at most 2 pushes a second */
 #define DASHBOARD_REFRESH_MS 1000     /* at least 1 a second */
 #define DASHBOARD_RETRY_MS 2000

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #define MOOD_CHANNEL "mood_stats"
-#define MOOD_STATS_SQL "SELECT q_mood_stats()"
+#define MOOD_STATS_SQL "SELECT (SELECT q FROM q_mood_stats() AS q)"
 #define MOOD_RETRY_MS 2000
 
 struct mood_config {

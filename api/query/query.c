@@ -10,24 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Each query function is set-returning SQL (migrations/read/0008_inline_queries.sql), called in
+ * FROM so that the planner inlines its body into the prepared statement and plans it once per
+ * connection; the scalar subquery answers one row, NULL when the function returned none. */
+#define QUERY_CALL(call) "SELECT (SELECT q FROM " call " AS q)"
+
 const struct pg_stmt query_stmts[] = {
-    {"product", "SELECT q_product($1::bigint)", 1},
-    {"products", "SELECT q_products($1::integer, $2::integer)", 2},
-    {"order", "SELECT q_order($1::bigint)", 1},
-    {"customer_orders", "SELECT q_customer_orders($1::bigint, $2::text, $3::integer, $4::integer)",
+    {"product", QUERY_CALL("q_product($1::bigint)"), 1},
+    {"products", QUERY_CALL("q_products($1::integer, $2::integer)"), 2},
+    {"order", QUERY_CALL("q_order($1::bigint)"), 1},
+    {"customer_orders", QUERY_CALL("q_customer_orders($1::bigint, $2::text, $3::integer, $4::integer)"),
      4},
-    {"customer_summary", "SELECT q_customer_summary($1::bigint)", 1},
-    {"inventory", "SELECT q_inventory($1::boolean)", 1},
-    {"analytics_orders", "SELECT q_analytics_orders()", 0},
-    {"sales_daily", "SELECT q_sales_daily($1::date, $2::date)", 2},
-    {"top_products", "SELECT q_top_products($1::integer)", 1},
-    {"categories", "SELECT q_categories()", 0},
-    {"todos", "SELECT q_todos()", 0},
-    {"mood_stats", "SELECT q_mood_stats()", 0},
+    {"customer_summary", QUERY_CALL("q_customer_summary($1::bigint)"), 1},
+    {"inventory", QUERY_CALL("q_inventory($1::boolean)"), 1},
+    {"analytics_orders", QUERY_CALL("q_analytics_orders()"), 0},
+    {"sales_daily", QUERY_CALL("q_sales_daily($1::date, $2::date)"), 2},
+    {"top_products", QUERY_CALL("q_top_products($1::integer)"), 1},
+    {"categories", QUERY_CALL("q_categories()"), 0},
+    {"todos", QUERY_CALL("q_todos()"), 0},
+    {"mood_stats", QUERY_CALL("q_mood_stats()"), 0},
     /* the operations dashboard (dashboard.h): the relay's outbox figures as parameters */
-    {"dashboard", "SELECT q_dashboard($1::bigint, $2::double precision)", 2},
+    {"dashboard", QUERY_CALL("q_dashboard($1::bigint, $2::double precision)"), 2},
     /* read-your-writes (consistency.h) */
-    {"events_applied", "SELECT q_events_applied($1::uuid[])", 1},
+    {"events_applied", QUERY_CALL("q_events_applied($1::uuid[])"), 1},
 };
 const size_t query_nstmts = sizeof query_stmts / sizeof query_stmts[0];
 

@@ -14,22 +14,22 @@ SELECT is((SELECT tgtype & 7 FROM pg_trigger
            WHERE tgrelid = 'processed_events'::regclass AND tgname = 'processed_events_notify')::int,
           4, 'once per statement, after insert');
 
-SELECT is(q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1']::uuid[]), false,
+SELECT is((SELECT q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1']::uuid[])), false,
           'an event not applied yet is not');
 SELECT is(apply_events(jsonb_build_array(jsonb_build_object(
               'eventId', '00000000-0000-0000-0000-0000000000a1', 'eventType', 'TodoCreated',
               'occurredAt', '2026-03-01T10:00:00Z', 'aggregateType', 'todo', 'aggregateId', 9001,
               'aggregateVersion', 1, 'todoId', 9001, 'title', 't', 'completed', false)))->>'applied',
           '1', 'apply an event');
-SELECT is(q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1']::uuid[]), true,
+SELECT is((SELECT q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1']::uuid[])), true,
           'then it is');
-SELECT is(q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1',
-                               '00000000-0000-0000-0000-0000000000a2']::uuid[]), false,
+SELECT is((SELECT q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1',
+                                       '00000000-0000-0000-0000-0000000000a2']::uuid[])), false,
           'all of the ids must be applied');
-SELECT is(q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1',
-                               '00000000-0000-0000-0000-0000000000a1']::uuid[]), true,
+SELECT is((SELECT q_events_applied(ARRAY['00000000-0000-0000-0000-0000000000a1',
+                                       '00000000-0000-0000-0000-0000000000a1']::uuid[])), true,
           'repeated ids are fine');
-SELECT is(q_events_applied(ARRAY[]::uuid[]), true, 'no ids: nothing to wait for');
+SELECT is((SELECT q_events_applied(ARRAY[]::uuid[])), true, 'no ids: nothing to wait for');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -15,7 +15,7 @@ SELECT has_index('processed_events', 'processed_events_processed_at_idx', 'proce
                  'processed_events is indexed by processed_at');
 
 CREATE TEMP TABLE d (step text PRIMARY KEY, j jsonb);
-INSERT INTO d SELECT 'empty', q_dashboard()::jsonb;
+INSERT INTO d SELECT 'empty', (SELECT q_dashboard())::jsonb;
 
 SELECT is((SELECT j->'today' FROM d WHERE step = 'empty'),
           jsonb_build_object('day', to_char((now() AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD'),
@@ -50,7 +50,7 @@ SELECT apply_events(jsonb_build_array(
     pg_temp.mk(5, 'OrderCreated', 'order', 2, 1, '{"orderId":2,"customerId":8,"status":"CREATED","total":5,"items":[{"productId":2,"productName":"Pen","category":"Office","quantity":2,"price":2.5}]}'),
     pg_temp.mk(6, 'OrderPaid', 'order', 1, 2, '{"orderId":1,"customerId":7,"status":"PAID","previousStatus":"CREATED","total":3000,"paymentId":1,"amount":3000,"method":"card","paidAt":"2026-03-01T10:00:01.000000Z"}')));
 REFRESH MATERIALIZED VIEW mv_top_products;
-INSERT INTO d SELECT 'orders', q_dashboard(42, 1.5)::jsonb;
+INSERT INTO d SELECT 'orders', (SELECT q_dashboard(42, 1.5))::jsonb;
 
 SELECT is((SELECT (j->'today'->'orders')::int FROM d WHERE step = 'orders'), 2, 'two orders placed today');
 SELECT is((SELECT (j->'today'->>'revenue')::numeric FROM d WHERE step = 'orders'), 3000::numeric,
@@ -85,7 +85,7 @@ SELECT is((SELECT (j->'pipeline'->'outboxOldestAgeMs')::int FROM d WHERE step = 
 
 -- events older than 10 s no longer count in the rate
 UPDATE processed_events SET processed_at = processed_at - interval '1 minute';
-SELECT is((q_dashboard()::jsonb->'pipeline'->'eventsLast10s')::int, 0, 'the rate window is the last 10 s');
+SELECT is(((SELECT q_dashboard())::jsonb->'pipeline'->'eventsLast10s')::int, 0, 'the rate window is the last 10 s');
 
 SELECT ok(NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cqrs_query')
           OR has_function_privilege('cqrs_query', 'q_dashboard(bigint, double precision)', 'EXECUTE'),
