@@ -10,7 +10,7 @@
  *   consumer_last_event_occurred_timestamp_seconds   that occurredAt (Unix time)
  *   consumer_batch_duration_seconds         one batch: apply, commit and ack
  *   consumer_mv_refreshes_total{view}       materialized view refreshes, per view
- *   consumer_mv_refresh_duration_seconds    one refresh_due_views call that refreshed something
+ *   consumer_mv_refresh_duration_seconds    one view's refresh (refresher.h)
  *   db_up, broker_up                        1 while connected
  *   db_reconnects_total, broker_reconnects_total   connections made again after one was lost
  * The loop calls the functions below (atomics, no locks). /health is 200 while both connections
@@ -40,7 +40,8 @@ void consumer_metrics_received(struct consumer_metrics *m, size_t n);
  * the broker connection broke midway). */
 void consumer_metrics_batch(struct consumer_metrics *m, const struct receive_batch *b,
                             double seconds);
-/* One refresh_due_views call: views is the comma-separated names it refreshed ("" none). */
+/* Refreshes that took seconds: views is the comma-separated names refreshed ("" none). Called
+ * from the refresher's thread. */
 void consumer_metrics_refresh(struct consumer_metrics *m, const char *views, double seconds);
 
 #endif

@@ -15,6 +15,7 @@
 #include "pg.h"
 #include "project.h"
 #include "receive.h"
+#include "refresher.h"
 #include "signals.h"
 
 #include <stddef.h>
@@ -76,7 +77,6 @@ struct consumer {
     PGconn *pg;
     struct receive_batch batch;
     struct event_batch json;
-    struct timespec last_refresh;
     struct consumer_metrics *metrics; /* GET /metrics on CONSUMER_METRICS_PORT */
 };
 
@@ -210,37 +210,6 @@ static void consumer_project(struct consumer *c)
     receive_batch_clear(&c->batch);
 }
 
-/* Refreshes the materialized views that projections marked dirty, at most once per
- * MV_REFRESH_INTERVAL_MS (0 turns refreshing off). */
-static void consumer_refresh(struct consumer *c)
-{
-    long interval = c->cfg->mv_refresh_interval_ms;
-    struct timespec now, done;
-    char err[512], q[600], views[256];
-
-    if (interval == 0 || c->pg == NULL)
-        return;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((now.tv_sec - c->last_refresh.tv_sec) * 1000 +
-            (now.tv_nsec - c->last_refresh.tv_nsec) / 1000000 <
-        interval)
-        return;
-    c->last_refresh = now;
-    if (project_refresh_views(c->pg, interval, views, sizeof views, err, sizeof err) != 0) {
-        log_warn("could not refresh views", "error=%s", log_quote(q, sizeof q, err));
-        if (PQstatus(c->pg) != CONNECTION_OK) {
-            PQfinish(c->pg); /* consumer_connect makes a new one */
-            c->pg = NULL;
-            consumer_metrics_db_lost(c->metrics);
-        }
-        return;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &done);
-    consumer_metrics_refresh(c->metrics, views,
-                             (double)(done.tv_sec - now.tv_sec) +
-                                 (double)(done.tv_nsec - now.tv_nsec) / 1e9);
-}
-
 static void consumer_run(struct consumer *c)
 {
     char err[512];
@@ -254,7 +223,6 @@ static void consumer_run(struct consumer *c)
         }
         consumer_metrics_received(c->metrics, c->batch.n);
         consumer_project(c);
-        consumer_refresh(c);
     }
 }
 
@@ -309,6 +277,9 @@ int main(void)
         mq_broker_release(&broker);
         return 1;
     }
+    /* the views are refreshed beside the batches, never between them (refresher.h) */
+    struct refresher *refresher =
+        refresher_start(cfg.read_database_url, cfg.mv_refresh_interval_ms, c.metrics);
     receive_batch_init(&c.batch, (size_t)cfg.batch_size);
     event_batch_init(&c.json);
 
@@ -323,6 +294,7 @@ int main(void)
                  cfg.fault_pause_before_commit_ms, cfg.fault_pause_after_commit_ms);
     consumer_run(&c);
 
+    refresher_stop(refresher);
     receive_batch_release(&c.batch);
     event_batch_release(&c.json);
     mq_close(c.mq, true);

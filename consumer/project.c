@@ -10,18 +10,14 @@
 
 /* Consumers running at once take turns in the read DB: they update the same summary rows
  * (totals, customers, products) in different orders and would deadlock, each deadlock costing
- * deadlock_timeout; and a view refresh must not overlap a batch (see consumer_refresh_views). The
- * lock is a transaction-level advisory lock taken in the statement's own transaction, before the
- * events are applied (the CTE is scanned first). */
+ * deadlock_timeout. The lock is a transaction-level advisory lock taken in the statement's own
+ * transaction, before the events are applied (the CTE is scanned first). View refreshes need no
+ * turn (refresher.h). */
 #define SERIAL_CTE "WITH serial AS (SELECT pg_advisory_xact_lock(hashtext('cqrs.consumer'))) "
 
 const struct pg_stmt project_stmts[] = {
     {"consumer_apply_events", SERIAL_CTE "SELECT apply_events($1::jsonb)::text FROM serial", 1},
     {"consumer_apply_event", SERIAL_CTE "SELECT apply_event($1::jsonb) FROM serial", 1},
-    /* refreshing takes the same turn: a refresh whose snapshot missed a concurrent batch would
-     * otherwise clear the dirty flag that batch found already set, leaving the view stale */
-    {"consumer_refresh_views",
-     SERIAL_CTE "SELECT array_to_string(refresh_due_views($1::integer), ',') FROM serial", 1},
 };
 const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
 
@@ -398,28 +394,4 @@ enum project_status project_batch(const struct project_ctx *ctx, struct receive_
             return PROJECT_DONE;
         signals_sleep_ms(EARLY_LOCAL_PAUSE_MS << round);
     }
-}
-
-int project_refresh_views(PGconn *pg, long min_interval_ms, char *views, size_t views_len,
-                          char *err, size_t errlen)
-{
-    char interval[24];
-    const char *params[1] = {interval};
-    PGresult *res;
-    int rc = 0;
-
-    snprintf(interval, sizeof interval, "%ld", min_interval_ms);
-    res = PQexecPrepared(pg, "consumer_refresh_views", 1, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char detail[400];
-        pg_error_text(pg, res, detail, sizeof detail);
-        snprintf(err, errlen, "could not refresh materialized views: %s", detail);
-        rc = -1;
-    } else {
-        snprintf(views, views_len, "%s", PQgetvalue(res, 0, 0));
-        if (*views != '\0')
-            log_debug("refreshed materialized views", "views=%s", views);
-    }
-    PQclear(res);
-    return rc;
 }

@@ -35,13 +35,6 @@ enum project_status {
                          broker connections */
 };
 
-/* Refreshes the read DB's dirty materialized views last refreshed at least min_interval_ms ago
- * (refresh_due_views). Returns 0 with views set to their names, comma-separated ("" when none
- * was due), or -1 with err. */
-__attribute__((warn_unused_result)) int project_refresh_views(PGconn *pg, long min_interval_ms,
-                                                              char *views, size_t views_len,
-                                                              char *err, size_t errlen);
-
 /* What project_batch works with; none of it is owned. */
 struct project_ctx {
     PGconn *pg;

@@ -1,5 +1,6 @@
 #include "sse.h"
 
+#include "deadline.h"
 #include "xalloc.h"
 
 #include <microhttpd.h>
@@ -276,13 +277,7 @@ bool sse_hub_wait_idle(struct sse_hub *h, long timeout_ms)
     struct timespec deadline;
     bool idle;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&h->mu);
     while (h->nstreams > 0) {
         if (pthread_cond_timedwait(&h->drained, &h->mu, &deadline) != 0)

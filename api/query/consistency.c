@@ -1,6 +1,7 @@
 #include "consistency.h"
 
 #include "apiserver.h"
+#include "deadline.h"
 #include "log.h"
 #include "pg.h"
 #include "xalloc.h"
@@ -309,13 +310,7 @@ bool consistency_hub_wait_idle(struct consistency_hub *h, long timeout_ms)
     struct timespec deadline;
     bool idle;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&h->mu);
     while (h->nwaits > 0) {
         if (pthread_cond_timedwait(&h->idle, &h->mu, &deadline) != 0)

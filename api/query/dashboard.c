@@ -2,6 +2,7 @@
 
 #include "assets.h"
 #include "config.h"
+#include "deadline.h"
 #include "log.h"
 #include "pgwatch.h"
 #include "promtext.h"
@@ -123,13 +124,7 @@ static void *scrape_main(void *arg)
         failing = rc != 0;
         pthread_mutex_lock(&d->mu);
         d->relay = f;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += SCRAPE_INTERVAL_MS / 1000;
-        until.tv_nsec += (SCRAPE_INTERVAL_MS % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until = deadline_after_ms(SCRAPE_INTERVAL_MS);
         while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
             ;
     }

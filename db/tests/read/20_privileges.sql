@@ -4,7 +4,7 @@
 -- function, so a later migration that forgets a grant fails here; behaviour checks run as the
 -- query role (SET ROLE: scripts/pg.sh makes the owner a member of the service roles).
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 -- as_role(role, sql): runs sql as role, then switches back (an error rolls the switch back too)
 CREATE FUNCTION pg_temp.as_role(p_role text, p_sql text) RETURNS void LANGUAGE plpgsql AS $$
@@ -84,7 +84,8 @@ SELECT is((SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname =
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
                   WHERE p.pronamespace = 'public'::regnamespace
                     AND (p.proname LIKE 'proj\_%' OR p.proname IN ('apply_event', 'apply_events',
-                         'refresh_due_views', 'mv_touch'))
+                         'refresh_due_views', 'refresh_next_view',
+                         'mv_refresh_if_due', 'mv_touch'))
                     AND p.proowner <> current_user::regrole$$,
                 'the projections are the owner''s: the consumer connects as the owner');
 SELECT is_empty($$SELECT relname FROM pg_class
@@ -150,6 +151,8 @@ SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query',
     '42501', NULL, 'nor one event');
 SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'SELECT refresh_due_views(0)')$$,
     '42501', NULL, 'nor refresh the views through the consumer''s function');
+SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'SELECT refresh_next_view(0)')$$,
+    '42501', NULL, 'nor through the refresher''s');
 SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'REFRESH MATERIALIZED VIEW mv_order_stats')$$,
     '42501', NULL, 'nor directly');
 SELECT throws_ok($$SELECT pg_temp.as_role('cqrs_query', 'CREATE TABLE public.intruder ()')$$,

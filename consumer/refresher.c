@@ -1,0 +1,165 @@
+#include "refresher.h"
+
+#include "deadline.h"
+#include "log.h"
+#include "pg.h"
+#include "xalloc.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MAX_VIEWS_PER_TICK 16 /* more than the read DB has: a tick never spins */
+
+static const struct pg_stmt refresher_stmts[] = {
+    {"refresh_next_view", "SELECT refresh_next_view($1::integer)", 1},
+};
+
+struct refresher {
+    const char *dsn;
+    long interval_ms;
+    struct consumer_metrics *metrics;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop; /* under mu */
+};
+
+long refresher_tick_ms(long interval_ms)
+{
+    long tick = interval_ms / 5;
+    return tick < 10 ? 10 : tick;
+}
+
+/* Waits up to ms, or until a stop is asked. Returns whether a stop was asked. */
+static bool wait_or_stop(struct refresher *r, long ms)
+{
+    struct timespec until = deadline_after_ms(ms);
+    bool stop;
+
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
+        ;
+    stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Refreshes one due view. Returns 1 when it refreshed one, 0 when none was due, -1 with err. */
+static int refresh_one(struct refresher *r, PGconn *pg, char *err, size_t errlen)
+{
+    char interval[24], detail[400];
+    const char *params[1] = {interval};
+    struct timespec t0;
+    PGresult *res;
+    int rc = 0;
+
+    snprintf(interval, sizeof interval, "%ld", r->interval_ms);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    res = PQexecPrepared(pg, "refresh_next_view", 1, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        pg_error_text(pg, res, detail, sizeof detail);
+        snprintf(err, errlen, "could not refresh materialized views: %s", detail);
+        rc = -1;
+    } else if (!PQgetisnull(res, 0, 0)) {
+        const char *view = PQgetvalue(res, 0, 0);
+        double s = seconds_since(&t0);
+        consumer_metrics_refresh(r->metrics, view, s);
+        log_debug("refreshed materialized view", "view=%s ms=%.3f", view, s * 1000.0);
+        rc = 1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static void *refresher_main(void *arg)
+{
+    struct refresher *r = arg;
+    long tick = refresher_tick_ms(r->interval_ms), backoff = BACKOFF_MIN_MS;
+    PGconn *pg = NULL;
+    char err[512], q[600];
+
+    for (;;) {
+        if (pg == NULL) {
+            pg = pg_connect(r->dsn, "consumer-refresher", refresher_stmts,
+                            sizeof refresher_stmts / sizeof refresher_stmts[0], err, sizeof err);
+            if (pg == NULL) {
+                log_warn("refresher could not connect to postgres", "retry_ms=%ld error=%s",
+                         backoff, log_quote(q, sizeof q, err));
+                if (wait_or_stop(r, backoff))
+                    break;
+                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                continue;
+            }
+            backoff = BACKOFF_MIN_MS;
+        }
+        for (int i = 0; i < MAX_VIEWS_PER_TICK; i++) {
+            int rc = refresh_one(r, pg, err, sizeof err);
+            if (rc == 1)
+                continue;
+            if (rc < 0) {
+                log_warn("could not refresh views", "error=%s", log_quote(q, sizeof q, err));
+                if (PQstatus(pg) != CONNECTION_OK) {
+                    PQfinish(pg);
+                    pg = NULL;
+                }
+            }
+            break;
+        }
+        if (wait_or_stop(r, tick))
+            break;
+    }
+    PQfinish(pg);
+    return NULL;
+}
+
+struct refresher *refresher_start(const char *dsn, long interval_ms,
+                                  struct consumer_metrics *metrics)
+{
+    struct refresher *r;
+    int rc;
+
+    if (interval_ms <= 0)
+        return NULL;
+    r = xcalloc(1, sizeof *r);
+    r->dsn = dsn;
+    r->interval_ms = interval_ms;
+    r->metrics = metrics;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    rc = pthread_create(&r->thread, NULL, refresher_main, r);
+    if (rc != 0) {
+        log_error("could not start the view refresher", "error=\"%s\"", strerror(rc));
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void refresher_stop(struct refresher *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
