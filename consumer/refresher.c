@@ -30,7 +30,8 @@ struct refresher {
     bool stop; /* under mu */
 };
 
-long refresher_tick_ms(long interval_ms)
+/* A fifth of the interval, at least 10 ms. */
+static long tick_ms(long interval_ms)
 {
     long tick = interval_ms / 5;
     return tick < 10 ? 10 : tick;
@@ -87,7 +88,7 @@ static int refresh_one(struct refresher *r, PGconn *pg, char *err, size_t errlen
 static void *refresher_main(void *arg)
 {
     struct refresher *r = arg;
-    long tick = refresher_tick_ms(r->interval_ms), backoff = BACKOFF_MIN_MS;
+    long tick = tick_ms(r->interval_ms), backoff = BACKOFF_MIN_MS;
     PGconn *pg = NULL;
     char err[512], q[600];
 

@@ -20,7 +20,4 @@ struct refresher *refresher_start(const char *dsn, long interval_ms,
 /* Asks the thread to stop, joins it and frees everything. NULL does nothing. */
 void refresher_stop(struct refresher *r);
 
-/* The tick of the thread for an interval (exposed for the unit tests). */
-long refresher_tick_ms(long interval_ms);
-
 #endif
