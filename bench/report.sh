@@ -55,7 +55,8 @@ ran relay && expect relay. events_per_s publisher_per_s ratio
 ran consumer && expect consumer. events_per_s ratio_to_peak
 if ran e2e; then
     for pct in 50 90; do
-        expect "e2e.p$pct." target_rps achieved_rps orders p50_ms p99_ms max_ms backlog_max \
+        expect "e2e.p$pct." target_rps achieved_rps orders p50_ms p99_ms max_ms relay_p50_ms \
+            relay_p99_ms backlog_max \
             backlog_slope_per_s unpublished_max drain_s bounded
     done
 fi
@@ -257,11 +258,11 @@ fi
     echo
     echo "## 4. End to end: commit to read model, ${BENCH_E2E_S}s at a constant rate"
     echo
-    echo "| load | target orders/s | achieved | orders | p50 ms | p99 ms | max ms | backlog max | backlog slope /s | unpublished max | drained in s | bounded |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| load | target orders/s | achieved | orders | p50 ms | p99 ms | max ms | relay share p50 ms | relay share p99 ms | backlog max | backlog slope /s | unpublished max | drained in s | bounded |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     for pct in 50 90; do
         k="e2e.p$pct"
-        echo "| $pct% of peak | $(f "$k.target_rps") | $(f "$k.achieved_rps") | $(f "$k.orders") | $(f "$k.p50_ms") | $(f "$k.p99_ms") | $(f "$k.max_ms") | $(f "$k.backlog_max") | $(f "$k.backlog_slope_per_s") | $(f "$k.unpublished_max") | $(f "$k.drain_s") | $(f "$k.bounded") |"
+        echo "| $pct% of peak | $(f "$k.target_rps") | $(f "$k.achieved_rps") | $(f "$k.orders") | $(f "$k.p50_ms") | $(f "$k.p99_ms") | $(f "$k.max_ms") | $(f "$k.relay_p50_ms") | $(f "$k.relay_p99_ms") | $(f "$k.backlog_max") | $(f "$k.backlog_slope_per_s") | $(f "$k.unpublished_max") | $(f "$k.drain_s") | $(f "$k.bounded") |"
     done
     echo
     echo "![throughput, delay and backlog over time](latest.png)"
