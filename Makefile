@@ -112,6 +112,11 @@ $(BENCH_PUBLISHER): bench/publisher.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+BENCH_MHD_MINIMAL := $(BUILD)/bench/mhd_minimal
+$(BENCH_MHD_MINIMAL): bench/mhd_minimal.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 .PHONY: bench bench-smoke
 bench:
 	bench/run.sh full

@@ -7,6 +7,10 @@
 # BENCH_NGINX_PORT, access_log off) serving, for every path, a static file of the same size as the
 # endpoint's response (its very body), hit with the same wrk command. Figures
 # query.<name>.{rps,p99_ms,bytes,nginx_rps,nginx_p99_ms,ratio}.
+# For the order by id, a second baseline: bench/mhd_minimal, the least a libmicrohttpd server
+# can do to answer it (the query API's thread count, one connection per thread, the very same
+# prepared statement, nothing else), on port BENCH_MINIMAL_PORT: the query API's own cost is the
+# difference. Figures query.order_by_id.{minimal_rps,minimal_p99_ms,ratio_minimal}.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,7 +34,26 @@ stop_nginx() {
         nginx_pid=""
     fi
 }
-trap stop_nginx EXIT
+minimal_pid=""
+stop_baselines() {
+    stop_nginx
+    if [[ -n "$minimal_pid" ]]; then
+        kill -TERM "$minimal_pid" 2>/dev/null || true
+        wait "$minimal_pid" 2>/dev/null || true
+        minimal_pid=""
+    fi
+}
+trap stop_baselines EXIT
+
+# start_minimal: bench/mhd_minimal with the query API's thread count and role.
+start_minimal() {
+    "$BENCH_MHD_MINIMAL" "$BENCH_MINIMAL_PORT" "${HTTP_THREADS:-8}" \
+        "${QUERY_DATABASE_URL:-$READ_DATABASE_URL}" >"$BENCH_TMP/mhd_minimal.log" 2>&1 &
+    minimal_pid=$!
+    wait_for "bench/mhd_minimal to answer" 10 0.1 \
+        curl -s -o /dev/null "http://127.0.0.1:$BENCH_MINIMAL_PORT/" ||
+        die "bench/mhd_minimal did not start: $(cat "$BENCH_TMP/mhd_minimal.log")"
+}
 
 # start_nginx: our own nginx, in the foreground of a background job, its pid file and temp
 # folders in $ngx. Workers run as nobody: the folders are world-readable.
@@ -78,6 +101,7 @@ rsql -c "SELECT customer_id FROM customer_summary ORDER BY random() LIMIT 10000"
 [[ -s "$BENCH_TMP/ids-orders.txt" && -s "$BENCH_TMP/ids-customers.txt" ]] ||
     die "the read DB holds no orders"
 start_nginx
+start_minimal
 
 for entry in "${ENDPOINTS[@]}"; do
     read -r name path ids <<<"$entry"
@@ -100,4 +124,12 @@ for entry in "${ENDPOINTS[@]}"; do
     fig_set "$key.nginx_rps" "$(round "$(jget "$r" .rps)")"
     fig_set "$key.nginx_p99_ms" "$(round "$(jget "$r" '.p99_us / 1000')")"
     fig_set "$key.ratio" "$(round "$(calc "$(fig_get "$key.rps") / $(fig_get "$key.nginx_rps")")")"
+    if [[ "$name" == order_by_id ]]; then
+        r="$(run_wrk "query-$name-minimal" "http://127.0.0.1:$BENCH_MINIMAL_PORT$sample_path" \
+            "$BENCH_QUERY_CONNS" "$BENCH_QUERY_S" get.lua)"
+        fig_set "$key.minimal_rps" "$(round "$(jget "$r" .rps)")"
+        fig_set "$key.minimal_p99_ms" "$(round "$(jget "$r" '.p99_us / 1000')")"
+        fig_set "$key.ratio_minimal" \
+            "$(round "$(calc "$(fig_get "$key.rps") / $(fig_get "$key.minimal_rps")")")"
+    fi
 done

@@ -64,6 +64,7 @@ if ran query; then
     for q in "${QUERY_NAMES[@]}"; do
         expect "query.$q." bytes rps p99_ms nginx_rps nginx_p99_ms ratio
     done
+    expect query.order_by_id. minimal_rps minimal_p99_ms ratio_minimal
 fi
 if ran scale; then
     for i in 1 2; do
@@ -280,6 +281,8 @@ fi
         k="query.$q"
         echo "| $q | $(f "$k.bytes") | $(f "$k.rps") | $(f "$k.p99_ms") | $(f "$k.nginx_rps") | $(f "$k.nginx_p99_ms") | $(f "$k.ratio") |"
     done
+    echo
+    echo "The floor of this design, measured the same way: bench/mhd_minimal, a libmicrohttpd server that does nothing but run the query API's statement for GET /api/orders/{id} ($(f query.order_by_id.minimal_rps) req/s, p99 $(f query.order_by_id.minimal_p99_ms) ms). The query API reaches $(f query.order_by_id.ratio_minimal) of it."
 
     echo
     echo "## 6. Scale: $s1 then $s2 orders in the system"

@@ -101,27 +101,30 @@ fi
 # A build folder of its own (a `make clean` elsewhere cannot pull binaries from under a run),
 # normal flags (-O2 -g, no sanitizer); the binaries are then copied into the run's STATE_DIR.
 BENCH_BUILD=build/bench
-log "build (-O2, $BENCH_BUILD) and bench/publisher"
+log "build (-O2, $BENCH_BUILD), bench/publisher and bench/mhd_minimal"
 if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 BUILD="$BENCH_BUILD" SANITIZE= \
     "$BENCH_BUILD/bin/command-api" "$BENCH_BUILD/bin/query-api" "$BENCH_BUILD/bin/relay" \
-    "$BENCH_BUILD/bin/consumer" "$BENCH_BUILD/bench/publisher" >"$BENCH_TMP/build.log" 2>&1; then
+    "$BENCH_BUILD/bin/consumer" "$BENCH_BUILD/bench/publisher" "$BENCH_BUILD/bench/mhd_minimal" \
+    >"$BENCH_TMP/build.log" 2>&1; then
     tail -n 40 "$BENCH_TMP/build.log" >&2
     die "build failed, see $BENCH_TMP/build.log"
 fi
 
 # --- the stack ----------------------------------------------------------------------------------
-mapfile -t ports < <(scripts/free-port.sh 9)
-((${#ports[@]} == 9)) || die "could not pick free ports"
+mapfile -t ports < <(scripts/free-port.sh 10)
+((${#ports[@]} == 10)) || die "could not pick free ports"
 STATE_DIR="$(mktemp -d /tmp/cqrs-bench.XXXXXX)"
 chmod 711 "$STATE_DIR" # the postgres user must be able to enter it
 export STATE_DIR
 mkdir -p "$STATE_DIR/bin"
 cp "$BENCH_BUILD"/bin/{command-api,query-api,relay,consumer} "$BENCH_BUILD/bench/publisher" \
-    "$STATE_DIR/bin/"
+    "$BENCH_BUILD/bench/mhd_minimal" "$STATE_DIR/bin/"
 export BIN_DIR="$STATE_DIR/bin" BENCH_PUBLISHER="$STATE_DIR/bin/publisher"
+export BENCH_MHD_MINIMAL="$STATE_DIR/bin/mhd_minimal"
 export PG_PORT="${ports[0]}" AMQP_PORT="${ports[1]}" AMQP_DIST_PORT="${ports[2]}"
 export AMQP_EPMD_PORT="${ports[3]}" COMMAND_SERVICE_PORT="${ports[4]}" QUERY_SERVICE_PORT="${ports[5]}"
 export BENCH_NGINX_PORT="${ports[6]}" RELAY_METRICS_PORT="${ports[7]}" CONSUMER_METRICS_PORT="${ports[8]}"
+export BENCH_MINIMAL_PORT="${ports[9]}"
 export DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_write"
 export READ_DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_read"
 # each service as its own least-privilege role, as in production and tests/run.sh (this also
