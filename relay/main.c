@@ -4,11 +4,14 @@
  * others stand by and retry every poll interval. The leader fetches unpublished rows in id order,
  * publishes them with publisher confirms and marks only the confirmed rows published. Failures
  * never mark a row, so a row is published at least once; the consumer drops duplicates by event
- * id. When the outbox is drained the relay asks for NOTIFYs (relay_state.notify_wanted, in
- * RELAY_NOTIFY_MODE=idle) and sleeps on the connection's socket, with the poll interval as a
- * fallback; while draining it switches them off so committing writers don't pay for them. The
- * leader also purges published rows older than OUTBOX_RETENTION and old idempotency keys
- * (purge.h).
+ * id. While there is a backlog the work is pipelined (relay_cycle): batch N is sent, and while the
+ * broker persists it the relay marks batch N-1 and fetches N+1 (leaving out N's rows), then waits
+ * for N's confirms; one batch's confirms are outstanding at any time, and N+1 goes out only after
+ * all of N is confirmed. When the outbox is drained the relay asks for NOTIFYs
+ * (relay_state.notify_wanted, in RELAY_NOTIFY_MODE=idle) and sleeps on the connection's socket,
+ * with the poll interval as a fallback; while draining it switches them off so committing writers
+ * don't pay for them. The leader also purges published rows older than OUTBOX_RETENTION and old
+ * idempotency keys (purge.h).
  *
  * FAULT_PAUSE_AFTER_PUBLISH_MS (tests only, 0 = off) makes the relay sleep after the broker
  * confirmed a batch and before it marks the rows published, logging "fault hook: ..." first, so
@@ -60,7 +63,7 @@ static const struct config_var relay_vars[] = {
     VAR("MOOD_QUEUE", CONFIG_STRING, "mood_events", mood_queue, 0, 0),
     VAR("RELAY_NOTIFY_MODE", CONFIG_STRING, "idle", notify_mode, 0, 0),
     VAR("LOG_LEVEL", CONFIG_STRING, "info", log_level, 0, 0),
-    VAR("RELAY_BATCH_SIZE", CONFIG_INT, "500", batch_size, 1, 10000),
+    VAR("RELAY_BATCH_SIZE", CONFIG_INT, "1000", batch_size, 1, 10000),
     VAR("RELAY_POLL_INTERVAL_MS", CONFIG_INT, "250", poll_interval_ms, 10, 60000),
     VAR("RELAY_CONFIRM_TIMEOUT_MS", CONFIG_INT, "30000", confirm_timeout_ms, 100, 600000),
     VAR("OUTBOX_RETENTION", CONFIG_STRING, "7 days", outbox_retention, 0, 0),
@@ -73,6 +76,13 @@ static const struct config_var relay_vars[] = {
 /* What the relay last wrote to relay_state.notify_wanted (unknown after a (re)connect). */
 enum notify_flag { FLAG_UNKNOWN, FLAG_ON, FLAG_OFF };
 
+/* A batch of outbox rows and the broker's confirms for it. */
+struct relay_slot {
+    struct outbox_batch b;
+    struct mq_confirms c;
+    long publish_ms; /* from the first publish to the last confirm */
+};
+
 struct relay {
     const struct relay_config *cfg;
     const struct mq_broker *broker;
@@ -83,7 +93,14 @@ struct relay {
     bool standby_logged;
     enum notify_flag flag;
     struct publisher pub; /* pub.conn is NULL while disconnected */
-    struct mq_confirms confirms;
+    /* The pipeline: slots[cur] is the batch to publish; the other slot holds the batch before it
+     * (confirmed, waiting for its mark) or, during a cycle, the one after it (being fetched).
+     * Between passes either both are empty, or pending is set: the other slot is confirmed and
+     * waits for its mark, slots[cur] is fetched and not yet published, and both connections are
+     * up. */
+    struct relay_slot slots[2];
+    int cur;
+    bool pending;
     long mq_retry_ms; /* pause before reconnecting after a failed batch */
     struct purge purge;
     bool retention_checked;
@@ -200,112 +217,186 @@ static long elapsed_ms(const struct timespec *since)
     return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
-/* Publishes one fetched batch and marks the confirmed rows. Failures drop the connection that
- * failed; the unmarked rows are fetched again on the next pass. */
-static void relay_publish(struct relay *r, const struct outbox_batch *b)
+/* Marks the acked rows of s published and logs them, then releases s's rows. A failure drops the
+ * PostgreSQL connection. Only on a live connection. */
+static void relay_mark(struct relay *r, struct relay_slot *s)
 {
-    char pub_err[512], pg_err[512];
+    char err[512];
     size_t marked = 0;
-    struct timespec t0, t1;
-    long publish_ms;
-    int pub_rc, mark_rc;
+    struct timespec t0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    pub_rc = publish_batch(&r->pub, b, &r->confirms, pub_err, sizeof pub_err);
-    publish_ms = elapsed_ms(&t0);
-    relay_metrics_batch(r->metrics, (size_t)(r->pub.next_tag - r->confirms.first_tag),
-                        (size_t)b->n - r->confirms.pending - r->confirms.nacked, r->confirms.nacked,
-                        r->confirms.returned, (double)publish_ms / 1000.0);
-    if (r->cfg->fault_pause_after_publish_ms > 0 && pub_rc == 0) {
-        log_warn("fault hook: pausing after publish, before mark (test only)",
-                 "ms=%ld count=%d first_id=%s last_id=%s", r->cfg->fault_pause_after_publish_ms,
-                 b->n, outbox_value(b, 0, OUTBOX_ID), outbox_value(b, b->n - 1, OUTBOX_ID));
-        signals_sleep_ms(r->cfg->fault_pause_after_publish_ms);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    /* rows acked before a failure are marked too: the broker has them */
-    mark_rc = outbox_mark_published(r->pg, b, &r->confirms, &marked, pg_err, sizeof pg_err);
-    if (mark_rc == 0) {
-        publish_log_rows(b, &r->confirms);
+    if (outbox_mark_published(r->pg, &s->b, &s->c, &marked, err, sizeof err) != 0) {
+        relay_drop_pg(r, err);
+    } else {
+        publish_log_rows(&s->b, &s->c);
         if (marked > 0)
             log_info("published batch",
                      "count=%zu first_id=%s last_id=%s publish_ms=%ld mark_ms=%ld", marked,
-                     outbox_value(b, 0, OUTBOX_ID), outbox_value(b, b->n - 1, OUTBOX_ID),
-                     publish_ms, elapsed_ms(&t1));
+                     outbox_value(&s->b, 0, OUTBOX_ID), outbox_value(&s->b, s->b.n - 1, OUTBOX_ID),
+                     s->publish_ms, elapsed_ms(&t0));
     }
-    if (r->confirms.returned > 0)
-        log_warn("broker returned unroutable events", "count=%zu", r->confirms.returned);
-    if (r->confirms.nacked > 0 && pub_rc == 0) {
-        snprintf(pub_err, sizeof pub_err, "broker nacked %zu of %d events", r->confirms.nacked,
-                 b->n);
-        pub_rc = -1;
+    outbox_batch_release(&s->b);
+}
+
+/* The PostgreSQL work before a fetch (the backlog sample and a purge, each only when due; dropping
+ * the notifications the fetch answers), then the fetch of up to a batch into b, leaving out the
+ * rows of exclude (NULL: none). Returns 0, or -1 after dropping the connection. */
+static int relay_fetch(struct relay *r, const struct outbox_batch *exclude, struct outbox_batch *b)
+{
+    char err[512];
+
+    relay_metrics_sample_backlog(r->metrics, r->pg); /* at most once a second */
+    if (purge_run(r->pg, &r->purge, err, sizeof err) != 0 ||
+        outbox_forget_notifications(r->pg, err, sizeof err) != 0 ||
+        outbox_fetch(r->pg, r->cfg->batch_size, exclude, b, err, sizeof err) != 0) {
+        relay_drop_pg(r, err);
+        return -1;
     }
-    if (mark_rc != 0)
-        relay_drop_pg(r, pg_err);
-    if (pub_rc != 0)
-        relay_drop_mq(r, pub_err);
-    else if (mark_rc == 0)
+    return 0;
+}
+
+/* After the confirm wait of s (rc: its result): metrics, warnings and the test hook. Returns rc,
+ * or -1 with err when the broker nacked rows. */
+static int relay_confirmed(struct relay *r, struct relay_slot *s, const struct timespec *t0, int rc,
+                           char *err, size_t errlen)
+{
+    const struct mq_confirms *c = &s->c;
+
+    s->publish_ms = elapsed_ms(t0);
+    relay_metrics_batch(r->metrics, (size_t)(r->pub.next_tag - c->first_tag),
+                        c->n - c->pending - c->nacked, c->nacked, c->returned,
+                        (double)s->publish_ms / 1000.0);
+    if (c->returned > 0)
+        log_warn("broker returned unroutable events", "count=%zu", c->returned);
+    if (r->cfg->fault_pause_after_publish_ms > 0 && rc == 0) {
+        log_warn("fault hook: pausing after publish, before mark (test only)",
+                 "ms=%ld count=%d first_id=%s last_id=%s", r->cfg->fault_pause_after_publish_ms,
+                 s->b.n, outbox_value(&s->b, 0, OUTBOX_ID),
+                 outbox_value(&s->b, s->b.n - 1, OUTBOX_ID));
+        signals_sleep_ms(r->cfg->fault_pause_after_publish_ms);
+    }
+    if (rc == 0 && c->nacked > 0) {
+        snprintf(err, errlen, "broker nacked %zu of %d events", c->nacked, s->b.n);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* One turn of the pipeline: sends the current batch; while the broker persists it, marks the
+ * previous batch (if pending) and fetches the next one without the current rows (if the current
+ * batch was full or came from such a fetch); then waits for the current batch's confirms. If all
+ * went well and the next batch has rows, the current one waits for its mark in the next turn
+ * (pending). Otherwise the next batch is dropped and the current batch's acked rows are marked
+ * now, unless the PostgreSQL connection was lost: then they are published again later. A
+ * failure drops the connection that failed; the pipeline restarts from a plain fetch. */
+static void relay_cycle(struct relay *r)
+{
+    struct relay_slot *cur = &r->slots[r->cur], *other = &r->slots[1 - r->cur];
+    bool prefetch = r->pending || cur->b.n == r->cfg->batch_size;
+    struct timespec t0;
+    char err[512];
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = publish_send(&r->pub, &cur->b, &cur->c, err, sizeof err);
+    /* PostgreSQL's turn while the broker persists cur. Awake with work: writers need not notify
+     * until the relay is idle again (after the send, so that it never delays an event; a failure
+     * drops the connection) */
+    if (r->idle_mode && r->flag != FLAG_OFF && r->pg != NULL)
+        (void)relay_set_flag(r, FLAG_OFF);
+    if (r->pending && r->pg != NULL)
+        relay_mark(r, other); /* the previous batch; frees the slot for the next one */
+    else if (r->pending)
+        outbox_batch_release(&other->b); /* the connection is gone: published again later */
+    r->pending = false;
+    if (rc == 0 && prefetch && r->pg != NULL)
+        (void)relay_fetch(r, &cur->b, &other->b); /* a failure dropped the connection */
+    if (rc == 0)
+        rc = publish_wait(&r->pub, &cur->c, err, sizeof err);
+    rc = relay_confirmed(r, cur, &t0, rc, err, sizeof err);
+    if (rc == 0 && r->pg != NULL && other->b.n > 0) {
+        r->cur = 1 - r->cur; /* cur is marked in the next turn, other goes out first */
+        r->pending = true;
+        r->mq_retry_ms = 100;
+        return;
+    }
+    outbox_batch_release(&other->b);
+    if (r->pg != NULL)
+        relay_mark(r, cur); /* rows acked before a broker failure too: the broker has them */
+    outbox_batch_release(&cur->b);
+    if (rc != 0)
+        relay_drop_mq(r, err);
+    else if (r->pg != NULL)
         r->mq_retry_ms = 100;
 }
 
-/* One pass: lead, fetch, publish; sleep when there is nothing to do. */
-static void relay_pass(struct relay *r)
+/* Not pipelining: a backlog sample, the leader lock, then a plain fetch into slots[cur]. Returns
+ * 0 when this relay leads and fetched (perhaps no rows), else -1 (standing by, or a connection
+ * was lost). */
+static int relay_start(struct relay *r)
 {
-    struct outbox_batch b = {NULL, 0};
+    struct outbox_batch *b = &r->slots[r->cur].b;
     char err[512];
-    bool notified = false;
-    int n;
 
     relay_metrics_sample_backlog(r->metrics, r->pg); /* at most once a second */
     if (!r->leader) {
         int rc = relay_lead(r);
         if (rc < 0)
-            return;
+            return -1;
         if (rc > 0) {
             if (mq_service(r->pub.conn, err, sizeof err) != 0) {
                 relay_drop_mq(r, err);
-                return;
+                return -1;
             }
             signals_sleep_ms(r->cfg->poll_interval_ms);
-            return;
+            return -1;
         }
     }
-    if (purge_run(r->pg, &r->purge, err, sizeof err) != 0) {
-        relay_drop_pg(r, err);
+    return relay_fetch(r, NULL, b);
+}
+
+/* One pass: lead and fetch unless a pipelined batch is waiting, publish; sleep when the outbox is
+ * drained (a fetch with nothing in flight found less than a batch, or the fetch of the next batch
+ * found nothing). */
+static void relay_pass(struct relay *r)
+{
+    char err[512];
+    bool notified = false;
+
+    if (!r->pending && relay_start(r) != 0)
         return;
+    if (r->slots[r->cur].b.n > 0) {
+        relay_cycle(r);
+        if (r->pending || r->pg == NULL || r->pub.conn == NULL)
+            return;
     }
-    /* notifications that arrived before this fetch are answered by it */
-    if (outbox_forget_notifications(r->pg, err, sizeof err) != 0) {
-        relay_drop_pg(r, err);
-        return;
-    }
-    if (outbox_fetch(r->pg, r->cfg->batch_size, &b, err, sizeof err) != 0) {
-        relay_drop_pg(r, err);
-        return;
-    }
-    n = b.n;
-    if (n > 0) {
-        /* awake with work: writers need not notify until the relay is idle again */
-        if (r->idle_mode && r->flag != FLAG_OFF && relay_set_flag(r, FLAG_OFF) != 0)
-            goto out;
-        relay_publish(r, &b);
-        if (n == r->cfg->batch_size || r->pg == NULL || r->pub.conn == NULL)
-            goto out;
-    }
+    outbox_batch_release(&r->slots[r->cur].b); /* an empty fetch */
     if (r->idle_mode && r->flag != FLAG_ON) {
         /* going idle: ask for NOTIFYs, then look once more, since a row committed before the
          * flag was set sent none */
         (void)relay_set_flag(r, FLAG_ON);
-        goto out;
+        return;
     }
     if (outbox_wait(r->pg, r->cfg->poll_interval_ms, &notified, err, sizeof err) != 0) {
         relay_drop_pg(r, err);
-        goto out;
+        return;
     }
     if (mq_service(r->pub.conn, err, sizeof err) != 0)
         relay_drop_mq(r, err);
-out:
-    outbox_batch_release(&b);
+}
+
+/* At exit: marks the confirmed batch still waiting for its mark (the fetched one is left for the
+ * next relay) and frees the slots. */
+static void relay_finish(struct relay *r)
+{
+    if (r->pending && r->pg != NULL)
+        relay_mark(r, &r->slots[1 - r->cur]);
+    r->pending = false;
+    for (int i = 0; i < 2; i++) {
+        outbox_batch_release(&r->slots[i].b);
+        mq_confirms_release(&r->slots[i].c);
+    }
 }
 
 static void relay_run(struct relay *r)
@@ -317,6 +408,7 @@ static void relay_run(struct relay *r)
             continue;
         relay_pass(r);
     }
+    relay_finish(r);
 }
 
 int main(void)
@@ -377,10 +469,8 @@ int main(void)
     r.pub.exchange = cfg.exchange;
     r.pub.confirm_timeout_ms = cfg.confirm_timeout_ms;
     r.mq_retry_ms = 100;
-    mq_confirms_init(&r.confirms);
     r.metrics = relay_metrics_start();
     if (r.metrics == NULL) {
-        mq_confirms_release(&r.confirms);
         mq_broker_release(&broker);
         return 1;
     }
@@ -400,7 +490,6 @@ int main(void)
     mq_close(r.pub.conn, true);
     PQfinish(r.pg);
     relay_metrics_stop(r.metrics);
-    mq_confirms_release(&r.confirms);
     mq_broker_release(&broker);
     log_info("stopped", NULL);
     return r.config_error ? 2 : 0;

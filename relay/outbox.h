@@ -41,12 +41,22 @@ __attribute__((warn_unused_result)) int outbox_listen(PGconn *conn, char *err, s
 __attribute__((warn_unused_result)) int outbox_try_lead(PGconn *conn, bool *leader, char *err,
                                                         size_t errlen);
 
-/* Fetches up to limit unpublished rows in id order into b (b->n may be 0). */
-__attribute__((warn_unused_result)) int
-outbox_fetch(PGconn *conn, long limit, struct outbox_batch *b, char *err, size_t errlen);
+/* Fetches up to limit unpublished rows in id order into b (b->n may be 0). exclude, when not NULL,
+ * is a batch in flight (published, not yet marked): its rows are left out by their exact ids, so
+ * the next batch can be fetched while the broker confirms it. Not an id range: a row of lower id
+ * than exclude's may commit later, and it must still come, in id order, in the next batch. */
+__attribute__((warn_unused_result)) int outbox_fetch(PGconn *conn, long limit,
+                                                     const struct outbox_batch *exclude,
+                                                     struct outbox_batch *b, char *err,
+                                                     size_t errlen);
 const char *outbox_value(const struct outbox_batch *b, int row, enum outbox_col col);
 int outbox_length(const struct outbox_batch *b, int row, enum outbox_col col);
 void outbox_batch_release(struct outbox_batch *b);
+
+/* The ids of b's rows as a PostgreSQL array literal, "{id,id,...}" in row order ("{}" for none):
+ * every row when c is NULL, else the rows whose confirm state in c is MQ_ACKED (row i has entry
+ * i). *count gets their number. The caller frees the string. */
+char *outbox_id_array(const struct outbox_batch *b, const struct mq_confirms *c, size_t *count);
 
 /* Sets published_at on the rows of b whose confirm state in c is MQ_ACKED (row i has entry i).
  * *marked gets their number. */

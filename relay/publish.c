@@ -14,8 +14,8 @@ static amqp_bytes_t value_bytes(const struct outbox_batch *b, int row, enum outb
     return out;
 }
 
-int publish_batch(struct publisher *p, const struct outbox_batch *b, struct mq_confirms *c,
-                  char *err, size_t errlen)
+int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_confirms *c,
+                 char *err, size_t errlen)
 {
     amqp_basic_properties_t props;
     char detail[256];
@@ -43,6 +43,11 @@ int publish_batch(struct publisher *p, const struct outbox_batch *b, struct mq_c
         }
         p->next_tag++;
     }
+    return 0;
+}
+
+int publish_wait(struct publisher *p, struct mq_confirms *c, char *err, size_t errlen)
+{
     return mq_confirms_wait(p->conn, c, p->confirm_timeout_ms, err, errlen);
 }
 
