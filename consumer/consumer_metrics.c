@@ -1,9 +1,7 @@
 #include "consumer_metrics.h"
 
-#include "config.h"
-#include "log.h"
 #include "metrics.h"
-#include "metrics_server.h"
+#include "svc_metrics.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -19,53 +17,32 @@ static const char *const views[] = {"mv_order_stats", "mv_sales_daily", "mv_top_
 static const double seconds_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                         0.1,   0.25,   0.5,   1,    2.5,   5};
 
-struct consumer_metrics_config {
-    long port;
-    const char *bind_address;
-};
-
 struct consumer_metrics {
-    struct consumer_metrics_config cfg;
-    struct metrics *reg;
-    struct metrics_server *server;
-    struct metrics_counter *consumed, *applied, *deduplicated, *retried, *dead;
-    struct metrics_counter *refreshes, *db_reconnects, *broker_reconnects;
-    struct metrics_gauge *lag, *last_occurred, *db_up, *broker_up;
+    struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
+    struct metrics_counter *consumed, *applied, *deduplicated, *retried, *dead, *refreshes;
+    struct metrics_gauge *lag, *last_occurred;
     struct metrics_histogram *batch_seconds, *refresh_seconds;
-    bool db_was_up, broker_was_up; /* the loop's thread only */
 };
-
-static bool health(void *arg, char *body, size_t len)
-{
-    struct consumer_metrics *m = arg;
-    bool db = metrics_gauge_value(m->db_up) > 0, broker = metrics_gauge_value(m->broker_up) > 0;
-
-    snprintf(body, len, "{\"status\":\"%s\",\"database\":\"%s\",\"broker\":\"%s\"}",
-             db && broker ? "ok" : "unavailable", db ? "up" : "down", broker ? "up" : "down");
-    return db && broker;
-}
 
 struct consumer_metrics *consumer_metrics_start(void)
 {
-    const struct config_var vars[] = {
-        /* 0: no listener */
-        {"CONSUMER_METRICS_PORT", CONFIG_INT, "9102",
-         offsetof(struct consumer_metrics_config, port), 0, 65535},
-        {"HTTP_BIND_ADDRESS", CONFIG_STRING, "127.0.0.1",
-         offsetof(struct consumer_metrics_config, bind_address), 0, 0},
+    const struct svc_metrics_opts opts = {
+        .svc = "consumer",
+        .port_var = "CONSUMER_METRICS_PORT",
+        .default_port = "9102",
+        .db_name = "read database",
     };
     static const char *const view_label[] = {"view"};
     const struct metrics_labels by_view = {1, view_label, NVIEWS, views};
     struct consumer_metrics *m = xcalloc(1, sizeof *m);
     struct metrics *r;
-    char err[512];
 
-    if (config_load(&m->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
-        log_error("invalid configuration", "error=\"%s\"", err);
+    m->base = svc_metrics_new(&opts);
+    if (m->base == NULL) {
         free(m);
         return NULL;
     }
-    r = m->reg = metrics_new();
+    r = svc_metrics_registry(m->base);
     m->consumed = metrics_counter_new(r, "consumer_events_consumed_total",
                                       "Deliveries received from the queue (redeliveries included)");
     m->applied =
@@ -90,76 +67,23 @@ struct consumer_metrics *consumer_metrics_start(void)
                                            "Materialized view refreshes, per view", &by_view);
     m->refresh_seconds = metrics_histogram_new(
         r, "consumer_mv_refresh_duration_seconds",
-        "Time of one refresh of the due materialized views (calls that refreshed at least one)",
+        "Time of one materialized view's refresh (by the refresher, beside the batches)",
         seconds_bounds, sizeof seconds_bounds / sizeof seconds_bounds[0]);
-    m->db_up = metrics_gauge_new(r, "db_up", "1 while connected to the read database");
-    m->broker_up = metrics_gauge_new(r, "broker_up", "1 while connected to the broker");
-    m->db_reconnects = metrics_counter_new(
-        r, "db_reconnects_total", "Connections to the read database made again after one was lost");
-    m->broker_reconnects = metrics_counter_new(
-        r, "broker_reconnects_total", "Connections to the broker made again after one was lost");
-
-    struct metrics_server_opts opts = {
-        .bind_address = m->cfg.bind_address,
-        .port = (uint16_t)m->cfg.port,
-        .svc = "consumer",
-        .registry = r,
-        .health = health,
-        .arg = m,
-    };
-    if (m->cfg.port == 0) {
-        log_info("metrics listener off", "port=0");
-        return m;
-    }
-    /* a port in use (another stack on this host) costs the metrics, not the service */
-    m->server = metrics_server_start(&opts, err, sizeof err);
-    if (m->server == NULL)
-        log_error("could not start the metrics listener, running without /metrics and /health",
-                  "error=\"%s\"", err);
-    else
-        log_info("serving metrics", "url=http://%s:%ld/metrics", m->cfg.bind_address, m->cfg.port);
+    svc_metrics_listen(m->base);
     return m;
+}
+
+struct svc_metrics *consumer_metrics_base(struct consumer_metrics *m)
+{
+    return m != NULL ? m->base : NULL;
 }
 
 void consumer_metrics_stop(struct consumer_metrics *m)
 {
     if (m == NULL)
         return;
-    metrics_server_stop(m->server);
-    metrics_free(m->reg);
+    svc_metrics_free(m->base);
     free(m);
-}
-
-void consumer_metrics_db_connected(struct consumer_metrics *m)
-{
-    if (m == NULL)
-        return;
-    if (m->db_was_up)
-        metrics_counter_inc(m->db_reconnects);
-    m->db_was_up = true;
-    metrics_gauge_set(m->db_up, 1);
-}
-
-void consumer_metrics_db_lost(struct consumer_metrics *m)
-{
-    if (m != NULL)
-        metrics_gauge_set(m->db_up, 0);
-}
-
-void consumer_metrics_broker_connected(struct consumer_metrics *m)
-{
-    if (m == NULL)
-        return;
-    if (m->broker_was_up)
-        metrics_counter_inc(m->broker_reconnects);
-    m->broker_was_up = true;
-    metrics_gauge_set(m->broker_up, 1);
-}
-
-void consumer_metrics_broker_lost(struct consumer_metrics *m)
-{
-    if (m != NULL)
-        metrics_gauge_set(m->broker_up, 0);
 }
 
 void consumer_metrics_received(struct consumer_metrics *m, size_t n)

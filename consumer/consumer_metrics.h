@@ -11,7 +11,7 @@
  *   consumer_batch_duration_seconds         one batch: apply, commit and ack
  *   consumer_mv_refreshes_total{view}       materialized view refreshes, per view
  *   consumer_mv_refresh_duration_seconds    one view's refresh (refresher.h)
- *   db_up, broker_up                        1 while connected
+ *   db_up, broker_up                        1 while connected (svc_metrics.h, like /health)
  *   db_reconnects_total, broker_reconnects_total   connections made again after one was lost
  * The loop calls the functions below (atomics, no locks). /health is 200 while both connections
  * are up, else 503. Every function accepts a NULL struct consumer_metrics (metrics off). */
@@ -19,6 +19,7 @@
 #define CQ_CONSUMER_METRICS_H
 
 #include "receive.h"
+#include "svc_metrics.h"
 
 struct consumer_metrics;
 
@@ -28,10 +29,8 @@ struct consumer_metrics;
 struct consumer_metrics *consumer_metrics_start(void);
 void consumer_metrics_stop(struct consumer_metrics *m);
 
-void consumer_metrics_db_connected(struct consumer_metrics *m);
-void consumer_metrics_db_lost(struct consumer_metrics *m);
-void consumer_metrics_broker_connected(struct consumer_metrics *m);
-void consumer_metrics_broker_lost(struct consumer_metrics *m);
+/* The connection metrics and /health (svc_metrics.h); NULL when m is. */
+struct svc_metrics *consumer_metrics_base(struct consumer_metrics *m);
 
 /* n deliveries received. */
 void consumer_metrics_received(struct consumer_metrics *m, size_t n);

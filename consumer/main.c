@@ -17,6 +17,7 @@
 #include "receive.h"
 #include "refresher.h"
 #include "signals.h"
+#include "svc_metrics.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -121,7 +122,7 @@ static int consumer_connect(struct consumer *c)
         if (c->mq == NULL)
             return -1;
         if (consumer_subscribe(c, err, sizeof err) == 0) {
-            consumer_metrics_broker_connected(c->metrics);
+            svc_metrics_broker(consumer_metrics_base(c->metrics), true);
             break;
         }
         log_warn("could not subscribe", "error=%s retry_ms=%ld", log_quote(q, sizeof q, err),
@@ -138,7 +139,7 @@ static int consumer_connect(struct consumer *c)
             pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
         if (c->pg == NULL)
             return -1;
-        consumer_metrics_db_connected(c->metrics);
+        svc_metrics_db(consumer_metrics_base(c->metrics), true);
     }
     return 0;
 }
@@ -150,7 +151,7 @@ static void consumer_drop_mq(struct consumer *c, const char *err)
              receive_batch_unsettled(&c->batch));
     /* the broker redelivers whatever this connection left unacked */
     consumer_metrics_batch(c->metrics, &c->batch, -1);
-    consumer_metrics_broker_lost(c->metrics);
+    svc_metrics_broker(consumer_metrics_base(c->metrics), false);
     receive_batch_clear(&c->batch);
     mq_close(c->mq, false);
     c->mq = NULL;
@@ -189,13 +190,13 @@ static void consumer_project(struct consumer *c)
             break;
         if (st == PROJECT_PG_LOST) {
             log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
-            consumer_metrics_db_lost(c->metrics);
+            svc_metrics_db(consumer_metrics_base(c->metrics), false);
             PQfinish(c->pg);
             c->pg = pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts,
                                      project_nstmts);
             if (c->pg == NULL)
                 break;
-            consumer_metrics_db_connected(c->metrics);
+            svc_metrics_db(consumer_metrics_base(c->metrics), true);
         } else {
             log_warn("transient database error, retrying batch", "error=%s retry_ms=%ld",
                      log_quote(q, sizeof q, err), delay_ms);

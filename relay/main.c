@@ -25,6 +25,7 @@
 #include "purge.h"
 #include "relay_metrics.h"
 #include "signals.h"
+#include "svc_metrics.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -125,7 +126,7 @@ static void relay_drop_mq(struct relay *r, const char *err)
              r->mq_retry_ms);
     mq_close(r->pub.conn, false);
     r->pub.conn = NULL;
-    relay_metrics_broker_lost(r->metrics);
+    svc_metrics_broker(relay_metrics_base(r->metrics), false);
     signals_sleep_ms(r->mq_retry_ms);
     r->mq_retry_ms = r->mq_retry_ms * 2 > 5000 ? 5000 : r->mq_retry_ms * 2;
 }
@@ -139,7 +140,7 @@ static int relay_connect(struct relay *r)
             return -1;
         r->leader = false;
         r->flag = FLAG_UNKNOWN;
-        relay_metrics_db_connected(r->metrics);
+        svc_metrics_db(relay_metrics_base(r->metrics), true);
     }
     if (!r->retention_checked) {
         char err[512];
@@ -160,7 +161,7 @@ static int relay_connect(struct relay *r)
         if (r->pub.conn == NULL)
             return -1;
         r->pub.next_tag = 1;
-        relay_metrics_broker_connected(r->metrics);
+        svc_metrics_broker(relay_metrics_base(r->metrics), true);
     }
     return 0;
 }

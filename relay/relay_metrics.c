@@ -1,9 +1,8 @@
 #include "relay_metrics.h"
 
-#include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "metrics_server.h"
+#include "svc_metrics.h"
 #include "xalloc.h"
 
 #include <stdatomic.h>
@@ -20,21 +19,12 @@
     "LIMIT 1000000) b), coalesce(extract(epoch FROM clock_timestamp() - (SELECT created_at "       \
     "FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1)), 0)::float8"
 
-struct relay_metrics_config {
-    long port;
-    const char *bind_address;
-};
-
 struct relay_metrics {
-    struct relay_metrics_config cfg;
-    struct metrics *reg;
-    struct metrics_server *server;
-    struct metrics_gauge *backlog, *oldest_age, *leader, *db_up, *broker_up;
+    struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
+    struct metrics_gauge *backlog, *oldest_age, *leader;
     struct metrics_counter *published, *confirmed, *nacked, *returned;
-    struct metrics_counter *db_reconnects, *broker_reconnects;
     struct metrics_histogram *batch_seconds;
-    bool db_was_up, broker_was_up; /* the loop's thread only */
-    long long next_backlog_ms;     /* the loop's thread only */
+    long long next_backlog_ms; /* the loop's thread only */
 };
 
 static const double batch_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -48,36 +38,33 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool health(void *arg, char *body, size_t len)
+/* /health also says whether this relay leads */
+static void health_leader(void *arg, char *buf, size_t len)
 {
-    struct relay_metrics *m = arg;
-    bool db = metrics_gauge_value(m->db_up) > 0, broker = metrics_gauge_value(m->broker_up) > 0;
+    const struct relay_metrics *m = arg;
 
-    snprintf(body, len, "{\"status\":\"%s\",\"database\":\"%s\",\"broker\":\"%s\",\"leader\":%s}",
-             db && broker ? "ok" : "unavailable", db ? "up" : "down", broker ? "up" : "down",
-             metrics_gauge_value(m->leader) > 0 ? "true" : "false");
-    return db && broker;
+    snprintf(buf, len, ",\"leader\":%s", metrics_gauge_value(m->leader) > 0 ? "true" : "false");
 }
 
 struct relay_metrics *relay_metrics_start(void)
 {
-    const struct config_var vars[] = {
-        /* 0: no listener */
-        {"RELAY_METRICS_PORT", CONFIG_INT, "9101", offsetof(struct relay_metrics_config, port), 0,
-         65535},
-        {"HTTP_BIND_ADDRESS", CONFIG_STRING, "127.0.0.1",
-         offsetof(struct relay_metrics_config, bind_address), 0, 0},
-    };
     struct relay_metrics *m = xcalloc(1, sizeof *m);
+    const struct svc_metrics_opts opts = {
+        .svc = "relay",
+        .port_var = "RELAY_METRICS_PORT",
+        .default_port = "9101",
+        .db_name = "write database",
+        .health_extra = health_leader,
+        .arg = m,
+    };
     struct metrics *r;
-    char err[512];
 
-    if (config_load(&m->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
-        log_error("invalid configuration", "error=\"%s\"", err);
+    m->base = svc_metrics_new(&opts);
+    if (m->base == NULL) {
         free(m);
         return NULL;
     }
-    r = m->reg = metrics_new();
+    r = svc_metrics_registry(m->base);
     m->backlog = metrics_gauge_new(r, "relay_outbox_backlog",
                                    "Outbox rows not yet published (counted up to 1000000)");
     m->oldest_age =
@@ -96,77 +83,29 @@ struct relay_metrics *relay_metrics_start(void)
                               "Time to publish one batch and receive its confirms", batch_bounds,
                               sizeof batch_bounds / sizeof batch_bounds[0]);
     m->leader = metrics_gauge_new(r, "relay_leader", "1 while this relay holds the leader lock");
-    m->db_up = metrics_gauge_new(r, "db_up", "1 while connected to the write database");
-    m->broker_up = metrics_gauge_new(r, "broker_up", "1 while connected to the broker");
-    m->db_reconnects =
-        metrics_counter_new(r, "db_reconnects_total",
-                            "Connections to the write database made again after one was lost");
-    m->broker_reconnects = metrics_counter_new(
-        r, "broker_reconnects_total", "Connections to the broker made again after one was lost");
-
-    struct metrics_server_opts opts = {
-        .bind_address = m->cfg.bind_address,
-        .port = (uint16_t)m->cfg.port,
-        .svc = "relay",
-        .registry = r,
-        .health = health,
-        .arg = m,
-    };
-    if (m->cfg.port == 0) {
-        log_info("metrics listener off", "port=0");
-        return m;
-    }
-    /* a port in use (another stack on this host) costs the metrics, not the service */
-    m->server = metrics_server_start(&opts, err, sizeof err);
-    if (m->server == NULL)
-        log_error("could not start the metrics listener, running without /metrics and /health",
-                  "error=\"%s\"", err);
-    else
-        log_info("serving metrics", "url=http://%s:%ld/metrics", m->cfg.bind_address, m->cfg.port);
+    svc_metrics_listen(m->base);
     return m;
+}
+
+struct svc_metrics *relay_metrics_base(struct relay_metrics *m)
+{
+    return m != NULL ? m->base : NULL;
 }
 
 void relay_metrics_stop(struct relay_metrics *m)
 {
     if (m == NULL)
         return;
-    metrics_server_stop(m->server);
-    metrics_free(m->reg);
+    svc_metrics_free(m->base);
     free(m);
-}
-
-void relay_metrics_db_connected(struct relay_metrics *m)
-{
-    if (m == NULL)
-        return;
-    if (m->db_was_up)
-        metrics_counter_inc(m->db_reconnects);
-    m->db_was_up = true;
-    metrics_gauge_set(m->db_up, 1);
 }
 
 void relay_metrics_db_lost(struct relay_metrics *m)
 {
     if (m == NULL)
         return;
-    metrics_gauge_set(m->db_up, 0);
+    svc_metrics_db(m->base, false);
     metrics_gauge_set(m->leader, 0);
-}
-
-void relay_metrics_broker_connected(struct relay_metrics *m)
-{
-    if (m == NULL)
-        return;
-    if (m->broker_was_up)
-        metrics_counter_inc(m->broker_reconnects);
-    m->broker_was_up = true;
-    metrics_gauge_set(m->broker_up, 1);
-}
-
-void relay_metrics_broker_lost(struct relay_metrics *m)
-{
-    if (m != NULL)
-        metrics_gauge_set(m->broker_up, 0);
 }
 
 void relay_metrics_leader(struct relay_metrics *m, bool leader)

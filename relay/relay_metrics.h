@@ -18,6 +18,7 @@
 #define CQ_RELAY_METRICS_H
 
 #include "pg.h"
+#include "svc_metrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,10 +33,10 @@ struct relay_metrics *relay_metrics_start(void);
 /* Stops the listener and frees everything. */
 void relay_metrics_stop(struct relay_metrics *m);
 
-void relay_metrics_db_connected(struct relay_metrics *m);
+/* The connection metrics and /health (svc_metrics.h); NULL when m is. */
+struct svc_metrics *relay_metrics_base(struct relay_metrics *m);
+/* The write DB connection was lost: db_up and relay_leader drop to 0. */
 void relay_metrics_db_lost(struct relay_metrics *m);
-void relay_metrics_broker_connected(struct relay_metrics *m);
-void relay_metrics_broker_lost(struct relay_metrics *m);
 void relay_metrics_leader(struct relay_metrics *m, bool leader);
 
 /* One batch: published handed to the broker, acked / nacked / returned by it, in seconds. */
