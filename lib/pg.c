@@ -4,6 +4,7 @@
 #include "signals.h"
 #include "xalloc.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,17 +128,40 @@ void pg_pool_free(struct pg_pool *p)
     free(p);
 }
 
+/* Whether an idle connection is still usable, as far as can be told without a round trip: an
+ * idle connection has nothing to read unless the server said goodbye (a FATAL message, or the
+ * end of the stream), which PQconsumeInput then turns into CONNECTION_BAD. */
+static bool idle_conn_alive(PGconn *conn)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+
+    if (pfd.fd < 0)
+        return false;
+    if (poll(&pfd, 1, 0) == 0)
+        return true;
+    return PQconsumeInput(conn) != 0 && PQstatus(conn) == CONNECTION_OK &&
+           PQtransactionStatus(conn) == PQTRANS_IDLE;
+}
+
 PGconn *pg_pool_acquire(struct pg_pool *p, char *err, size_t errlen)
 {
     PGconn *conn = NULL;
 
     pthread_mutex_lock(&p->mu);
-    while (p->nfree == 0 && p->nopen >= p->size)
-        pthread_cond_wait(&p->cv, &p->mu);
-    if (p->nfree > 0) {
+    for (;;) {
+        while (p->nfree == 0 && p->nopen >= p->size)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->nfree == 0)
+            break;
         conn = p->free_conns[--p->nfree];
         pthread_mutex_unlock(&p->mu);
-        return conn;
+        if (idle_conn_alive(conn))
+            return conn;
+        PQfinish(conn); /* closed by the server: a new one below, or the next free one */
+        conn = NULL;
+        pthread_mutex_lock(&p->mu);
+        p->nopen--;
+        p->nbroken++;
     }
     p->nopen++; /* reserve a slot, connect outside the lock */
     pthread_mutex_unlock(&p->mu);

@@ -33,7 +33,9 @@ struct pg_pool *pg_pool_new(const char *dsn, const char *app, size_t size,
 void pg_pool_free(struct pg_pool *pool);
 
 /* Waits for a free slot and returns a connected PGconn, or NULL with err when the database can't
- * be reached (one connect attempt, bounded by connect_timeout). */
+ * be reached (one connect attempt, bounded by connect_timeout). An idle connection the server
+ * has closed meanwhile (a restart: its goodbye is waiting on the socket) is dropped and replaced,
+ * so the first request after a restart does not fail on it. */
 PGconn *pg_pool_acquire(struct pg_pool *pool, char *err, size_t errlen);
 /* Returns conn to the pool; a connection whose status is bad is closed and replaced later. */
 void pg_pool_release(struct pg_pool *pool, PGconn *conn);

@@ -211,6 +211,7 @@ test('3. RabbitMQ stopped and started under load; relay and consumer reconnect',
 test('4. PostgreSQL stopped and started under load; the APIs answer 503 meanwhile', async () => {
   const pids = Object.fromEntries(['command-api', 'query-api', 'relay', 'consumer'].map((n) => [n, pidOf(n)]));
   const probes = [];
+  const after = []; // the first requests once the server is back: no stale pooled connection may fail them
   let downMs;
   const { row, stats, off } = await scenario({
     id: 4, fault: 'PostgreSQL stopped (fast), 3 s down, started again',
@@ -234,12 +235,22 @@ test('4. PostgreSQL stopped and started under load; the APIs answer 503 meanwhil
       await sleep(3000);
       await pgStart();
       downMs = now() - t0;
+      for (const [name, url] of [['command', process.env.COMMAND_URL], ['query', process.env.QUERY_URL]]) {
+        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(10000) });
+        await res.arrayBuffer();
+        after.push({ name: `${name} /health`, status: res.status, want: 200 });
+      }
+      const o = await send('POST', '/api/orders', { customerId: 1, items: [{ productId: products[0], quantity: 1 }] });
+      after.push({ name: 'order', status: o.status, want: 201 });
       return { injected: 1, clearedAt: now() };
     },
   });
   for (const p of probes) {
     assert.equal(p.status, 503, `${p.name} answered ${p.status} while the database was down`);
     assert.ok(p.ms < 5000, `${p.name} took ${p.ms} ms to answer while the database was down`);
+  }
+  for (const a of after) {
+    assert.equal(a.status, a.want, `${a.name} answered ${a.status} right after the database came back`);
   }
   assert.ok(stats.unavailable > 0, 'no command was answered 503');
   assert.equal(stats.otherErrors + stats.noAnswer, 0, `errors other than 503: ${JSON.stringify(stats.statusCounts)}`);
