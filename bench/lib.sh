@@ -90,6 +90,44 @@ run_wrk() {
     printf '%s\n' "$result"
 }
 
+# profile_start NAME PID SECONDS: samples the stacks of process PID (all: every CPU, every
+# process) with perf for SECONDS seconds, in the background (nothing when perf is missing or PID
+# is empty); profile_finish NAME waits for it and writes $BENCH_OUT/profiles/NAME.txt: each
+# process's share of the samples (all), each library's, then the top functions. A profile explains
+# a figure; it is never a figure itself.
+declare -A profile_pids=()
+profile_start() {
+    local name="$1" pid="$2" secs="$3"
+    local target=(-p "$pid")
+    [[ -n "$pid" ]] && command -v perf >/dev/null || return 0
+    [[ "$pid" == all ]] && target=(-a)
+    perf record -F 999 -g "${target[@]}" -o "$BENCH_TMP/perf-$name.data" -- sleep "$secs" \
+        >"$BENCH_TMP/perf-$name.log" 2>&1 &
+    profile_pids[$name]=$!
+}
+
+profile_finish() {
+    local name="$1" data="$BENCH_TMP/perf-$1.data" out="$BENCH_OUT/profiles/$1.txt"
+    [[ -n "${profile_pids[$name]:-}" ]] || return 0
+    wait "${profile_pids[$name]}" || true
+    unset "profile_pids[$name]"
+    [[ -s "$data" ]] || return 0
+    mkdir -p "$BENCH_OUT/profiles"
+    {
+        echo "# perf record -F 999 -g of $name; samples by process, by library, then by function (self)"
+        perf report -i "$data" --stdio --no-children --sort comm -g none 2>/dev/null |
+            awk '!/^#/ && NF && n++ < 12'
+        echo
+        # awk reads to the end: a reader that stops early would fail perf with SIGPIPE
+        perf report -i "$data" --stdio --no-children --sort dso -g none 2>/dev/null |
+            awk '!/^#/ && NF && n++ < 12'
+        echo
+        perf report -i "$data" --stdio --no-children --sort dso,sym -g none 2>/dev/null |
+            awk '!/^#/ && NF && n++ < 30'
+    } >"$out" || log "perf report of $name failed"
+    rm -f "$data"
+}
+
 # services ARGS...: scripts/services.sh, its output kept in $BENCH_TMP/stack.log.
 services() {
     "$REPO_ROOT/scripts/services.sh" "$@" >>"$BENCH_TMP/stack.log" 2>&1 && return 0

@@ -10,7 +10,9 @@
 # For the order by id, a second baseline: bench/mhd_minimal, the least a libmicrohttpd server
 # can do to answer it (the query API's thread count, one connection per thread, the very same
 # prepared statement, nothing else), on port BENCH_MINIMAL_PORT: the query API's own cost is the
-# difference. Figures query.order_by_id.{minimal_rps,minimal_p99_ms,ratio_minimal}.
+# difference. Figures query.order_by_id.{minimal_rps,minimal_p99_ms,ratio_minimal}. perf samples
+# both processes during the first half of their order-by-id runs, and the whole machine during the
+# query API's: $BENCH_OUT/profiles/.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -115,8 +117,16 @@ for entry in "${ENDPOINTS[@]}"; do
     fi
     curl -sf -o "$ngx/www/body.json" "$QUERY_URL$sample_path" || die "GET $sample_path failed"
     fig_set "$key.bytes" "$(wc -c <"$ngx/www/body.json")"
+    # where the query API's time goes, for the order by id (and the minimal server's, below)
+    if [[ "$name" == order_by_id ]]; then
+        profile_start query-api "$(tr -dc '0-9' <"$STATE_DIR/run/query-api.pid")" \
+            "$(((BENCH_QUERY_S + 1) / 2))"
+        profile_start machine-during-query-api all "$(((BENCH_QUERY_S + 1) / 2))"
+    fi
     r="$(run_wrk "query-$name" "$QUERY_URL$sample_path" "$BENCH_QUERY_CONNS" "$BENCH_QUERY_S" \
         get.lua)"
+    profile_finish query-api
+    profile_finish machine-during-query-api
     fig_set "$key.rps" "$(round "$(jget "$r" .rps)")"
     fig_set "$key.p99_ms" "$(round "$(jget "$r" '.p99_us / 1000')")"
     r="$(run_wrk "query-$name-nginx" "http://127.0.0.1:$BENCH_NGINX_PORT$sample_path" \
@@ -125,8 +135,10 @@ for entry in "${ENDPOINTS[@]}"; do
     fig_set "$key.nginx_p99_ms" "$(round "$(jget "$r" '.p99_us / 1000')")"
     fig_set "$key.ratio" "$(round "$(calc "$(fig_get "$key.rps") / $(fig_get "$key.nginx_rps")")")"
     if [[ "$name" == order_by_id ]]; then
+        profile_start mhd_minimal "$minimal_pid" "$(((BENCH_QUERY_S + 1) / 2))"
         r="$(run_wrk "query-$name-minimal" "http://127.0.0.1:$BENCH_MINIMAL_PORT$sample_path" \
             "$BENCH_QUERY_CONNS" "$BENCH_QUERY_S" get.lua)"
+        profile_finish mhd_minimal
         fig_set "$key.minimal_rps" "$(round "$(jget "$r" .rps)")"
         fig_set "$key.minimal_p99_ms" "$(round "$(jget "$r" '.p99_us / 1000')")"
         fig_set "$key.ratio_minimal" \

@@ -59,7 +59,7 @@ export BENCH_TMP="$BENCH_OUT/tmp"
 rm -rf "$BENCH_TMP"
 mkdir -p "$BENCH_TMP"
 rm -f "$BENCH_OUT/figures.tsv" "$BENCH_OUT/meta.tsv"
-rm -rf "$BENCH_OUT/series"
+rm -rf "$BENCH_OUT/series" "$BENCH_OUT/profiles"
 mkdir -p "$BENCH_OUT/series"
 {
     printf 'mode\t%s\n' "$BENCH_MODE"
@@ -73,7 +73,7 @@ mkdir -p "$BENCH_OUT/series"
 # --- dependencies and build -----------------------------------------------------------------
 log "dependencies"
 scripts/deps.sh
-bench_packages=(wrk nginx-light gnuplot-nox)
+bench_packages=(wrk nginx-light gnuplot-nox linux-perf)
 missing=()
 for pkg in "${bench_packages[@]}"; do
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" == installed ]] ||
