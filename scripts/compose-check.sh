@@ -233,10 +233,10 @@ all_vars=()
 for svc in "${!SERVICE_DIR[@]}"; do
     dir="${SERVICE_DIR[$svc]}"
     # the service's own files, and the library's: lib/apiserver.c's table only for the services
-    # built on it (those that name a port_var / dsn_var, the two APIs)
+    # built on it (the two APIs, which call apiserver_*)
     files=("$dir"/*.c)
     for f in lib/*.c; do
-        [[ "$f" == lib/apiserver.c ]] && ! grep -qE '\.(port|dsn)_var' "$dir"/*.c && continue
+        [[ "$f" == lib/apiserver.c ]] && ! grep -qE '\bapiserver_[a-z_]+\(' "$dir"/*.c && continue
         files+=("$f")
     done
     vars="$(c_vars "${files[@]}" | grep -vE "$EXEMPT_RE" | tr '\n' ' ')"
