@@ -518,17 +518,84 @@ static long monotonic_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long mq_confirms_settle_span(struct mq_confirms *const *cs, size_t n, uint64_t tag, bool multiple,
+                             bool ack)
+{
+    long total = 0;
+
+    if (n == 0)
+        return 0;
+    if (tag >= cs[n - 1]->first_tag + cs[n - 1]->n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct mq_confirms *c = cs[i];
+        uint64_t last = c->first_tag + c->n - 1;
+        long r;
+
+        if (c->n == 0 || tag < c->first_tag)
+            continue;
+        if (tag > last && !multiple)
+            continue;
+        r = mq_confirms_settle(c, tag > last ? last : tag, multiple, ack);
+        if (r < 0)
+            return -1;
+        total += r;
+    }
+    return total;
+}
+
+/* Applies one frame read on a confirm-mode connection to the n consecutive batches cs: a confirm
+ * settles them, a basic.return is counted in the first batch not done, anything else goes to
+ * mq_handle_frame. Returns 0, or -1 with err. */
+static int confirm_frame(amqp_connection_state_t conn, const amqp_frame_t *frame,
+                         struct mq_confirms *const *cs, size_t n, char *err, size_t errlen)
+{
+    if (frame->frame_type == AMQP_FRAME_METHOD && frame->channel == MQ_CHANNEL &&
+        (frame->payload.method.id == AMQP_BASIC_ACK_METHOD ||
+         frame->payload.method.id == AMQP_BASIC_NACK_METHOD)) {
+        uint64_t tag;
+        bool multiple, ack = frame->payload.method.id == AMQP_BASIC_ACK_METHOD;
+        if (ack) {
+            const amqp_basic_ack_t *a = frame->payload.method.decoded;
+            tag = a->delivery_tag;
+            multiple = a->multiple != 0;
+        } else {
+            const amqp_basic_nack_t *k = frame->payload.method.decoded;
+            tag = k->delivery_tag;
+            multiple = k->multiple != 0;
+        }
+        if (mq_confirms_settle_span(cs, n, tag, multiple, ack) < 0) {
+            snprintf(err, errlen, "broker confirmed unknown delivery tag %llu (last sent %llu)",
+                     (unsigned long long)tag,
+                     (unsigned long long)(cs[n - 1]->first_tag + cs[n - 1]->n - 1));
+            return -1;
+        }
+        return 0;
+    }
+    if (frame->frame_type == AMQP_FRAME_METHOD &&
+        frame->payload.method.id == AMQP_BASIC_RETURN_METHOD) {
+        for (size_t i = 0; i < n; i++) {
+            if (!mq_confirms_done(cs[i])) {
+                cs[i]->returned++;
+                break;
+            }
+        }
+    }
+    return mq_handle_frame(conn, frame, err, errlen);
+}
+
 int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long timeout_ms,
                      char *err, size_t errlen)
 {
     long deadline = monotonic_ms() + timeout_ms;
+    struct mq_confirms *const one[1] = {c};
 
     while (!mq_confirms_done(c)) {
         long left = deadline - monotonic_ms();
         struct timeval tv;
         amqp_frame_t frame;
         char detail[256];
-        int status, rc = 0;
+        int status, rc;
 
         if (left <= 0) {
             snprintf(err, errlen,
@@ -547,38 +614,35 @@ int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long t
                      mq_status_text(status, detail, sizeof detail));
             return -1;
         }
-        if (frame.frame_type == AMQP_FRAME_METHOD && frame.channel == MQ_CHANNEL &&
-            (frame.payload.method.id == AMQP_BASIC_ACK_METHOD ||
-             frame.payload.method.id == AMQP_BASIC_NACK_METHOD)) {
-            uint64_t tag;
-            bool multiple, ack = frame.payload.method.id == AMQP_BASIC_ACK_METHOD;
-            if (ack) {
-                const amqp_basic_ack_t *a = frame.payload.method.decoded;
-                tag = a->delivery_tag;
-                multiple = a->multiple != 0;
-            } else {
-                const amqp_basic_nack_t *n = frame.payload.method.decoded;
-                tag = n->delivery_tag;
-                multiple = n->multiple != 0;
-            }
-            if (mq_confirms_settle(c, tag, multiple, ack) < 0) {
-                snprintf(err, errlen,
-                         "broker confirmed unknown delivery tag %llu (batch %llu..%llu)",
-                         (unsigned long long)tag, (unsigned long long)c->first_tag,
-                         (unsigned long long)(c->first_tag + c->n - 1));
-                rc = -1;
-            }
-        } else {
-            if (frame.frame_type == AMQP_FRAME_METHOD &&
-                frame.payload.method.id == AMQP_BASIC_RETURN_METHOD)
-                c->returned++;
-            rc = mq_handle_frame(conn, &frame, err, errlen);
-        }
+        rc = confirm_frame(conn, &frame, one, 1, err, errlen);
         amqp_maybe_release_buffers(conn);
         if (rc != 0)
             return -1;
     }
     return 0;
+}
+
+int mq_confirms_read(amqp_connection_state_t conn, struct mq_confirms *const *cs, size_t n,
+                     char *err, size_t errlen)
+{
+    for (;;) {
+        struct timeval zero = {0, 0};
+        amqp_frame_t frame;
+        char detail[256];
+        int status = amqp_simple_wait_frame_noblock(conn, &frame, &zero), rc;
+
+        if (status == AMQP_STATUS_TIMEOUT)
+            return 0;
+        if (status != AMQP_STATUS_OK) {
+            snprintf(err, errlen, "connection lost reading publisher confirms: %s",
+                     mq_status_text(status, detail, sizeof detail));
+            return -1;
+        }
+        rc = confirm_frame(conn, &frame, cs, n, err, errlen);
+        amqp_maybe_release_buffers(conn);
+        if (rc != 0)
+            return -1;
+    }
 }
 
 int mq_publish_confirmed(amqp_connection_state_t conn, uint64_t *next_tag, const char *exchange,

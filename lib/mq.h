@@ -151,6 +151,13 @@ void mq_confirms_reset(struct mq_confirms *c, uint64_t first_tag, size_t n);
  * of entries newly settled, or -1 when tag lies beyond the batch (a protocol error). */
 long mq_confirms_settle(struct mq_confirms *c, uint64_t tag, bool multiple, bool ack);
 bool mq_confirms_done(const struct mq_confirms *c);
+/* Applies basic.ack or basic.nack for tag to n batches published one after another (cs[i+1]'s
+ * tags follow cs[i]'s; non-empty). With multiple, every batch the tag reaches is settled up to the
+ * tag (clamped to each batch's last tag); without, only the batch holding the tag. Tags below the
+ * batches (earlier batches', already dropped) are ignored. Returns the number of entries newly
+ * settled, or -1 when tag lies beyond the last batch. n = 0: nothing is in flight, returns 0. */
+long mq_confirms_settle_span(struct mq_confirms *const *cs, size_t n, uint64_t tag, bool multiple,
+                             bool ack);
 enum mq_confirm_state mq_confirms_state(const struct mq_confirms *c, size_t i);
 
 /* Publishes one message (mandatory) on a confirm-mode connection and waits up to timeout_ms for
@@ -167,6 +174,14 @@ mq_publish_confirmed(amqp_connection_state_t conn, uint64_t *next_tag, const cha
  * entries acked so far stay acked in c). A basic.return is logged as a warning. */
 __attribute__((warn_unused_result)) int mq_confirms_wait(amqp_connection_state_t conn,
                                                          struct mq_confirms *c, long timeout_ms,
+                                                         char *err, size_t errlen);
+
+/* Reads every frame already available without blocking (which also sends heartbeats) and
+ * settles the confirms among the n consecutive batches cs (mq_confirms_settle_span). A
+ * basic.return is logged and counted in the first batch not yet done. Returns 0, or -1 with err
+ * when the connection or channel is gone or a confirm names an unknown tag. */
+__attribute__((warn_unused_result)) int mq_confirms_read(amqp_connection_state_t conn,
+                                                         struct mq_confirms *const *cs, size_t n,
                                                          char *err, size_t errlen);
 
 #endif

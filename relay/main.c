@@ -4,19 +4,24 @@
  * others stand by and retry every poll interval. The leader fetches unpublished rows in id order,
  * publishes them with publisher confirms and marks only the confirmed rows published. Failures
  * never mark a row, so a row is published at least once; the consumer drops duplicates by event
- * id. While there is a backlog the work is pipelined (relay_cycle): batch N is sent, and while the
- * broker persists it the relay marks batch N-1 and fetches N+1 (leaving out N's rows), then waits
- * for N's confirms; one batch's confirms are outstanding at any time, and N+1 goes out only after
- * all of N is confirmed. When the outbox is drained the relay asks for NOTIFYs
- * (relay_state.notify_wanted, in RELAY_NOTIFY_MODE=idle) and sleeps on the connection's socket,
- * with the poll interval as a fallback; while draining it switches them off so committing writers
- * don't pay for them. The leader also purges published rows older than OUTBOX_RETENTION and old
- * idempotency keys (purge.h).
+ * id. Several batches are in flight at once (up to RELAY_MAX_IN_FLIGHT, a ring: inflight.h): each
+ * turn of the loop (relay_turn) settles the confirms already received, marks and drops the oldest
+ * batches once fully confirmed, fetches the next rows (leaving out every in-flight row by id) and
+ * sends them at once, without waiting for confirms; with nothing to send it waits on both sockets
+ * (a confirm, or a NOTIFY) until the oldest batch's confirm deadline, 1 ms at most while nobody
+ * notifies, so that a row committed meanwhile never waits for a confirm. When the outbox is
+ * drained and nothing is in flight the relay asks for NOTIFYs (relay_state.notify_wanted, in
+ * RELAY_NOTIFY_MODE=idle) and sleeps on the connection's socket, with the poll interval as a
+ * fallback; after a send it switches them off so committing writers don't pay for them. A failure
+ * drops the connection that failed and releases every batch in flight (after a broker failure
+ * their acked rows are marked first). The leader also purges published rows older than
+ * OUTBOX_RETENTION and old idempotency keys (purge.h).
  *
  * FAULT_PAUSE_AFTER_PUBLISH_MS (tests only, 0 = off) makes the relay sleep after the broker
  * confirmed a batch and before it marks the rows published, logging "fault hook: ..." first, so
  * that a test can kill it exactly there. */
 #include "config.h"
+#include "inflight.h"
 #include "log.h"
 #include "mq.h"
 #include "outbox.h"
@@ -27,8 +32,11 @@
 #include "signals.h"
 #include "svc_metrics.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,6 +52,7 @@ struct relay_config {
     long batch_size;
     long poll_interval_ms;
     long confirm_timeout_ms;
+    long max_in_flight;
     const char *outbox_retention;
     long idempotency_key_ttl_s;
     long purge_interval_ms;
@@ -67,6 +76,7 @@ static const struct config_var relay_vars[] = {
     VAR("RELAY_BATCH_SIZE", CONFIG_INT, "1000", batch_size, 1, 10000),
     VAR("RELAY_POLL_INTERVAL_MS", CONFIG_INT, "250", poll_interval_ms, 10, 60000),
     VAR("RELAY_CONFIRM_TIMEOUT_MS", CONFIG_INT, "30000", confirm_timeout_ms, 100, 600000),
+    VAR("RELAY_MAX_IN_FLIGHT", CONFIG_INT, "4", max_in_flight, 1, 64),
     VAR("OUTBOX_RETENTION", CONFIG_STRING, "7 days", outbox_retention, 0, 0),
     VAR("IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", idempotency_key_ttl_s, 1, 315360000),
     VAR("RELAY_PURGE_INTERVAL_MS", CONFIG_INT, "5000", purge_interval_ms, 100, 3600000),
@@ -76,13 +86,6 @@ static const struct config_var relay_vars[] = {
 
 /* What the relay last wrote to relay_state.notify_wanted (unknown after a (re)connect). */
 enum notify_flag { FLAG_UNKNOWN, FLAG_ON, FLAG_OFF };
-
-/* A batch of outbox rows and the broker's confirms for it. */
-struct relay_slot {
-    struct outbox_batch b;
-    struct mq_confirms c;
-    long publish_ms; /* from the first publish to the last confirm */
-};
 
 struct relay {
     const struct relay_config *cfg;
@@ -94,14 +97,10 @@ struct relay {
     bool standby_logged;
     enum notify_flag flag;
     struct publisher pub; /* pub.conn is NULL while disconnected */
-    /* The pipeline: slots[cur] is the batch to publish; the other slot holds the batch before it
-     * (confirmed, waiting for its mark) or, during a cycle, the one after it (being fetched).
-     * Between passes either both are empty, or pending is set: the other slot is confirmed and
-     * waits for its mark, slots[cur] is fetched and not yet published, and both connections are
-     * up. */
-    struct relay_slot slots[2];
-    int cur;
-    bool pending;
+    /* The batches sent and not yet marked, oldest first, with consecutive delivery tags. Empty
+     * whenever either connection is down: a failure releases them (relay_drop_pg,
+     * relay_broker_failed), and their unmarked rows are fetched and published again. */
+    struct inflight ring;
     long mq_retry_ms; /* pause before reconnecting after a failed batch */
     struct purge purge;
     bool retention_checked;
@@ -109,16 +108,22 @@ struct relay {
     struct relay_metrics *metrics; /* GET /metrics on RELAY_METRICS_PORT (relay_metrics.h) */
 };
 
+/* Drops the PostgreSQL connection and every batch in flight: their rows cannot be marked on the
+ * dead connection, so they are fetched and published again later (the consumer deduplicates). */
 static void relay_drop_pg(struct relay *r, const char *err)
 {
     char q[600];
-    log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
+    log_warn("lost postgres connection", "error=%s in_flight=%zu", log_quote(q, sizeof q, err),
+             r->ring.len);
+    inflight_clear(&r->ring);
     PQfinish(r->pg);
     r->pg = NULL;
     r->leader = false;
     relay_metrics_db_lost(r->metrics);
 }
 
+/* Closes the broker connection (nothing may be in flight any more) and pauses before the
+ * reconnect. */
 static void relay_drop_mq(struct relay *r, const char *err)
 {
     char q[600];
@@ -205,7 +210,8 @@ static int relay_lead(struct relay *r)
     r->leader = true;
     relay_metrics_leader(r->metrics, true);
     r->standby_logged = false;
-    log_info("became leader", "notify_mode=%s", r->cfg->notify_mode);
+    log_info("became leader", "notify_mode=%s max_in_flight=%ld", r->cfg->notify_mode,
+             r->cfg->max_in_flight);
     if (!r->idle_mode && relay_set_flag(r, FLAG_ON) != 0)
         return -1;
     return 0;
@@ -218,186 +224,280 @@ static long elapsed_ms(const struct timespec *since)
     return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
-/* Marks the acked rows of s published and logs them, then releases s's rows. A failure drops the
- * PostgreSQL connection. Only on a live connection. */
-static void relay_mark(struct relay *r, struct relay_slot *s)
+/* Marks the acked rows of s published and logs them; s stays in the ring (the caller pops it).
+ * Only on a live connection. Returns 0, or -1 after dropping the connection (which released the
+ * ring, s with it). */
+static int relay_mark(struct relay *r, struct inflight_batch *s)
 {
     char err[512];
     size_t marked = 0;
+    long publish_ms = elapsed_ms(&s->sent);
     struct timespec t0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (outbox_mark_published(r->pg, &s->b, &s->c, &marked, err, sizeof err) != 0) {
         relay_drop_pg(r, err);
-    } else {
-        publish_log_rows(&s->b, &s->c);
-        if (marked > 0)
-            log_info("published batch",
-                     "count=%zu first_id=%s last_id=%s publish_ms=%ld mark_ms=%ld", marked,
-                     outbox_value(&s->b, 0, OUTBOX_ID), outbox_value(&s->b, s->b.n - 1, OUTBOX_ID),
-                     s->publish_ms, elapsed_ms(&t0));
+        return -1;
     }
-    outbox_batch_release(&s->b);
+    publish_log_rows(&s->b, &s->c);
+    if (marked > 0)
+        log_info("published batch", "count=%zu first_id=%s last_id=%s publish_ms=%ld mark_ms=%ld",
+                 marked, outbox_value(&s->b, 0, OUTBOX_ID),
+                 outbox_value(&s->b, s->b.n - 1, OUTBOX_ID), publish_ms, elapsed_ms(&t0));
+    return 0;
+}
+
+/* A batch leaves the ring (confirmed, or released after a broker failure): its metrics. */
+static void relay_account(struct relay *r, const struct inflight_batch *s)
+{
+    const struct mq_confirms *c = &s->c;
+
+    relay_metrics_batch(r->metrics, c->n, c->n - c->pending - c->nacked, c->nacked, c->returned,
+                        (double)elapsed_ms(&s->sent) / 1000.0);
+    if (c->returned > 0)
+        log_warn("broker returned unroutable events", "count=%zu", c->returned);
+}
+
+/* A broker failure (connection lost, confirm time-out, nack, unknown tag): marks the acked rows
+ * of every batch in flight (the broker has them), releases the batches and drops the broker
+ * connection. Their other rows are fetched and published again after the reconnect. */
+static void relay_broker_failed(struct relay *r, const char *err)
+{
+    struct inflight_batch *s;
+
+    while ((s = inflight_at(&r->ring, 0)) != NULL) {
+        relay_account(r, s);
+        if (r->pg == NULL || relay_mark(r, s) != 0)
+            break; /* the PostgreSQL connection is gone, and the ring with it */
+        inflight_pop(&r->ring);
+    }
+    inflight_clear(&r->ring);
+    relay_drop_mq(r, err);
+}
+
+/* The test hook: pause after a batch was confirmed, before its mark. */
+static void relay_fault_pause(const struct relay *r, const struct inflight_batch *s)
+{
+    if (r->cfg->fault_pause_after_publish_ms <= 0)
+        return;
+    log_warn("fault hook: pausing after publish, before mark (test only)",
+             "ms=%ld count=%d first_id=%s last_id=%s", r->cfg->fault_pause_after_publish_ms, s->b.n,
+             outbox_value(&s->b, 0, OUTBOX_ID), outbox_value(&s->b, s->b.n - 1, OUTBOX_ID));
+    signals_sleep_ms(r->cfg->fault_pause_after_publish_ms);
+}
+
+/* While the oldest batch in flight is fully confirmed: marks its acked rows and drops it. Returns
+ * 0 (also when the PostgreSQL connection was lost meanwhile), or -1 with err when the broker
+ * nacked rows or the oldest batch's confirms are overdue: the caller drops the broker. */
+static int relay_retire(struct relay *r, char *err, size_t errlen)
+{
+    struct inflight_batch *s;
+
+    while ((s = inflight_at(&r->ring, 0)) != NULL && mq_confirms_done(&s->c)) {
+        size_t nacked = s->c.nacked;
+        int n = s->b.n;
+
+        relay_account(r, s);
+        relay_fault_pause(r, s);
+        if (relay_mark(r, s) != 0)
+            return 0;
+        inflight_pop(&r->ring);
+        if (nacked > 0) {
+            snprintf(err, errlen, "broker nacked %zu of %d events", nacked, n);
+            return -1;
+        }
+        r->mq_retry_ms = 100;
+    }
+    if (s != NULL && elapsed_ms(&s->sent) >= r->cfg->confirm_timeout_ms) {
+        snprintf(err, errlen, "timed out after %ld ms waiting for publisher confirms: %zu of %zu pending",
+                 r->cfg->confirm_timeout_ms, s->c.pending, s->c.n);
+        return -1;
+    }
+    return 0;
 }
 
 /* The PostgreSQL work before a fetch (the backlog sample and a purge, each only when due; dropping
  * the notifications the fetch answers), then the fetch of up to a batch into b, leaving out the
- * rows of exclude (NULL: none). Returns 0, or -1 after dropping the connection. */
-static int relay_fetch(struct relay *r, const struct outbox_batch *exclude, struct outbox_batch *b)
+ * rows of exclude_ids (NULL: none). Returns 0, or -1 after dropping the connection. */
+static int relay_fetch(struct relay *r, const char *exclude_ids, struct outbox_batch *b)
 {
     char err[512];
 
     relay_metrics_sample_backlog(r->metrics, r->pg); /* at most once a second */
     if (purge_run(r->pg, &r->purge, err, sizeof err) != 0 ||
         outbox_forget_notifications(r->pg, err, sizeof err) != 0 ||
-        outbox_fetch(r->pg, r->cfg->batch_size, exclude, b, err, sizeof err) != 0) {
+        outbox_fetch(r->pg, r->cfg->batch_size, exclude_ids, b, err, sizeof err) != 0) {
         relay_drop_pg(r, err);
         return -1;
     }
     return 0;
 }
 
-/* After the confirm wait of s (rc: its result): metrics, warnings and the test hook. Returns rc,
- * or -1 with err when the broker nacked rows. */
-static int relay_confirmed(struct relay *r, struct relay_slot *s, const struct timespec *t0, int rc,
-                           char *err, size_t errlen)
+/* When the ring has room: fetches the next rows, leaving out every row in flight by its id, and
+ * sends them at once as a new batch in flight. *sent says whether rows went out. Then, awake with
+ * work, writers need not notify until the relay is idle again (switched off after the send, so
+ * that it never delays an event; a failure drops the connection). Returns 0, or -1 after
+ * dropping the connection that failed. */
+static int relay_feed(struct relay *r, bool *sent)
 {
-    const struct mq_confirms *c = &s->c;
-
-    s->publish_ms = elapsed_ms(t0);
-    relay_metrics_batch(r->metrics, (size_t)(r->pub.next_tag - c->first_tag),
-                        c->n - c->pending - c->nacked, c->nacked, c->returned,
-                        (double)s->publish_ms / 1000.0);
-    if (c->returned > 0)
-        log_warn("broker returned unroutable events", "count=%zu", c->returned);
-    if (r->cfg->fault_pause_after_publish_ms > 0 && rc == 0) {
-        log_warn("fault hook: pausing after publish, before mark (test only)",
-                 "ms=%ld count=%d first_id=%s last_id=%s", r->cfg->fault_pause_after_publish_ms,
-                 s->b.n, outbox_value(&s->b, 0, OUTBOX_ID),
-                 outbox_value(&s->b, s->b.n - 1, OUTBOX_ID));
-        signals_sleep_ms(r->cfg->fault_pause_after_publish_ms);
-    }
-    if (rc == 0 && c->nacked > 0) {
-        snprintf(err, errlen, "broker nacked %zu of %d events", c->nacked, s->b.n);
-        rc = -1;
-    }
-    return rc;
-}
-
-/* One turn of the pipeline: sends the current batch; while the broker persists it, marks the
- * previous batch (if pending) and fetches the next one without the current rows (if the current
- * batch was full or came from such a fetch); then waits for the current batch's confirms. If all
- * went well and the next batch has rows, the current one waits for its mark in the next turn
- * (pending). Otherwise the next batch is dropped and the current batch's acked rows are marked
- * now, unless the PostgreSQL connection was lost: then they are published again later. A
- * failure drops the connection that failed; the pipeline restarts from a plain fetch. */
-static void relay_cycle(struct relay *r)
-{
-    struct relay_slot *cur = &r->slots[r->cur], *other = &r->slots[1 - r->cur];
-    bool prefetch = r->pending || cur->b.n == r->cfg->batch_size;
-    struct timespec t0;
+    struct inflight_batch *s = inflight_next(&r->ring);
+    size_t count = 0;
     char err[512];
+    char *ids;
     int rc;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = publish_send(&r->pub, &cur->b, &cur->c, err, sizeof err);
-    /* PostgreSQL's turn while the broker persists cur. Awake with work: writers need not notify
-     * until the relay is idle again (after the send, so that it never delays an event; a failure
-     * drops the connection) */
-    if (r->idle_mode && r->flag != FLAG_OFF && r->pg != NULL)
-        (void)relay_set_flag(r, FLAG_OFF);
-    if (r->pending && r->pg != NULL)
-        relay_mark(r, other); /* the previous batch; frees the slot for the next one */
-    else if (r->pending)
-        outbox_batch_release(&other->b); /* the connection is gone: published again later */
-    r->pending = false;
-    if (rc == 0 && prefetch && r->pg != NULL)
-        (void)relay_fetch(r, &cur->b, &other->b); /* a failure dropped the connection */
-    if (rc == 0)
-        rc = publish_wait(&r->pub, &cur->c, err, sizeof err);
-    rc = relay_confirmed(r, cur, &t0, rc, err, sizeof err);
-    if (rc == 0 && r->pg != NULL && other->b.n > 0) {
-        r->cur = 1 - r->cur; /* cur is marked in the next turn, other goes out first */
-        r->pending = true;
-        r->mq_retry_ms = 100;
-        return;
-    }
-    outbox_batch_release(&other->b);
-    if (r->pg != NULL)
-        relay_mark(r, cur); /* rows acked before a broker failure too: the broker has them */
-    outbox_batch_release(&cur->b);
+    *sent = false;
+    if (s == NULL)
+        return 0;
+    ids = inflight_id_array(&r->ring, &count);
+    rc = relay_fetch(r, ids, &s->b);
+    free(ids);
     if (rc != 0)
-        relay_drop_mq(r, err);
-    else if (r->pg != NULL)
-        r->mq_retry_ms = 100;
-}
-
-/* Not pipelining: a backlog sample, the leader lock, then a plain fetch into slots[cur]. Returns
- * 0 when this relay leads and fetched (perhaps no rows), else -1 (standing by, or a connection
- * was lost). */
-static int relay_start(struct relay *r)
-{
-    struct outbox_batch *b = &r->slots[r->cur].b;
-    char err[512];
-
-    relay_metrics_sample_backlog(r->metrics, r->pg); /* at most once a second */
-    if (!r->leader) {
-        int rc = relay_lead(r);
-        if (rc < 0)
-            return -1;
-        if (rc > 0) {
-            if (mq_service(r->pub.conn, err, sizeof err) != 0) {
-                relay_drop_mq(r, err);
-                return -1;
-            }
-            signals_sleep_ms(r->cfg->poll_interval_ms);
-            return -1;
-        }
+        return -1;
+    if (s->b.n == 0) {
+        outbox_batch_release(&s->b);
+        return 0;
     }
-    return relay_fetch(r, NULL, b);
+    clock_gettime(CLOCK_MONOTONIC, &s->sent);
+    if (publish_send(&r->pub, &s->b, &s->c, err, sizeof err) != 0) {
+        relay_metrics_batch(r->metrics, (size_t)(r->pub.next_tag - s->c.first_tag), 0, 0, 0, 0.0);
+        outbox_batch_release(&s->b);
+        relay_broker_failed(r, err);
+        return -1;
+    }
+    inflight_push(&r->ring);
+    *sent = true;
+    if (r->idle_mode && r->flag != FLAG_OFF)
+        (void)relay_set_flag(r, FLAG_OFF);
+    return 0;
 }
 
-/* One pass: lead and fetch unless a pipelined batch is waiting, publish; sleep when the outbox is
- * drained (a fetch with nothing in flight found less than a batch, or the fetch of the next batch
- * found nothing). */
-static void relay_pass(struct relay *r)
+/* Nothing in flight and nothing fetched. In idle mode, first ask for NOTIFYs and return: the next
+ * turn looks once more, since a row committed before the flag was set sent none. Then sleep on
+ * the PostgreSQL socket until a NOTIFY or the poll interval. */
+static void relay_idle(struct relay *r)
 {
     char err[512];
     bool notified = false;
 
-    if (!r->pending && relay_start(r) != 0)
-        return;
-    if (r->slots[r->cur].b.n > 0) {
-        relay_cycle(r);
-        if (r->pending || r->pg == NULL || r->pub.conn == NULL)
-            return;
-    }
-    outbox_batch_release(&r->slots[r->cur].b); /* an empty fetch */
     if (r->idle_mode && r->flag != FLAG_ON) {
-        /* going idle: ask for NOTIFYs, then look once more, since a row committed before the
-         * flag was set sent none */
         (void)relay_set_flag(r, FLAG_ON);
         return;
     }
-    if (outbox_wait(r->pg, r->cfg->poll_interval_ms, &notified, err, sizeof err) != 0) {
+    if (outbox_wait(r->pg, r->cfg->poll_interval_ms, &notified, err, sizeof err) != 0)
         relay_drop_pg(r, err);
-        return;
-    }
-    if (mq_service(r->pub.conn, err, sizeof err) != 0)
-        relay_drop_mq(r, err);
 }
 
-/* At exit: marks the confirmed batch still waiting for its mark (the fetched one is left for the
- * next relay) and frees the slots. */
+/* Batches in flight and nothing new fetched: waits until the broker sends a frame (a confirm)
+ * or, when the ring has room, the PostgreSQL socket has input (a NOTIFY), bounded by the oldest
+ * batch's confirm deadline and the poll interval. With the ring not full and no NOTIFY coming
+ * (flag off), 1 ms at most: the next turn fetches again, so a new row never waits for a confirm. */
+static void relay_wait_busy(struct relay *r)
+{
+    amqp_connection_state_t conn = r->pub.conn;
+    struct inflight_batch *oldest = inflight_at(&r->ring, 0);
+    bool pg = !inflight_full(&r->ring), notified = false;
+    long timeout = r->cfg->confirm_timeout_ms - elapsed_ms(&oldest->sent);
+    struct pollfd pfd[2];
+    char err[512];
+
+    if (timeout > r->cfg->poll_interval_ms)
+        timeout = r->cfg->poll_interval_ms;
+    if (pg && r->flag != FLAG_ON && timeout > 1)
+        timeout = 1;
+    if (timeout <= 0 || amqp_frames_enqueued(conn) || amqp_data_in_buffer(conn))
+        return;
+    if (pg) {
+        /* a notification libpq read during the last statements counts too */
+        if (outbox_wait(r->pg, 0, &notified, err, sizeof err) != 0) {
+            relay_drop_pg(r, err);
+            return;
+        }
+        if (notified)
+            return;
+    }
+    pfd[0].fd = amqp_get_sockfd(conn);
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    pfd[1].fd = PQsocket(r->pg);
+    pfd[1].events = POLLIN;
+    pfd[1].revents = 0;
+    if (poll(pfd, pg ? 2 : 1, (int)timeout) < 0 && errno != EINTR)
+        log_warn("could not wait for confirms", "error=\"%s\"", strerror(errno));
+}
+
+/* Not leading (nothing in flight): a backlog sample, then the leader lock. Returns 0 when this
+ * relay leads, else -1 (standing by after a pause, or a connection was lost). */
+static int relay_start(struct relay *r)
+{
+    char err[512];
+    int rc;
+
+    relay_metrics_sample_backlog(r->metrics, r->pg); /* at most once a second */
+    rc = relay_lead(r);
+    if (rc < 0)
+        return -1;
+    if (rc > 0) {
+        if (mq_service(r->pub.conn, err, sizeof err) != 0)
+            relay_drop_mq(r, err);
+        else
+            signals_sleep_ms(r->cfg->poll_interval_ms);
+        return -1;
+    }
+    return 0;
+}
+
+/* One turn of the loop: (1) settle every confirm frame already read or readable without
+ * blocking, (2) mark and drop the oldest batches while they are fully confirmed, (3) if the ring
+ * has room, fetch the next rows (leaving out those in flight) and send them at once, (4) with
+ * nothing sent: go idle when nothing is in flight, else wait for a confirm or a NOTIFY. A failure
+ * drops the connection that failed, which releases every batch in flight; the loop starts again
+ * from a plain fetch. */
+static void relay_turn(struct relay *r)
+{
+    struct mq_confirms *const *cs;
+    char err[512];
+    bool sent = false;
+    size_t n = 0;
+
+    if (!r->leader && relay_start(r) != 0)
+        return;
+    cs = inflight_confirms(&r->ring, &n);
+    if (mq_confirms_read(r->pub.conn, cs, n, err, sizeof err) != 0 ||
+        relay_retire(r, err, sizeof err) != 0) {
+        relay_broker_failed(r, err);
+        return;
+    }
+    if (r->pg == NULL || relay_feed(r, &sent) != 0 || sent)
+        return; /* after a send, the next turn fetches more if the ring has room */
+    if (r->pg == NULL || r->pub.conn == NULL)
+        return;
+    if (r->ring.len == 0)
+        relay_idle(r);
+    else
+        relay_wait_busy(r);
+}
+
+/* At exit: reads the confirms already there, marks the acked rows of the batches in flight, and
+ * releases the rest (their rows are published again by the next relay). */
 static void relay_finish(struct relay *r)
 {
-    if (r->pending && r->pg != NULL)
-        relay_mark(r, &r->slots[1 - r->cur]);
-    r->pending = false;
-    for (int i = 0; i < 2; i++) {
-        outbox_batch_release(&r->slots[i].b);
-        mq_confirms_release(&r->slots[i].c);
+    struct inflight_batch *s;
+    char err[512];
+    size_t n = 0;
+
+    if (r->pub.conn != NULL && r->ring.len > 0) {
+        struct mq_confirms *const *cs = inflight_confirms(&r->ring, &n);
+        if (mq_confirms_read(r->pub.conn, cs, n, err, sizeof err) != 0)
+            log_warn("could not read the last publisher confirms", "error=\"%s\"", err);
     }
+    while ((s = inflight_at(&r->ring, 0)) != NULL) {
+        relay_account(r, s);
+        if (r->pg == NULL || relay_mark(r, s) != 0)
+            break;
+        inflight_pop(&r->ring);
+    }
+    inflight_release(&r->ring);
 }
 
 static void relay_run(struct relay *r)
@@ -407,7 +507,7 @@ static void relay_run(struct relay *r)
             break;
         if (r->pg == NULL || r->pub.conn == NULL)
             continue;
-        relay_pass(r);
+        relay_turn(r);
     }
     relay_finish(r);
 }
@@ -468,19 +568,19 @@ int main(void)
     r.purge.budget_ms = 200;
     r.idle_mode = strcmp(cfg.notify_mode, "idle") == 0;
     r.pub.exchange = cfg.exchange;
-    r.pub.confirm_timeout_ms = cfg.confirm_timeout_ms;
     r.mq_retry_ms = 100;
     r.metrics = relay_metrics_start();
     if (r.metrics == NULL) {
         mq_broker_release(&broker);
         return 1;
     }
+    inflight_init(&r.ring, (size_t)cfg.max_in_flight);
 
     char q[300];
     log_info("starting",
-             "exchange=%s batch_size=%ld poll_interval_ms=%ld notify_mode=%s outbox_retention=%s "
-             "idempotency_key_ttl_s=%ld purge_interval_ms=%ld",
-             cfg.exchange, cfg.batch_size, cfg.poll_interval_ms, cfg.notify_mode,
+             "exchange=%s batch_size=%ld max_in_flight=%ld poll_interval_ms=%ld notify_mode=%s "
+             "outbox_retention=%s idempotency_key_ttl_s=%ld purge_interval_ms=%ld",
+             cfg.exchange, cfg.batch_size, cfg.max_in_flight, cfg.poll_interval_ms, cfg.notify_mode,
              log_quote(q, sizeof q, cfg.outbox_retention), cfg.idempotency_key_ttl_s,
              cfg.purge_interval_ms);
     if (cfg.fault_pause_after_publish_ms > 0)

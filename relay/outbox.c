@@ -14,7 +14,7 @@ const struct pg_stmt outbox_stmts[] = {
      "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
      "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
      1},
-    /* the same, leaving out the batch in flight ($2). NOT IN over a subquery is a hashed SubPlan
+    /* the same, leaving out every row in flight ($2, up to RELAY_MAX_IN_FLIGHT batches). NOT IN over a subquery is a hashed SubPlan
      * in the generic plan too (one probe per row it scans); "id <> ALL($2)" is hashed only when
      * $2 is a constant of a custom plan, else compared element by element (about 4x the time
      * with 1,000 ids). Both walk outbox_unpublished_idx in id order, stopping at the limit. */
@@ -72,21 +72,17 @@ int outbox_try_lead(PGconn *conn, bool *leader, char *err, size_t errlen)
     return 0;
 }
 
-int outbox_fetch(PGconn *conn, long limit, const struct outbox_batch *exclude,
-                 struct outbox_batch *b, char *err, size_t errlen)
+int outbox_fetch(PGconn *conn, long limit, const char *exclude_ids, struct outbox_batch *b,
+                 char *err, size_t errlen)
 {
     char limit_text[24];
-    const char *params[2] = {limit_text, NULL};
-    char *ids = NULL;
-    size_t count = 0;
+    const char *params[2] = {limit_text, exclude_ids};
 
     snprintf(limit_text, sizeof limit_text, "%ld", limit);
-    if (exclude != NULL && exclude->n > 0)
-        params[1] = ids = outbox_id_array(exclude, NULL, &count);
-    b->res = exec(conn, ids != NULL ? "relay_fetch_next" : "relay_fetch", ids != NULL ? 2 : 1,
-                  params, PGRES_TUPLES_OK, "fetch outbox rows", err, errlen);
+    b->res = exec(conn, exclude_ids != NULL ? "relay_fetch_next" : "relay_fetch",
+                  exclude_ids != NULL ? 2 : 1, params, PGRES_TUPLES_OK, "fetch outbox rows", err,
+                  errlen);
     b->n = b->res != NULL ? PQntuples(b->res) : 0;
-    free(ids);
     return b->res != NULL ? 0 : -1;
 }
 

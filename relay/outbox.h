@@ -41,12 +41,13 @@ __attribute__((warn_unused_result)) int outbox_listen(PGconn *conn, char *err, s
 __attribute__((warn_unused_result)) int outbox_try_lead(PGconn *conn, bool *leader, char *err,
                                                         size_t errlen);
 
-/* Fetches up to limit unpublished rows in id order into b (b->n may be 0). exclude, when not NULL,
- * is a batch in flight (published, not yet marked): its rows are left out by their exact ids, so
- * the next batch can be fetched while the broker confirms it. Not an id range: a row of lower id
- * than exclude's may commit later, and it must still come, in id order, in the next batch. */
+/* Fetches up to limit unpublished rows in id order into b (b->n may be 0). exclude_ids, when not
+ * NULL, is the array literal of the rows in flight (published, not yet marked: see
+ * inflight_id_array): they are left out by their exact ids, so that more batches can be fetched
+ * while the broker confirms them. Not an id range: a row of lower id than an in-flight one may
+ * commit later, and it must still come, in id order, in the next batch. */
 __attribute__((warn_unused_result)) int outbox_fetch(PGconn *conn, long limit,
-                                                     const struct outbox_batch *exclude,
+                                                     const char *exclude_ids,
                                                      struct outbox_batch *b, char *err,
                                                      size_t errlen);
 const char *outbox_value(const struct outbox_batch *b, int row, enum outbox_col col);

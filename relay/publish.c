@@ -46,11 +46,6 @@ int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_co
     return 0;
 }
 
-int publish_wait(struct publisher *p, struct mq_confirms *c, char *err, size_t errlen)
-{
-    return mq_confirms_wait(p->conn, c, p->confirm_timeout_ms, err, errlen);
-}
-
 void publish_log_rows(const struct outbox_batch *b, const struct mq_confirms *c)
 {
     /* info level: one order can be followed through all four services' logs */

@@ -6,8 +6,9 @@
  *   relay_events_confirmed_total                  events the broker confirmed (acked)
  *   relay_events_nacked_total, relay_events_returned_total
  *   relay_publish_batch_duration_seconds          one batch from its first publish to its last
- *                                                 confirm (the marking and fetching of the
- *                                                 batches around it overlap that time)
+ *                                                 confirm (up to RELAY_MAX_IN_FLIGHT batches are
+ *                                                 in flight at once; the marking and fetching
+ *                                                 of the batches around it overlap that time)
  *   relay_leader                                  1 while this relay holds the leader lock
  *   db_up, broker_up                              1 while connected
  *   db_reconnects_total, broker_reconnects_total  connections made again after one was lost

@@ -203,6 +203,31 @@ START_TEST(headers_are_read_by_kind)
 }
 END_TEST
 
+START_TEST(a_confirm_spanning_batches_settles_each_up_to_the_tag)
+{
+    struct mq_confirms a, b, c;
+    struct mq_confirms *const cs[3] = {&a, &b, &c};
+    mq_confirms_init(&a);
+    mq_confirms_init(&b);
+    mq_confirms_init(&c);
+    mq_confirms_reset(&a, 1, 2); /* tags 1..2 */
+    mq_confirms_reset(&b, 3, 3); /* 3..5 */
+    mq_confirms_reset(&c, 6, 1); /* 6 */
+    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 2, false, true), 1); /* only a */
+    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 4, true, false), 3); /* a's 1, b's 3..4 */
+    ck_assert(mq_confirms_done(&a));
+    ck_assert_uint_eq(a.nacked, 1);
+    ck_assert_uint_eq(b.nacked, 2);
+    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 6, true, true), 2); /* b's 5, c's 6 */
+    ck_assert(mq_confirms_done(&b) && mq_confirms_done(&c));
+    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 7, true, true), -1); /* never sent */
+    ck_assert_int_eq(mq_confirms_settle_span(cs + 1, 2, 1, true, true), 0); /* a was dropped */
+    mq_confirms_release(&a);
+    mq_confirms_release(&b);
+    mq_confirms_release(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mq");
@@ -210,6 +235,7 @@ int main(void)
     tcase_add_test(tc, single_acks_settle_one_entry_each);
     tcase_add_test(tc, multiple_ack_settles_everything_up_to_the_tag);
     tcase_add_test(tc, nack_marks_entries_and_later_multiple_ack_keeps_them_nacked);
+    tcase_add_test(tc, a_confirm_spanning_batches_settles_each_up_to_the_tag);
     tcase_add_test(tc, tags_outside_the_batch);
     tcase_add_test(tc, reset_reuses_and_grows);
     suite_add_tcase(s, tc);

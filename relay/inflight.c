@@ -1,0 +1,109 @@
+#include "inflight.h"
+
+#include "xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void inflight_init(struct inflight *q, size_t cap)
+{
+    memset(q, 0, sizeof *q);
+    q->cap = cap;
+    q->slots = xcalloc(cap, sizeof q->slots[0]);
+    q->confirms = xcalloc(cap, sizeof q->confirms[0]);
+    for (size_t i = 0; i < cap; i++)
+        mq_confirms_init(&q->slots[i].c);
+}
+
+void inflight_release(struct inflight *q)
+{
+    if (q->slots == NULL)
+        return;
+    inflight_clear(q);
+    for (size_t i = 0; i < q->cap; i++) {
+        outbox_batch_release(&q->slots[i].b); /* a fetched slot never pushed */
+        mq_confirms_release(&q->slots[i].c);
+    }
+    free(q->slots);
+    free(q->confirms);
+    memset(q, 0, sizeof *q);
+}
+
+bool inflight_full(const struct inflight *q)
+{
+    return q->len == q->cap;
+}
+
+struct inflight_batch *inflight_at(struct inflight *q, size_t i)
+{
+    if (i >= q->len)
+        return NULL;
+    return &q->slots[(q->head + i) % q->cap];
+}
+
+struct inflight_batch *inflight_next(struct inflight *q)
+{
+    if (inflight_full(q))
+        return NULL;
+    return &q->slots[(q->head + q->len) % q->cap];
+}
+
+void inflight_push(struct inflight *q)
+{
+    if (!inflight_full(q))
+        q->len++;
+}
+
+void inflight_pop(struct inflight *q)
+{
+    if (q->len == 0)
+        return;
+    outbox_batch_release(&q->slots[q->head].b);
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+}
+
+void inflight_clear(struct inflight *q)
+{
+    while (q->len > 0)
+        inflight_pop(q);
+}
+
+struct mq_confirms *const *inflight_confirms(struct inflight *q, size_t *n)
+{
+    for (size_t i = 0; i < q->len; i++)
+        q->confirms[i] = &inflight_at(q, i)->c;
+    *n = q->len;
+    return q->confirms;
+}
+
+char *inflight_id_array(const struct inflight *q, size_t *count)
+{
+    size_t size = 3, len = 0; /* "{", "}", NUL */
+    char *ids;
+
+    *count = 0;
+    if (q->len == 0)
+        return NULL;
+    for (size_t k = 0; k < q->len; k++) {
+        const struct outbox_batch *b = &q->slots[(q->head + k) % q->cap].b;
+        for (int i = 0; i < b->n; i++)
+            size += (size_t)outbox_length(b, i, OUTBOX_ID) + 1;
+    }
+    ids = xmalloc(size);
+    ids[len++] = '{';
+    for (size_t k = 0; k < q->len; k++) {
+        const struct outbox_batch *b = &q->slots[(q->head + k) % q->cap].b;
+        for (int i = 0; i < b->n; i++) {
+            size_t w = (size_t)outbox_length(b, i, OUTBOX_ID);
+            if (*count > 0)
+                ids[len++] = ',';
+            memcpy(ids + len, outbox_value(b, i, OUTBOX_ID), w);
+            len += w;
+            (*count)++;
+        }
+    }
+    ids[len++] = '}';
+    ids[len] = '\0';
+    return ids;
+}
