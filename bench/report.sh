@@ -304,6 +304,38 @@ fi
 } >"$BENCH_OUT/latest.md"
 
 log "wrote $BENCH_OUT/latest.md, latest.json$([[ -f "$BENCH_OUT/latest.png" ]] && echo ', latest.png')"
+
+# --- the README's copy --------------------------------------------------------------------------
+# After a full run of every stage, README.md shows its targets table and chart, with the machine,
+# between the two marker lines (nothing happens without them).
+readme="$REPO_ROOT/README.md"
+begin='<!-- bench:begin -->'
+end='<!-- bench:end -->'
+if [[ "${BENCH_MODE:-}" == full && "$stages" == "write relay consumer e2e scale query" ]] &&
+    grep -qxF "$begin" "$readme" && grep -qxF "$end" "$readme"; then
+    block="$BENCH_TMP/readme-block.md"
+    {
+        echo "Latest full run: $date_utc on $nproc_n × $cpu, ${mem_gb} GiB, Linux $kernel (load" \
+            "average at start ${M[loadavg_start]:-?}), commit ${M[git_commit]:-?}$([[ "${M[git_dirty]:-}" == yes ]] && echo ' with local changes')." \
+            "Each ratio compares with a baseline measured in the same run on the same machine; every" \
+            "figure and how it is measured: [bench/results/latest.md](bench/results/latest.md)," \
+            "[bench/README.md](bench/README.md)."
+        echo
+        echo "| figure | value | baseline | ratio | target | met? |"
+        echo "| --- | ---: | ---: | ---: | --- | --- |"
+        for row in "${targets[@]}"; do
+            IFS=$'\t' read -r name value base ratio text met <<<"$row"
+            echo "| $name | $value | $base | $ratio | $text | $met |"
+        done
+        echo
+        echo "![throughput, end-to-end delay and backlog over time](bench/results/latest.png)"
+    } >"$block"
+    awk -v begin="$begin" -v end="$end" -v block="$block" '
+        $0 == begin { print; while ((getline line < block) > 0) print line; skip = 1; next }
+        $0 == end { skip = 0 }
+        !skip { print }' "$readme" >"$readme.tmp" && mv "$readme.tmp" "$readme"
+    log "updated the benchmark block of README.md"
+fi
 rc=0
 if ((${#missing[@]} > 0)); then
     log "missing figures (${#missing[@]}): ${missing[*]}"
