@@ -206,6 +206,17 @@ elif ran e2e; then
     chart_ok=0
 fi
 
+# targets_table: the targets as a Markdown table (latest.md and the README's copy).
+targets_table() {
+    local row name value base ratio text met
+    echo "| figure | value | baseline | ratio | target | met? |"
+    echo "| --- | ---: | ---: | ---: | --- | --- |"
+    for row in "${targets[@]}"; do
+        IFS=$'\t' read -r name value base ratio text met <<<"$row"
+        echo "| $name | $value | $base | $ratio | $text | $met |"
+    done
+}
+
 # --- latest.md -------------------------------------------------------------------------------------
 {
     echo "# Benchmark results (\`make bench\`)"
@@ -222,12 +233,7 @@ fi
     echo
     echo "## Targets"
     echo
-    echo "| figure | value | baseline | ratio | target | met? |"
-    echo "| --- | ---: | ---: | ---: | --- | --- |"
-    for row in "${targets[@]}"; do
-        IFS=$'\t' read -r name value base ratio text met <<<"$row"
-        echo "| $name | $value | $base | $ratio | $text | $met |"
-    done
+    targets_table
 
     echo
     echo "## 1. Write path: POST /api/orders (wrk) vs pgbench of the same statement"
@@ -321,12 +327,7 @@ if [[ "${BENCH_MODE:-}" == full && "$stages" == "write relay consumer e2e scale 
             "figure and how it is measured: [bench/results/latest.md](bench/results/latest.md)," \
             "[bench/README.md](bench/README.md)."
         echo
-        echo "| figure | value | baseline | ratio | target | met? |"
-        echo "| --- | ---: | ---: | ---: | --- | --- |"
-        for row in "${targets[@]}"; do
-            IFS=$'\t' read -r name value base ratio text met <<<"$row"
-            echo "| $name | $value | $base | $ratio | $text | $met |"
-        done
+        targets_table
         echo
         echo "![throughput, end-to-end delay and backlog over time](bench/results/latest.png)"
     } >"$block"

@@ -85,24 +85,12 @@ char *inflight_id_array(const struct inflight *q, size_t *count)
     *count = 0;
     if (q->len == 0)
         return NULL;
-    for (size_t k = 0; k < q->len; k++) {
-        const struct outbox_batch *b = &q->slots[(q->head + k) % q->cap].b;
-        for (int i = 0; i < b->n; i++)
-            size += (size_t)outbox_length(b, i, OUTBOX_ID) + 1;
-    }
+    for (size_t k = 0; k < q->len; k++)
+        size += outbox_ids_size(&q->slots[(q->head + k) % q->cap].b);
     ids = xmalloc(size);
     ids[len++] = '{';
-    for (size_t k = 0; k < q->len; k++) {
-        const struct outbox_batch *b = &q->slots[(q->head + k) % q->cap].b;
-        for (int i = 0; i < b->n; i++) {
-            size_t w = (size_t)outbox_length(b, i, OUTBOX_ID);
-            if (*count > 0)
-                ids[len++] = ',';
-            memcpy(ids + len, outbox_value(b, i, OUTBOX_ID), w);
-            len += w;
-            (*count)++;
-        }
-    }
+    for (size_t k = 0; k < q->len; k++)
+        outbox_ids_append(&q->slots[(q->head + k) % q->cap].b, NULL, ids, &len, count);
     ids[len++] = '}';
     ids[len] = '\0';
     return ids;

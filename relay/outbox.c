@@ -103,26 +103,38 @@ void outbox_batch_release(struct outbox_batch *b)
     b->n = 0;
 }
 
-char *outbox_id_array(const struct outbox_batch *b, const struct mq_confirms *c, size_t *count)
+size_t outbox_ids_size(const struct outbox_batch *b)
 {
-    size_t size = 3, len = 0; /* "{", "}", NUL */
-    char *ids;
+    size_t size = 0;
 
     for (int i = 0; i < b->n; i++)
         size += (size_t)outbox_length(b, i, OUTBOX_ID) + 1;
-    ids = xmalloc(size);
-    *count = 0;
-    ids[len++] = '{';
+    return size;
+}
+
+void outbox_ids_append(const struct outbox_batch *b, const struct mq_confirms *c, char *ids,
+                       size_t *len, size_t *count)
+{
     for (int i = 0; i < b->n; i++) {
         size_t w = (size_t)outbox_length(b, i, OUTBOX_ID);
         if (c != NULL && mq_confirms_state(c, (size_t)i) != MQ_ACKED)
             continue;
         if (*count > 0)
-            ids[len++] = ',';
-        memcpy(ids + len, outbox_value(b, i, OUTBOX_ID), w);
-        len += w;
+            ids[(*len)++] = ',';
+        memcpy(ids + *len, outbox_value(b, i, OUTBOX_ID), w);
+        *len += w;
         (*count)++;
     }
+}
+
+char *outbox_id_array(const struct outbox_batch *b, const struct mq_confirms *c, size_t *count)
+{
+    char *ids = xmalloc(outbox_ids_size(b) + 3); /* "{", "}", NUL */
+    size_t len = 0;
+
+    *count = 0;
+    ids[len++] = '{';
+    outbox_ids_append(b, c, ids, &len, count);
     ids[len++] = '}';
     ids[len] = '\0';
     return ids;

@@ -58,6 +58,12 @@ void outbox_batch_release(struct outbox_batch *b);
  * every row when c is NULL, else the rows whose confirm state in c is MQ_ACKED (row i has entry
  * i). *count gets their number. The caller frees the string. */
 char *outbox_id_array(const struct outbox_batch *b, const struct mq_confirms *c, size_t *count);
+/* The pieces of such a literal, for lists that span batches (inflight.h): the bytes b's ids take
+ * with their separators, and the appending of those selected as above at ids + *len (a comma
+ * before each when *count > 0), advancing *len and *count. */
+size_t outbox_ids_size(const struct outbox_batch *b);
+void outbox_ids_append(const struct outbox_batch *b, const struct mq_confirms *c, char *ids,
+                       size_t *len, size_t *count);
 
 /* Sets published_at on the rows of b whose confirm state in c is MQ_ACKED (row i has entry i).
  * *marked gets their number. */
