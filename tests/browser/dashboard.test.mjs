@@ -3,32 +3,11 @@
 // low stock and the pipeline's health, and follows orders and payments made through the command
 // API live, through server-sent events, without reloading. Saves a screenshot to
 // test-artifacts/dashboard.png.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { COMMAND_URL, QUERY_URL, TOKEN, WAIT_MS, artifact, useBrowser } from './lib.mjs';
 
-const COMMAND_URL = process.env.COMMAND_URL ?? 'http://127.0.0.1:8080';
-const QUERY_URL = process.env.QUERY_URL ?? 'http://127.0.0.1:8081';
-const TOKEN = process.env.COMMAND_API_TOKEN ?? '';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const WAIT_MS = 10000;
-
-let browser;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 async function command(path, body) {
   const headers = { 'Content-Type': 'application/json' };
@@ -61,7 +40,7 @@ async function figures(page) {
 }
 
 test('the dashboard follows orders and payments live', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const context = await browser().newContext({ viewport: { width: 1280, height: 820 } });
   const errors = [];
   try {
     const page = await context.newPage();
@@ -126,8 +105,7 @@ test('the dashboard follows orders and payments live', async () => {
     // let a few more samples land in the sparklines before the picture
     await page.waitForFunction((n) => Number(document.body.dataset.updates) >= n, health.updates + 3,
       { timeout: WAIT_MS });
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+    await page.screenshot({ path: artifact('dashboard.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no script errors');
   } finally {
     await context.close();

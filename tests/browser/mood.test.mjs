@@ -2,31 +2,11 @@
 // (query API /mood) follows the clicks on the sender page (command API /mood) live, through
 // server-sent events, without reloading. Saves a screenshot of the wall to
 // test-artifacts/mood-wall.png.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { COMMAND_URL, QUERY_URL, WAIT_MS, artifact, useBrowser } from './lib.mjs';
 
-const COMMAND_URL = process.env.COMMAND_URL ?? 'http://127.0.0.1:8080';
-const QUERY_URL = process.env.QUERY_URL ?? 'http://127.0.0.1:8081';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const WAIT_MS = 10000;
-
-let browser;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 // The wall's three figures, as numbers (NaN until the first event arrived).
 async function figures(wall) {
@@ -35,7 +15,7 @@ async function figures(wall) {
 }
 
 test('clicks on the sender page show up live on the wall', async () => {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+  const context = await browser().newContext({ viewport: { width: 1100, height: 700 } });
   const errors = [];
   try {
     const wall = await context.newPage();
@@ -79,8 +59,7 @@ test('clicks on the sender page show up live on the wall', async () => {
     assert.equal(await wall.textContent('#score'), want.score > 0 ? `+${want.score}` : String(want.score));
     assert.equal(reloads, 1, 'the wall was never reloaded');
 
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await wall.screenshot({ path: `${ARTIFACTS}mood-wall.png` });
+    await wall.screenshot({ path: artifact('mood-wall.png') });
     assert.deepEqual(errors, [], 'no script errors on either page');
   } finally {
     await context.close();
