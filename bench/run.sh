@@ -147,20 +147,7 @@ cleaned=0
 cleanup() {
     ((cleaned)) && return 0
     cleaned=1
-    set +e
-    {
-        scripts/services.sh stop
-        scripts/rabbit.sh stop
-        scripts/pg.sh stop
-    } >>"$BENCH_TMP/stack.log" 2>&1
-    mkdir -p "$BENCH_TMP/logs"
-    [[ -d "$STATE_DIR/logs" ]] && cp -r "$STATE_DIR/logs/." "$BENCH_TMP/logs/"
-    [[ -f "$STATE_DIR/pg/log/postgres.log" ]] && cp "$STATE_DIR/pg/log/postgres.log" "$BENCH_TMP/logs/"
-    if scripts/pg.sh status >/dev/null 2>&1 || scripts/rabbit.sh status >/dev/null 2>&1; then
-        log "a server of this run is still running; keeping $STATE_DIR"
-    else
-        rm -rf "$STATE_DIR"
-    fi
+    scripts/teardown.sh "$BENCH_TMP" bench/run.sh
 }
 # A stage runs in the background under timeout (its own process group), so that a signal here
 # is handled at once: the stage gets it too, then everything is stopped.

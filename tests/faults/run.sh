@@ -87,27 +87,7 @@ cleaned=0
 cleanup() {
     ((cleaned)) && return 0
     cleaned=1
-    set +e
-    {
-        # extra relays/consumers the tests started: pid files $STATE_DIR/run/extra-*.pid
-        for f in "$STATE_DIR"/run/extra-*.pid; do
-            [[ -f "$f" ]] || continue
-            pid="$(tr -dc '0-9' <"$f")"
-            [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null
-        done
-        scripts/services.sh stop
-        scripts/rabbit.sh stop
-        scripts/pg.sh stop
-    } >"$ARTIFACTS/teardown.log" 2>&1
-    mkdir -p "$ARTIFACTS/logs"
-    [[ -d "$STATE_DIR/logs" ]] && cp -r "$STATE_DIR/logs/." "$ARTIFACTS/logs/"
-    [[ -d "$STATE_DIR/pg/log" ]] && cp -r "$STATE_DIR/pg/log" "$ARTIFACTS/logs/postgres"
-    [[ -d "$STATE_DIR/rabbit/log" ]] && cp -r "$STATE_DIR/rabbit/log" "$ARTIFACTS/logs/rabbitmq"
-    if scripts/pg.sh status >/dev/null 2>&1 || scripts/rabbit.sh status >/dev/null 2>&1; then
-        echo "faults: a server of this run is still running; keeping $STATE_DIR" >&2
-    else
-        rm -rf "$STATE_DIR"
-    fi
+    scripts/teardown.sh "$ARTIFACTS" faults
 }
 trap cleanup EXIT
 trap 'exit 130' INT
