@@ -287,8 +287,10 @@ test('5. two relays and two consumers; the leading relay and one consumer killed
     });
     early = countLog('consumer', off.consumer, /event arrived early/) + countLog(c2, 0, /event arrived early/);
     const split = countLog('consumer', off.consumer, /splitting it to isolate/) + countLog(c2, 0, /splitting it to isolate/);
-    assert.ok(countLog(c2, 0, /msg="applied batch"/) > 0, 'the second consumer applied nothing');
-    assert.ok(countLog('consumer', off.consumer, /msg="applied batch"/) > 0, 'the first consumer applied nothing');
+    // "saved to read db" is logged for every applied event, whether it came in a batch of many
+    // ("applied batch") or alone: with small batches in flight a consumer may get only singles
+    assert.ok(countLog(c2, 0, /msg="saved to read db"/) > 0, 'the second consumer applied nothing');
+    assert.ok(countLog('consumer', off.consumer, /msg="saved to read db"/) > 0, 'the first consumer applied nothing');
     row.notes = `standby relay took over; ${split} batches split around an early event, ` +
       `${early} early events sent to the retry queue; ` +
       `${row.duplicatesSkipped + sumLogKey(c2, 0, /msg="applied batch"/, 'duplicates')} duplicates skipped`;
