@@ -10,9 +10,15 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wformat=2 -Wstrict-prototypes -Wmissi
         -Wshadow -Wvla -Wwrite-strings -Wno-format-nonliteral $(WERROR)
 PKGS := libpq libmicrohttpd jansson librabbitmq
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ilib -Iapi/command -Iapi/query $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-              -I$(shell pg_config --includedir 2>/dev/null) -MMD -MP
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# The libraries' flags are computed when a recipe first needs them, never while make reads this
+# file: `make up` installs the -dev packages (deps) before anything is compiled, and flags read
+# before that would be empty (tests/makefile-check.sh). Each is computed once per make (the
+# `$(eval X := ...)$(X)` idiom turns the lazy variable into a plain one on first use).
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS)) -I$$(shell pg_config --includedir))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS)))$(PKG_LIBS)
+CHECK_LIBS = $(eval CHECK_LIBS := $$(shell pkg-config --libs check))$(CHECK_LIBS)
+ALL_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ilib -Iapi/command -Iapi/query $(PKG_CFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -lpthread
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -63,7 +69,7 @@ $(LIB_A): $(LIB_OBJ)
 SERVICE_A := $(SERVICES:%=$(BUILD)/%.a)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SERVICE_A) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check 2>/dev/null)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
 .PHONY: build deps up down logs migrate test test-unit format format-check clean compose-check
 
@@ -72,7 +78,9 @@ build: $(SERVICES:%=$(BUILD)/bin/%) $(UNIT_BIN)
 deps:
 	scripts/deps.sh
 
-up: deps build
+# deps first, then a fresh make for the build: it reads the flags of the packages deps installed
+up: deps
+	+$(MAKE) --no-print-directory build
 	scripts/up.sh
 
 down:

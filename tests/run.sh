@@ -10,12 +10,12 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-SUITES="${TEST_SUITES:-unit pgtap e2e browser newman faults fuzz compose bench}"
+SUITES="${TEST_SUITES:-makefile unit pgtap e2e browser newman faults fuzz compose bench}"
 for s in $SUITES; do
     case "$s" in
-        unit | pgtap | e2e | browser | newman | faults | fuzz | compose | bench) ;;
+        makefile | unit | pgtap | e2e | browser | newman | faults | fuzz | compose | bench) ;;
         *)
-            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: unit pgtap e2e browser newman faults fuzz compose bench)" >&2
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: makefile unit pgtap e2e browser newman faults fuzz compose bench)" >&2
             exit 2
             ;;
     esac
@@ -414,6 +414,12 @@ suite_fuzz() {
     ((st == 0 || fail > 0)) || fail=1
     ((pass + fail > 0)) || fail=1
     record fuzz "$pass" "$fail"
+}
+
+# --- makefile: the first make up / make test on a bare machine computes no flags before deps -----
+suite_makefile() {
+    section "makefile"
+    summary_suite makefile "$ARTIFACTS/makefile.log" tests/build/makefile-check.sh
 }
 
 # --- compose: docker-compose.yml checked without a Docker engine (scripts/compose-check.sh) -----
