@@ -144,9 +144,13 @@ $(BUILD)/faults/inject: $(BUILD)/tests/faults/inject.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: test-faults
+.PHONY: test-faults reliability-report
 test-faults:
 	tests/faults/run.sh
+
+# the fault suite, then its figures written into docs/reliability.md (never done by `make test`)
+reliability-report:
+	FAULTS_UPDATE_DOCS=1 tests/faults/run.sh
 
 # --- fuzzing (tests/fuzz/README.md) -------------------------------------------------------------
 # `make fuzz FUZZ_SECONDS=20`: builds each tests/fuzz/fuzz_<target>.c with clang's libFuzzer

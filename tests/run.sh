@@ -50,6 +50,8 @@ section() {
 
 # --- set-up ---------------------------------------------------------------------------------
 rm -rf "$ARTIFACTS"
+# what git sees as changed before the run: `make test` must add nothing to it (checked at the end)
+tree_before="$(git status --porcelain --untracked-files=all 2>/dev/null || true)"
 mkdir -p "$ARTIFACTS"
 
 section "dependencies"
@@ -471,6 +473,16 @@ for s in $SUITES; do
 done
 
 cleanup
+# the work tree: a test run writes only ignored folders (test-artifacts/, build/, .state/ ...)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    tree_after="$(git status --porcelain --untracked-files=all)"
+    if [[ "$tree_after" == "$tree_before" ]]; then
+        record worktree 1 0
+    else
+        diff <(echo "$tree_before") <(echo "$tree_after") | sed -n 's/^> /run.sh: changed by the run: /p'
+        record worktree 0 1 "the run changed files git tracks or sees"
+    fi
+fi
 echo
 echo "=== summary (logs in test-artifacts/)"
 printf '%s\n' "${results[@]}"

@@ -4,8 +4,9 @@
 # throwaway PostgreSQL and RabbitMQ on free ports in a temp STATE_DIR (never the ones of `make up`
 # or of other suites: the faults restart them), then runs tests/faults/faults.test.mjs, which
 # starts and kills the services itself. Each test drives a stream of commands, injects one fault
-# and checks that the read model converges (docs/reliability.md). The run rewrites the figures
-# table of docs/reliability.md (set FAULTS_UPDATE_DOCS=0 to leave it alone).
+# and checks that the read model converges (docs/reliability.md). The figures go to
+# $FAULTS_ARTIFACTS/figures.{md,json}; only FAULTS_UPDATE_DOCS=1 (`make reliability-report`)
+# rewrites the figures table of docs/reliability.md.
 # Output: node's TAP, then "faults: N passed, M failed" as the last line. Exit 0 only if all
 # passed. Logs and figures end up in $FAULTS_ARTIFACTS (default test-artifacts/faults).
 # FAULTS_ONLY=REGEX runs only the tests whose names match (node --test-name-pattern); FAULTS_RATE
