@@ -12,10 +12,4 @@ scripts/rabbit.sh start
 scripts/migrate.sh
 scripts/services.sh start
 
-cat <<MSG
-
-Command API: http://127.0.0.1:$COMMAND_SERVICE_PORT
-Query API:   http://127.0.0.1:$QUERY_SERVICE_PORT
-Logs:        make logs   (or: tail -F $STATE_DIR/logs/*.log)
-Stop:        make down
-MSG
+scripts/urls.sh

@@ -102,6 +102,9 @@ export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-30}"
 # the query API's event streams send a keep-alive this often; short, so e2e sees one quickly
 export SSE_KEEPALIVE_MS="${SSE_KEEPALIVE_MS:-2000}"
 unset RABBITMQ_MANAGEMENT_PORT
+# the services run as `make up` runs them (loopback, no token: the seeds' curl commands carry
+# none); tests/e2e/auth.test.mjs starts a command API of its own with a token
+export COMMAND_API_TOKEN="" COMMAND_API_AUTH=auto
 # shellcheck source=scripts/env.sh disable=SC1091
 source scripts/env.sh # everything else from .env / .env.example
 

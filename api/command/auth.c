@@ -6,10 +6,34 @@
 #include "router.h"
 #include "routes.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
 #define AUTH_TOKEN_MAX 1024
+
+bool auth_is_loopback(const char *addr)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+
+    if (strcasecmp(addr, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, addr, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&v6);
+    return false;
+}
+
+enum auth_mode auth_mode_for(const char *bind_address, const char *token, const char *auth)
+{
+    if (strcmp(auth, "off") == 0)
+        return AUTH_OFF;
+    if (token[0] != '\0')
+        return AUTH_TOKEN;
+    return auth_is_loopback(bind_address) ? AUTH_LOCAL : AUTH_REFUSE;
+}
 
 bool auth_is_public(const char *method, const char *path)
 {
@@ -91,7 +115,7 @@ int auth_authorize(void *ctx, const struct http_request *req, struct api_error *
     unsigned count;
     char q[300], qm[40];
 
-    if (cfg == NULL || cfg->api_token[0] == '\0' ||
+    if (cfg == NULL || cfg->auth_mode != AUTH_TOKEN ||
         !auth_required(command_routes, command_nroutes, req->method, req->path))
         return 0;
     count = http_request_header_count(req, "Authorization", &header);

@@ -18,6 +18,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How the command API treats tokens, decided once at start from HTTP_BIND_ADDRESS,
+ * COMMAND_API_TOKEN and COMMAND_API_AUTH (auto | off), the way RabbitMQ treats its guest user:
+ * convenient where only this machine can connect, closed anywhere else. */
+enum auth_mode {
+    AUTH_TOKEN,  /* a token is set: every non-public command needs it */
+    AUTH_LOCAL,  /* no token, bound to a loopback address: commands need none */
+    AUTH_OFF,    /* COMMAND_API_AUTH=off: no check anywhere (logged as a warning) */
+    AUTH_REFUSE, /* bound beyond loopback without a token and without auth=off: do not start */
+};
+
+/* Whether addr (an IPv4 or IPv6 literal, or "localhost") is a loopback address: 127.0.0.0/8,
+ * ::1 or localhost. */
+bool auth_is_loopback(const char *addr);
+
+/* The mode for these settings (auth: "auto" or "off"; token "" when unset). */
+enum auth_mode auth_mode_for(const char *bind_address, const char *token, const char *auth);
+
 /* Whether method + path is served without a token. */
 bool auth_is_public(const char *method, const char *path);
 

@@ -46,14 +46,22 @@ int command_start(struct apiserver_ctx *ctx)
 #define OFF(f) offsetof(struct command_config, f)
     const struct config_var vars[] = {
         {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
+        {"COMMAND_API_AUTH", CONFIG_STRING, "auto", OFF(api_auth), 0, 0},
         {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
     };
 #undef OFF
     struct command_config *cfg = xcalloc(1, sizeof *cfg);
+    const char *bind = ctx->cfg->bind_address;
     char err[256];
 
     if (config_load(cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
+        free(cfg);
+        return -1;
+    }
+    if (strcmp(cfg->api_auth, "auto") != 0 && strcmp(cfg->api_auth, "off") != 0) {
+        log_error("invalid configuration",
+                  "error=\"invalid value for COMMAND_API_AUTH: expected auto or off\"");
         free(cfg);
         return -1;
     }
@@ -65,10 +73,29 @@ int command_start(struct apiserver_ctx *ctx)
         free(cfg);
         return -1;
     }
-    if (cfg->api_token[0] == '\0')
-        log_warn("COMMAND_API_TOKEN is empty: commands are accepted without a token", NULL);
-    else
+    cfg->auth_mode = auth_mode_for(bind, cfg->api_token, cfg->api_auth);
+    switch (cfg->auth_mode) {
+    case AUTH_TOKEN:
         log_info("commands need a bearer token", NULL);
+        break;
+    case AUTH_LOCAL:
+        log_info("commands need no token: bound to a loopback address and COMMAND_API_TOKEN is "
+                 "not set",
+                 "bind=%s", bind);
+        break;
+    case AUTH_OFF:
+        log_warn("COMMAND_API_AUTH=off: commands are accepted without a token from anyone who "
+                 "can connect",
+                 "bind=%s", bind);
+        break;
+    case AUTH_REFUSE:
+        log_error("refusing to start: bound beyond loopback without COMMAND_API_TOKEN",
+                  "bind=%s hint=\"set COMMAND_API_TOKEN, or COMMAND_API_AUTH=off to run without "
+                  "authentication\"",
+                  bind);
+        free(cfg);
+        return -1;
+    }
     ctx->ext = cfg;
     return 0;
 }

@@ -7,6 +7,7 @@
 #define CQ_COMMAND_H
 
 #include "apiserver.h"
+#include "auth.h"
 #include "validate.h"
 
 struct command {
@@ -21,7 +22,9 @@ struct command {
 
 /* The command API's own settings (ctx->ext), read once by command_start. */
 struct command_config {
-    const char *api_token;  /* COMMAND_API_TOKEN; "" when commands need no token */
+    const char *api_token;  /* COMMAND_API_TOKEN; "" when unset */
+    const char *api_auth;   /* COMMAND_API_AUTH: auto | off */
+    enum auth_mode auth_mode; /* from the two above and HTTP_BIND_ADDRESS (auth.h) */
     long idempotency_ttl_s; /* IDEMPOTENCY_KEY_TTL_S */
 };
 

@@ -2,6 +2,7 @@
 // bounded waiting for the eventually consistent read side.
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 
 export const COMMAND_URL = process.env.COMMAND_URL ?? 'http://127.0.0.1:8080';
 export const QUERY_URL = process.env.QUERY_URL ?? 'http://127.0.0.1:8081';
@@ -90,4 +91,32 @@ export function writeCounts() {
     "SELECT concat_ws(',', (SELECT count(*) FROM products), (SELECT count(*) FROM orders), " +
       '(SELECT count(*) FROM order_items), (SELECT count(*) FROM outbox), (SELECT sum(stock) FROM products))',
   );
+}
+
+// Asserts an error answer: status, the envelope's code and, when given, its field.
+export function assertError(r, status, code, field) {
+  assert.equal(r.status, status, r.text);
+  assert.equal(r.json?.error?.code, code, r.text);
+  if (field !== undefined) assert.equal(r.json.error.field, field, r.text);
+}
+
+// Sends raw HTTP/1.1 requests on one connection; resolves with the raw answer once `count`
+// status lines arrived.
+export function rawExchange(url, requests, count, timeoutMs = 5000) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), hostname);
+    let data = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`timeout; got: ${data}`)); }, timeoutMs);
+    sock.on('data', (d) => {
+      data += d;
+      if ((data.match(/HTTP\/1\.1 \d{3} /g) ?? []).length >= count) {
+        clearTimeout(timer);
+        sock.end();
+        resolve(data);
+      }
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.write(requests.join(''));
+  });
 }

@@ -4,51 +4,21 @@
 //   under the key is 422; a failed command keeps no key; parallel repeats write once.
 // - X-Consistency-Token on queries: answered only once the read model has the write (woken by
 //   LISTEN/NOTIFY, holding no pool thread), 504 after CONSISTENCY_WAIT_MS, 400 when malformed.
-// - COMMAND_API_TOKEN: commands need "Authorization: Bearer <token>" (401 otherwise); GET pages,
-//   /health and POST /api/moods stay public; the token never reaches the logs.
+// (The bearer token's tests are in auth.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
-import net from 'node:net';
 import {
-  COMMAND_URL, COMMAND_API_TOKEN, command, query, call, createProduct, writeSql, readSql, writeCounts,
+  COMMAND_URL, command, query, call, createProduct, writeSql, readSql, writeCounts, assertError,
+  rawExchange,
 } from './lib.mjs';
 
 const WAIT_MS = Number(process.env.CONSISTENCY_WAIT_MS ?? 5000);
 const HTTP_THREADS = Number(process.env.HTTP_THREADS ?? 8);
-const STATE_DIR = process.env.STATE_DIR;
 
 let keySeq = 0;
 const newKey = () => `e2e-${process.pid}-${Date.now()}-${++keySeq}`;
 const withKey = (key, extra = {}) => ({ 'Idempotency-Key': key, ...extra });
-
-function assertError(r, status, code, field) {
-  assert.equal(r.status, status, r.text);
-  assert.equal(r.json?.error?.code, code, r.text);
-  if (field !== undefined) assert.equal(r.json.error.field, field, r.text);
-}
-
-// Sends raw HTTP/1.1 requests on one connection; resolves with the raw answer once `count`
-// status lines arrived.
-function rawExchange(url, requests, count, timeoutMs = 5000) {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(Number(port), hostname);
-    let data = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`timeout; got: ${data}`)); }, timeoutMs);
-    sock.on('data', (d) => {
-      data += d;
-      if ((data.match(/HTTP\/1\.1 \d{3} /g) ?? []).length >= count) {
-        clearTimeout(timer);
-        sock.end();
-        resolve(data);
-      }
-    });
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
-    sock.write(requests.join(''));
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Idempotency-Key
@@ -289,77 +259,4 @@ test('a malformed X-Consistency-Token is 400 naming the header', async () => {
   const sixteen = await query('GET', '/api/todos', undefined,
     { 'X-Consistency-Token': Array.from({ length: 16 }, () => id.toUpperCase()).join(' , ') });
   assert.equal(sixteen.status, 200, `sixteen ids, any case, spaces around commas: ${sixteen.text}`);
-});
-
-// ---------------------------------------------------------------------------------------------
-// COMMAND_API_TOKEN
-
-const authOn = COMMAND_API_TOKEN !== '';
-
-test('commands without the right bearer token are 401 with WWW-Authenticate and write nothing', { skip: !authOn && 'COMMAND_API_TOKEN is not set' }, async () => {
-  const todo = await command('POST', '/api/todos', { title: 'auth target' });
-  const productId = await createProduct();
-  const o = await command('POST', '/api/orders', { customerId: 1, items: [{ productId, quantity: 1 }] });
-  const before = writeCounts();
-  const routes = [
-    ['POST', '/api/products', { name: 'A', category: 'B', price: 1, stock: 1 }],
-    ['POST', '/api/orders', { customerId: 1, items: [{ productId, quantity: 1 }] }],
-    ['POST', `/api/orders/${o.json.orderId}/payments`, { amount: 10, method: 'card' }],
-    ['POST', `/api/orders/${o.json.orderId}/ship`, undefined],
-    ['POST', `/api/orders/${o.json.orderId}/complete`, undefined],
-    ['POST', `/api/orders/${o.json.orderId}/cancel`, undefined],
-    ['POST', '/api/inventory', { productId, delta: 1 }],
-    ['POST', '/api/todos', { title: 'x' }],
-    ['PATCH', `/api/todos/${todo.json.id}`, { completed: true }],
-    ['DELETE', `/api/todos/${todo.json.id}`, undefined],
-  ];
-  const wrong = [null, `Bearer ${COMMAND_API_TOKEN}x`, `Bearer ${COMMAND_API_TOKEN.slice(0, -1)}`,
-    `Basic ${Buffer.from(`user:${COMMAND_API_TOKEN}`).toString('base64')}`, COMMAND_API_TOKEN, 'Bearer'];
-  for (const [method, path, body] of routes) {
-    for (const authorization of wrong) {
-      const r = await command(method, path, body, { Authorization: authorization });
-      assertError(r, 401, 'unauthorized');
-      assert.equal(r.headers.get('www-authenticate'), 'Bearer', `${method} ${path}`);
-      assert.equal(r.text.includes(COMMAND_API_TOKEN), false, 'the answer does not echo the token');
-    }
-  }
-  // a refused body is not read into memory: over the size limit it is still 401, not 413
-  const big = JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024), category: 'c', price: 1, stock: 1 });
-  assertError(await command('POST', '/api/products', big, { Authorization: null }), 401, 'unauthorized');
-  assert.equal(writeCounts(), before, 'refused commands wrote nothing');
-  // the scheme is case-insensitive
-  assert.equal((await command('POST', '/api/todos', { title: 'lower' }, { Authorization: `bearer ${COMMAND_API_TOKEN}` })).status, 201);
-});
-
-test('the public routes need no token: /health, the mood page and POST /api/moods', { skip: !authOn && 'COMMAND_API_TOKEN is not set' }, async () => {
-  const none = { Authorization: null };
-  assert.equal((await command('GET', '/health', undefined, none)).status, 200);
-  assert.equal((await command('GET', '/mood', undefined, none)).status, 200);
-  assert.equal((await command('GET', '/mood/send.js', undefined, none)).status, 200);
-  assert.equal((await command('POST', '/api/moods', { type: 'bad' }, none)).status, 202);
-  // the query API has no token at all
-  assert.equal((await call('GET', `${process.env.QUERY_URL ?? 'http://127.0.0.1:8081'}/api/todos`)).status, 200);
-});
-
-test('a 401 keeps the connection alive', { skip: !authOn && 'COMMAND_API_TOKEN is not set' }, async () => {
-  const { host } = new URL(COMMAND_URL);
-  const body = '{"title":"no token"}';
-  const raw = await rawExchange(COMMAND_URL, [
-    `POST /api/todos HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-    `GET /health HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
-  ], 2);
-  assert.match(raw, /^HTTP\/1\.1 401/);
-  assert.match(raw, /HTTP\/1\.1 200/);
-});
-
-test('tokens never reach the logs', { skip: (!authOn || !STATE_DIR) && 'needs COMMAND_API_TOKEN and STATE_DIR' }, async () => {
-  const bogus = `wrong-secret-${randomUUID()}`;
-  assertError(await command('POST', '/api/todos', { title: 'x' }, { Authorization: `Bearer ${bogus}` }), 401, 'unauthorized');
-  assert.equal((await command('POST', '/api/todos', { title: 'logged?' })).status, 201);
-  const log = `${STATE_DIR}/logs/command-api.log`;
-  assert.ok(existsSync(log), `no ${log}`);
-  const text = readFileSync(log, 'utf8');
-  assert.match(text, /msg="request refused"/, 'the refusal is logged');
-  assert.equal(text.includes(bogus), false, 'a presented token is not logged');
-  assert.equal(text.includes(COMMAND_API_TOKEN), false, 'the configured token is not logged');
 });

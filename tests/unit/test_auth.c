@@ -124,6 +124,40 @@ START_TEST(bearer_check)
 }
 END_TEST
 
+START_TEST(loopback_addresses)
+{
+    ck_assert(auth_is_loopback("127.0.0.1"));
+    ck_assert(auth_is_loopback("127.1.2.3"));
+    ck_assert(auth_is_loopback("::1"));
+    ck_assert(auth_is_loopback("localhost"));
+    ck_assert(auth_is_loopback("LOCALHOST"));
+    ck_assert(!auth_is_loopback("0.0.0.0"));
+    ck_assert(!auth_is_loopback("::"));
+    ck_assert(!auth_is_loopback("10.0.0.1"));
+    ck_assert(!auth_is_loopback("128.0.0.1"));
+    ck_assert(!auth_is_loopback("126.255.255.255"));
+    ck_assert(!auth_is_loopback("::ffff:127.0.0.1"));
+    ck_assert(!auth_is_loopback(""));
+    ck_assert(!auth_is_loopback("localhost.example"));
+}
+END_TEST
+
+START_TEST(mode_from_bind_token_and_auth)
+{
+    /* make up: loopback, no token -> no token needed */
+    ck_assert_int_eq(auth_mode_for("127.0.0.1", "", "auto"), AUTH_LOCAL);
+    ck_assert_int_eq(auth_mode_for("::1", "", "auto"), AUTH_LOCAL);
+    /* a token set is always required, loopback or not */
+    ck_assert_int_eq(auth_mode_for("127.0.0.1", "secret", "auto"), AUTH_TOKEN);
+    ck_assert_int_eq(auth_mode_for("0.0.0.0", "secret", "auto"), AUTH_TOKEN);
+    /* beyond loopback without a token: refuse to start, unless auth is explicitly off */
+    ck_assert_int_eq(auth_mode_for("0.0.0.0", "", "auto"), AUTH_REFUSE);
+    ck_assert_int_eq(auth_mode_for("192.168.1.5", "", "auto"), AUTH_REFUSE);
+    ck_assert_int_eq(auth_mode_for("0.0.0.0", "", "off"), AUTH_OFF);
+    ck_assert_int_eq(auth_mode_for("0.0.0.0", "secret", "off"), AUTH_OFF);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("auth");
@@ -133,6 +167,8 @@ int main(void)
     tcase_add_test(tc, token_equal);
     tcase_add_test(tc, token_valid);
     tcase_add_test(tc, bearer_check);
+    tcase_add_test(tc, loopback_addresses);
+    tcase_add_test(tc, mode_from_bind_token_and_auth);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
