@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  COMMAND_URL, command, query, call, createProduct, writeSql, readSql, writeCounts, assertError,
+  COMMAND_URL, COMMAND_API_TOKEN, command, query, call, createProduct, writeSql, readSql, writeCounts,
+  assertError,
   rawExchange,
 } from './lib.mjs';
 
