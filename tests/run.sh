@@ -471,8 +471,13 @@ suite_bench() {
     fi
 }
 
+# each suite's wall time, and the whole run's (README: expected durations)
+run_started=$SECONDS
+timings=()
 for s in $SUITES; do
+    suite_started=$SECONDS
     "suite_$s"
+    timings+=("$(printf '%-10s %4d s' "$s" $((SECONDS - suite_started)))")
 done
 
 cleanup
@@ -486,6 +491,11 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
         record worktree 0 1 "the run changed files git tracks or sees"
     fi
 fi
+echo
+echo "=== durations"
+printf '%-10s %4d s\n' set-up "$run_started" # dependencies and the sanitizer build
+printf '%s\n' "${timings[@]}"
+printf '%-10s %4d s\n' total "$SECONDS"
 echo
 echo "=== summary (logs in test-artifacts/)"
 printf '%s\n' "${results[@]}"
