@@ -37,6 +37,19 @@ $(BUILD)/gen/assets_data.c: scripts/embed-assets.sh $(WEB_FILES) $(shell find we
 $(BUILD)/gen/assets_data.o: $(BUILD)/gen/assets_data.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The version the binaries report (--version, build_info): git describe at build time, or
+# VERSION=... from the caller (the Docker builds have no .git). $(BUILD)/gen/version.h is
+# rewritten only when the text changes, so a new commit rebuilds lib/cli.o and relinks, nothing else.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define CQ_VERSION "%s"\n' '$(VERSION)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/lib/cli.o: $(BUILD)/gen/version.h
+$(BUILD)/lib/cli.o: ALL_CFLAGS += -I$(BUILD)/gen
+.PHONY: FORCE
+FORCE:
+
 LIB_A := $(BUILD)/libcqrs.a
 
 # Each service: main.o plus an archive of its other modules, which unit tests link too.

@@ -1,10 +1,11 @@
 /* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c and auth.c. */
 #include "apiserver.h"
+#include "cli.h"
 #include "auth.h"
 #include "command.h"
 #include "routes.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct apiserver_spec spec = {
         .svc = "command-api",
@@ -20,5 +21,8 @@ int main(void)
         .release = command_release,
         .authorize = auth_authorize,
     };
-    return apiserver_main(&spec);
+    const struct cli_spec cli = {"command-api", "command-api: the write side's HTTP API (commands)", command_routes, command_nroutes};
+    int rc = cli_handle(&cli, argc, argv);
+
+    return rc >= 0 ? rc : apiserver_main(&spec);
 }

@@ -1,10 +1,11 @@
 /* query-api: the read side's HTTP API. Wiring only; see routes.c, query.c and service.c. */
 #include "apiserver.h"
+#include "cli.h"
 #include "query.h"
 #include "routes.h"
 #include "service.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct apiserver_spec spec = {
         .svc = "query-api",
@@ -20,5 +21,8 @@ int main(void)
         .stop = query_service_stop,
         .release = query_service_release,
     };
-    return apiserver_main(&spec);
+    const struct cli_spec cli = {"query-api", "query-api: the read side's HTTP API (queries, the dashboard)", query_routes, query_nroutes};
+    int rc = cli_handle(&cli, argc, argv);
+
+    return rc >= 0 ? rc : apiserver_main(&spec);
 }

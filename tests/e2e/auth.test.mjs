@@ -13,7 +13,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import {
-  COMMAND_URL, QUERY_URL, call, createProduct, writeCounts, assertError, rawExchange,
+  COMMAND_URL, QUERY_URL, call, createProduct, writeCounts, assertError, rawExchange, registerService,
 } from './lib.mjs';
 
 const BIN = process.env.BIN_DIR ? path.join(process.env.BIN_DIR, 'command-api') : null;
@@ -44,6 +44,7 @@ before(async () => {
   if (skip) return;
   const port = freePort();
   URL_AUTH = `http://127.0.0.1:${port}`;
+  registerService(URL_AUTH, 'command');
   child = startCommandApi({ COMMAND_SERVICE_PORT: String(port), COMMAND_API_TOKEN: TOKEN, COMMAND_API_AUTH: 'auto' }, LOG);
   const deadline = Date.now() + 20000;
   for (;;) {

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { checkAnswer } from './openapi.mjs';
 
 export const COMMAND_URL = process.env.COMMAND_URL ?? 'http://127.0.0.1:8080';
 export const QUERY_URL = process.env.QUERY_URL ?? 'http://127.0.0.1:8081';
@@ -28,6 +29,7 @@ export async function call(method, url, body, headers = {}) {
   }
   const res = await fetch(url, init);
   const text = await res.text();
+  conformsToContract(method, url, res, text);
   let json;
   try {
     json = text.length ? JSON.parse(text) : undefined;
@@ -35,6 +37,25 @@ export async function call(method, url, body, headers = {}) {
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+// Which API answers at an origin (scheme://host:port); tests that start a service of their own
+// register it, so its answers are checked against the contract too.
+const services = new Map([[new URL(COMMAND_URL).origin, 'command'], [new URL(QUERY_URL).origin, 'query']]);
+export function registerService(origin, service) {
+  services.set(new URL(origin).origin, service);
+}
+
+// Every answer of either API must match docs/openapi.yaml (status listed, media type, body
+// schema): a mismatch fails the test that made the call.
+function conformsToContract(method, url, res, text) {
+  const u = new URL(url);
+  const service = services.get(u.origin);
+  if (!service) return;
+  const problems = checkAnswer(service, method, u.pathname, res.status, res.headers, text);
+  if (problems.length) {
+    throw new Error(`answer outside the contract (docs/openapi.yaml): ${method} ${u.pathname}: ${problems.join('; ')}`);
+  }
 }
 
 export const command = (method, path, body, headers = {}) =>
