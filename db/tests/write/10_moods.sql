@@ -31,7 +31,7 @@ SELECT is(o.payload->>'timestamp', iso_utc_ms(m.recorded_at),
 FROM outbox o, r, moods m WHERE o.event_id = (r.j->'eventIds'->>0)::uuid AND m.id = (r.j->>'id')::bigint;
 SELECT is(ARRAY(SELECT jsonb_object_keys(o.payload) ORDER BY 1),
           ARRAY['aggregateId', 'aggregateType', 'aggregateVersion', 'eventId', 'eventType',
-                'occurredAt', 'timestamp', 'type'],
+                'eventVersion', 'occurredAt', 'timestamp', 'type'],
           'the event is the envelope plus type and timestamp, nothing else')
 FROM outbox o, r WHERE o.event_id = (r.j->'eventIds'->>0)::uuid;
 
