@@ -4,6 +4,7 @@
 #include "httpmetrics.h"
 #include "log.h"
 #include "metrics_server.h"
+#include "procmetrics.h"
 #include "signals.h"
 
 #include <stddef.h>
@@ -45,6 +46,7 @@ static void metrics_release(struct apiserver_ctx *ctx)
 {
     http_metrics_free(ctx->http_metrics);
     metrics_free(ctx->metrics);
+    procmetrics_free(ctx->proc);
 }
 
 int apiserver_metrics(void *ctx, const struct http_request *req, const struct route_match *m,
@@ -148,6 +150,7 @@ int apiserver_main(const struct apiserver_spec *spec)
     ctx.pool =
         pg_pool_new(cfg.database_url, spec->svc, (size_t)cfg.threads, spec->stmts, spec->nstmts);
     ctx.metrics = metrics_new();
+    ctx.proc = procmetrics_new(ctx.metrics);
     ctx.http_metrics = http_metrics_new(ctx.metrics, spec->routes, spec->nroutes);
     struct pool_metrics pm = {
         .pool = ctx.pool,

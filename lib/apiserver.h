@@ -31,6 +31,7 @@ struct apiserver_ctx {
      * service's own metrics in it. http_metrics records every request (lib/httpmetrics.h). */
     struct metrics *metrics;
     struct http_metrics *http_metrics;
+    struct procmetrics *proc; /* build_info and process_* (lib/procmetrics.h) */
 };
 
 struct apiserver_spec {

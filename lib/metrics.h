@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_MAX_LABELS 4
+#define METRICS_MAX_LABELS 6
 #define METRICS_MAX_BUCKETS 32
 #define METRICS_MAX_COLLECTORS 8
 

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics_server.h"
+#include "procmetrics.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -18,6 +19,7 @@ struct svc_metrics {
     struct svc_metrics_opts opts;
     struct svc_metrics_config cfg;
     struct metrics *reg;
+    struct procmetrics *proc;
     struct metrics_server *server;
     struct metrics_gauge *db_up, *broker_up;
     struct metrics_counter *db_reconnects, *broker_reconnects;
@@ -59,6 +61,7 @@ struct svc_metrics *svc_metrics_new(const struct svc_metrics_opts *opts)
         return NULL;
     }
     m->reg = metrics_new();
+    m->proc = procmetrics_new(m->reg);
     snprintf(help, sizeof help, "1 while connected to the %s", opts->db_name);
     m->db_up = metrics_gauge_new(m->reg, "db_up", help);
     m->broker_up = metrics_gauge_new(m->reg, "broker_up", "1 while connected to the broker");
@@ -106,6 +109,7 @@ void svc_metrics_free(struct svc_metrics *m)
         return;
     metrics_server_stop(m->server);
     metrics_free(m->reg);
+    procmetrics_free(m->proc);
     free(m);
 }
 

@@ -113,6 +113,24 @@ test('GET /metrics on all four services is valid Prometheus text', async () => {
   }
 });
 
+test('every service reports build_info and process_* as Prometheus client libraries name them', async () => {
+  for (const [svc, base] of Object.entries(SERVICES)) {
+    const m = await scrape(base);
+    const info = [...m.samples.keys()].find((k) => k.startsWith('build_info{'));
+    assert.ok(info, `${svc} has build_info`);
+    for (const label of ['version', 'libpq', 'libmicrohttpd', 'librabbitmq', 'jansson']) {
+      assert.match(info, new RegExp(`${label}="[^"]+"`), `${svc} build_info names ${label}`);
+    }
+    assert.equal(m.samples.get(info), 1);
+    assert.ok(value(m, 'process_resident_memory_bytes') > 0, `${svc} resident memory`);
+    assert.ok(value(m, 'process_open_fds') > 2, `${svc} open fds`);
+    assert.ok(value(m, 'process_max_fds') >= value(m, 'process_open_fds'), `${svc} max fds`);
+    assert.ok(value(m, 'process_cpu_seconds_total') > 0, `${svc} cpu seconds`);
+    const start = value(m, 'process_start_time_seconds');
+    assert.ok(start > Date.now() / 1000 - 86400 && start <= Date.now() / 1000 + 1, `${svc} start time ${start}`);
+  }
+});
+
 test('the relay and the consumer answer /health', async () => {
   for (const base of [RELAY_URL, CONSUMER_URL]) {
     const res = await fetch(`${base}/health`);

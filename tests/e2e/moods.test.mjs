@@ -139,7 +139,7 @@ test('a good and a bad mood are recorded (202) and counted as happy and sad', as
   assert.equal(row.payload.aggregateId, good.json.id);
   assert.match(row.payload.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.deepEqual(Object.keys(row.payload).sort(), ['aggregateId', 'aggregateType',
-    'aggregateVersion', 'eventId', 'eventType', 'occurredAt', 'timestamp', 'type']);
+    'aggregateVersion', 'eventId', 'eventType', 'eventVersion', 'occurredAt', 'timestamp', 'type']);
   await eventually(() => writeSql(`SELECT published_at IS NOT NULL FROM outbox WHERE event_id = '${event}'`) === 't',
     10000, 'the relay to mark the event published');
 });
