@@ -38,7 +38,9 @@
     "jsonb_build_object('order_id', r->'orderId', 'user_id', b->'user_id', "                       \
     "'product_id', b->'product_id', 'quantity', b->'quantity', 'total_amount', r->'total', "       \
     "'status', r->'status')"
-/* {"order_id", "amount", "method"}: the order id moves from the body to the argument */
+/* {"order_id", "amount", "method"}: the order id moves from the body to the argument ($6, the
+ * path's id, is NULL here: a seed route has none; the statement names it all the same, since
+ * PostgreSQL must see every parameter to type it) */
 #define SEED_PAYMENT_ID "coalesce($6::bigint, (b->>'order_id')::bigint)"
 #define SEED_PAYMENT_IN "(b - 'order_id')"
 #define SEED_PAYMENT_OUT                                                                           \
