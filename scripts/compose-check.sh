@@ -25,6 +25,13 @@
 #  4. Ports: submission.json's URLs, .env.example's COMMAND_SERVICE_PORT / QUERY_SERVICE_PORT,
 #     and each API's published port, container port and *_SERVICE_PORT agree; so do the base
 #     URLs of postman/environment.json.
+#  5. The seeds (docs/seeds.md): `config --services` lists the e-commerce analytics seed's names
+#     (command-service, query-service, consumer-service, db, broker); 5001 is the command API's
+#     port; the gateway is nginx from its official image at a pinned version, with
+#     docker/gateway's template mounted at /etc/nginx/templates, its variables set to the two
+#     APIs and the listeners 8000 and 5002, which it publishes; the broker publishes AMQP and the
+#     management UI on 127.0.0.1 only, with RABBITMQ_DEFAULT_USER / _PASS from .env; the
+#     command API always has a token (it listens beyond loopback).
 #
 # Compose runs with a clean environment (PATH and HOME only), so exported variables such as the
 # test driver's random ports cannot hide a mismatch. Prints one line per check, then
@@ -40,21 +47,21 @@ SUBMISSION=submission.json
 POSTMAN_ENV=postman/environment.json
 
 # Service name in compose -> folder of its C code.
-declare -A SERVICE_DIR=([command-api]=api/command [query-api]=api/query [relay]=relay
-    [consumer]=consumer)
+declare -A SERVICE_DIR=([command-service]=api/command [query-service]=api/query
+    [relay-service]=relay [consumer-service]=consumer)
 # API service -> the variable holding its port, and submission.json's key for its URL.
-declare -A PORT_VAR=([command-api]=COMMAND_SERVICE_PORT [query-api]=QUERY_SERVICE_PORT)
-declare -A URL_KEY=([command-api]=commandServiceUrl [query-api]=queryServiceUrl)
+declare -A PORT_VAR=([command-service]=COMMAND_SERVICE_PORT [query-service]=QUERY_SERVICE_PORT)
+declare -A URL_KEY=([command-service]=commandServiceUrl [query-service]=queryServiceUrl)
 # URL variable -> "service:role:password variable:database variable" of what it must name,
 # the values read from that compose service's environment (role "-" = CQRS_DB_USER, the owner).
 declare -A URL_TARGET=(
-    [DATABASE_URL]=postgres:-:CQRS_DB_PASSWORD:CQRS_WRITE_DB
-    [READ_DATABASE_URL]=postgres:-:CQRS_DB_PASSWORD:CQRS_READ_DB
-    [CONSUMER_DATABASE_URL]=postgres:-:CQRS_DB_PASSWORD:CQRS_READ_DB
-    [COMMAND_DATABASE_URL]=postgres:cqrs_command:CQRS_COMMAND_DB_PASSWORD:CQRS_WRITE_DB
-    [RELAY_DATABASE_URL]=postgres:cqrs_relay:CQRS_RELAY_DB_PASSWORD:CQRS_WRITE_DB
-    [QUERY_DATABASE_URL]=postgres:cqrs_query:CQRS_QUERY_DB_PASSWORD:CQRS_READ_DB
-    [BROKER_URL]=rabbitmq:RABBITMQ_DEFAULT_USER:RABBITMQ_DEFAULT_PASS:RABBITMQ_DEFAULT_VHOST
+    [DATABASE_URL]=db:-:CQRS_DB_PASSWORD:CQRS_WRITE_DB
+    [READ_DATABASE_URL]=db:-:CQRS_DB_PASSWORD:CQRS_READ_DB
+    [CONSUMER_DATABASE_URL]=db:-:CQRS_DB_PASSWORD:CQRS_READ_DB
+    [COMMAND_DATABASE_URL]=db:cqrs_command:CQRS_COMMAND_DB_PASSWORD:CQRS_WRITE_DB
+    [RELAY_DATABASE_URL]=db:cqrs_relay:CQRS_RELAY_DB_PASSWORD:CQRS_WRITE_DB
+    [QUERY_DATABASE_URL]=db:cqrs_query:CQRS_QUERY_DB_PASSWORD:CQRS_READ_DB
+    [BROKER_URL]=broker:RABBITMQ_DEFAULT_USER:RABBITMQ_DEFAULT_PASS:RABBITMQ_DEFAULT_VHOST
 )
 # Variables the check leaves alone (fault injection for the tests).
 EXEMPT_RE='^FAULT_'
@@ -294,7 +301,7 @@ check "every \${VAR} in $COMPOSE_FILE is in $ENV_EXAMPLE" "${problems[@]}"
 problems=()
 svc_env() { cfg --arg s "$1" --arg v "$2" '.services[$s].environment[$v] // empty | tostring'; }
 url_re='^([a-z]+)://([^:@/]+):([^@/]*)@([^:/]+):([0-9]+)/([^?]+)$'
-declare -A SERVER_PORT=([postgres]=5432 [rabbitmq]=5672)
+declare -A SERVER_PORT=([db]=5432 [broker]=5672)
 for svc in "${services[@]}"; do
     for v in $(printf '%s\n' "${!URL_TARGET[@]}" | sort); do
         url="$(svc_env "$svc" "$v")"
@@ -333,11 +340,11 @@ for svc in "${services[@]}"; do
     re='^http://([^:/]+):([0-9]+)/'
     if [[ ! "$url" =~ $re ]]; then
         problems+=("$svc: RELAY_METRICS_URL '$url' is not http://host:port/...")
-    elif [[ "${BASH_REMATCH[1]}" != relay ]]; then
-        problems+=("$svc: RELAY_METRICS_URL points at '${BASH_REMATCH[1]}', not at the relay service")
-    elif [[ "${BASH_REMATCH[2]}" != "$(svc_env relay RELAY_METRICS_PORT)" ]]; then
-        problems+=("$svc: RELAY_METRICS_URL uses port ${BASH_REMATCH[2]}, the relay listens on RELAY_METRICS_PORT=$(svc_env relay RELAY_METRICS_PORT)")
-    elif [[ "$(svc_env relay HTTP_BIND_ADDRESS)" != 0.0.0.0 ]]; then
+    elif [[ "${BASH_REMATCH[1]}" != relay-service ]]; then
+        problems+=("$svc: RELAY_METRICS_URL points at '${BASH_REMATCH[1]}', not at the relay-service service")
+    elif [[ "${BASH_REMATCH[2]}" != "$(svc_env relay-service RELAY_METRICS_PORT)" ]]; then
+        problems+=("$svc: RELAY_METRICS_URL uses port ${BASH_REMATCH[2]}, the relay listens on RELAY_METRICS_PORT=$(svc_env relay-service RELAY_METRICS_PORT)")
+    elif [[ "$(svc_env relay-service HTTP_BIND_ADDRESS)" != 0.0.0.0 ]]; then
         problems+=("$svc: RELAY_METRICS_URL needs the relay's HTTP_BIND_ADDRESS to be 0.0.0.0")
     fi
 done
@@ -346,7 +353,7 @@ for svc in "${!PORT_VAR[@]}"; do
     [[ "$bind" == 0.0.0.0 ]] ||
         problems+=("$svc: HTTP_BIND_ADDRESS is '$bind'; published ports need 0.0.0.0")
 done
-check "URLs match the postgres, rabbitmq and relay services; APIs bind 0.0.0.0" \
+check "URLs match the db, broker and relay-service services; APIs bind 0.0.0.0" \
     "${problems[@]}"
 
 # --- 4. ports ---------------------------------------------------------------------------------
@@ -356,6 +363,21 @@ url_port() {
     [[ "$1" =~ $re ]] || return 1
     echo "${BASH_REMATCH[2]:-80}"
 }
+
+# published_ports JSON SERVICE: one "host_ip|published|target" line per published port
+# (host_ip empty for every interface), from compose's short or long syntax.
+published_ports() {
+    jq -r --arg s "$2" '.services[$s].ports // [] | .[] |
+        if type == "string" then
+            (sub("/tcp$"; "") | split(":") |
+             if length == 3 then . elif length == 2 then [""] + . else ["", ""] + . end |
+             "\(.[0])|\(.[1])|\(.[2])")
+        else "\(.host_ip // "")|\(.published)|\(.target)" end' "$1"
+}
+
+# Besides submission.json's port, an API publishes the seeds' port of its side (docs/seeds.md);
+# the query side's 5002 is the gateway's (section 5).
+declare -A SEED_PORT=([command-service]=5001)
 
 for svc in $(printf '%s\n' "${!PORT_VAR[@]}" | sort); do
     problems=()
@@ -371,22 +393,22 @@ for svc in $(printf '%s\n' "${!PORT_VAR[@]}" | sort); do
     for which in with no; do
         [[ "$which" == with ]] && json="$TMP/with-env.json" label="with $ENV_EXAMPLE"
         [[ "$which" == no ]] && json="$TMP/no-env.json" label="without an env file"
-        mapfile -t ports < <(jq -r --arg s "$svc" '.services[$s].ports // [] | .[] |
-            if type == "string" then
-                (split(":") | if length == 3 then .[1:] else . end | "\(.[0])\t\(.[1])")
-            else "\(.published)\t\(.target)" end' "$json")
+        mapfile -t ports < <(published_ports "$json" "$svc")
         inner="$(jq -r --arg s "$svc" --arg v "$var" '.services[$s].environment[$v] // empty | tostring' "$json")"
-        if ((${#ports[@]} != 1)); then
-            problems+=("$label: expected one published port, found ${#ports[@]}")
+        expected=("$want" ${SEED_PORT[$svc]:-})
+        if ((${#ports[@]} != ${#expected[@]})); then
+            problems+=("$label: expected ${#expected[@]} published port(s) (${expected[*]}), found ${#ports[@]}")
             continue
         fi
-        IFS=$'\t' read -r published target <<<"${ports[0]}"
-        [[ "$published" == "$want" ]] ||
-            problems+=("$label: publishes port $published, $SUBMISSION says $want")
-        [[ "$target" == "$inner" ]] ||
-            problems+=("$label: forwards to container port $target, but the service listens on $var=$inner")
+        for i in "${!expected[@]}"; do
+            IFS='|' read -r _ published target <<<"${ports[$i]}"
+            [[ "$published" == "${expected[$i]}" ]] ||
+                problems+=("$label: publishes port $published, expected ${expected[$i]} ($SUBMISSION, docs/seeds.md)")
+            [[ "$target" == "$inner" ]] ||
+                problems+=("$label: forwards $published to container port $target, but the service listens on $var=$inner")
+        done
     done
-    check "$svc: port $want in $SUBMISSION, $ENV_EXAMPLE and $COMPOSE_FILE" "${problems[@]}"
+    check "$svc: port $want in $SUBMISSION, $ENV_EXAMPLE and $COMPOSE_FILE${SEED_PORT[$svc]:+, and seed port ${SEED_PORT[$svc]}}" "${problems[@]}"
 done
 
 if [[ -f "$POSTMAN_ENV" ]]; then
@@ -400,5 +422,67 @@ if [[ -f "$POSTMAN_ENV" ]]; then
     done
     check "$POSTMAN_ENV's base URLs are $SUBMISSION's" "${problems[@]}"
 fi
+
+
+# --- 5. the seeds (docs/seeds.md) ---------------------------------------------------------------
+problems=()
+listed="$(run_compose "$ENV_EXAMPLE" config --services 2>&1)"
+for name in command-service query-service consumer-service db broker; do
+    grep -qxF "$name" <<<"$listed" || problems+=("no service named $name (config --services: $(tr '\n' ' ' <<<"$listed"))")
+done
+check "config --services lists the e-commerce analytics seed's names" "${problems[@]}"
+
+# the gateway: nginx's official image at a pinned version, the template mounted where the image's
+# entrypoint renders it, upstreams at the two APIs' ports, listeners 8000 and 5002, published
+problems=()
+GATEWAY_TEMPLATE=docker/gateway/default.conf.template
+image="$(cfg '.services.gateway.image // empty')"
+[[ "$image" =~ ^nginx:[0-9]+\.[0-9]+(\.[0-9]+)?(-alpine)?$ ]] ||
+    problems+=("gateway: image is '$image', not nginx's official image at a pinned version (nginx:1.27-alpine)")
+[[ -f "$GATEWAY_TEMPLATE" ]] || problems+=("$GATEWAY_TEMPLATE is missing")
+mount="$(cfg '.services.gateway.volumes // [] | .[] | if type == "string" then . else "\(.source):\(.target)" end' |
+    grep -E ':/etc/nginx/templates(:ro)?$' || true)"
+[[ "$mount" == "$REPO_ROOT/docker/gateway:/etc/nginx/templates"* || "$mount" == "./docker/gateway:/etc/nginx/templates"* ]] ||
+    problems+=("gateway: docker/gateway is not mounted at /etc/nginx/templates (found '$mount')")
+for v in COMMAND_UPSTREAM QUERY_UPSTREAM CQRS_GATEWAY_LISTEN QUERY_SIDE_LISTEN; do
+    grep -qF "\${$v}" "$GATEWAY_TEMPLATE" 2>/dev/null || problems+=("$GATEWAY_TEMPLATE does not use \${$v}")
+done
+gw_env() { cfg --arg v "$1" '.services.gateway.environment[$v] // empty | tostring'; }
+[[ "$(gw_env COMMAND_UPSTREAM)" == "command-service:$(svc_env command-service COMMAND_SERVICE_PORT)" ]] ||
+    problems+=("gateway: COMMAND_UPSTREAM is '$(gw_env COMMAND_UPSTREAM)', not command-service:\$COMMAND_SERVICE_PORT")
+[[ "$(gw_env QUERY_UPSTREAM)" == "query-service:$(svc_env query-service QUERY_SERVICE_PORT)" ]] ||
+    problems+=("gateway: QUERY_UPSTREAM is '$(gw_env QUERY_UPSTREAM)', not query-service:\$QUERY_SERVICE_PORT")
+mapfile -t ports < <(published_ports "$TMP/with-env.json" gateway)
+for pair in CQRS_GATEWAY_LISTEN:8000 QUERY_SIDE_LISTEN:5002; do
+    v="${pair%%:*}" port="${pair#*:}"
+    [[ "$(gw_env "$v")" == "$port" ]] || problems+=("gateway: $v is '$(gw_env "$v")', not $port")
+    printf '%s\n' "${ports[@]}" | grep -qxF "|$port|$port" ||
+        problems+=("gateway: does not publish $port:$port on every interface")
+done
+check "gateway: nginx ($image) with $GATEWAY_TEMPLATE, publishing 8000 and 5002" "${problems[@]}"
+
+# the broker: AMQP and the management UI on 127.0.0.1 only, credentials from .env
+problems=()
+mapfile -t ports < <(published_ports "$TMP/with-env.json" broker)
+for port in 5672 15672; do
+    printf '%s\n' "${ports[@]}" | grep -qxF "127.0.0.1|$port|$port" ||
+        problems+=("broker: does not publish $port on 127.0.0.1")
+done
+for line in "${ports[@]}"; do
+    [[ "$line" == "127.0.0.1|"* ]] || problems+=("broker: publishes '$line' beyond 127.0.0.1")
+done
+for v in RABBITMQ_DEFAULT_USER RABBITMQ_DEFAULT_PASS; do
+    grep -qE "^[[:space:]]+$v: \\\$\{$v(:-[^}]*)?\}" "$COMPOSE_FILE" ||
+        problems+=("broker: $v is not taken from .env (\${$v:-...})")
+done
+check "broker: AMQP and the management UI on 127.0.0.1 only, user and password from .env" "${problems[@]}"
+
+# the command API listens beyond loopback in compose: it must always have a token
+problems=()
+for json in "$TMP/with-env.json" "$TMP/no-env.json"; do
+    token="$(jq -r '.services["command-service"].environment.COMMAND_API_TOKEN // empty' "$json")"
+    [[ -n "$token" ]] || problems+=("command-service: COMMAND_API_TOKEN is empty ($(basename "$json"))")
+done
+check "command-service: COMMAND_API_TOKEN is never empty" "${problems[@]}"
 
 finish

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
     build-essential pkg-config libpq-dev libmicrohttpd-dev libjansson-dev librabbitmq-dev check
     postgresql-15 postgresql-contrib postgresql-15-pgtap pgtap rabbitmq-server curl jq nodejs
-    chromium docker-compose python3-yaml iproute2 procps
+    chromium docker-compose python3-yaml iproute2 procps nginx-light
 )
 
 # browser_deps: npm ci in tests/browser when node_modules is missing or the lock file changed

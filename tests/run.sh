@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The `make test` driver: installs missing packages, builds with ASan+UBSan into build/asan,
 # starts a throwaway stack (PostgreSQL, RabbitMQ, services) on free ports in a temp STATE_DIR,
-# and runs the suites in TEST_SUITES (default "unit pgtap e2e browser"), going on after a failing
-# suite. e2e and browser share one start of the services, stopped after the last of them.
+# and runs the suites in TEST_SUITES (default: every suite, see SUITES), going on after a failing
+# suite. e2e, seeds, browser and newman share one start of the services, stopped after the last.
 # Prints one line per suite, then as its very last line "N passed, M failed" (individual tests).
 # Exits non-zero if any test failed or any suite could not run. Logs end up in test-artifacts/.
 set -euo pipefail
@@ -10,12 +10,12 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-SUITES="${TEST_SUITES:-makefile unit pgtap e2e browser newman faults fuzz compose bench}"
+SUITES="${TEST_SUITES:-makefile unit pgtap e2e seeds browser newman faults fuzz compose bench}"
 for s in $SUITES; do
     case "$s" in
-        makefile | unit | pgtap | e2e | browser | newman | faults | fuzz | compose | bench) ;;
+        makefile | unit | pgtap | e2e | seeds | browser | newman | faults | fuzz | compose | bench) ;;
         *)
-            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: makefile unit pgtap e2e browser newman faults fuzz compose bench)" >&2
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: makefile unit pgtap e2e seeds browser newman faults fuzz compose bench)" >&2
             exit 2
             ;;
     esac
@@ -62,7 +62,8 @@ if ! scripts/deps.sh; then
 fi
 
 build_ok=1
-if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* || " $SUITES " == *" browser "* ||
+if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* || " $SUITES " == *" seeds "* ||
+    " $SUITES " == *" browser "* ||
     " $SUITES " == *" newman "* || " $SUITES " == *" faults "* ]]; then
     section "build (SANITIZE=address,undefined, $BUILD_DIR)"
     if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 build SANITIZE=address,undefined \
@@ -247,12 +248,12 @@ suite_pgtap() {
     record pgtap "$pg_pass" "$pg_fail"
 }
 
-# --- the services, shared by e2e and browser ---------------------------------------------------
+# --- the services, shared by e2e, seeds, browser and newman ------------------------------------
 services_state=down # down | up | failed
 services_why=""
 last_service_suite=""
 for s in $SUITES; do
-    [[ "$s" == e2e || "$s" == browser || "$s" == newman ]] && last_service_suite="$s"
+    [[ "$s" == e2e || "$s" == seeds || "$s" == browser || "$s" == newman ]] && last_service_suite="$s"
 done
 
 # services_up: starts PostgreSQL (migrated), RabbitMQ and the four services once; later calls
@@ -350,6 +351,27 @@ suite_e2e() {
     node_tests e2e tests/e2e/
     services_done e2e
     record e2e "$node_pass" "$((node_fail + sanitizer_fail))"
+}
+
+# --- seeds: the seed systems' own commands, as their READMEs write them, against the same services
+# and through the nginx gateway of docker/gateway (tests/seeds, docs/seeds.md) --------------------
+suite_seeds() {
+    section "seeds"
+    if ((!build_ok)); then
+        cannot_run seeds "build failed"
+        return 0
+    fi
+    if ! command -v nginx >/dev/null 2>&1; then
+        cannot_run seeds "nginx is not installed (scripts/deps.sh installs nginx-light)"
+        return 0
+    fi
+    if ! services_up; then
+        cannot_run seeds "$services_why"
+        return 0
+    fi
+    node_tests seeds tests/seeds/
+    services_done seeds
+    record seeds "$node_pass" "$((node_fail + sanitizer_fail))"
 }
 
 # --- browser: node --test + playwright-core driving Debian's chromium, against the same services -

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "idempotency.h"
 #include "log.h"
+#include "seeds.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -38,7 +39,7 @@ const struct pg_stmt command_stmts[] = {
     {"delete_todo", CMD_SQL("cmd_delete_todo", "$2::bigint, $1::jsonb", "id"), 2},
     {"record_mood", CMD_SQL("cmd_record_mood", "$1::jsonb", "id"), 1},
     {"idempotent", IDEMPOTENT_SQL, 8},
-};
+    SEEDS_COMMAND_STMTS};
 const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
 
 int command_start(struct apiserver_ctx *ctx)
@@ -221,10 +222,18 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
         path[n - 1] = '\0';
     snprintf(ttl_text, sizeof ttl_text, "%ld", cfg != NULL ? cfg->idempotency_ttl_s : 86400L);
     const char *params[8] = {
-        key,  ttl_text,      req->method, path, cmd->stmt, cmd->takes_id ? id_text : NULL,
-        body, cmd->id_field,
+        key,
+        ttl_text,
+        req->method,
+        path,
+        cmd->name != NULL ? cmd->name : cmd->stmt,
+        cmd->takes_id ? id_text : NULL,
+        body,
+        cmd->id_field,
     };
-    rc = run_statement(ctx, cmd, req, "idempotent", 8, params, resp, err);
+    rc = run_statement(ctx, cmd, req,
+                       cmd->idempotent_stmt != NULL ? cmd->idempotent_stmt : "idempotent", 8,
+                       params, resp, err);
     free(path);
     return rc;
 }

@@ -18,6 +18,10 @@ struct command {
     const char *log_msg;  /* e.g. "created order" */
     const char *log_key;  /* e.g. "order_id" */
     const char *id_field; /* the response's id field, for the log line, e.g. "orderId" */
+    /* A command that answers in another shape (a seed's, api/command/seeds.h) runs through
+     * statements of its own that translate around the same cmd_* function: */
+    const char *idempotent_stmt; /* with an Idempotency-Key; NULL: "idempotent" */
+    const char *name;            /* the command cmd_idempotent runs; NULL: stmt */
 };
 
 /* The command API's own settings (ctx->ext), read once by command_start. */

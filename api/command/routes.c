@@ -2,11 +2,13 @@
 
 #include "assets.h"
 #include "command.h"
+#include "seeds.h"
 
 /* One line per command: statement, validator, takes the path id, success status, log line,
  * log key and the response's id field. */
 #define CMD(name, validate, takes_id, status, msg, key, field)                                     \
-    static const struct command name = {#name, validate, takes_id, status, msg, key, field};
+    static const struct command name = {#name, validate, takes_id, status, msg,                    \
+                                        key,   field,    NULL,     NULL};
 
 CMD(create_product, validate_create_product, false, 201, "created product", "product_id",
     "productId")
@@ -70,5 +72,15 @@ const struct route command_routes[] = {
     {"GET", "/mood/mood.css", assets_route},
     {"GET", "/mood/happy.svg", assets_route},
     {"GET", "/mood/sad.svg", assets_route},
+    /* the seed systems' commands (seeds.h, docs/seeds.md) */
+    {"GET", "/", seeds_get_sender},
+    {"POST", "/todos", post_todos},
+    {"PUT", "/todos/{id}", patch_todo},
+    {"PATCH", "/todos/{id}", patch_todo},
+    {"DELETE", "/todos/{id}", delete_todo_route},
+    {"GET", "/commands/health", apiserver_health},
+    {"POST", "/commands/orders", seeds_post_order},
+    {"POST", "/commands/payments", seeds_post_payment},
+    {"POST", "/commands/inventory", seeds_post_inventory},
 };
 const size_t command_nroutes = sizeof command_routes / sizeof command_routes[0];

@@ -83,9 +83,8 @@ out:
     return rc;
 }
 
-/* Parses body and checks its keys against allowed; returns the object or NULL with err. */
-static json_t *parse_with_keys(const char *body, size_t len, const char *const *allowed,
-                               struct api_error *err)
+json_t *validate_parse_with_keys(const char *body, size_t len, const char *const *allowed,
+                                 struct api_error *err)
 {
     json_t *root = jsonv_parse(body, len, err);
 
@@ -99,7 +98,7 @@ static json_t *parse_with_keys(const char *body, size_t len, const char *const *
 int validate_pay_order(const char *body, size_t len, struct api_error *err)
 {
     static const char *const keys[] = {"amount", "method", NULL};
-    json_t *root = parse_with_keys(body, len, keys, err);
+    json_t *root = validate_parse_with_keys(body, len, keys, err);
     int rc;
 
     if (root == NULL)
@@ -119,7 +118,7 @@ int validate_no_fields(const char *body, size_t len, struct api_error *err)
 
     if (len == 0)
         return 0;
-    root = parse_with_keys(body, len, keys, err);
+    root = validate_parse_with_keys(body, len, keys, err);
     if (root == NULL)
         return -1;
     json_decref(root);
@@ -134,7 +133,7 @@ int validate_cancel_order(const char *body, size_t len, struct api_error *err)
 
     if (len == 0)
         return 0;
-    root = parse_with_keys(body, len, keys, err);
+    root = validate_parse_with_keys(body, len, keys, err);
     if (root == NULL)
         return -1;
     if (json_object_get(root, "reason") != NULL && !json_is_null(json_object_get(root, "reason")))
@@ -146,7 +145,7 @@ int validate_cancel_order(const char *body, size_t len, struct api_error *err)
 int validate_adjust_inventory(const char *body, size_t len, struct api_error *err)
 {
     static const char *const keys[] = {"productId", "delta", "reason", NULL};
-    json_t *root = parse_with_keys(body, len, keys, err);
+    json_t *root = validate_parse_with_keys(body, len, keys, err);
     int rc = -1;
 
     if (root == NULL)
@@ -170,7 +169,7 @@ out:
 int validate_create_todo(const char *body, size_t len, struct api_error *err)
 {
     static const char *const keys[] = {"title", NULL};
-    json_t *root = parse_with_keys(body, len, keys, err);
+    json_t *root = validate_parse_with_keys(body, len, keys, err);
     int rc;
 
     if (root == NULL)
@@ -183,7 +182,7 @@ int validate_create_todo(const char *body, size_t len, struct api_error *err)
 int validate_update_todo(const char *body, size_t len, struct api_error *err)
 {
     static const char *const keys[] = {"completed", NULL};
-    json_t *root = parse_with_keys(body, len, keys, err);
+    json_t *root = validate_parse_with_keys(body, len, keys, err);
     int rc;
 
     if (root == NULL)
@@ -197,7 +196,7 @@ int validate_record_mood(const char *body, size_t len, struct api_error *err)
 {
     static const char *const keys[] = {"type", NULL};
     static const char *const types[] = {"good", "bad", NULL};
-    json_t *root = parse_with_keys(body, len, keys, err);
+    json_t *root = validate_parse_with_keys(body, len, keys, err);
     int rc;
 
     if (root == NULL)

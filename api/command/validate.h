@@ -7,6 +7,7 @@
 
 #include "api_error.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 #define VALIDATE_MAX_ORDER_ITEMS 100
@@ -15,6 +16,11 @@
 #define VALIDATE_MAX_ID 9007199254740991LL /* 2^53 - 1: exact in every JSON client */
 
 typedef int (*validate_fn)(const char *body, size_t len, struct api_error *err);
+
+/* Parses body strictly (lib/jsonv) and refuses keys outside allowed (NULL-terminated): the
+ * object, a new reference the caller json_decref's, or NULL with err. */
+json_t *validate_parse_with_keys(const char *body, size_t len, const char *const *allowed,
+                                 struct api_error *err);
 
 int validate_create_product(const char *body, size_t len, struct api_error *err);
 int validate_create_order(const char *body, size_t len, struct api_error *err);

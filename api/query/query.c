@@ -3,6 +3,7 @@
 #include "config.h"
 #include "consistency.h"
 #include "log.h"
+#include "seeds.h"
 #include "service.h"
 #include "xalloc.h"
 
@@ -33,7 +34,8 @@ const struct pg_stmt query_stmts[] = {
     {"dashboard", QUERY_CALL("q_dashboard($1::bigint, $2::double precision)"), 2},
     /* read-your-writes (consistency.h) */
     {"events_applied", QUERY_CALL("q_events_applied($1::uuid[])"), 1},
-};
+    /* the seed systems' reads (seeds.h) */
+    SEEDS_QUERY_STMTS};
 const size_t query_nstmts = sizeof query_stmts / sizeof query_stmts[0];
 
 int query_int_arg(const struct http_request *req, const char *name, long min, long max, long def,

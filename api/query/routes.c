@@ -5,6 +5,7 @@
 #include "log.h"
 #include "mood.h"
 #include "query.h"
+#include "seeds.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -181,5 +182,15 @@ const struct route query_routes[] = {
     {"GET", "/dashboard/dashboard.js", assets_route},
     {"GET", "/dashboard/dashboard.css", assets_route},
     {"GET", "/dashboard/icon.svg", assets_route},
+    /* the seed systems' reads (seeds.h, docs/seeds.md); on the seeds' port 5002 the gateway
+     * (docker/gateway) answers / with the mood wall, so the dashboard is also at /dashboard */
+    {"GET", "/dashboard", dashboard_get_page},
+    {"GET", "/todos", get_todos},
+    {"GET", "/stats", mood_get_stats},
+    {"GET", "/queries/health", apiserver_health},
+    {"GET", "/queries/orders/{id}", seeds_get_order},
+    {"GET", "/queries/users/{id}/orders", seeds_get_user_orders},
+    {"GET", "/queries/inventory", seeds_get_inventory},
+    {"GET", "/queries/statistics/orders", seeds_get_order_statistics},
 };
 const size_t query_nroutes = sizeof query_routes / sizeof query_routes[0];

@@ -8,7 +8,7 @@
 #   migrations/read/0006_roles.sql grant to them): cqrs_command, cqrs_relay and cqrs_query, with
 #   LOGIN and a password when one is given (else NOLOGIN), the owner a member of each (the pgTAP
 #   tests SET ROLE to them).
-# Everything comes from the postgres service's environment in docker-compose.yml: CQRS_DB_USER,
+# Everything comes from the db service's environment in docker-compose.yml: CQRS_DB_USER,
 # CQRS_DB_PASSWORD, CQRS_WRITE_DB, CQRS_READ_DB, and CQRS_COMMAND_DB_PASSWORD,
 # CQRS_RELAY_DB_PASSWORD, CQRS_QUERY_DB_PASSWORD.
 set -euo pipefail
