@@ -319,6 +319,23 @@ node_tests() {
     fi
 }
 
+# e2e_deps: the npm packages of tests/e2e (ajv and friends for the OpenAPI contract check, which
+# the seeds suite uses too), once per run.
+e2e_deps_done=0
+e2e_deps() {
+    ((e2e_deps_done)) && return 0
+    e2e_deps_done=1
+    if [[ -f tests/e2e/package.json ]] &&
+        jq -e '(.dependencies // {}) + (.devDependencies // {}) | length > 0' \
+            tests/e2e/package.json >/dev/null; then
+        if [[ -f tests/e2e/package-lock.json ]]; then
+            (cd tests/e2e && npm ci --no-audit --no-fund) || true
+        else
+            (cd tests/e2e && npm install --no-audit --no-fund) || true
+        fi
+    fi
+}
+
 # --- e2e: node --test against the four real services (ASan+UBSan builds) -------------------------
 suite_e2e() {
     section "e2e"
@@ -334,15 +351,7 @@ suite_e2e() {
         record e2e 0 0 "no tests in tests/e2e"
         return 0
     fi
-    if [[ -f tests/e2e/package.json ]] &&
-        jq -e '(.dependencies // {}) + (.devDependencies // {}) | length > 0' \
-            tests/e2e/package.json >/dev/null; then
-        if [[ -f tests/e2e/package-lock.json ]]; then
-            (cd tests/e2e && npm ci --no-audit --no-fund) || true
-        else
-            (cd tests/e2e && npm install --no-audit --no-fund) || true
-        fi
-    fi
+    e2e_deps
     if ! services_up; then
         cannot_run e2e "$services_why"
         return 0
@@ -365,6 +374,7 @@ suite_seeds() {
         cannot_run seeds "nginx is not installed (scripts/deps.sh installs nginx-light)"
         return 0
     fi
+    e2e_deps
     if ! services_up; then
         cannot_run seeds "$services_why"
         return 0
