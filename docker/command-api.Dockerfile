@@ -4,10 +4,14 @@
 # Dockerfiles (command-api, query-api, relay, consumer), instruction for instruction, so that the
 # builder's layer cache compiles the code once for all four images.
 FROM debian:bookworm AS build
+# the packages of scripts/packages-build.txt, the list scripts/deps.sh installs for `make test`
+COPY scripts/packages-build.txt /tmp/packages-build.txt
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential pkg-config libpq-dev libmicrohttpd-dev libjansson-dev librabbitmq-dev \
+ && grep -Ev '^[[:space:]]*(#|$)' /tmp/packages-build.txt \
+    | DEBIAN_FRONTEND=noninteractive xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
+# the version the binaries report (--version, build_info); the build context has no .git
+ARG VERSION=unknown
 WORKDIR /src
 # What the Makefile needs for the service binaries: the sources, and web/ with the script that
 # embeds its files into the library (lib/assets.h).
@@ -18,7 +22,7 @@ COPY relay relay
 COPY consumer consumer
 COPY web web
 COPY scripts/embed-assets.sh scripts/
-RUN make -j"$(nproc)" build/bin/command-api build/bin/query-api build/bin/relay build/bin/consumer
+RUN make -j"$(nproc)" VERSION="$VERSION" build/bin/command-api build/bin/query-api build/bin/relay build/bin/consumer
 
 # Runtime stage: only the shared libraries the binary links, as a non-root user.
 FROM debian:bookworm-slim

@@ -395,7 +395,8 @@ for svc in $(printf '%s\n' "${!PORT_VAR[@]}" | sort); do
         [[ "$which" == no ]] && json="$TMP/no-env.json" label="without an env file"
         mapfile -t ports < <(published_ports "$json" "$svc")
         inner="$(jq -r --arg s "$svc" --arg v "$var" '.services[$s].environment[$v] // empty | tostring' "$json")"
-        expected=("$want" ${SEED_PORT[$svc]:-})
+        expected=("$want")
+        [[ -n "${SEED_PORT[$svc]:-}" ]] && expected+=("${SEED_PORT[$svc]}")
         if ((${#ports[@]} != ${#expected[@]})); then
             problems+=("$label: expected ${#expected[@]} published port(s) (${expected[*]}), found ${#ports[@]}")
             continue
@@ -484,5 +485,33 @@ for json in "$TMP/with-env.json" "$TMP/no-env.json"; do
     [[ -n "$token" ]] || problems+=("command-service: COMMAND_API_TOKEN is empty ($(basename "$json"))")
 done
 check "command-service: COMMAND_API_TOKEN is never empty" "${problems[@]}"
+
+# --- the images build with exactly the packages `make test` proves: one list -------------------
+# scripts/packages-build.txt is read by scripts/deps.sh and by the build stage of every service
+# Dockerfile; no build stage names a package of its own, and deps.sh names none of the list's.
+BUILD_LIST="scripts/packages-build.txt"
+problems=()
+mapfile -t build_pkgs < <(grep -Ev '^[[:space:]]*(#|$)' "$REPO_ROOT/$BUILD_LIST")
+((${#build_pkgs[@]} > 0)) || problems+=("$BUILD_LIST lists no package")
+grep -q 'packages-build.txt' "$REPO_ROOT/scripts/deps.sh" || problems+=("scripts/deps.sh does not read $BUILD_LIST")
+for pkg in "${build_pkgs[@]}"; do
+    if sed -n '/^packages=(/,/^)/p' "$REPO_ROOT/scripts/deps.sh" | grep -Eq "(^|[[:space:]])$pkg([[:space:]]|$)"; then
+        problems+=("scripts/deps.sh names $pkg itself instead of reading $BUILD_LIST")
+    fi
+done
+for svc in command-api query-api relay consumer; do
+    df="$REPO_ROOT/docker/$svc.Dockerfile"
+    # the build stage: from its FROM ... AS build to the next FROM
+    stage="$(awk '/^FROM .* AS build/{on=1; print; next} /^FROM /{on=0} on' "$df")"
+    grep -q "^COPY $BUILD_LIST " <<<"$stage" || problems+=("docker/$svc.Dockerfile: the build stage does not copy $BUILD_LIST")
+    grep -q 'packages-build.txt' <<<"$(grep -A3 'apt-get update' <<<"$stage")" ||
+        problems+=("docker/$svc.Dockerfile: the build stage's apt-get does not install from $BUILD_LIST")
+    for pkg in "${build_pkgs[@]}"; do
+        if grep -v '^#' <<<"$stage" | grep -Eq "(^|[[:space:]])$pkg([[:space:]]|\\|$)"; then
+            problems+=("docker/$svc.Dockerfile: the build stage names $pkg itself")
+        fi
+    done
+done
+check "the service images install $BUILD_LIST, the build packages scripts/deps.sh installs" "${problems[@]}"
 
 finish

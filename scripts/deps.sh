@@ -5,8 +5,10 @@
 # (postgresql, rabbitmq-server, epmd) are kept from starting, or stopped if they started anyway.
 set -euo pipefail
 
+# what builds the services: scripts/packages-build.txt, the list the Dockerfiles install too
+mapfile -t build_packages < <(grep -Ev '^[[:space:]]*(#|$)' "$(dirname "${BASH_SOURCE[0]}")/packages-build.txt")
 packages=(
-    build-essential pkg-config libpq-dev libmicrohttpd-dev libjansson-dev librabbitmq-dev check
+    "${build_packages[@]}" check
     postgresql-15 postgresql-contrib postgresql-15-pgtap pgtap rabbitmq-server curl jq nodejs
     chromium docker-compose python3-yaml iproute2 procps nginx-light
 )
