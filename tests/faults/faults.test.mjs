@@ -608,3 +608,44 @@ test('11.3 events delivered newest first, through the retry queue and the dead-l
     if (relayStopped) await startServices(['relay']);
   }
 });
+
+// A consumer frozen (SIGSTOP) inside its batch transaction holds the consumers' turn and its row
+// locks: the server ends its session after idle_in_transaction_session_timeout (10 s), so the
+// other consumer goes on; the frozen one's unacked deliveries come back when it is killed.
+test('11.4 a consumer frozen inside its transaction does not stop the other for long', async () => {
+  const c2 = 'consumer-11.4-2';
+  startExtra('consumer', c2, { CONSUMER_METRICS_PORT: '0' });
+  await waitLog(c2, 0, /msg="consuming"/);
+  let stalledMs;
+  try {
+    const { row } = await scenario({
+      id: '11.4', fault: 'two consumers; one frozen (`SIGSTOP`) inside its batch transaction, then `kill -9`',
+      inject: async () => {
+        const o = await restartWith('consumer', { FAULT_PAUSE_BEFORE_COMMIT_MS: '60000' });
+        await waitLog('consumer', o, /fault hook: pausing before commit/);
+        const pid = pidOf('consumer');
+        process.kill(pid, 'SIGSTOP');
+        const frozenAt = now();
+        await sleep(300); // what the other consumer logged before the freeze is in its log by now
+        const o2 = logSize(c2);
+        // the other consumer waits for the turn until the server ends the frozen session
+        await waitLog(c2, o2, /msg="applied batch"|msg="saved to read db"/, 40000).catch(() => {});
+        stalledMs = now() - frozenAt;
+        await kill9(pid);
+        await startServices(['consumer']);
+        return { injected: 1, clearedAt: now() };
+      },
+      // events that waited for one the frozen consumer held may have run out of tries: the
+      // documented requeue brings them back
+      beforeSettle: async () => {
+        const dead = (await listDeadLetters()).filter((d) => d.sqlstate === 'CQ425');
+        if (dead.length > 0) await deadletters('requeue', ...dead.map((d) => d.event_id));
+      },
+    });
+    row.notes = `the other consumer applied again ${(stalledMs / 1000).toFixed(1)} s after the freeze ` +
+      '(idle_in_transaction_session_timeout 10 s)';
+    assert.ok(stalledMs < 25000, `the other consumer was stuck ${stalledMs} ms behind the frozen one`);
+  } finally {
+    await stopExtra(c2);
+  }
+});
