@@ -107,6 +107,24 @@ static int consumer_subscribe(struct consumer *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Connects to the read DB with the consumer's statements and session bounds, retrying with
+ * backoff. Returns NULL only when a stop was requested meanwhile. */
+static PGconn *consumer_pg_connect(const struct consumer *c)
+{
+    char err[512], q[600];
+
+    for (;;) {
+        PGconn *pg =
+            pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
+        if (pg == NULL || project_session_init(pg, err, sizeof err) == 0)
+            return pg;
+        log_warn("could not set the session's timeouts", "error=%s retry_ms=100",
+                 log_quote(q, sizeof q, err));
+        PQfinish(pg);
+        signals_sleep_ms(100);
+    }
+}
+
 /* Connects what is missing. Returns -1 only when a stop was requested meanwhile. */
 static int consumer_connect(struct consumer *c)
 {
@@ -135,8 +153,7 @@ static int consumer_connect(struct consumer *c)
         delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
     if (c->pg == NULL) {
-        c->pg =
-            pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
+        c->pg = consumer_pg_connect(c);
         if (c->pg == NULL)
             return -1;
         svc_metrics_db(consumer_metrics_base(c->metrics), true);
@@ -192,8 +209,7 @@ static void consumer_project(struct consumer *c)
             log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
             svc_metrics_db(consumer_metrics_base(c->metrics), false);
             PQfinish(c->pg);
-            c->pg = pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts,
-                                     project_nstmts);
+            c->pg = consumer_pg_connect(c);
             if (c->pg == NULL)
                 break;
             svc_metrics_db(consumer_metrics_base(c->metrics), true);

@@ -8,11 +8,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Consumers running at once take turns in the read DB: they update the same summary rows
- * (totals, customers, products) in different orders and would deadlock, each deadlock costing
- * deadlock_timeout. The lock is a transaction-level advisory lock taken in the statement's own
- * transaction, before the events are applied (the CTE is scanned first). View refreshes need no
- * turn (refresher.h). */
+/* Consumers running at once take turns in the read DB. Correctness does not depend on it: every
+ * projection checks the aggregate's version on its row (UPDATE ... WHERE version = v - 1, or the
+ * row read FOR UPDATE) and every shared figure moves by a delta, so parallel transactions give
+ * the same read model (migrations/read/0011_ordering.sql). The turn is for throughput: the
+ * batches update the same summary rows (totals, statuses, customers, products) in different
+ * orders, so parallel batches would deadlock often, each deadlock costing deadlock_timeout and a
+ * retry (a deadlock or serialization failure is transient: retried, never counted as a try).
+ * The lock is a transaction-level advisory lock taken in the statement's own transaction, before
+ * the events are applied (the CTE is scanned first), and released by its commit or rollback.
+ * View refreshes need no turn (refresher.h). */
 #define SERIAL_CTE "WITH serial AS (SELECT pg_advisory_xact_lock(hashtext('cqrs.consumer'))) "
 
 const struct pg_stmt project_stmts[] = {
@@ -20,6 +25,26 @@ const struct pg_stmt project_stmts[] = {
     {"consumer_apply_event", SERIAL_CTE "SELECT apply_event($1::jsonb) FROM serial", 1},
 };
 const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
+
+/* A consumer frozen inside a transaction (SIGSTOP, a debugger, the before-commit fault hook) must
+ * not hold its row locks and the turn for ever: the server ends a session idle in a transaction
+ * after PROJECT_IDLE_TX_TIMEOUT_MS, and any statement after PROJECT_STATEMENT_TIMEOUT_MS (a batch
+ * takes milliseconds; waiting for the turn behind a stuck one is what this bounds). Both errors
+ * are transient for project_batch: the batch is retried, no try is counted. */
+#define PROJECT_SESSION_SQL                                                                        \
+    "SET idle_in_transaction_session_timeout = " PROJECT_IDLE_TX_TIMEOUT_MS "; "                   \
+    "SET statement_timeout = " PROJECT_STATEMENT_TIMEOUT_MS
+
+int project_session_init(PGconn *pg, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(pg, PROJECT_SESSION_SQL);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+
+    if (rc != 0)
+        pg_error_text(pg, res, err, errlen);
+    PQclear(res);
+    return rc;
+}
 
 /* The projections raise this when an event of an aggregate arrives before its predecessor
  * (aggregateVersion gap): the event is fine, only early. */
@@ -163,12 +188,64 @@ static int ack_range(const struct project_ctx *ctx, struct receive_batch *b, siz
     return status;
 }
 
+bool project_ids_name(const char *ids, const char *event_id)
+{
+    size_t n = strlen(event_id);
+
+    if (n == 0)
+        return false;
+    for (const char *p = ids; (p = strstr(p, event_id)) != NULL; p++) {
+        bool starts = p == ids || p[-1] == ' ';
+        bool ends = p[n] == '\0' || p[n] == ' ';
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
+static enum project_status give_up(const struct project_ctx *ctx, struct receive_batch *b,
+                                   struct delivery *d, bool early, const char *reason,
+                                   const char *sqlstate, char *err, size_t errlen);
+
+/* A batch failed with CQ425 whose DETAIL (ids) names its early events: sets aside each delivery
+ * of b->items[lo, hi) it names, held for a local retry (hold) or handed to the retry queue.
+ * *count tells how many; 0 when the DETAIL named none (then the caller halves the range). */
+static enum project_status set_aside_early(const struct project_ctx *ctx, struct receive_batch *b,
+                                           size_t lo, size_t hi, bool hold, const char *ids,
+                                           const char *reason, size_t *count, char *err,
+                                           size_t errlen)
+{
+    char keys[192];
+
+    *count = 0;
+    for (size_t i = lo; i < hi; i++) {
+        struct delivery *d = &b->items[i];
+        if (d->settled || d->held || d->bad || !project_ids_name(ids, d->info.event_id))
+            continue;
+        (*count)++;
+        if (hold) {
+            d->held = true;
+            log_debug("event arrived early, holding it for a local retry", "%s event_type=%s",
+                      event_info_keys(&d->info, keys, sizeof keys), d->info.event_type);
+            continue;
+        }
+        enum project_status st = give_up(ctx, b, d, true, reason, SQLSTATE_EARLY, err, errlen);
+        if (st != PROJECT_DONE)
+            return st;
+    }
+    if (*count > 0)
+        log_info("early events set aside, applying the rest of the batch again",
+                 "count=%zu held=%s", *count, hold ? "true" : "false");
+    return PROJECT_DONE;
+}
+
 /* The unsettled deliveries of b->items[lo, hi) in one transaction. Returns PROJECT_DONE when
- * applied and acked; when the transaction failed because of an event, *failed is set and the
- * range is left unsettled. */
+ * applied and acked; when the transaction failed because of early events its error names, sets
+ * them aside (set_aside_early) and sets *again, the rest left unsettled; when it failed because
+ * of another event, *failed is set and the range is left unsettled. */
 static enum project_status apply_all(const struct project_ctx *ctx, struct receive_batch *b,
-                                     size_t lo, size_t hi, struct event_batch *json, bool *failed,
-                                     char *err, size_t errlen)
+                                     size_t lo, size_t hi, bool hold, struct event_batch *json,
+                                     bool *failed, bool *again, char *err, size_t errlen)
 {
     uint64_t last_tag = 0;
     long long applied = 0, duplicates = 0;
@@ -177,6 +254,7 @@ static enum project_status apply_all(const struct project_ctx *ctx, struct recei
     int status;
 
     *failed = false;
+    *again = false;
     event_batch_reset(json);
     for (size_t i = lo; i < hi; i++) {
         struct delivery *d = &b->items[i];
@@ -190,6 +268,19 @@ static enum project_status apply_all(const struct project_ctx *ctx, struct recei
     res = apply_events_tx(ctx, event_batch_json(json), json->count);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         enum failure f = classify(ctx->pg, res, sqlstate, err, errlen);
+        if (f == FAIL_LATER) {
+            const char *ids = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+            char reason[512];
+            size_t early = 0;
+            snprintf(reason, sizeof reason, "%s", err);
+            enum project_status st =
+                set_aside_early(ctx, b, lo, hi, hold, ids ? ids : "", reason, &early, err, errlen);
+            if (st != PROJECT_DONE || early > 0) {
+                PQclear(res);
+                *again = early > 0;
+                return st;
+            }
+        }
         PQclear(res);
         if (f == FAIL_LOST || f == FAIL_RETRY)
             return failure_status(f);
@@ -338,21 +429,28 @@ static enum project_status apply_range(const struct project_ctx *ctx, struct rec
                                        size_t lo, size_t hi, bool hold, struct event_batch *json,
                                        char *err, size_t errlen)
 {
-    size_t unsettled = 0, half = 0, mid = lo;
-    bool failed = false;
-    enum project_status st;
+    size_t unsettled, half = 0, mid;
+    bool failed = false, again = true;
+    enum project_status st = PROJECT_DONE;
 
-    for (size_t i = lo; i < hi; i++)
-        unsettled += !b->items[i].settled && !b->items[i].held;
-    if (unsettled == 0)
-        return PROJECT_DONE;
-    if (unsettled == 1) {
-        while (b->items[mid].settled || b->items[mid].held)
-            mid++;
-        return apply_one(ctx, b, &b->items[mid], hold, json, err, errlen);
+    /* each round with again set has settled or held at least one more delivery */
+    while (again) {
+        unsettled = 0;
+        mid = lo;
+        for (size_t i = lo; i < hi; i++)
+            unsettled += !b->items[i].settled && !b->items[i].held;
+        if (unsettled == 0)
+            return PROJECT_DONE;
+        if (unsettled == 1) {
+            while (b->items[mid].settled || b->items[mid].held)
+                mid++;
+            return apply_one(ctx, b, &b->items[mid], hold, json, err, errlen);
+        }
+        st = apply_all(ctx, b, lo, hi, hold, json, &failed, &again, err, errlen);
+        if (st != PROJECT_DONE)
+            return st;
     }
-    st = apply_all(ctx, b, lo, hi, json, &failed, err, errlen);
-    if (st != PROJECT_DONE || !failed)
+    if (!failed)
         return st;
     /* split where half of the unsettled deliveries lie to the left */
     for (mid = lo; half < unsettled / 2; mid++)

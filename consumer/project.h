@@ -7,9 +7,12 @@
  * its commit: one bad event costs about 2 log2(n) transactions. A delivery that cannot be
  * applied does not stop the stream behind it: it goes
  * to the retry queue and comes back after retry_delay_ms (deadletter.h), at most max_attempts
- * tries in all, or early_max_attempts for an event that arrived before its predecessor (CQ425,
- * possible with several relays or consumers); after its last try it goes to the dead-letter
- * queue, logged with its event id and reason. A body that is not an event envelope can never
+ * tries in all, or early_max_attempts for an event that arrived before its predecessor or before
+ * an entity it refers to (CQ425, possible with several relays or consumers, the retry queue or a
+ * requeue); after its last try it goes to the dead-letter queue, logged with its event id and
+ * reason. When apply_events() fails with CQ425 its DETAIL names the early events: those are set
+ * aside (held for a local retry a few ms later, or sent to the retry queue) and the rest of the
+ * range is applied again at once, without halving. A body that is not an event envelope can never
  * apply and goes there at once. Transient database errors (lost connection, serialization
  * failure, shutdown) are not the event's fault and never count as a try: the batch is retried.
  * Acks come only after commits, so a crash in between redelivers events the read DB already has;
@@ -27,6 +30,14 @@
 extern const struct pg_stmt project_stmts[];
 extern const size_t project_nstmts;
 
+/* Server-side bounds of the consumer's session (project_session_init), in ms. */
+#define PROJECT_IDLE_TX_TIMEOUT_MS "10000"
+#define PROJECT_STATEMENT_TIMEOUT_MS "60000"
+
+/* Sets the session's idle-in-transaction and statement timeouts on a new read-DB connection.
+ * Returns 0, or -1 with err. */
+__attribute__((warn_unused_result)) int project_session_init(PGconn *pg, char *err, size_t errlen);
+
 enum project_status {
     PROJECT_DONE = 0, /* every delivery of the batch is settled */
     PROJECT_PG_LOST,  /* the database connection broke: reconnect, then call again */
@@ -34,6 +45,11 @@ enum project_status {
     PROJECT_MQ_LOST,  /* an ack or a retry/dead-letter publish failed: drop the batch and the
                          broker connections */
 };
+
+/* Whether ids, the DETAIL of a CQ425 from apply_events() (event ids separated by single spaces),
+ * names event_id: a whole word of it, never a prefix or a part. An empty event_id is never named.
+ */
+bool project_ids_name(const char *ids, const char *event_id);
 
 /* What project_batch works with; none of it is owned. */
 struct project_ctx {

@@ -4,7 +4,9 @@
 //   orders      customer, status, total, version, items (the table and the items JSON)
 //   timelines   the event types of each order in the order applied, against the outbox's
 //               version order (for orders whose whole history is still in the outbox)
-//   products    name, price, available stock, reserved (orders CREATED or PAID)
+//   products    name, price, available stock, reserved (orders CREATED or PAID), version
+//   todos       title, completed and version of every todo not deleted (as GET /api/todos
+//               lists them: a deleted todo must stay hidden, a late event must not bring it back)
 //   customers   orders, money spent and paid orders; statuses; quantities per product
 //   analytics   the materialized views (totals and by status, sales per day, top products,
 //               categories) once the consumer refreshed them
@@ -59,9 +61,19 @@ const SECTIONS = {
   products: {
     write: `SELECT p.id, concat_ws('|', p.name, trim_scale(p.price), p.stock,
                    coalesce((SELECT sum(i.quantity) FROM order_items i JOIN orders o ON o.id = i.order_id
-                             WHERE i.product_id = p.id AND o.status IN ('CREATED', 'PAID')), 0))
+                             WHERE i.product_id = p.id AND o.status IN ('CREATED', 'PAID')), 0),
+                   p.version)
             FROM products p`,
-    read: `SELECT product_id, concat_ws('|', name, trim_scale(price), stock, reserved) FROM products_read`,
+    read: `SELECT product_id, concat_ws('|', name, trim_scale(price), stock, reserved, version)
+           FROM products_read`,
+  },
+  todos: {
+    write: `SELECT id, concat_ws('|', title, completed, version) FROM todos WHERE deleted_at IS NULL`,
+    // the todos q_todos lists (GET /api/todos), with the version the read model holds
+    read: `SELECT t.todo_id, concat_ws('|', t.title, t.completed, t.version)
+           FROM todos_read t
+           JOIN jsonb_array_elements((SELECT q FROM q_todos() AS q)::jsonb) x
+             ON (x->>'id')::bigint = t.todo_id`,
   },
   customers: {
     write: `SELECT customer_id, concat_ws('|', count(*),

@@ -11,11 +11,12 @@ import path from 'node:path';
 import {
   REPO_ROOT, QUEUE, sleep, now, pidOf, startServices, stopServices, kill9, startExtra, stopExtra,
   logSize, logSince, waitLog, countLog, sumLogKey, pgStop, pgStart, rabbitStop, rabbitStart,
-  queues, sqlValue, sqlValueAsync, inject, deadletters, listDeadLetters,
+  queues, sqlValue, sqlValueAsync, sqlRows, inject, deadletters, listDeadLetters,
 } from './stack.mjs';
 import { Load, createProducts, send } from './load.mjs';
 import { check, settle, waitOrderVisible } from './converge.mjs';
 import { writeReport } from './report.mjs';
+import { productBursts, todoBursts } from './ordering.mjs';
 
 const execFileP = promisify(execFile);
 const RATE = Number(process.env.FAULTS_RATE ?? 80);
@@ -452,4 +453,199 @@ test('8. outbox retention: a sustained run keeps the outbox bounded; purging blo
   assert.ok(maxLate < events / 2, `the outbox grew: ${JSON.stringify(sizes)} with ${events} events`);
   assert.equal(blocked, '0', `the purge blocked writers: ${notice}`);
   if (oldKeys) assert.equal(keysLeft, 0, 'expired idempotency keys were not purged');
+});
+
+// --- 11.x: ordering (issue 11 item 2) ----------------------------------------------------------
+// N consumers on one queue take deliveries in turn, so an order often reaches the read DB before
+// its product's ProductCreated, a todo's update or delete before its TodoCreated. Every read
+// model must still end equal to the write model, each aggregate's events applied in version order.
+async function withConsumers(n, id, what, work) {
+  const labels = Array.from({ length: n - 1 }, (_, i) => `consumer-${id}-${i + 2}`);
+  // the extra consumers serve no metrics (port 0: no listener)
+  for (const l of labels) startExtra('consumer', l, { CONSUMER_METRICS_PORT: '0' });
+  for (const l of labels) await waitLog(l, 0, /msg="consuming"/);
+  const off = offsets();
+  const row = { id, fault: what, commands: 0, injected: 0, ok: false };
+  rows.push(row);
+  try {
+    const stats = await work();
+    const conv = await settle(`test ${id}`);
+    const all = ['consumer', ...labels];
+    const sum = (re, key) => all.reduce((a, l) => a + sumLogKey(l, l === 'consumer' ? off.consumer : 0, re, key), 0);
+    const cnt = (re) => all.reduce((a, l) => a + countLog(l, l === 'consumer' ? off.consumer : 0, re), 0);
+    const applied = all.map((l) => countLog(l, l === 'consumer' ? off.consumer : 0, /msg="saved to read db"/));
+    Object.assign(row, {
+      commands: stats.sent, injected: n, lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice,
+      outOfOrder: conv.figures.outOfOrder, settleMs: conv.settleMs, ok: conv.ok,
+      figures: { ...conv.figures, checkMs: conv.checkMs },
+      notes: `${n} consumers (events saved: ${applied.join(', ')}); ` +
+        `${sum(/msg="early events set aside/, 'count')} early events set aside from a batch, ` +
+        `${cnt(/msg="event arrived early, retrying later"/)} sent to the retry queue; ` +
+        `${sum(/msg="applied batch"/, 'duplicates')} duplicates or stale skipped; ${stats.failed} commands refused`,
+    });
+    assert.ok(conv.ok, `the read model did not converge:\n${conv.diffs.slice(0, 30).join('\n')}`);
+    assert.equal(stats.hangs, 0, 'a command hung');
+    assert.ok(applied.every((a) => a > 0), `a consumer applied nothing: ${applied}`);
+    return { row, stats, conv };
+  } finally {
+    for (const l of labels) await stopExtra(l);
+  }
+}
+
+const merge = (...ss) => ss.reduce((a, s) => {
+  for (const [k, v] of Object.entries(s)) a[k] = (a[k] ?? 0) + v;
+  return a;
+}, {});
+
+test('11.1 two consumers: 300 products each ordered at once, todo bursts; every read model equals the write DB', async () => {
+  await withConsumers(2, '11.1', 'two consumers; 300 times a product created and ordered at once, ' +
+    'stock adjusted, orders cancelled; 150 todos created, updated and deleted at once', async () => {
+    const [a, b] = await Promise.all([
+      productBursts({ n: 300, base: products, tag: 'o2' }),
+      todoBursts({ n: 150, tag: 'o2' }),
+    ]);
+    return merge(a, b);
+  });
+});
+
+test('11.2 three consumers with the steady load beside the bursts', async () => {
+  await withConsumers(3, '11.2', 'three consumers; the steady load plus 300 products ordered at once and ' +
+    '150 todo bursts', async () => {
+    const load = new Load({ products, rate: RATE }).start();
+    let bursts;
+    let stats;
+    try {
+      bursts = await Promise.all([
+        productBursts({ n: 300, base: products, tag: 'o3' }),
+        todoBursts({ n: 150, tag: 'o3' }),
+      ]);
+    } finally {
+      stats = await load.stop();
+    }
+    return merge(...bursts, { sent: stats.sent, ok: stats.ok, failed: stats.rejected + stats.otherErrors, hangs: stats.hangs });
+  });
+});
+
+// Events published by hand, newest first and one at a time, so that each early one goes through
+// the consumer's local retries and the retry queue; one event's predecessor is held back until
+// it went to the dead-letter queue, and the documented requeue applies it after all.
+test('11.3 events delivered newest first, through the retry queue and the dead-letter requeue', async () => {
+  const row = { id: '11.3', fault: 'events of products, orders and todos published newest first; ' +
+    'one early event dead-lettered, then requeued after its predecessor', commands: 0, injected: 0, ok: false };
+  rows.push(row);
+  const off = offsets();
+  await stopServices(['relay']);
+  let relayStopped = true;
+  try {
+    const mark = Number(sqlValue(W, 'SELECT coalesce(max(id), 0) FROM outbox'));
+    // writes whose events stay in the outbox while the relay is stopped
+    const p1 = await send('POST', '/api/products', { name: 'reversed 1', category: 'rev', price: 3, stock: 30 });
+    const p2 = await send('POST', '/api/products', { name: 'reversed 2', category: 'rev', price: 4, stock: 40 });
+    assert.equal(p1.status, 201);
+    assert.equal(p2.status, 201);
+    const pid1 = p1.json.productId;
+    const pid2 = p2.json.productId;
+    const o1 = await send('POST', '/api/orders', { customerId: 3, items: [{ productId: pid1, quantity: 2 }, { productId: pid2, quantity: 1 }] });
+    assert.equal(o1.status, 201);
+    assert.equal((await send('POST', '/api/inventory', { productId: pid1, delta: 5 })).status, 201);
+    assert.equal((await send('POST', '/api/inventory', { productId: pid1, delta: -3 })).status, 201);
+    assert.equal((await send('POST', `/api/orders/${o1.json.orderId}/payments`, { amount: o1.json.total, method: 'card' })).status, 201);
+    assert.equal((await send('POST', `/api/orders/${o1.json.orderId}/cancel`, {})).status, 200);
+    const t1 = await send('POST', '/api/todos', { title: 'reversed todo 1' });
+    const t2 = await send('POST', '/api/todos', { title: 'reversed todo 2' });
+    assert.equal((await send('PATCH', `/api/todos/${t1.json.id}`, { completed: true })).status, 200);
+    assert.equal((await send('DELETE', `/api/todos/${t1.json.id}`)).status, 200);
+    assert.equal((await send('PATCH', `/api/todos/${t2.json.id}`, { completed: true })).status, 200);
+    assert.equal((await send('PATCH', `/api/todos/${t2.json.id}`, { completed: false })).status, 200);
+    // p2's ProductCreated is held back: the events after it that need it wait for it
+    const evs = sqlRows(W, `SELECT event_id, aggregate_type || '.' || event_type, payload::text, aggregate_type,
+                                   aggregate_id, aggregate_version
+                            FROM outbox WHERE id > ${mark} ORDER BY id DESC`);
+    sqlValue(W, `UPDATE outbox SET published_at = clock_timestamp() WHERE id > ${mark} AND published_at IS NULL`);
+    await startServices(['relay']);
+    relayStopped = false;
+    const held = evs.find((e) => e[3] === 'product' && Number(e[4]) === pid2 && e[5] === '1');
+    const order = evs.filter((e) => e !== held);
+    row.injected = evs.length;
+    row.commands = evs.length;
+    for (const [id, key, body] of order) {
+      inject(key, id, body);
+      await sleep(150);
+    }
+    // the order needs p2: it waits, at most CONSUMER_EARLY_MAX_ATTEMPTS tries, then is dead-lettered
+    const created = evs.find((e) => e[1] === 'order.OrderCreated');
+    let dead = [];
+    const deadline = now() + 90000;
+    while (now() < deadline) {
+      dead = await listDeadLetters();
+      if (dead.some((d) => d.event_id === created[0])) break;
+      await sleep(500);
+    }
+    const mine = new Set(evs.map((e) => e[0]));
+    const deadMine = dead.filter((d) => mine.has(d.event_id));
+    assert.ok(deadMine.some((d) => d.event_id === created[0]), `OrderCreated was not dead-lettered: ${JSON.stringify(dead)}`);
+    for (const d of deadMine) assert.equal(d.sqlstate, 'CQ425', `dead-lettered for another reason: ${JSON.stringify(d)}`);
+    // nothing of the order or of p2 may have been applied wrongly meanwhile
+    assert.equal(sqlValue(R, `SELECT count(*) FROM orders_read WHERE order_id = ${o1.json.orderId}`), '0');
+    // the predecessor arrives; the documented requeue brings the dead-lettered events back
+    inject(held[1], held[0], held[2]);
+    await sleep(1000);
+    await deadletters('requeue', ...deadMine.map((d) => d.event_id));
+    const conv = await settle('test 11.3');
+    const early = countLog('consumer', off.consumer, /msg="event arrived early/);
+    Object.assign(row, {
+      lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice, outOfOrder: conv.figures.outOfOrder,
+      settleMs: conv.settleMs, ok: conv.ok, figures: { ...conv.figures, checkMs: conv.checkMs },
+      notes: `${evs.length} events newest first, 150 ms apart; ${early} early events retried; ` +
+        `${deadMine.length} dead-lettered (CQ425) while ProductCreated was held back, then requeued and applied`,
+    });
+    assert.ok(conv.ok, `the read model did not converge:\n${conv.diffs.slice(0, 30).join('\n')}`);
+    assert.ok(early > 0, 'no event arrived early');
+    const todos = JSON.parse(await (await fetch(`${process.env.QUERY_URL}/api/todos`)).text());
+    assert.ok(!todos.some((t) => t.id === t1.json.id), 'a deleted todo came back');
+    assert.ok(todos.some((t) => t.id === t2.json.id && t.completed === false), 'todo 2 is not reopened');
+  } finally {
+    if (relayStopped) await startServices(['relay']);
+  }
+});
+
+// A consumer frozen (SIGSTOP) inside its batch transaction holds the consumers' turn and its row
+// locks: the server ends its session after idle_in_transaction_session_timeout (10 s), so the
+// other consumer goes on; the frozen one's unacked deliveries come back when it is killed.
+test('11.4 a consumer frozen inside its transaction does not stop the other for long', async () => {
+  const c2 = 'consumer-11.4-2';
+  startExtra('consumer', c2, { CONSUMER_METRICS_PORT: '0' });
+  await waitLog(c2, 0, /msg="consuming"/);
+  let stalledMs;
+  try {
+    const { row } = await scenario({
+      id: '11.4', fault: 'two consumers; one frozen (`SIGSTOP`) inside its batch transaction, then `kill -9`',
+      inject: async () => {
+        const o = await restartWith('consumer', { FAULT_PAUSE_BEFORE_COMMIT_MS: '60000' });
+        await waitLog('consumer', o, /fault hook: pausing before commit/);
+        const pid = pidOf('consumer');
+        process.kill(pid, 'SIGSTOP');
+        const frozenAt = now();
+        await sleep(300); // what the other consumer logged before the freeze is in its log by now
+        const o2 = logSize(c2);
+        // the other consumer waits for the turn until the server ends the frozen session
+        await waitLog(c2, o2, /msg="applied batch"|msg="saved to read db"/, 40000).catch(() => {});
+        stalledMs = now() - frozenAt;
+        await kill9(pid);
+        await startServices(['consumer']);
+        return { injected: 1, clearedAt: now() };
+      },
+      // events that waited for one the frozen consumer held may have run out of tries: the
+      // documented requeue brings them back
+      beforeSettle: async () => {
+        const dead = (await listDeadLetters()).filter((d) => d.sqlstate === 'CQ425');
+        if (dead.length > 0) await deadletters('requeue', ...dead.map((d) => d.event_id));
+      },
+    });
+    row.notes = `the other consumer applied again ${(stalledMs / 1000).toFixed(1)} s after the freeze ` +
+      '(idle_in_transaction_session_timeout 10 s)';
+    assert.ok(stalledMs < 25000, `the other consumer was stuck ${stalledMs} ms behind the frozen one`);
+  } finally {
+    await stopExtra(c2);
+  }
 });

@@ -1,0 +1,53 @@
+/* project: which deliveries a CQ425 from apply_events() names as early (project_ids_name over the
+ * error's DETAIL, event ids separated by spaces). A delivery it names is set aside; one it does
+ * not name must never be, or the batch would be acked without it being applied. */
+#include "../../consumer/project.h" /* the Makefile puts only lib/ and api/ on the include path */
+
+#include <check.h>
+#include <stdlib.h>
+
+#define A "00000000-0000-0000-0000-000000000030"
+#define B "00000000-0000-0000-0000-000000000031"
+
+START_TEST(every_listed_id_is_named)
+{
+    ck_assert(project_ids_name(A, A));
+    ck_assert(project_ids_name(A " " B, A));
+    ck_assert(project_ids_name(A " " B, B));
+    ck_assert(project_ids_name("x " A " y", A));
+}
+END_TEST
+
+START_TEST(a_part_or_a_prefix_is_not_named)
+{
+    ck_assert(!project_ids_name(A, "00000000-0000-0000-0000-00000000003"));
+    ck_assert(!project_ids_name(A, "0000-0000-000000000030"));
+    ck_assert(!project_ids_name(A "1", A));
+    ck_assert(!project_ids_name("1" A, A));
+    ck_assert(!project_ids_name("", A));
+    ck_assert(!project_ids_name(A, ""));
+    ck_assert(!project_ids_name(B, A));
+}
+END_TEST
+
+START_TEST(a_later_whole_word_is_found_after_a_partial_match)
+{
+    ck_assert(project_ids_name(A "9 " A, A));
+    ck_assert(project_ids_name("aaa aa", "aa")); /* overlapping partial matches first */
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("project");
+    TCase *tc = tcase_create("early");
+    tcase_add_test(tc, every_listed_id_is_named);
+    tcase_add_test(tc, a_part_or_a_prefix_is_not_named);
+    tcase_add_test(tc, a_later_whole_word_is_found_after_a_partial_match);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
