@@ -253,6 +253,10 @@ int main(void)
                   "error=\"invalid value for LOG_LEVEL: expected debug, info, warn or error\"");
         return 2;
     }
+    if (pg_check_options(err, sizeof err) != 0 || mq_check_options(err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"%s\"", err);
+        return 2;
+    }
     if (mq_broker_parse(&broker, cfg.broker_url, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"BROKER_URL: %s\"", err);
         return 2;

@@ -94,8 +94,10 @@ static void *refresher_main(void *arg)
 
     for (;;) {
         if (pg == NULL) {
-            pg = pg_connect(r->dsn, "consumer-refresher", refresher_stmts,
-                            sizeof refresher_stmts / sizeof refresher_stmts[0], err, sizeof err);
+            /* no statement_timeout: a refresh of a large view may legitimately run long */
+            pg = pg_connect_opts(r->dsn, "consumer-refresher", refresher_stmts,
+                                 sizeof refresher_stmts / sizeof refresher_stmts[0], 0, err,
+                                 sizeof err);
             if (pg == NULL) {
                 log_warn("refresher could not connect to postgres", "retry_ms=%ld error=%s",
                          backoff, log_quote(q, sizeof q, err));

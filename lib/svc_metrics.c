@@ -28,10 +28,17 @@ static bool health(void *arg, char *body, size_t len)
 {
     struct svc_metrics *m = arg;
     bool db = metrics_gauge_value(m->db_up) > 0, broker = metrics_gauge_value(m->broker_up) > 0;
+    const char *reason = db && broker && m->opts.degraded != NULL ? m->opts.degraded(m->opts.arg)
+                                                                  : NULL;
     int n = snprintf(body, len, "{\"status\":\"%s\",\"database\":\"%s\",\"broker\":\"%s\"",
-                     db && broker ? "ok" : "unavailable", db ? "up" : "down",
-                     broker ? "up" : "down");
+                     !(db && broker) ? "unavailable" : reason != NULL ? "degraded" : "ok",
+                     db ? "up" : "down", broker ? "up" : "down");
     size_t used = n > 0 && (size_t)n < len ? (size_t)n : len - 1;
+
+    if (reason != NULL) {
+        n = snprintf(body + used, len - used, ",\"reason\":\"%s\"", reason);
+        used += n > 0 && (size_t)n < len - used ? (size_t)n : len - used - 1;
+    }
 
     if (m->opts.health_extra != NULL)
         m->opts.health_extra(m->opts.arg, body + used, len - used);

@@ -228,6 +228,40 @@ START_TEST(a_confirm_spanning_batches_settles_each_up_to_the_tag)
 }
 END_TEST
 
+START_TEST(a_returned_entry_is_never_acked)
+{
+    struct mq_confirms c;
+
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, 1, 4);
+    mq_confirms_return(&c, 1); /* basic.return comes before the ack of the same message */
+    mq_confirms_return(&c, 1); /* counted once */
+    ck_assert_uint_eq(c.returned, 1);
+    ck_assert_int_eq(mq_confirms_state(&c, 1), MQ_PENDING);
+    ck_assert(!mq_confirms_done(&c));
+    ck_assert_int_eq(mq_confirms_settle(&c, 4, true, true), 4);
+    ck_assert(mq_confirms_done(&c));
+    ck_assert_int_eq(mq_confirms_state(&c, 0), MQ_ACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 1), MQ_RETURNED);
+    ck_assert_int_eq(mq_confirms_state(&c, 2), MQ_ACKED);
+    ck_assert_uint_eq(mq_confirms_acked_prefix(&c), 1);
+    mq_confirms_return(&c, 9); /* out of range: ignored */
+    ck_assert_uint_eq(c.returned, 1);
+    /* a reset forgets the returns */
+    mq_confirms_reset(&c, 5, 4);
+    ck_assert_uint_eq(c.returned, 0);
+    ck_assert_int_eq(mq_confirms_settle(&c, 8, true, true), 4);
+    ck_assert_uint_eq(mq_confirms_acked_prefix(&c), 4);
+    /* a nack ends the prefix too */
+    mq_confirms_reset(&c, 9, 3);
+    ck_assert_int_eq(mq_confirms_settle(&c, 9, false, true), 1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 10, false, false), 1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 11, false, true), 1);
+    ck_assert_uint_eq(mq_confirms_acked_prefix(&c), 1);
+    mq_confirms_release(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mq");
@@ -236,6 +270,7 @@ int main(void)
     tcase_add_test(tc, multiple_ack_settles_everything_up_to_the_tag);
     tcase_add_test(tc, nack_marks_entries_and_later_multiple_ack_keeps_them_nacked);
     tcase_add_test(tc, a_confirm_spanning_batches_settles_each_up_to_the_tag);
+    tcase_add_test(tc, a_returned_entry_is_never_acked);
     tcase_add_test(tc, tags_outside_the_batch);
     tcase_add_test(tc, reset_reuses_and_grows);
     suite_add_tcase(s, tc);
