@@ -450,9 +450,15 @@ static int handle_return(amqp_connection_state_t conn, const amqp_frame_t *frame
     id[0] = '\0';
     if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
         bytes_str(msg.properties.message_id, id, sizeof id);
-    log_warn("message returned by broker as unroutable",
-             "reply_code=%u reply_text=%s routing_key=%s event_id=%s", ret->reply_code,
-             log_quote(q1, sizeof q1, text), log_quote(q2, sizeof q2, key), id);
+    /* a caller that handles returns logs them its own way (the relay: once per held batch) */
+    if (w != NULL && w->on_return != NULL)
+        log_debug("message returned by broker as unroutable",
+                  "reply_code=%u reply_text=%s routing_key=%s event_id=%s", ret->reply_code,
+                  log_quote(q1, sizeof q1, text), log_quote(q2, sizeof q2, key), id);
+    else
+        log_warn("message returned by broker as unroutable",
+                 "reply_code=%u reply_text=%s routing_key=%s event_id=%s", ret->reply_code,
+                 log_quote(q1, sizeof q1, text), log_quote(q2, sizeof q2, key), id);
     amqp_destroy_message(&msg);
     if (w != NULL && w->on_return != NULL) {
         returned.message_id = id;
