@@ -494,8 +494,8 @@ static void handle_blocked(const amqp_frame_t *frame, struct mq_watch *w)
 }
 
 /* mq_handle_frame, with what a publisher watches (w may be NULL). */
-static int handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame,
-                        struct mq_watch *w, char *err, size_t errlen)
+static int handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, struct mq_watch *w,
+                        char *err, size_t errlen)
 {
     if (frame->frame_type != AMQP_FRAME_METHOD)
         return 0; /* heartbeat, or a stray header/body frame */
@@ -563,8 +563,7 @@ int mq_service(amqp_connection_state_t conn, struct mq_watch *w, char *err, size
     }
 }
 
-int mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *err,
-                     size_t errlen)
+int mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *err, size_t errlen)
 {
     struct pollfd pfd = {.fd = amqp_get_sockfd(conn), .events = POLLOUT};
 
@@ -577,7 +576,9 @@ int mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *
             return -1;
         }
         if (left <= 0) {
-            snprintf(err, errlen, "timed out waiting to publish: the broker reads nothing");
+            snprintf(err, errlen,
+                     "could not publish before the deadline: the socket took nothing "
+                     "(a broker that stopped reading), or the relay lease ran out");
             return -1;
         }
         pfd.revents = 0;

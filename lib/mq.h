@@ -143,15 +143,14 @@ mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, char *e
  * otherwise idle connection. Returns 0, or -1 with err when the connection or channel is gone.
  * For publishing connections only: on a consuming channel a delivery read here counts as an
  * error (the caller reconnects, and the broker redelivers it). */
-__attribute__((warn_unused_result)) int mq_service(amqp_connection_state_t conn,
-                                                   struct mq_watch *w, char *err, size_t errlen);
+__attribute__((warn_unused_result)) int mq_service(amqp_connection_state_t conn, struct mq_watch *w,
+                                                   char *err, size_t errlen);
 
 /* Waits until conn's socket can take more bytes, so that a publish does not block on a broker
  * that stopped reading (librabbitmq writes without a deadline), until deadline_ms (mq_now_ms's
  * clock) or a stop request. Returns 0, or -1 with err: the caller drops the connection. */
-__attribute__((warn_unused_result)) int mq_wait_writable(amqp_connection_state_t conn,
-                                                         long long deadline_ms, char *err,
-                                                         size_t errlen);
+__attribute__((warn_unused_result)) int
+mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *err, size_t errlen);
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long mq_now_ms(void);
 
@@ -169,7 +168,8 @@ struct mq_confirms {
     size_t low;     /* every entry below low is settled */
     size_t pending; /* entries not yet acked or nacked */
     size_t nacked;
-    size_t returned; /* entries returned as unroutable (mq_confirms_return; their ack still comes) */
+    size_t
+        returned; /* entries returned as unroutable (mq_confirms_return; their ack still comes) */
     unsigned char *state;
     size_t cap;
 };

@@ -44,7 +44,7 @@ static void log_notice(void *arg, const char *message)
 /* The connection options every service uses (PG_* variables, read once). */
 struct pg_options {
     long keepalives_idle_s, keepalives_interval_s, keepalives_count, tcp_user_timeout_ms;
-    long statement_timeout_ms;
+    long statement_timeout_ms, idle_in_transaction_timeout_ms;
 };
 
 static const struct config_var pg_option_vars[] = {
@@ -57,6 +57,9 @@ static const struct config_var pg_option_vars[] = {
      offsetof(struct pg_options, tcp_user_timeout_ms), 0, 3600000},
     {"PG_STATEMENT_TIMEOUT_MS", CONFIG_INT, "30000",
      offsetof(struct pg_options, statement_timeout_ms), 0, 86400000},
+    /* a frozen process's open transaction (and the locks it holds) goes after this */
+    {"PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", CONFIG_INT, "60000",
+     offsetof(struct pg_options, idle_in_transaction_timeout_ms), 0, 86400000},
 };
 
 static pthread_once_t pg_options_once = PTHREAD_ONCE_INIT;
@@ -68,7 +71,7 @@ static void pg_options_load(void)
     if (config_load(&pg_opts, pg_option_vars, sizeof pg_option_vars / sizeof pg_option_vars[0],
                     pg_opts_err, sizeof pg_opts_err) != 0) {
         /* pg_check_options() reports it at start; connections made anyway use the defaults */
-        pg_opts = (struct pg_options){5, 2, 3, 10000, 30000};
+        pg_opts = (struct pg_options){5, 2, 3, 10000, 30000, 60000};
     }
 }
 
@@ -91,7 +94,7 @@ PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts
 PGconn *pg_connect_opts(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
                         long statement_timeout_ms, char *err, size_t errlen)
 {
-    char idle[24], interval[24], count[24], user_timeout[24], options[64];
+    char idle[24], interval[24], count[24], user_timeout[24], options[128];
     PGconn *conn;
 
     pthread_once(&pg_options_once, pg_options_load);
@@ -101,16 +104,23 @@ PGconn *pg_connect_opts(const char *dsn, const char *app, const struct pg_stmt *
     snprintf(interval, sizeof interval, "%ld", pg_opts.keepalives_interval_s);
     snprintf(count, sizeof count, "%ld", pg_opts.keepalives_count);
     snprintf(user_timeout, sizeof user_timeout, "%ld", pg_opts.tcp_user_timeout_ms);
-    snprintf(options, sizeof options, "-c statement_timeout=%ld", statement_timeout_ms);
+    snprintf(options, sizeof options,
+             "-c statement_timeout=%ld -c idle_in_transaction_session_timeout=%ld",
+             statement_timeout_ms, pg_opts.idle_in_transaction_timeout_ms);
     /* Before dbname, so that the same keyword in the URL (dsn) wins; the application name and the
      * connect timeout are ours. A dead network path is noticed within idle + interval * count
      * seconds on an idle connection, and within tcp_user_timeout when data is unacknowledged. */
-    const char *keys[] = {"keepalives",         "keepalives_idle", "keepalives_interval",
-                          "keepalives_count",   "tcp_user_timeout", "options",
-                          "dbname",             "application_name", "connect_timeout",
+    const char *keys[] = {"keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "options",
+                          "dbname",
+                          "application_name",
+                          "connect_timeout",
                           NULL};
-    const char *vals[] = {"1",   idle, interval, count, user_timeout, options,
-                          dsn,   app,  "3",      NULL};
+    const char *vals[] = {"1", idle, interval, count, user_timeout, options, dsn, app, "3", NULL};
     conn = PQconnectdbParams(keys, vals, 1);
 
     if (PQstatus(conn) != CONNECTION_OK) {

@@ -17,8 +17,10 @@ struct pg_stmt {
 /* Connects and prepares stmts. Returns the connection (caller PQfinish'es it) or NULL with err.
  * Every connection gets TCP keepalives (PG_KEEPALIVES_IDLE_S 5, PG_KEEPALIVES_INTERVAL_S 2,
  * PG_KEEPALIVES_COUNT 3), PG_TCP_USER_TIMEOUT_MS (10000) and a statement_timeout of
- * PG_STATEMENT_TIMEOUT_MS (30000; 0 = none), so that a dead network path or a hung statement is
- * noticed in seconds. The same keywords in dsn override them. */
+ * PG_STATEMENT_TIMEOUT_MS (30000; 0 = none) and an idle_in_transaction_session_timeout of
+ * PG_IDLE_IN_TRANSACTION_TIMEOUT_MS (60000; 0 = none: a frozen process's open transaction and its
+ * locks go), so that a dead network path or a hung statement is noticed in seconds. The same
+ * keywords in dsn override them. */
 PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
                    char *err, size_t errlen);
 /* The same with a statement_timeout of its own (0: none), for connections whose statements may

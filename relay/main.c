@@ -118,11 +118,11 @@ struct relay {
      * whenever either connection is down: a failure releases them (relay_drop_pg,
      * relay_broker_failed), and their unmarked rows are fetched and published again. */
     struct inflight ring;
-    struct mq_watch watch;    /* returns and connection.blocked of pub.conn */
-    struct backoff mq_retry;  /* pause before reconnecting after a failed batch */
-    char holder[128];         /* this relay's id in relay_lease: host:pid:random */
-    long long lease_until_ms; /* the leader publishes only before this (mq_now_ms clock) */
-    long long renew_at_ms;    /* when the leader renews next */
+    struct mq_watch watch;       /* returns and connection.blocked of pub.conn */
+    struct backoff mq_retry;     /* pause before reconnecting after a failed batch */
+    char holder[128];            /* this relay's id in relay_lease: host:pid:random */
+    long long lease_until_ms;    /* the leader publishes only before this (mq_now_ms clock) */
+    long long renew_at_ms;       /* when the leader renews next */
     struct backoff return_retry; /* pause before publishing returned events again */
     long long hold_until_ms;     /* the ring stalled on a return: publish again after this */
     bool unroutable;             /* returned events are held back (health degraded) */
@@ -271,8 +271,8 @@ static int relay_lead(struct relay *r)
     relay_metrics_leader(r->metrics, true);
     r->standby_logged = false;
     log_info("became leader", "holder=%s epoch=%lld lease_ms=%ld notify_mode=%s max_in_flight=%ld",
-             log_quote(q, sizeof q, r->holder), lease.epoch, r->cfg->lease_ms,
-             r->cfg->notify_mode, r->cfg->max_in_flight);
+             log_quote(q, sizeof q, r->holder), lease.epoch, r->cfg->lease_ms, r->cfg->notify_mode,
+             r->cfg->max_in_flight);
     if (!r->idle_mode && relay_set_flag(r, FLAG_ON) != 0)
         return -1;
     return 0;
@@ -357,9 +357,8 @@ static void relay_hold_returns(struct relay *r, const struct inflight_batch *s, 
         relay_metrics_unroutable(r->metrics, true);
     r->unroutable = true;
     log_warn("broker returned events as unroutable: not marking them, retrying",
-             "returned=%zu first_held_id=%s event_id=%s routing_key=%s retry_ms=%ld",
-             s->c.returned, outbox_value(&s->b, (int)k, OUTBOX_ID),
-             outbox_value(&s->b, (int)k, OUTBOX_EVENT_ID),
+             "returned=%zu first_held_id=%s event_id=%s routing_key=%s retry_ms=%ld", s->c.returned,
+             outbox_value(&s->b, (int)k, OUTBOX_ID), outbox_value(&s->b, (int)k, OUTBOX_EVENT_ID),
              outbox_value(&s->b, (int)k, OUTBOX_ROUTING_KEY), retry_ms);
 }
 
@@ -424,7 +423,8 @@ static int relay_retire(struct relay *r, char *err, size_t errlen)
         }
     }
     if (s != NULL && elapsed_ms(&s->sent) >= r->cfg->confirm_timeout_ms) {
-        snprintf(err, errlen, "timed out after %ld ms waiting for publisher confirms: %zu of %zu pending",
+        snprintf(err, errlen,
+                 "timed out after %ld ms waiting for publisher confirms: %zu of %zu pending",
                  r->cfg->confirm_timeout_ms, s->c.pending, s->c.n);
         return -1;
     }
@@ -744,9 +744,8 @@ int main(void)
              "poll_interval_ms=%ld notify_mode=%s "
              "outbox_retention=%s idempotency_key_ttl_s=%ld purge_interval_ms=%ld",
              r.holder, cfg.exchange, cfg.batch_size, cfg.max_in_flight, cfg.lease_ms,
-             cfg.poll_interval_ms, cfg.notify_mode,
-             log_quote(q, sizeof q, cfg.outbox_retention), cfg.idempotency_key_ttl_s,
-             cfg.purge_interval_ms);
+             cfg.poll_interval_ms, cfg.notify_mode, log_quote(q, sizeof q, cfg.outbox_retention),
+             cfg.idempotency_key_ttl_s, cfg.purge_interval_ms);
     if (cfg.fault_pause_after_publish_ms > 0)
         log_warn("fault hooks on: for tests only, never in production",
                  "fault_pause_after_publish_ms=%ld", cfg.fault_pause_after_publish_ms);

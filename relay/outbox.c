@@ -11,17 +11,19 @@
 const struct pg_stmt outbox_stmts[] = {
     /* the leader lease and its fencing (migrations/write/0008_relay_lease.sql) */
     {"relay_lease_acquire",
-     "SELECT acquired, coalesce(holder, ''), epoch, fenced_pid FROM relay_lease_acquire($1, $2)", 2},
+     "SELECT acquired, coalesce(holder, ''), epoch, fenced_pid FROM relay_lease_acquire($1, $2)",
+     2},
     {"relay_lease_renew", "SELECT relay_lease_renew($1, $2)", 2},
     {"relay_lease_release", "SELECT relay_lease_release($1)", 1},
     {"relay_fetch",
      "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
      "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
      1},
-    /* the same, leaving out every row in flight ($2, up to RELAY_MAX_IN_FLIGHT batches). NOT IN over a subquery is a hashed SubPlan
-     * in the generic plan too (one probe per row it scans); "id <> ALL($2)" is hashed only when
-     * $2 is a constant of a custom plan, else compared element by element (about 4x the time
-     * with 1,000 ids). Both walk outbox_unpublished_idx in id order, stopping at the limit. */
+    /* the same, leaving out every row in flight ($2, up to RELAY_MAX_IN_FLIGHT batches). NOT IN
+     * over a subquery is a hashed SubPlan in the generic plan too (one probe per row it scans); "id
+     * <> ALL($2)" is hashed only when $2 is a constant of a custom plan, else compared element by
+     * element (about 4x the time with 1,000 ids). Both walk outbox_unpublished_idx in id order,
+     * stopping at the limit. */
     {"relay_fetch_next",
      "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
      "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL "
@@ -73,8 +75,8 @@ int outbox_lease_acquire(PGconn *conn, const char *holder, long lease_ms,
     PGresult *res;
 
     snprintf(ms, sizeof ms, "%ld", lease_ms);
-    res = exec(conn, "relay_lease_acquire", 2, params, PGRES_TUPLES_OK, "take the relay lease",
-               err, errlen);
+    res = exec(conn, "relay_lease_acquire", 2, params, PGRES_TUPLES_OK, "take the relay lease", err,
+               errlen);
     if (res == NULL)
         return -1;
     lease->acquired = strcmp(PQgetvalue(res, 0, 0), "t") == 0;

@@ -90,9 +90,9 @@ START_TEST(the_exclusion_list_holds_every_row_in_flight)
     inflight_init(&q, 4);
     ck_assert_ptr_null(inflight_id_array(&q, &count)); /* nothing in flight: a plain fetch */
     ck_assert_uint_eq(count, 0);
-    push_batch(&q, 7, 3, 1);    /* 7 8 9 */
-    push_batch(&q, 3, 1, 4);    /* 3: a lower id that committed late */
-    push_batch(&q, 100, 2, 5);  /* 100 101 */
+    push_batch(&q, 7, 3, 1);   /* 7 8 9 */
+    push_batch(&q, 3, 1, 4);   /* 3: a lower id that committed late */
+    push_batch(&q, 100, 2, 5); /* 100 101 */
     ids = inflight_id_array(&q, &count);
     ck_assert_str_eq(ids, "{7,8,9,3,100,101}");
     ck_assert_uint_eq(count, 6);
@@ -143,9 +143,9 @@ START_TEST(tags_of_dropped_batches_are_ignored_and_unknown_tags_fail)
     inflight_init(&q, 4);
     cs = inflight_confirms(&q, &n);
     ck_assert_int_eq(mq_confirms_settle_span(cs, n, 5, true, true), 0); /* nothing in flight */
-    push_batch(&q, 1, 2, 10); /* 10..11 */
-    push_batch(&q, 3, 2, 12); /* 12..13 */
-    inflight_pop(&q);         /* the first was marked */
+    push_batch(&q, 1, 2, 10);                                           /* 10..11 */
+    push_batch(&q, 3, 2, 12);                                           /* 12..13 */
+    inflight_pop(&q);                                                   /* the first was marked */
     cs = inflight_confirms(&q, &n);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(mq_confirms_settle_span(cs, n, 11, true, true), 0);
@@ -190,9 +190,9 @@ START_TEST(nothing_after_a_returned_row_is_marked_in_any_batch)
     struct inflight q;
 
     inflight_init(&q, 4);
-    push_batch(&q, 1, 3, 1);  /* 1 2 3 */
-    push_batch(&q, 4, 2, 4);  /* 4 5: a later event of the aggregate of 2, say */
-    push_batch(&q, 6, 1, 6);  /* 6 */
+    push_batch(&q, 1, 3, 1); /* 1 2 3 */
+    push_batch(&q, 4, 2, 4); /* 4 5: a later event of the aggregate of 2, say */
+    push_batch(&q, 6, 1, 6); /* 6 */
     ck_assert(inflight_return(&q, "event-2"));
     ack_all(&q); /* the broker acks everything, returned or not */
     ck_assert(!inflight_stalled(&q));

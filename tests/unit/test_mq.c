@@ -210,9 +210,9 @@ START_TEST(a_confirm_spanning_batches_settles_each_up_to_the_tag)
     mq_confirms_init(&a);
     mq_confirms_init(&b);
     mq_confirms_init(&c);
-    mq_confirms_reset(&a, 1, 2); /* tags 1..2 */
-    mq_confirms_reset(&b, 3, 3); /* 3..5 */
-    mq_confirms_reset(&c, 6, 1); /* 6 */
+    mq_confirms_reset(&a, 1, 2);                                         /* tags 1..2 */
+    mq_confirms_reset(&b, 3, 3);                                         /* 3..5 */
+    mq_confirms_reset(&c, 6, 1);                                         /* 6 */
     ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 2, false, true), 1); /* only a */
     ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 4, true, false), 3); /* a's 1, b's 3..4 */
     ck_assert(mq_confirms_done(&a));
@@ -220,7 +220,7 @@ START_TEST(a_confirm_spanning_batches_settles_each_up_to_the_tag)
     ck_assert_uint_eq(b.nacked, 2);
     ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 6, true, true), 2); /* b's 5, c's 6 */
     ck_assert(mq_confirms_done(&b) && mq_confirms_done(&c));
-    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 7, true, true), -1); /* never sent */
+    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 7, true, true), -1);    /* never sent */
     ck_assert_int_eq(mq_confirms_settle_span(cs + 1, 2, 1, true, true), 0); /* a was dropped */
     mq_confirms_release(&a);
     mq_confirms_release(&b);
