@@ -6,6 +6,7 @@
  * times, then dead-lettered (deadletter.h). Lost connections are re-made with backoff; the broker
  * redelivers what was not acked and the read DB drops events it already applied, so nothing is
  * lost or applied twice. */
+#include "backoff.h"
 #include "config.h"
 #include "consumer_metrics.h"
 #include "deadletter.h"
@@ -110,9 +111,10 @@ static int consumer_subscribe(struct consumer *c, char *err, size_t errlen)
 /* Connects what is missing. Returns -1 only when a stop was requested meanwhile. */
 static int consumer_connect(struct consumer *c)
 {
-    long delay_ms = 100;
+    struct backoff delay;
     char err[512], q[600];
 
+    backoff_init(&delay, 100, 5000);
     while (c->mq == NULL) {
         c->dl.conn = mq_connect_retry(c->broker, &c->topo, MQ_CONFIRMS);
         if (c->dl.conn == NULL)
@@ -125,6 +127,7 @@ static int consumer_connect(struct consumer *c)
             svc_metrics_broker(consumer_metrics_base(c->metrics), true);
             break;
         }
+        long delay_ms = backoff_next(&delay);
         log_warn("could not subscribe", "error=%s retry_ms=%ld", log_quote(q, sizeof q, err),
                  delay_ms);
         mq_close(c->mq, false);
@@ -132,7 +135,6 @@ static int consumer_connect(struct consumer *c)
         mq_close(c->dl.conn, false);
         c->dl.conn = NULL;
         signals_sleep_ms(delay_ms);
-        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
     if (c->pg == NULL) {
         c->pg =
@@ -163,10 +165,11 @@ static void consumer_drop_mq(struct consumer *c, const char *err)
  * Gives up (leaving the rest to redelivery) only on a broker failure or a stop request. */
 static void consumer_project(struct consumer *c)
 {
-    long delay_ms = 100;
+    struct backoff delay;
     char err[512], q[600];
     struct timespec t0, t1;
 
+    backoff_init(&delay, 100, 5000);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (receive_batch_unsettled(&c->batch) > 0) {
         const struct project_ctx ctx = {
@@ -198,10 +201,10 @@ static void consumer_project(struct consumer *c)
                 break;
             svc_metrics_db(consumer_metrics_base(c->metrics), true);
         } else {
+            long delay_ms = backoff_next(&delay);
             log_warn("transient database error, retrying batch", "error=%s retry_ms=%ld",
                      log_quote(q, sizeof q, err), delay_ms);
             signals_sleep_ms(delay_ms);
-            delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
