@@ -6,6 +6,7 @@
  * times, then dead-lettered (deadletter.h). Lost connections are re-made with backoff; the broker
  * redelivers what was not acked and the read DB drops events it already applied, so nothing is
  * lost or applied twice. */
+#include "backoff.h"
 #include "config.h"
 #include "consumer_metrics.h"
 #include "deadletter.h"
@@ -107,30 +108,22 @@ static int consumer_subscribe(struct consumer *c, char *err, size_t errlen)
     return 0;
 }
 
-/* Connects to the read DB with the consumer's statements and session bounds, retrying with
- * backoff. Returns NULL only when a stop was requested meanwhile. */
+/* Connects to the read DB with the consumer's statements, retrying with backoff; the session's
+ * server-side bounds (statement_timeout, idle_in_transaction_session_timeout: a consumer frozen
+ * inside its transaction loses it and its locks after PG_IDLE_IN_TRANSACTION_TIMEOUT_MS) come
+ * with every connection (lib/pg.c). Returns NULL only when a stop was requested meanwhile. */
 static PGconn *consumer_pg_connect(const struct consumer *c)
 {
-    char err[512], q[600];
-
-    for (;;) {
-        PGconn *pg =
-            pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
-        if (pg == NULL || project_session_init(pg, err, sizeof err) == 0)
-            return pg;
-        log_warn("could not set the session's timeouts", "error=%s retry_ms=100",
-                 log_quote(q, sizeof q, err));
-        PQfinish(pg);
-        signals_sleep_ms(100);
-    }
+    return pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
 }
 
 /* Connects what is missing. Returns -1 only when a stop was requested meanwhile. */
 static int consumer_connect(struct consumer *c)
 {
-    long delay_ms = 100;
+    struct backoff delay;
     char err[512], q[600];
 
+    backoff_init(&delay, 100, 5000);
     while (c->mq == NULL) {
         c->dl.conn = mq_connect_retry(c->broker, &c->topo, MQ_CONFIRMS);
         if (c->dl.conn == NULL)
@@ -143,6 +136,7 @@ static int consumer_connect(struct consumer *c)
             svc_metrics_broker(consumer_metrics_base(c->metrics), true);
             break;
         }
+        long delay_ms = backoff_next(&delay);
         log_warn("could not subscribe", "error=%s retry_ms=%ld", log_quote(q, sizeof q, err),
                  delay_ms);
         mq_close(c->mq, false);
@@ -150,7 +144,6 @@ static int consumer_connect(struct consumer *c)
         mq_close(c->dl.conn, false);
         c->dl.conn = NULL;
         signals_sleep_ms(delay_ms);
-        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
     if (c->pg == NULL) {
         c->pg = consumer_pg_connect(c);
@@ -180,10 +173,11 @@ static void consumer_drop_mq(struct consumer *c, const char *err)
  * Gives up (leaving the rest to redelivery) only on a broker failure or a stop request. */
 static void consumer_project(struct consumer *c)
 {
-    long delay_ms = 100;
+    struct backoff delay;
     char err[512], q[600];
     struct timespec t0, t1;
 
+    backoff_init(&delay, 100, 5000);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (receive_batch_unsettled(&c->batch) > 0) {
         const struct project_ctx ctx = {
@@ -214,10 +208,10 @@ static void consumer_project(struct consumer *c)
                 break;
             svc_metrics_db(consumer_metrics_base(c->metrics), true);
         } else {
+            long delay_ms = backoff_next(&delay);
             log_warn("transient database error, retrying batch", "error=%s retry_ms=%ld",
                      log_quote(q, sizeof q, err), delay_ms);
             signals_sleep_ms(delay_ms);
-            delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -267,6 +261,10 @@ int main(void)
     if (log_init("consumer", cfg.log_level) != 0) {
         log_error("invalid configuration",
                   "error=\"invalid value for LOG_LEVEL: expected debug, info, warn or error\"");
+        return 2;
+    }
+    if (pg_check_options(err, sizeof err) != 0 || mq_check_options(err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"%s\"", err);
         return 2;
     }
     if (mq_broker_parse(&broker, cfg.broker_url, err, sizeof err) != 0) {

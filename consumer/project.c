@@ -26,25 +26,6 @@ const struct pg_stmt project_stmts[] = {
 };
 const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
 
-/* A consumer frozen inside a transaction (SIGSTOP, a debugger, the before-commit fault hook) must
- * not hold its row locks and the turn for ever: the server ends a session idle in a transaction
- * after PROJECT_IDLE_TX_TIMEOUT_MS, and any statement after PROJECT_STATEMENT_TIMEOUT_MS (a batch
- * takes milliseconds; waiting for the turn behind a stuck one is what this bounds). Both errors
- * are transient for project_batch: the batch is retried, no try is counted. */
-#define PROJECT_SESSION_SQL                                                                        \
-    "SET idle_in_transaction_session_timeout = " PROJECT_IDLE_TX_TIMEOUT_MS "; "                   \
-    "SET statement_timeout = " PROJECT_STATEMENT_TIMEOUT_MS
-
-int project_session_init(PGconn *pg, char *err, size_t errlen)
-{
-    PGresult *res = PQexec(pg, PROJECT_SESSION_SQL);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-
-    if (rc != 0)
-        pg_error_text(pg, res, err, errlen);
-    PQclear(res);
-    return rc;
-}
 
 /* The projections raise this when an event of an aggregate arrives before its predecessor
  * (aggregateVersion gap): the event is fine, only early. */

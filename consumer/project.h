@@ -30,14 +30,6 @@
 extern const struct pg_stmt project_stmts[];
 extern const size_t project_nstmts;
 
-/* Server-side bounds of the consumer's session (project_session_init), in ms. */
-#define PROJECT_IDLE_TX_TIMEOUT_MS "10000"
-#define PROJECT_STATEMENT_TIMEOUT_MS "60000"
-
-/* Sets the session's idle-in-transaction and statement timeouts on a new read-DB connection.
- * Returns 0, or -1 with err. */
-__attribute__((warn_unused_result)) int project_session_init(PGconn *pg, char *err, size_t errlen);
-
 enum project_status {
     PROJECT_DONE = 0, /* every delivery of the batch is settled */
     PROJECT_PG_LOST,  /* the database connection broke: reconnect, then call again */

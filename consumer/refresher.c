@@ -1,5 +1,6 @@
 #include "refresher.h"
 
+#include "backoff.h"
 #include "deadline.h"
 #include "log.h"
 #include "pg.h"
@@ -12,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 #define MAX_VIEWS_PER_TICK 16 /* more than the read DB has: a tick never spins */
 
 static const struct pg_stmt refresher_stmts[] = {
@@ -88,23 +87,27 @@ static int refresh_one(struct refresher *r, PGconn *pg, char *err, size_t errlen
 static void *refresher_main(void *arg)
 {
     struct refresher *r = arg;
-    long tick = tick_ms(r->interval_ms), backoff = BACKOFF_MIN_MS;
+    long tick = tick_ms(r->interval_ms);
+    struct backoff backoff;
     PGconn *pg = NULL;
     char err[512], q[600];
 
+    backoff_init(&backoff, 100, 5000);
     for (;;) {
         if (pg == NULL) {
-            pg = pg_connect(r->dsn, "consumer-refresher", refresher_stmts,
-                            sizeof refresher_stmts / sizeof refresher_stmts[0], err, sizeof err);
+            /* no statement_timeout: a refresh of a large view may legitimately run long */
+            pg = pg_connect_opts(r->dsn, "consumer-refresher", refresher_stmts,
+                                 sizeof refresher_stmts / sizeof refresher_stmts[0], 0, err,
+                                 sizeof err);
             if (pg == NULL) {
-                log_warn("refresher could not connect to postgres", "retry_ms=%ld error=%s",
-                         backoff, log_quote(q, sizeof q, err));
-                if (wait_or_stop(r, backoff))
+                long delay = backoff_next(&backoff);
+                log_warn("refresher could not connect to postgres", "retry_ms=%ld error=%s", delay,
+                         log_quote(q, sizeof q, err));
+                if (wait_or_stop(r, delay))
                     break;
-                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                 continue;
             }
-            backoff = BACKOFF_MIN_MS;
+            backoff_reset(&backoff);
         }
         for (int i = 0; i < MAX_VIEWS_PER_TICK; i++) {
             int rc = refresh_one(r, pg, err, sizeof err);

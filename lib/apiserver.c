@@ -139,6 +139,10 @@ int apiserver_main(const struct apiserver_spec *spec)
                 spec->svc);
         return 2;
     }
+    if (pg_check_options(err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->svc, err);
+        return 2;
+    }
     if (signals_install() != 0) {
         log_error("could not install signal handlers", NULL);
         return 1;

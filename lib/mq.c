@@ -1,11 +1,17 @@
 #include "mq.h"
 
+#include "backoff.h"
+#include "config.h"
 #include "log.h"
 #include "signals.h"
 #include "xalloc.h"
 
 #include <amqp_tcp_socket.h>
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +19,41 @@
 #include <time.h>
 
 #define MQ_FRAME_MAX 131072
-#define MQ_HEARTBEAT_S 30
 #define MQ_CONNECT_TIMEOUT_S 5
 #define MQ_RPC_TIMEOUT_S 15
+
+/* --- options -------------------------------------------------------------------------------- */
+
+struct mq_options {
+    long heartbeat_s;
+};
+
+static const struct config_var mq_option_vars[] = {
+    /* the heartbeat asked for at login (the broker may lower it; 0 = none): a frozen peer is
+     * noticed after about two heartbeats, and a frozen consumer's unacked deliveries go back */
+    {"AMQP_HEARTBEAT_S", CONFIG_INT, "10", offsetof(struct mq_options, heartbeat_s), 0, 3600},
+};
+
+static pthread_once_t mq_options_once = PTHREAD_ONCE_INIT;
+static struct mq_options mq_opts;
+static char mq_opts_err[256];
+
+static void mq_options_load(void)
+{
+    if (config_load(&mq_opts, mq_option_vars, sizeof mq_option_vars / sizeof mq_option_vars[0],
+                    mq_opts_err, sizeof mq_opts_err) != 0)
+        mq_opts.heartbeat_s = 10; /* mq_check_options() reports it at start */
+}
+
+int mq_check_options(char *err, size_t errlen)
+{
+    pthread_once(&mq_options_once, mq_options_load);
+    if (mq_opts_err[0] != '\0') {
+        snprintf(err, errlen, "%s", mq_opts_err);
+        return -1;
+    }
+    return 0;
+}
 
 /* --- broker address ------------------------------------------------------------------------- */
 
@@ -261,6 +299,16 @@ const amqp_table_t *mq_headers(const amqp_basic_properties_t *props)
 
 /* --- connections ---------------------------------------------------------------------------- */
 
+static amqp_table_entry_t bool_entry(const char *key)
+{
+    amqp_table_entry_t e;
+
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+    e.value.value.boolean = 1;
+    return e;
+}
+
 amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_topology *t,
                                    unsigned flags, char *err, size_t errlen)
 {
@@ -291,8 +339,25 @@ amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_to
         snprintf(err, errlen, "could not set AMQP time-outs");
         goto fail;
     }
-    amqp_rpc_reply_t r = amqp_login(conn, b->info.vhost, 0, MQ_FRAME_MAX, MQ_HEARTBEAT_S,
-                                    AMQP_SASL_METHOD_PLAIN, b->info.user, b->info.password);
+    /* librabbitmq merges these capabilities into its own: the broker then sends
+     * connection.blocked / connection.unblocked (handled in handle_frame) */
+    amqp_table_entry_t caps[] = {
+        bool_entry("connection.blocked"),
+        bool_entry("publisher_confirms"),
+        bool_entry("basic.nack"),
+        bool_entry("consumer_cancel_notify"),
+    };
+    amqp_table_entry_t props[1];
+    amqp_table_t props_table = {1, props};
+
+    props[0].key = amqp_cstring_bytes("capabilities");
+    props[0].value.kind = AMQP_FIELD_KIND_TABLE;
+    props[0].value.value.table.num_entries = (int)(sizeof caps / sizeof caps[0]);
+    props[0].value.value.table.entries = caps;
+    pthread_once(&mq_options_once, mq_options_load);
+    amqp_rpc_reply_t r = amqp_login_with_properties(
+        conn, b->info.vhost, 0, MQ_FRAME_MAX, (int)mq_opts.heartbeat_s, &props_table,
+        AMQP_SASL_METHOD_PLAIN, b->info.user, b->info.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         snprintf(err, errlen, "could not log in to vhost \"%s\" as \"%s\": %s", b->info.vhost,
                  b->info.user, mq_reply_text(r, detail, sizeof detail));
@@ -317,13 +382,15 @@ fail:
 amqp_connection_state_t mq_connect_retry(const struct mq_broker *b, const struct mq_topology *t,
                                          unsigned flags)
 {
-    long delay_ms = 100;
+    struct backoff delay;
     unsigned attempt = 0;
 
+    backoff_init(&delay, 100, 5000);
     while (!signals_stop_requested()) {
         char err[512];
         char q[600];
         amqp_connection_state_t conn = mq_connect(b, t, flags, err, sizeof err);
+        long delay_ms;
         if (conn != NULL) {
             log_info("connected to rabbitmq", "host=%s port=%d vhost=%s attempts=%u",
                      log_quote(q, sizeof q, b->info.host), b->info.port, b->info.vhost,
@@ -331,10 +398,10 @@ amqp_connection_state_t mq_connect_retry(const struct mq_broker *b, const struct
             return conn;
         }
         attempt++;
+        delay_ms = backoff_next(&delay);
         log_warn("could not connect to rabbitmq", "attempt=%u retry_ms=%ld error=%s", attempt,
                  delay_ms, log_quote(q, sizeof q, err));
         signals_sleep_ms(delay_ms);
-        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
     return NULL;
 }
@@ -360,12 +427,14 @@ static const char *bytes_str(amqp_bytes_t b, char *buf, size_t len)
     return buf;
 }
 
-/* Reads the content of a basic.return and logs it as a warning. */
-static int handle_return(amqp_connection_state_t conn, const amqp_frame_t *frame, char *err,
-                         size_t errlen)
+/* Reads the content of a basic.return, logs it as a warning (event id and routing key) and hands
+ * it to w's on_return, if any. */
+static int handle_return(amqp_connection_state_t conn, const amqp_frame_t *frame,
+                         struct mq_watch *w, char *err, size_t errlen)
 {
     const amqp_basic_return_t *ret = frame->payload.method.decoded;
     char text[128], key[256], id[128], q1[300], q2[300];
+    struct mq_returned returned;
     amqp_message_t msg;
     amqp_rpc_reply_t r;
 
@@ -381,14 +450,52 @@ static int handle_return(amqp_connection_state_t conn, const amqp_frame_t *frame
     id[0] = '\0';
     if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
         bytes_str(msg.properties.message_id, id, sizeof id);
-    log_warn("message returned by broker", "reply_code=%u reply_text=%s routing_key=%s event_id=%s",
-             ret->reply_code, log_quote(q1, sizeof q1, text), log_quote(q2, sizeof q2, key), id);
+    /* a caller that handles returns logs them its own way (the relay: once per held batch) */
+    if (w != NULL && w->on_return != NULL)
+        log_debug("message returned by broker as unroutable",
+                  "reply_code=%u reply_text=%s routing_key=%s event_id=%s", ret->reply_code,
+                  log_quote(q1, sizeof q1, text), log_quote(q2, sizeof q2, key), id);
+    else
+        log_warn("message returned by broker as unroutable",
+                 "reply_code=%u reply_text=%s routing_key=%s event_id=%s", ret->reply_code,
+                 log_quote(q1, sizeof q1, text), log_quote(q2, sizeof q2, key), id);
     amqp_destroy_message(&msg);
+    if (w != NULL && w->on_return != NULL) {
+        returned.message_id = id;
+        returned.routing_key = key;
+        returned.reply_code = ret->reply_code;
+        w->on_return(w->arg, &returned);
+    }
     return 0;
 }
 
-int mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, char *err,
-                    size_t errlen)
+/* connection.blocked / connection.unblocked: the broker stopped (or resumed) reading what this
+ * connection publishes (a memory or disk alarm). */
+static void handle_blocked(const amqp_frame_t *frame, struct mq_watch *w)
+{
+    char reason[128], q[200];
+
+    if (frame->payload.method.id == AMQP_CONNECTION_BLOCKED_METHOD) {
+        const amqp_connection_blocked_t *b = frame->payload.method.decoded;
+        bytes_str(b->reason, reason, sizeof reason);
+        log_warn("broker blocked this connection: not publishing until it unblocks", "reason=%s",
+                 log_quote(q, sizeof q, reason));
+        if (w != NULL) {
+            w->blocked = true;
+            snprintf(w->blocked_reason, sizeof w->blocked_reason, "%s", reason);
+        }
+    } else {
+        log_info("broker unblocked this connection", NULL);
+        if (w != NULL) {
+            w->blocked = false;
+            w->blocked_reason[0] = '\0';
+        }
+    }
+}
+
+/* mq_handle_frame, with what a publisher watches (w may be NULL). */
+static int handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, struct mq_watch *w,
+                        char *err, size_t errlen)
 {
     if (frame->frame_type != AMQP_FRAME_METHOD)
         return 0; /* heartbeat, or a stray header/body frame */
@@ -397,7 +504,11 @@ int mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, cha
     case AMQP_BASIC_NACK_METHOD:
         return 0;
     case AMQP_BASIC_RETURN_METHOD:
-        return handle_return(conn, frame, err, errlen);
+        return handle_return(conn, frame, w, err, errlen);
+    case AMQP_CONNECTION_BLOCKED_METHOD:
+    case AMQP_CONNECTION_UNBLOCKED_METHOD:
+        handle_blocked(frame, w);
+        return 0;
     case AMQP_CHANNEL_CLOSE_METHOD: {
         amqp_channel_close_ok_t ok = {0};
         close_text(&frame->payload.method, err, errlen);
@@ -424,7 +535,13 @@ int mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, cha
     }
 }
 
-int mq_service(amqp_connection_state_t conn, char *err, size_t errlen)
+int mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, char *err,
+                    size_t errlen)
+{
+    return handle_frame(conn, frame, NULL, err, errlen);
+}
+
+int mq_service(amqp_connection_state_t conn, struct mq_watch *w, char *err, size_t errlen)
 {
     for (;;) {
         struct timeval zero = {0, 0};
@@ -439,14 +556,47 @@ int mq_service(amqp_connection_state_t conn, char *err, size_t errlen)
                      mq_status_text(status, detail, sizeof detail));
             return -1;
         }
-        int rc = mq_handle_frame(conn, &frame, err, errlen);
+        int rc = handle_frame(conn, &frame, w, err, errlen);
         amqp_maybe_release_buffers(conn);
         if (rc != 0)
             return -1;
     }
 }
 
+int mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *err, size_t errlen)
+{
+    struct pollfd pfd = {.fd = amqp_get_sockfd(conn), .events = POLLOUT};
+
+    for (;;) {
+        long long left = deadline_ms - mq_now_ms();
+        int r;
+
+        if (signals_stop_requested()) {
+            snprintf(err, errlen, "stop requested while waiting to publish");
+            return -1;
+        }
+        if (left <= 0) {
+            snprintf(err, errlen,
+                     "could not publish before the deadline: the socket took nothing "
+                     "(a broker that stopped reading), or the relay lease ran out");
+            return -1;
+        }
+        pfd.revents = 0;
+        r = poll(&pfd, 1, left > 100 ? 100 : (int)left);
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "could not wait to publish: %s", strerror(errno));
+            return -1;
+        }
+        if (r > 0)
+            return 0; /* writable, or an error the publish itself reports */
+    }
+}
+
 /* --- publisher confirms --------------------------------------------------------------------- */
+
+/* An entry's state byte: its enum mq_confirm_state (pending, acked, nacked) plus this bit once
+ * the broker returned the message (the return comes before the ack of the same message). */
+#define RETURNED_BIT 0x80
 
 void mq_confirms_init(struct mq_confirms *c)
 {
@@ -488,15 +638,15 @@ long mq_confirms_settle(struct mq_confirms *c, uint64_t tag, bool multiple, bool
     upto = (size_t)(tag - c->first_tag);
     from = multiple ? c->low : upto;
     for (size_t i = from; i <= upto; i++) {
-        if (c->state[i] == MQ_PENDING) {
-            c->state[i] = to;
+        if ((c->state[i] & ~RETURNED_BIT) == MQ_PENDING) {
+            c->state[i] = (unsigned char)(c->state[i] | to);
             settled++;
         }
     }
     c->pending -= (size_t)settled;
     if (!ack)
         c->nacked += (size_t)settled;
-    while (c->low < c->n && c->state[c->low] != MQ_PENDING)
+    while (c->low < c->n && (c->state[c->low] & ~RETURNED_BIT) != MQ_PENDING)
         c->low++;
     return settled;
 }
@@ -508,14 +658,35 @@ bool mq_confirms_done(const struct mq_confirms *c)
 
 enum mq_confirm_state mq_confirms_state(const struct mq_confirms *c, size_t i)
 {
-    return (enum mq_confirm_state)c->state[i];
+    unsigned char st = c->state[i] & ~RETURNED_BIT;
+
+    if (st == MQ_ACKED && (c->state[i] & RETURNED_BIT))
+        return MQ_RETURNED;
+    return (enum mq_confirm_state)st;
 }
 
-static long monotonic_ms(void)
+void mq_confirms_return(struct mq_confirms *c, size_t i)
+{
+    if (i >= c->n || (c->state[i] & RETURNED_BIT))
+        return;
+    c->state[i] |= RETURNED_BIT;
+    c->returned++;
+}
+
+size_t mq_confirms_acked_prefix(const struct mq_confirms *c)
+{
+    size_t k = 0;
+
+    while (k < c->n && c->state[k] == MQ_ACKED)
+        k++;
+    return k;
+}
+
+long long mq_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 long mq_confirms_settle_span(struct mq_confirms *const *cs, size_t n, uint64_t tag, bool multiple,
@@ -545,10 +716,11 @@ long mq_confirms_settle_span(struct mq_confirms *const *cs, size_t n, uint64_t t
 }
 
 /* Applies one frame read on a confirm-mode connection to the n consecutive batches cs: a confirm
- * settles them, a basic.return is counted in the first batch not done, anything else goes to
- * mq_handle_frame. Returns 0, or -1 with err. */
+ * settles them; anything else goes to handle_frame (a basic.return to w's on_return, which finds
+ * the message by its id). Returns 0, or -1 with err. */
 static int confirm_frame(amqp_connection_state_t conn, const amqp_frame_t *frame,
-                         struct mq_confirms *const *cs, size_t n, char *err, size_t errlen)
+                         struct mq_confirms *const *cs, size_t n, struct mq_watch *w, char *err,
+                         size_t errlen)
 {
     if (frame->frame_type == AMQP_FRAME_METHOD && frame->channel == MQ_CHANNEL &&
         (frame->payload.method.id == AMQP_BASIC_ACK_METHOD ||
@@ -572,26 +744,25 @@ static int confirm_frame(amqp_connection_state_t conn, const amqp_frame_t *frame
         }
         return 0;
     }
-    if (frame->frame_type == AMQP_FRAME_METHOD &&
-        frame->payload.method.id == AMQP_BASIC_RETURN_METHOD) {
-        for (size_t i = 0; i < n; i++) {
-            if (!mq_confirms_done(cs[i])) {
-                cs[i]->returned++;
-                break;
-            }
-        }
-    }
-    return mq_handle_frame(conn, frame, err, errlen);
+    return handle_frame(conn, frame, w, err, errlen);
+}
+
+/* For mq_confirms_wait's single message: any return is that message's. */
+static void return_single(void *arg, const struct mq_returned *ret)
+{
+    (void)ret;
+    mq_confirms_return(arg, 0);
 }
 
 int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long timeout_ms,
                      char *err, size_t errlen)
 {
-    long deadline = monotonic_ms() + timeout_ms;
+    long long deadline = mq_now_ms() + timeout_ms;
     struct mq_confirms *const one[1] = {c};
+    struct mq_watch w = {.on_return = c->n == 1 ? return_single : NULL, .arg = c};
 
     while (!mq_confirms_done(c)) {
-        long left = deadline - monotonic_ms();
+        long long left = deadline - mq_now_ms();
         struct timeval tv;
         amqp_frame_t frame;
         char detail[256];
@@ -604,8 +775,8 @@ int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long t
                      timeout_ms, c->pending, c->n);
             return -1;
         }
-        tv.tv_sec = left / 1000;
-        tv.tv_usec = (left % 1000) * 1000;
+        tv.tv_sec = (time_t)(left / 1000);
+        tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
         status = amqp_simple_wait_frame_noblock(conn, &frame, &tv);
         if (status == AMQP_STATUS_TIMEOUT)
             continue;
@@ -614,7 +785,7 @@ int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long t
                      mq_status_text(status, detail, sizeof detail));
             return -1;
         }
-        rc = confirm_frame(conn, &frame, one, 1, err, errlen);
+        rc = confirm_frame(conn, &frame, one, 1, &w, err, errlen);
         amqp_maybe_release_buffers(conn);
         if (rc != 0)
             return -1;
@@ -623,7 +794,7 @@ int mq_confirms_wait(amqp_connection_state_t conn, struct mq_confirms *c, long t
 }
 
 int mq_confirms_read(amqp_connection_state_t conn, struct mq_confirms *const *cs, size_t n,
-                     char *err, size_t errlen)
+                     struct mq_watch *w, char *err, size_t errlen)
 {
     for (;;) {
         struct timeval zero = {0, 0};
@@ -638,7 +809,7 @@ int mq_confirms_read(amqp_connection_state_t conn, struct mq_confirms *const *cs
                      mq_status_text(status, detail, sizeof detail));
             return -1;
         }
-        rc = confirm_frame(conn, &frame, cs, n, err, errlen);
+        rc = confirm_frame(conn, &frame, cs, n, w, err, errlen);
         amqp_maybe_release_buffers(conn);
         if (rc != 0)
             return -1;
@@ -655,6 +826,8 @@ int mq_publish_confirmed(amqp_connection_state_t conn, uint64_t *next_tag, const
 
     mq_confirms_init(&c);
     mq_confirms_reset(&c, *next_tag, 1);
+    if (mq_wait_writable(conn, mq_now_ms() + timeout_ms, err, errlen) != 0)
+        goto out;
     status = amqp_basic_publish(conn, MQ_CHANNEL, amqp_cstring_bytes(exchange),
                                 amqp_cstring_bytes(routing_key), 1, 0, props, body);
     if (status != AMQP_STATUS_OK) {

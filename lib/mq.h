@@ -86,12 +86,17 @@ const amqp_table_t *mq_headers(const amqp_basic_properties_t *props);
 
 /* --- connections ---------------------------------------------------------------------------- */
 
+/* Checks AMQP_HEARTBEAT_S (the heartbeat asked for at login, default 10 s; 0 = none): 0, or -1
+ * with err naming it (a service calls it at start and exits 2; a bad value otherwise falls back
+ * to the default). */
+__attribute__((warn_unused_result)) int mq_check_options(char *err, size_t errlen);
+
 enum mq_flags {
     MQ_CONFIRMS = 1 << 0, /* put the channel in publisher-confirm mode (confirm.select) */
 };
 
-/* Connects, logs in, opens MQ_CHANNEL, declares the topology and applies flags.
- * Returns the connection, or NULL with err. */
+/* Connects, logs in (advertising the connection.blocked capability, with AMQP_HEARTBEAT_S), opens
+ * MQ_CHANNEL, declares the topology and applies flags. Returns the connection, or NULL with err. */
 amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_topology *t,
                                    unsigned flags, char *err, size_t errlen);
 
@@ -110,8 +115,25 @@ const char *mq_reply_text(amqp_rpc_reply_t r, char *buf, size_t len);
 /* Describes a non-zero library status (amqp_status_enum) into buf. */
 const char *mq_status_text(int status, char *buf, size_t len);
 
-/* Handles one frame that is not what the caller waited for. Heartbeats, stray basic.ack/nack and
- * basic.return (whose message is read and dropped) are harmless: returns 0. channel.close and
+/* What a publishing connection's reader learns besides its confirms, filled by mq_service and
+ * mq_confirms_read. A basic.return is logged (event id, routing key) and handed to on_return
+ * (optional); connection.blocked / connection.unblocked set and clear blocked. Owned by the
+ * caller, one per connection; clear it when the connection is made again. */
+struct mq_returned {
+    const char *message_id; /* the event id the relay publishes as message_id ("" if none) */
+    const char *routing_key;
+    unsigned reply_code; /* 312 NO_ROUTE */
+};
+struct mq_watch {
+    bool blocked;             /* the broker blocked this connection (a resource alarm) */
+    char blocked_reason[128]; /* as the broker gave it: "low on memory" */
+    void (*on_return)(void *arg, const struct mq_returned *ret);
+    void *arg;
+};
+
+/* Handles one frame that is not what the caller waited for. Heartbeats, stray basic.ack/nack,
+ * connection.blocked/unblocked (logged) and basic.return (whose message is read, logged and
+ * dropped) are harmless: returns 0. channel.close and
  * connection.close are answered with close-ok: returns -1 with err describing the broker's
  * reason; the caller must then drop the connection. */
 __attribute__((warn_unused_result)) int
@@ -121,12 +143,21 @@ mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, char *e
  * otherwise idle connection. Returns 0, or -1 with err when the connection or channel is gone.
  * For publishing connections only: on a consuming channel a delivery read here counts as an
  * error (the caller reconnects, and the broker redelivers it). */
-__attribute__((warn_unused_result)) int mq_service(amqp_connection_state_t conn, char *err,
-                                                   size_t errlen);
+__attribute__((warn_unused_result)) int mq_service(amqp_connection_state_t conn, struct mq_watch *w,
+                                                   char *err, size_t errlen);
+
+/* Waits until conn's socket can take more bytes, so that a publish does not block on a broker
+ * that stopped reading (librabbitmq writes without a deadline), until deadline_ms (mq_now_ms's
+ * clock) or a stop request. Returns 0, or -1 with err: the caller drops the connection. */
+__attribute__((warn_unused_result)) int
+mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *err, size_t errlen);
+/* Milliseconds of CLOCK_MONOTONIC. */
+long long mq_now_ms(void);
 
 /* --- publisher confirms --------------------------------------------------------------------- */
 
-enum mq_confirm_state { MQ_PENDING = 0, MQ_ACKED, MQ_NACKED };
+/* MQ_RETURNED: acked, but the broker returned it first as unroutable (a failed publish). */
+enum mq_confirm_state { MQ_PENDING = 0, MQ_ACKED, MQ_NACKED, MQ_RETURNED };
 
 /* Book-keeping for the confirms of one batch of n messages published with consecutive delivery
  * tags first_tag .. first_tag + n - 1 on a confirm-mode channel. Pure logic, no I/O.
@@ -137,7 +168,8 @@ struct mq_confirms {
     size_t low;     /* every entry below low is settled */
     size_t pending; /* entries not yet acked or nacked */
     size_t nacked;
-    size_t returned; /* basic.return frames seen (unroutable messages; their ack still comes) */
+    size_t
+        returned; /* entries returned as unroutable (mq_confirms_return; their ack still comes) */
     unsigned char *state;
     size_t cap;
 };
@@ -159,6 +191,12 @@ bool mq_confirms_done(const struct mq_confirms *c);
 long mq_confirms_settle_span(struct mq_confirms *const *cs, size_t n, uint64_t tag, bool multiple,
                              bool ack);
 enum mq_confirm_state mq_confirms_state(const struct mq_confirms *c, size_t i);
+/* Entry i was returned by the broker (a basic.return, which comes before its ack): once acked it
+ * reads MQ_RETURNED, never MQ_ACKED. Counted once in returned. */
+void mq_confirms_return(struct mq_confirms *c, size_t i);
+/* The number of leading entries that are MQ_ACKED: the rows that may be marked published without
+ * marking one after a row that failed (returned, nacked) or is still pending. */
+size_t mq_confirms_acked_prefix(const struct mq_confirms *c);
 
 /* Publishes one message (mandatory) on a confirm-mode connection and waits up to timeout_ms for
  * its confirm. *next_tag is the connection's next delivery tag (1 after confirm.select) and is
@@ -178,10 +216,12 @@ __attribute__((warn_unused_result)) int mq_confirms_wait(amqp_connection_state_t
 
 /* Reads every frame already available without blocking (which also sends heartbeats) and
  * settles the confirms among the n consecutive batches cs (mq_confirms_settle_span). A
- * basic.return is logged and counted in the first batch not yet done. Returns 0, or -1 with err
- * when the connection or channel is gone or a confirm names an unknown tag. */
+ * basic.return goes to w (the caller finds the message by its id and calls mq_confirms_return),
+ * as do connection.blocked/unblocked. Returns 0, or -1 with err when the connection or channel is
+ * gone or a confirm names an unknown tag. */
 __attribute__((warn_unused_result)) int mq_confirms_read(amqp_connection_state_t conn,
                                                          struct mq_confirms *const *cs, size_t n,
-                                                         char *err, size_t errlen);
+                                                         struct mq_watch *w, char *err,
+                                                         size_t errlen);
 
 #endif

@@ -1,10 +1,13 @@
 #include "pg.h"
 
+#include "backoff.h"
+#include "config.h"
 #include "log.h"
 #include "signals.h"
 #include "xalloc.h"
 
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,12 +41,87 @@ static void log_notice(void *arg, const char *message)
     log_info("postgres notice", "text=%s", log_quote(q, sizeof q, text));
 }
 
+/* The connection options every service uses (PG_* variables, read once). */
+struct pg_options {
+    long keepalives_idle_s, keepalives_interval_s, keepalives_count, tcp_user_timeout_ms;
+    long statement_timeout_ms, idle_in_transaction_timeout_ms;
+};
+
+static const struct config_var pg_option_vars[] = {
+    {"PG_KEEPALIVES_IDLE_S", CONFIG_INT, "5", offsetof(struct pg_options, keepalives_idle_s), 1,
+     3600},
+    {"PG_KEEPALIVES_INTERVAL_S", CONFIG_INT, "2",
+     offsetof(struct pg_options, keepalives_interval_s), 1, 600},
+    {"PG_KEEPALIVES_COUNT", CONFIG_INT, "3", offsetof(struct pg_options, keepalives_count), 1, 100},
+    {"PG_TCP_USER_TIMEOUT_MS", CONFIG_INT, "10000",
+     offsetof(struct pg_options, tcp_user_timeout_ms), 0, 3600000},
+    {"PG_STATEMENT_TIMEOUT_MS", CONFIG_INT, "30000",
+     offsetof(struct pg_options, statement_timeout_ms), 0, 86400000},
+    /* a frozen process's open transaction (and the locks it holds) goes after this */
+    {"PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", CONFIG_INT, "10000",
+     offsetof(struct pg_options, idle_in_transaction_timeout_ms), 0, 86400000},
+};
+
+static pthread_once_t pg_options_once = PTHREAD_ONCE_INIT;
+static struct pg_options pg_opts;
+static char pg_opts_err[256];
+
+static void pg_options_load(void)
+{
+    if (config_load(&pg_opts, pg_option_vars, sizeof pg_option_vars / sizeof pg_option_vars[0],
+                    pg_opts_err, sizeof pg_opts_err) != 0) {
+        /* pg_check_options() reports it at start; connections made anyway use the defaults */
+        pg_opts = (struct pg_options){5, 2, 3, 10000, 30000, 60000};
+    }
+}
+
+int pg_check_options(char *err, size_t errlen)
+{
+    pthread_once(&pg_options_once, pg_options_load);
+    if (pg_opts_err[0] != '\0') {
+        snprintf(err, errlen, "%s", pg_opts_err);
+        return -1;
+    }
+    return 0;
+}
+
 PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
                    char *err, size_t errlen)
 {
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {dsn, app, "3", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    return pg_connect_opts(dsn, app, stmts, n, -1, err, errlen);
+}
+
+PGconn *pg_connect_opts(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
+                        long statement_timeout_ms, char *err, size_t errlen)
+{
+    char idle[24], interval[24], count[24], user_timeout[24], options[128];
+    PGconn *conn;
+
+    pthread_once(&pg_options_once, pg_options_load);
+    if (statement_timeout_ms < 0)
+        statement_timeout_ms = pg_opts.statement_timeout_ms;
+    snprintf(idle, sizeof idle, "%ld", pg_opts.keepalives_idle_s);
+    snprintf(interval, sizeof interval, "%ld", pg_opts.keepalives_interval_s);
+    snprintf(count, sizeof count, "%ld", pg_opts.keepalives_count);
+    snprintf(user_timeout, sizeof user_timeout, "%ld", pg_opts.tcp_user_timeout_ms);
+    snprintf(options, sizeof options,
+             "-c statement_timeout=%ld -c idle_in_transaction_session_timeout=%ld",
+             statement_timeout_ms, pg_opts.idle_in_transaction_timeout_ms);
+    /* Before dbname, so that the same keyword in the URL (dsn) wins; the application name and the
+     * connect timeout are ours. A dead network path is noticed within idle + interval * count
+     * seconds on an idle connection, and within tcp_user_timeout when data is unacknowledged. */
+    const char *keys[] = {"keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "options",
+                          "dbname",
+                          "application_name",
+                          "connect_timeout",
+                          NULL};
+    const char *vals[] = {"1", idle, interval, count, user_timeout, options, dsn, app, "3", NULL};
+    conn = PQconnectdbParams(keys, vals, 1);
 
     if (PQstatus(conn) != CONNECTION_OK) {
         pg_error_text(conn, NULL, err, errlen);
@@ -68,12 +146,14 @@ PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts
 
 PGconn *pg_connect_retry(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n)
 {
-    long delay_ms = 100;
+    struct backoff delay;
     unsigned attempt = 0;
 
+    backoff_init(&delay, 100, 5000);
     while (!signals_stop_requested()) {
         char err[512];
         PGconn *conn = pg_connect(dsn, app, stmts, n, err, sizeof err);
+        long delay_ms;
         char q[600];
         if (conn != NULL) {
             if (attempt > 0)
@@ -81,10 +161,10 @@ PGconn *pg_connect_retry(const char *dsn, const char *app, const struct pg_stmt 
             return conn;
         }
         attempt++;
+        delay_ms = backoff_next(&delay);
         log_warn("could not connect to postgres", "attempt=%u retry_ms=%ld error=%s", attempt,
                  delay_ms, log_quote(q, sizeof q, err));
         signals_sleep_ms(delay_ms);
-        delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
     return NULL;
 }

@@ -14,9 +14,22 @@ struct pg_stmt {
     int nparams;
 };
 
-/* Connects and prepares stmts. Returns the connection (caller PQfinish'es it) or NULL with err. */
+/* Connects and prepares stmts. Returns the connection (caller PQfinish'es it) or NULL with err.
+ * Every connection gets TCP keepalives (PG_KEEPALIVES_IDLE_S 5, PG_KEEPALIVES_INTERVAL_S 2,
+ * PG_KEEPALIVES_COUNT 3), PG_TCP_USER_TIMEOUT_MS (10000) and a statement_timeout of
+ * PG_STATEMENT_TIMEOUT_MS (30000; 0 = none) and an idle_in_transaction_session_timeout of
+ * PG_IDLE_IN_TRANSACTION_TIMEOUT_MS (60000; 0 = none: a frozen process's open transaction and its
+ * locks go), so that a dead network path or a hung statement is noticed in seconds. The same
+ * keywords in dsn override them. */
 PGconn *pg_connect(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
                    char *err, size_t errlen);
+/* The same with a statement_timeout of its own (0: none), for connections whose statements may
+ * legitimately run long (a materialized view refresh); -1 takes PG_STATEMENT_TIMEOUT_MS. */
+PGconn *pg_connect_opts(const char *dsn, const char *app, const struct pg_stmt *stmts, size_t n,
+                        long statement_timeout_ms, char *err, size_t errlen);
+/* Checks the PG_* connection variables above: 0, or -1 with err naming the bad one (a service
+ * calls it at start and exits 2; a bad value otherwise falls back to the defaults). */
+__attribute__((warn_unused_result)) int pg_check_options(char *err, size_t errlen);
 
 /* Retries pg_connect with exponential backoff (100 ms to 5 s) until it succeeds or a stop is
  * requested (then NULL). Logs each failure. */

@@ -1,5 +1,6 @@
 #include "pgwatch.h"
 
+#include "backoff.h"
 #include "log.h"
 #include "pg.h"
 #include "xalloc.h"
@@ -15,9 +16,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 
 struct pgwatch {
     struct pgwatch_opts opts;
@@ -140,12 +138,14 @@ static void *watch_main(void *arg)
 {
     struct pgwatch *w = arg;
     PGconn *conn = NULL;
-    long long backoff = BACKOFF_MIN_MS, next_connect = 0;
+    struct backoff backoff;
+    long long next_connect = 0;
     long long next_ka = now_ms() + w->opts.keepalive_ms;
     unsigned attempts = 0;
     char err[512], q[600];
     bool changed;
 
+    backoff_init(&backoff, 100, 5000);
     while (!atomic_load(&w->stop)) {
         if (conn == NULL && now_ms() >= next_connect) {
             conn = watch_connect(w, err, sizeof err);
@@ -154,13 +154,13 @@ static void *watch_main(void *arg)
                 log_info("listening for notifications", "channel=%s attempts=%u", w->opts.channel,
                          attempts);
                 attempts = 0;
-                backoff = BACKOFF_MIN_MS;
+                backoff_reset(&backoff);
             } else {
+                long delay = backoff_next(&backoff);
                 log_warn("could not listen for notifications",
-                         "channel=%s attempt=%u retry_ms=%lld error=%s", w->opts.channel, attempts,
-                         backoff, log_quote(q, sizeof q, err));
-                next_connect = now_ms() + backoff;
-                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                         "channel=%s attempt=%u retry_ms=%ld error=%s", w->opts.channel, attempts,
+                         delay, log_quote(q, sizeof q, err));
+                next_connect = now_ms() + delay;
             }
         }
 

@@ -30,10 +30,19 @@ static bool health(void *arg, char *body, size_t len)
 {
     struct svc_metrics *m = arg;
     bool db = metrics_gauge_value(m->db_up) > 0, broker = metrics_gauge_value(m->broker_up) > 0;
+    const char *reason =
+        db && broker && m->opts.degraded != NULL ? m->opts.degraded(m->opts.arg) : NULL;
     int n = snprintf(body, len, "{\"status\":\"%s\",\"database\":\"%s\",\"broker\":\"%s\"",
-                     db && broker ? "ok" : "unavailable", db ? "up" : "down",
-                     broker ? "up" : "down");
+                     !(db && broker)  ? "unavailable"
+                     : reason != NULL ? "degraded"
+                                      : "ok",
+                     db ? "up" : "down", broker ? "up" : "down");
     size_t used = n > 0 && (size_t)n < len ? (size_t)n : len - 1;
+
+    if (reason != NULL) {
+        n = snprintf(body + used, len - used, ",\"reason\":\"%s\"", reason);
+        used += n > 0 && (size_t)n < len - used ? (size_t)n : len - used - 1;
+    }
 
     if (m->opts.health_extra != NULL)
         m->opts.health_extra(m->opts.arg, body + used, len - used);
@@ -68,8 +77,9 @@ struct svc_metrics *svc_metrics_new(const struct svc_metrics_opts *opts)
     snprintf(help, sizeof help, "Connections to the %s made again after one was lost",
              opts->db_name);
     m->db_reconnects = metrics_counter_new(m->reg, "db_reconnects_total", help);
-    m->broker_reconnects = metrics_counter_new(
-        m->reg, "broker_reconnects_total", "Connections to the broker made again after one was lost");
+    m->broker_reconnects =
+        metrics_counter_new(m->reg, "broker_reconnects_total",
+                            "Connections to the broker made again after one was lost");
     return m;
 }
 

@@ -3,7 +3,9 @@
  *   db_up, broker_up                              1 while connected
  *   db_reconnects_total, broker_reconnects_total  connections made again after one was lost
  * GET /health, 200 while both connections are up, else 503, with the body
- * {"status":"ok"|"unavailable","database":"up"|"down","broker":"up"|"down"<extra>}, and the
+ * {"status":"ok"|"degraded"|"unavailable","database":"up"|"down","broker":"up"|"down"<extra>}
+ * ("degraded", still 200, with "reason":"..." when the service's degraded hook names one: the
+ * connections are up but the work is held back, e.g. "broker blocked"), and the
  * listener itself on the port of opts.port_var (0: none) and HTTP_BIND_ADDRESS. The service adds
  * its own metrics to svc_metrics_registry() before svc_metrics_listen(). The connection functions
  * are for the service's main loop; the metric updates are atomics. */
@@ -22,6 +24,8 @@ struct svc_metrics_opts {
     const char *db_name;      /* for the help texts: "write database" */
     /* NULL, or appends ",\"key\":value" members to the /health body (server thread, no blocking) */
     void (*health_extra)(void *arg, char *buf, size_t len);
+    /* NULL, or the reason the service is degraded now (a static string), NULL when it is not */
+    const char *(*degraded)(void *arg);
     void *arg;
 };
 

@@ -77,6 +77,43 @@ struct mq_confirms *const *inflight_confirms(struct inflight *q, size_t *n)
     return q->confirms;
 }
 
+bool inflight_return(struct inflight *q, const char *event_id)
+{
+    for (size_t k = 0; k < q->len; k++) {
+        struct inflight_batch *s = inflight_at(q, k);
+        for (int i = 0; i < s->b.n; i++) {
+            if (strcmp(outbox_value(&s->b, i, OUTBOX_EVENT_ID), event_id) == 0) {
+                mq_confirms_return(&s->c, (size_t)i);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+size_t inflight_markable(struct inflight *q)
+{
+    struct inflight_batch *s = inflight_at(q, 0);
+    size_t k;
+
+    if (s == NULL || q->stalled)
+        return 0;
+    k = mq_confirms_acked_prefix(&s->c);
+    if (k < (size_t)s->b.n)
+        q->stalled = true;
+    return k;
+}
+
+bool inflight_stalled(const struct inflight *q)
+{
+    return q->stalled;
+}
+
+void inflight_resume(struct inflight *q)
+{
+    q->stalled = false;
+}
+
 char *inflight_id_array(const struct inflight *q, size_t *count)
 {
     size_t size = 3, len = 0; /* "{", "}", NUL */

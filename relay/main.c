@@ -1,7 +1,11 @@
 /* relay: publishes the write DB's outbox to RabbitMQ (transactional outbox pattern).
  *
- * One relay at a time is the leader (a session advisory lock), which keeps per-aggregate order;
- * others stand by and retry every poll interval. The leader fetches unpublished rows in id order,
+ * One relay at a time is the leader: it holds a lease in the write DB (relay_lease, renewed from
+ * this loop every RELAY_LEASE_MS / 3), which keeps per-aggregate order; others stand by and try
+ * to take the lease every poll interval. A standby takes over once the lease has expired and
+ * fences the old leader (terminating its session); a leader that cannot renew stops publishing,
+ * drops its batches in flight without marking them and stands by, and its marks are refused by
+ * the database once it is deposed. The leader fetches unpublished rows in id order,
  * publishes them with publisher confirms and marks only the confirmed rows published. Failures
  * never mark a row, so a row is published at least once; the consumer drops duplicates by event
  * id. Several batches are in flight at once (up to RELAY_MAX_IN_FLIGHT, a ring: inflight.h): each
@@ -17,9 +21,18 @@
  * their acked rows are marked first). The leader also purges published rows older than
  * OUTBOX_RETENTION and old idempotency keys (purge.h).
  *
+ * A row the broker returns as unroutable (mandatory publish, no queue bound) is a failed publish:
+ * it is not marked, nor is any row sent after it (inflight.h), and the relay publishes nothing
+ * new until the ring drained and a backoff passed, then publishes again from the oldest
+ * unpublished row, one batch at a time, until a batch comes back without returns; /health is
+ * degraded meanwhile. While the broker blocks the connection (connection.blocked: a resource
+ * alarm) the relay publishes nothing, and every publish waits for a writable socket only until a
+ * deadline, so a stop request is honoured within a second.
+ *
  * FAULT_PAUSE_AFTER_PUBLISH_MS (tests only, 0 = off) makes the relay sleep after the broker
  * confirmed a batch and before it marks the rows published, logging "fault hook: ..." first, so
  * that a test can kill it exactly there. */
+#include "backoff.h"
 #include "config.h"
 #include "inflight.h"
 #include "log.h"
@@ -39,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct relay_config {
     const char *database_url;       /* RELAY_DATABASE_URL, else DATABASE_URL (the owner's) */
@@ -53,6 +67,7 @@ struct relay_config {
     long poll_interval_ms;
     long confirm_timeout_ms;
     long max_in_flight;
+    long lease_ms;
     const char *outbox_retention;
     long idempotency_key_ttl_s;
     long purge_interval_ms;
@@ -77,6 +92,8 @@ static const struct config_var relay_vars[] = {
     VAR("RELAY_POLL_INTERVAL_MS", CONFIG_INT, "250", poll_interval_ms, 10, 60000),
     VAR("RELAY_CONFIRM_TIMEOUT_MS", CONFIG_INT, "30000", confirm_timeout_ms, 100, 600000),
     VAR("RELAY_MAX_IN_FLIGHT", CONFIG_INT, "4", max_in_flight, 1, 64),
+    /* a frozen leader is replaced within this; the leader renews every third of it */
+    VAR("RELAY_LEASE_MS", CONFIG_INT, "5000", lease_ms, 300, 600000),
     VAR("OUTBOX_RETENTION", CONFIG_STRING, "7 days", outbox_retention, 0, 0),
     VAR("IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", idempotency_key_ttl_s, 1, 315360000),
     VAR("RELAY_PURGE_INTERVAL_MS", CONFIG_INT, "5000", purge_interval_ms, 100, 3600000),
@@ -101,7 +118,14 @@ struct relay {
      * whenever either connection is down: a failure releases them (relay_drop_pg,
      * relay_broker_failed), and their unmarked rows are fetched and published again. */
     struct inflight ring;
-    long mq_retry_ms; /* pause before reconnecting after a failed batch */
+    struct mq_watch watch;       /* returns and connection.blocked of pub.conn */
+    struct backoff mq_retry;     /* pause before reconnecting after a failed batch */
+    char holder[128];            /* this relay's id in relay_lease: host:pid:random */
+    long long lease_until_ms;    /* the leader publishes only before this (mq_now_ms clock) */
+    long long renew_at_ms;       /* when the leader renews next */
+    struct backoff return_retry; /* pause before publishing returned events again */
+    long long hold_until_ms;     /* the ring stalled on a return: publish again after this */
+    bool unroutable;             /* returned events are held back (health degraded) */
     struct purge purge;
     bool retention_checked;
     bool config_error;             /* OUTBOX_RETENTION turned out invalid: stop, exit 2 */
@@ -126,14 +150,17 @@ static void relay_drop_pg(struct relay *r, const char *err)
  * reconnect. */
 static void relay_drop_mq(struct relay *r, const char *err)
 {
+    long retry_ms = backoff_next(&r->mq_retry);
     char q[600];
+
     log_warn("dropping rabbitmq connection", "error=%s retry_ms=%ld", log_quote(q, sizeof q, err),
-             r->mq_retry_ms);
+             retry_ms);
     mq_close(r->pub.conn, false);
     r->pub.conn = NULL;
+    r->watch.blocked = false;
+    relay_metrics_blocked(r->metrics, false);
     svc_metrics_broker(relay_metrics_base(r->metrics), false);
-    signals_sleep_ms(r->mq_retry_ms);
-    r->mq_retry_ms = r->mq_retry_ms * 2 > 5000 ? 5000 : r->mq_retry_ms * 2;
+    signals_sleep_ms(retry_ms);
 }
 
 /* Connects what is missing. Returns -1 only when a stop was requested meanwhile. */
@@ -166,6 +193,8 @@ static int relay_connect(struct relay *r)
         if (r->pub.conn == NULL)
             return -1;
         r->pub.next_tag = 1;
+        r->watch.blocked = false;
+        r->watch.blocked_reason[0] = '\0';
         svc_metrics_broker(relay_metrics_base(r->metrics), true);
     }
     return 0;
@@ -183,24 +212,55 @@ static int relay_set_flag(struct relay *r, enum notify_flag flag)
     return 0;
 }
 
-/* Takes the leader lock if free. Returns 0 when this relay leads, 1 when another one does, -1
- * when the connection failed. */
-static int relay_lead(struct relay *r)
+/* The leader, once a third of the lease has passed since the last renewal: renews it. A failed
+ * renewal (the old leader's session was terminated by the one that took over, or the database is
+ * unreachable) or a lease taken over drops the connection, and with it every batch in flight,
+ * unmarked; the relay then stands by. Returns 0 while leading, else -1. */
+static int relay_keep_lease(struct relay *r)
 {
+    long long now = mq_now_ms();
+    bool held = false;
     char err[512];
-    bool leader = false;
 
-    if (outbox_try_lead(r->pg, &leader, err, sizeof err) != 0) {
+    if (now < r->renew_at_ms)
+        return 0;
+    if (outbox_lease_renew(r->pg, r->holder, r->cfg->lease_ms, &held, err, sizeof err) != 0) {
         relay_drop_pg(r, err);
         return -1;
     }
-    if (!leader) {
+    if (!held) {
+        relay_drop_pg(r, "this relay lost its lease to another relay: standing by");
+        return -1;
+    }
+    r->lease_until_ms = now + r->cfg->lease_ms;
+    r->renew_at_ms = now + r->cfg->lease_ms / 3;
+    return 0;
+}
+
+/* Takes the leader lease if it is free or expired (fencing the old holder). Returns 0 when this
+ * relay leads, 1 when another one does, -1 when the connection failed. */
+static int relay_lead(struct relay *r)
+{
+    struct outbox_lease lease;
+    long long t0 = mq_now_ms();
+    char err[512], q[300];
+
+    if (outbox_lease_acquire(r->pg, r->holder, r->cfg->lease_ms, &lease, err, sizeof err) != 0) {
+        relay_drop_pg(r, err);
+        return -1;
+    }
+    if (!lease.acquired) {
         if (!r->standby_logged)
-            log_info("another relay is the leader, standing by", "retry_ms=%ld",
-                     r->cfg->poll_interval_ms);
+            log_info("another relay is the leader, standing by", "leader=%s retry_ms=%ld",
+                     log_quote(q, sizeof q, lease.holder), r->cfg->poll_interval_ms);
         r->standby_logged = true;
         return 1;
     }
+    r->lease_until_ms = t0 + r->cfg->lease_ms;
+    r->renew_at_ms = t0 + r->cfg->lease_ms / 3;
+    if (lease.fenced_pid != 0)
+        log_warn("took the relay lease over from a leader that stopped renewing",
+                 "fenced_backend_pid=%d epoch=%lld", lease.fenced_pid, lease.epoch);
     /* only the leader listens: a standby would leave notifications unread, holding back the
      * server's notification queue */
     if (outbox_listen(r->pg, err, sizeof err) != 0) {
@@ -210,7 +270,8 @@ static int relay_lead(struct relay *r)
     r->leader = true;
     relay_metrics_leader(r->metrics, true);
     r->standby_logged = false;
-    log_info("became leader", "notify_mode=%s max_in_flight=%ld", r->cfg->notify_mode,
+    log_info("became leader", "holder=%s epoch=%lld lease_ms=%ld notify_mode=%s max_in_flight=%ld",
+             log_quote(q, sizeof q, r->holder), lease.epoch, r->cfg->lease_ms, r->cfg->notify_mode,
              r->cfg->max_in_flight);
     if (!r->idle_mode && relay_set_flag(r, FLAG_ON) != 0)
         return -1;
@@ -224,9 +285,10 @@ static long elapsed_ms(const struct timespec *since)
     return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
-/* Marks the acked rows of s published and logs them; s stays in the ring (the caller pops it).
- * Only on a live connection. Returns 0, or -1 after dropping the connection (which released the
- * ring, s with it). */
+/* Marks the acked prefix of s published (inflight_markable said it may) and logs it; s stays in
+ * the ring (the caller pops it). Only on a live connection. Returns 0, or -1 after dropping the
+ * connection (which released the ring, s with it): a failed statement, or the lease lost (the
+ * database refused the mark: this relay was deposed). */
 static int relay_mark(struct relay *r, struct inflight_batch *s)
 {
     char err[512];
@@ -235,11 +297,11 @@ static int relay_mark(struct relay *r, struct inflight_batch *s)
     struct timespec t0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (outbox_mark_published(r->pg, &s->b, &s->c, &marked, err, sizeof err) != 0) {
+    if (outbox_mark_published(r->pg, r->holder, &s->b, &s->c, &marked, err, sizeof err) != 0) {
         relay_drop_pg(r, err);
         return -1;
     }
-    publish_log_rows(&s->b, &s->c);
+    publish_log_rows(&s->b, marked);
     if (marked > 0)
         log_info("published batch", "count=%zu first_id=%s last_id=%s publish_ms=%ld mark_ms=%ld",
                  marked, outbox_value(&s->b, 0, OUTBOX_ID),
@@ -254,8 +316,50 @@ static void relay_account(struct relay *r, const struct inflight_batch *s)
 
     relay_metrics_batch(r->metrics, c->n, c->n - c->pending - c->nacked, c->nacked, c->returned,
                         (double)elapsed_ms(&s->sent) / 1000.0);
-    if (c->returned > 0)
-        log_warn("broker returned unroutable events", "count=%zu", c->returned);
+}
+
+/* Marks the acked prefix of each batch in flight while the ring has not stalled (never a row
+ * after one that failed or is pending), then releases every batch and ends the stall: their
+ * other rows are fetched and published again. Returns 0, or -1 when the PostgreSQL connection
+ * was lost meanwhile (which released the ring). */
+static int relay_settle_all(struct relay *r)
+{
+    struct inflight_batch *s;
+
+    while ((s = inflight_at(&r->ring, 0)) != NULL) {
+        size_t k = inflight_markable(&r->ring);
+        relay_account(r, s);
+        if (k > 0 && (r->pg == NULL || relay_mark(r, s) != 0))
+            return -1; /* the PostgreSQL connection is gone, and the ring with it */
+        inflight_pop(&r->ring);
+    }
+    inflight_resume(&r->ring);
+    return 0;
+}
+
+/* basic.return of a message in flight: its row counts as a failed publish (mq_watch.on_return;
+ * the broker's line with the event id and routing key is logged by lib/mq). */
+static void relay_on_return(void *arg, const struct mq_returned *ret)
+{
+    struct relay *r = arg;
+
+    (void)inflight_return(&r->ring, ret->message_id);
+}
+
+/* The oldest batch came back with returned rows and stalled the ring: hold back every row from
+ * the first returned one on (unmarked), and publish again from there after a backoff. */
+static void relay_hold_returns(struct relay *r, const struct inflight_batch *s, size_t k)
+{
+    long retry_ms = backoff_next(&r->return_retry);
+
+    r->hold_until_ms = mq_now_ms() + retry_ms;
+    if (!r->unroutable)
+        relay_metrics_unroutable(r->metrics, true);
+    r->unroutable = true;
+    log_warn("broker returned events as unroutable: not marking them, retrying",
+             "returned=%zu first_held_id=%s event_id=%s routing_key=%s retry_ms=%ld", s->c.returned,
+             outbox_value(&s->b, (int)k, OUTBOX_ID), outbox_value(&s->b, (int)k, OUTBOX_EVENT_ID),
+             outbox_value(&s->b, (int)k, OUTBOX_ROUTING_KEY), retry_ms);
 }
 
 /* A broker failure (connection lost, confirm time-out, nack, unknown tag): marks the acked rows
@@ -263,15 +367,9 @@ static void relay_account(struct relay *r, const struct inflight_batch *s)
  * connection. Their other rows are fetched and published again after the reconnect. */
 static void relay_broker_failed(struct relay *r, const char *err)
 {
-    struct inflight_batch *s;
-
-    while ((s = inflight_at(&r->ring, 0)) != NULL) {
-        relay_account(r, s);
-        if (r->pg == NULL || relay_mark(r, s) != 0)
-            break; /* the PostgreSQL connection is gone, and the ring with it */
-        inflight_pop(&r->ring);
-    }
+    (void)relay_settle_all(r);
     inflight_clear(&r->ring);
+    inflight_resume(&r->ring);
     relay_drop_mq(r, err);
 }
 
@@ -286,30 +384,47 @@ static void relay_fault_pause(const struct relay *r, const struct inflight_batch
     signals_sleep_ms(r->cfg->fault_pause_after_publish_ms);
 }
 
-/* While the oldest batch in flight is fully confirmed: marks its acked rows and drops it. Returns
- * 0 (also when the PostgreSQL connection was lost meanwhile), or -1 with err when the broker
- * nacked rows or the oldest batch's confirms are overdue: the caller drops the broker. */
+/* While the oldest batch in flight is fully confirmed: marks its acked prefix (inflight.h: none
+ * once the ring stalled) and drops it. A batch with returned rows stalls the ring and holds them
+ * back (relay_hold_returns). Returns 0 (also when the PostgreSQL connection was lost meanwhile),
+ * or -1 with err when the broker nacked rows or the oldest batch's confirms are overdue: the
+ * caller drops the broker. */
 static int relay_retire(struct relay *r, char *err, size_t errlen)
 {
     struct inflight_batch *s;
 
     while ((s = inflight_at(&r->ring, 0)) != NULL && mq_confirms_done(&s->c)) {
         size_t nacked = s->c.nacked;
+        bool stalled = inflight_stalled(&r->ring);
+        size_t k = inflight_markable(&r->ring);
         int n = s->b.n;
 
         relay_account(r, s);
-        relay_fault_pause(r, s);
-        if (relay_mark(r, s) != 0)
-            return 0;
+        if (!stalled && k < (size_t)n && nacked == 0)
+            relay_hold_returns(r, s, k);
+        if (k > 0) {
+            relay_fault_pause(r, s);
+            if (relay_mark(r, s) != 0)
+                return 0;
+        }
         inflight_pop(&r->ring);
         if (nacked > 0) {
             snprintf(err, errlen, "broker nacked %zu of %d events", nacked, n);
             return -1;
         }
-        r->mq_retry_ms = 100;
+        if (k == (size_t)n) {
+            backoff_reset(&r->mq_retry);
+            if (r->unroutable) {
+                log_info("events are routable again: publishing resumed", NULL);
+                r->unroutable = false;
+                relay_metrics_unroutable(r->metrics, false);
+                backoff_reset(&r->return_retry);
+            }
+        }
     }
     if (s != NULL && elapsed_ms(&s->sent) >= r->cfg->confirm_timeout_ms) {
-        snprintf(err, errlen, "timed out after %ld ms waiting for publisher confirms: %zu of %zu pending",
+        snprintf(err, errlen,
+                 "timed out after %ld ms waiting for publisher confirms: %zu of %zu pending",
                  r->cfg->confirm_timeout_ms, s->c.pending, s->c.n);
         return -1;
     }
@@ -333,6 +448,15 @@ static int relay_fetch(struct relay *r, const char *exclude_ids, struct outbox_b
     return 0;
 }
 
+/* Until when a batch may go on being sent: the lease, and at most the confirm time-out (a broker
+ * that stopped reading our socket). */
+static long long relay_publish_deadline(const struct relay *r)
+{
+    long long bound = mq_now_ms() + r->cfg->confirm_timeout_ms;
+
+    return r->lease_until_ms < bound ? r->lease_until_ms : bound;
+}
+
 /* When the ring has room: fetches the next rows, leaving out every row in flight by its id, and
  * sends them at once as a new batch in flight. *sent says whether rows went out. Then, awake with
  * work, writers need not notify until the relay is idle again (switched off after the send, so
@@ -347,8 +471,19 @@ static int relay_feed(struct relay *r, bool *sent)
     int rc;
 
     *sent = false;
-    if (s == NULL)
-        return 0;
+    if (s == NULL || r->watch.blocked)
+        return 0; /* a full ring; or the broker blocks publishing: send nothing */
+    if (inflight_stalled(&r->ring)) {
+        /* rows were returned: wait until the ring drained and the backoff passed */
+        if (r->ring.len > 0 || mq_now_ms() < r->hold_until_ms)
+            return 0;
+        inflight_resume(&r->ring);
+        log_info("publishing the returned events again", NULL);
+    }
+    if (r->unroutable && r->ring.len > 0)
+        return 0; /* after returns, one batch at a time until one comes back clean */
+    if (mq_now_ms() >= r->lease_until_ms)
+        return 0; /* the lease must be renewed first */
     ids = inflight_id_array(&r->ring, &count);
     rc = relay_fetch(r, ids, &s->b);
     free(ids);
@@ -359,7 +494,7 @@ static int relay_feed(struct relay *r, bool *sent)
         return 0;
     }
     clock_gettime(CLOCK_MONOTONIC, &s->sent);
-    if (publish_send(&r->pub, &s->b, &s->c, err, sizeof err) != 0) {
+    if (publish_send(&r->pub, &s->b, &s->c, relay_publish_deadline(r), err, sizeof err) != 0) {
         relay_metrics_batch(r->metrics, (size_t)(r->pub.next_tag - s->c.first_tag), 0, 0, 0, 0.0);
         outbox_batch_release(&s->b);
         relay_broker_failed(r, err);
@@ -438,10 +573,11 @@ static int relay_start(struct relay *r)
     if (rc < 0)
         return -1;
     if (rc > 0) {
-        if (mq_service(r->pub.conn, err, sizeof err) != 0)
+        if (mq_service(r->pub.conn, &r->watch, err, sizeof err) != 0)
             relay_drop_mq(r, err);
         else
             signals_sleep_ms(r->cfg->poll_interval_ms);
+        relay_metrics_blocked(r->metrics, r->pub.conn != NULL && r->watch.blocked);
         return -1;
     }
     return 0;
@@ -462,9 +598,15 @@ static void relay_turn(struct relay *r)
 
     if (!r->leader && relay_start(r) != 0)
         return;
+    if (relay_keep_lease(r) != 0)
+        return;
     cs = inflight_confirms(&r->ring, &n);
-    if (mq_confirms_read(r->pub.conn, cs, n, err, sizeof err) != 0 ||
-        relay_retire(r, err, sizeof err) != 0) {
+    if (mq_confirms_read(r->pub.conn, cs, n, &r->watch, err, sizeof err) != 0) {
+        relay_broker_failed(r, err);
+        return;
+    }
+    relay_metrics_blocked(r->metrics, r->watch.blocked);
+    if (relay_retire(r, err, sizeof err) != 0) {
         relay_broker_failed(r, err);
         return;
     }
@@ -478,26 +620,37 @@ static void relay_turn(struct relay *r)
         relay_wait_busy(r);
 }
 
-/* At exit: reads the confirms already there, marks the acked rows of the batches in flight, and
- * releases the rest (their rows are published again by the next relay). */
+/* At exit: reads the confirms already there, marks the acked prefix of the batches in flight,
+ * releases the rest (their rows are published again by the next relay) and gives the lease up,
+ * so that a standby takes over at once. */
 static void relay_finish(struct relay *r)
 {
-    struct inflight_batch *s;
     char err[512];
     size_t n = 0;
 
     if (r->pub.conn != NULL && r->ring.len > 0) {
         struct mq_confirms *const *cs = inflight_confirms(&r->ring, &n);
-        if (mq_confirms_read(r->pub.conn, cs, n, err, sizeof err) != 0)
+        if (mq_confirms_read(r->pub.conn, cs, n, &r->watch, err, sizeof err) != 0)
             log_warn("could not read the last publisher confirms", "error=\"%s\"", err);
     }
-    while ((s = inflight_at(&r->ring, 0)) != NULL) {
-        relay_account(r, s);
-        if (r->pg == NULL || relay_mark(r, s) != 0)
-            break;
-        inflight_pop(&r->ring);
-    }
+    if (r->leader && relay_settle_all(r) == 0 && r->pg != NULL &&
+        outbox_lease_release(r->pg, r->holder, err, sizeof err) != 0)
+        log_warn("could not release the relay lease", "error=\"%s\"", err);
     inflight_release(&r->ring);
+}
+
+/* This relay's id in relay_lease: host:pid:random, unique among the relays of a deployment. */
+static void relay_holder_id(char *buf, size_t len)
+{
+    char host[64] = "relay";
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "relay");
+    host[sizeof host - 1] = '\0';
+    snprintf(buf, len, "%s:%ld:%08lx", host, (long)getpid(),
+             (unsigned long)(ts.tv_nsec ^ (ts.tv_sec << 20)) & 0xffffffffUL);
 }
 
 static void relay_run(struct relay *r)
@@ -547,6 +700,11 @@ int main(void)
         log_error("invalid configuration", "error=\"BROKER_URL: %s\"", err);
         return 2;
     }
+    if (pg_check_options(err, sizeof err) != 0 || mq_check_options(err, sizeof err) != 0) {
+        log_error("invalid configuration", "error=\"%s\"", err);
+        mq_broker_release(&broker);
+        return 2;
+    }
     if (signals_install() != 0) {
         log_error("could not install signal handlers", NULL);
         mq_broker_release(&broker);
@@ -568,7 +726,11 @@ int main(void)
     r.purge.budget_ms = 200;
     r.idle_mode = strcmp(cfg.notify_mode, "idle") == 0;
     r.pub.exchange = cfg.exchange;
-    r.mq_retry_ms = 100;
+    backoff_init(&r.mq_retry, 100, 5000);
+    backoff_init(&r.return_retry, 100, 5000);
+    r.watch.on_return = relay_on_return;
+    r.watch.arg = &r;
+    relay_holder_id(r.holder, sizeof r.holder);
     r.metrics = relay_metrics_start();
     if (r.metrics == NULL) {
         mq_broker_release(&broker);
@@ -578,17 +740,19 @@ int main(void)
 
     char q[300];
     log_info("starting",
-             "exchange=%s batch_size=%ld max_in_flight=%ld poll_interval_ms=%ld notify_mode=%s "
+             "holder=%s exchange=%s batch_size=%ld max_in_flight=%ld lease_ms=%ld "
+             "poll_interval_ms=%ld notify_mode=%s "
              "outbox_retention=%s idempotency_key_ttl_s=%ld purge_interval_ms=%ld",
-             cfg.exchange, cfg.batch_size, cfg.max_in_flight, cfg.poll_interval_ms, cfg.notify_mode,
-             log_quote(q, sizeof q, cfg.outbox_retention), cfg.idempotency_key_ttl_s,
-             cfg.purge_interval_ms);
+             r.holder, cfg.exchange, cfg.batch_size, cfg.max_in_flight, cfg.lease_ms,
+             cfg.poll_interval_ms, cfg.notify_mode, log_quote(q, sizeof q, cfg.outbox_retention),
+             cfg.idempotency_key_ttl_s, cfg.purge_interval_ms);
     if (cfg.fault_pause_after_publish_ms > 0)
         log_warn("fault hooks on: for tests only, never in production",
                  "fault_pause_after_publish_ms=%ld", cfg.fault_pause_after_publish_ms);
     relay_run(&r);
 
-    mq_close(r.pub.conn, true);
+    /* a blocked broker reads nothing: a polite close would wait for its reply in vain */
+    mq_close(r.pub.conn, !r.watch.blocked);
     PQfinish(r.pg);
     relay_metrics_stop(r.metrics);
     mq_broker_release(&broker);

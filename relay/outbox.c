@@ -9,21 +9,28 @@
 #include <string.h>
 
 const struct pg_stmt outbox_stmts[] = {
-    {"relay_lead", "SELECT pg_try_advisory_lock(hashtext('cqrs.relay'))", 0},
+    /* the leader lease and its fencing (migrations/write/0008_relay_lease.sql) */
+    {"relay_lease_acquire",
+     "SELECT acquired, coalesce(holder, ''), epoch, fenced_pid FROM relay_lease_acquire($1, $2)",
+     2},
+    {"relay_lease_renew", "SELECT relay_lease_renew($1, $2)", 2},
+    {"relay_lease_release", "SELECT relay_lease_release($1)", 1},
     {"relay_fetch",
      "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
      "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
      1},
-    /* the same, leaving out every row in flight ($2, up to RELAY_MAX_IN_FLIGHT batches). NOT IN over a subquery is a hashed SubPlan
-     * in the generic plan too (one probe per row it scans); "id <> ALL($2)" is hashed only when
-     * $2 is a constant of a custom plan, else compared element by element (about 4x the time
-     * with 1,000 ids). Both walk outbox_unpublished_idx in id order, stopping at the limit. */
+    /* the same, leaving out every row in flight ($2, up to RELAY_MAX_IN_FLIGHT batches). NOT IN
+     * over a subquery is a hashed SubPlan in the generic plan too (one probe per row it scans); "id
+     * <> ALL($2)" is hashed only when $2 is a constant of a custom plan, else compared element by
+     * element (about 4x the time with 1,000 ids). Both walk outbox_unpublished_idx in id order,
+     * stopping at the limit. */
     {"relay_fetch_next",
      "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
      "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL "
      "AND id NOT IN (SELECT unnest($2::bigint[])) ORDER BY id LIMIT $1",
      2},
-    {"relay_mark", "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1},
+    /* NULL when this session no longer holds the lease: a deposed leader never marks */
+    {"relay_mark", "SELECT relay_mark_published($1::bigint[], $2)", 2},
     {"relay_notify_wanted",
      "UPDATE relay_state SET notify_wanted = $1::boolean, updated_at = now()", 1},
 };
@@ -60,14 +67,51 @@ int outbox_listen(PGconn *conn, char *err, size_t errlen)
     return rc;
 }
 
-int outbox_try_lead(PGconn *conn, bool *leader, char *err, size_t errlen)
+int outbox_lease_acquire(PGconn *conn, const char *holder, long lease_ms,
+                         struct outbox_lease *lease, char *err, size_t errlen)
 {
-    PGresult *res =
-        exec(conn, "relay_lead", 0, NULL, PGRES_TUPLES_OK, "take the relay lock", err, errlen);
+    char ms[24];
+    const char *params[2] = {holder, ms};
+    PGresult *res;
+
+    snprintf(ms, sizeof ms, "%ld", lease_ms);
+    res = exec(conn, "relay_lease_acquire", 2, params, PGRES_TUPLES_OK, "take the relay lease", err,
+               errlen);
+    if (res == NULL)
+        return -1;
+    lease->acquired = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    snprintf(lease->holder, sizeof lease->holder, "%s", PQgetvalue(res, 0, 1));
+    lease->epoch = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    lease->fenced_pid = PQgetisnull(res, 0, 3) ? 0 : atoi(PQgetvalue(res, 0, 3));
+    PQclear(res);
+    return 0;
+}
+
+int outbox_lease_renew(PGconn *conn, const char *holder, long lease_ms, bool *held, char *err,
+                       size_t errlen)
+{
+    char ms[24];
+    const char *params[2] = {holder, ms};
+    PGresult *res;
+
+    snprintf(ms, sizeof ms, "%ld", lease_ms);
+    res = exec(conn, "relay_lease_renew", 2, params, PGRES_TUPLES_OK, "renew the relay lease", err,
+               errlen);
+    if (res == NULL)
+        return -1;
+    *held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return 0;
+}
+
+int outbox_lease_release(PGconn *conn, const char *holder, char *err, size_t errlen)
+{
+    const char *params[1] = {holder};
+    PGresult *res = exec(conn, "relay_lease_release", 1, params, PGRES_TUPLES_OK,
+                         "release the relay lease", err, errlen);
 
     if (res == NULL)
         return -1;
-    *leader = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     return 0;
 }
@@ -118,7 +162,7 @@ void outbox_ids_append(const struct outbox_batch *b, const struct mq_confirms *c
     for (int i = 0; i < b->n; i++) {
         size_t w = (size_t)outbox_length(b, i, OUTBOX_ID);
         if (c != NULL && mq_confirms_state(c, (size_t)i) != MQ_ACKED)
-            continue;
+            break; /* the acked prefix only: never a row after one that failed */
         if (*count > 0)
             ids[(*len)++] = ',';
         memcpy(ids + *len, outbox_value(b, i, OUTBOX_ID), w);
@@ -140,21 +184,25 @@ char *outbox_id_array(const struct outbox_batch *b, const struct mq_confirms *c,
     return ids;
 }
 
-int outbox_mark_published(PGconn *conn, const struct outbox_batch *b, const struct mq_confirms *c,
-                          size_t *marked, char *err, size_t errlen)
+int outbox_mark_published(PGconn *conn, const char *holder, const struct outbox_batch *b,
+                          const struct mq_confirms *c, size_t *marked, char *err, size_t errlen)
 {
     char *ids = outbox_id_array(b, c, marked);
-    const char *params[1] = {ids};
+    const char *params[2] = {ids, holder};
     PGresult *res = NULL;
     int rc = 0;
 
     if (*marked == 0)
         goto out;
-    res = exec(conn, "relay_mark", 1, params, PGRES_COMMAND_OK, "mark outbox rows published", err,
+    res = exec(conn, "relay_mark", 2, params, PGRES_TUPLES_OK, "mark outbox rows published", err,
                errlen);
     if (res == NULL) {
         *marked = 0;
         rc = -1;
+    } else if (PQgetisnull(res, 0, 0)) {
+        snprintf(err, errlen, "could not mark outbox rows published: this relay lost its lease");
+        *marked = 0;
+        rc = 1;
     }
 out:
     PQclear(res);

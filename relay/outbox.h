@@ -1,4 +1,4 @@
-/* outbox: the relay's side of the write DB. Leadership (a session advisory lock), fetching
+/* outbox: the relay's side of the write DB. Leadership (the lease of relay_lease), fetching
  * unpublished outbox rows in id order, marking confirmed rows published, the notify_wanted
  * switch of relay_state, and waiting for an outbox_events notification.
  *
@@ -37,9 +37,25 @@ struct outbox_batch {
 /* LISTEN outbox_events (only the leader listens). */
 __attribute__((warn_unused_result)) int outbox_listen(PGconn *conn, char *err, size_t errlen);
 
-/* Tries to take the relay leader lock for this session; *leader says whether it is held. */
-__attribute__((warn_unused_result)) int outbox_try_lead(PGconn *conn, bool *leader, char *err,
-                                                        size_t errlen);
+/* The leader lease (migrations/write/0008_relay_lease.sql). */
+struct outbox_lease {
+    bool acquired;    /* this session holds it now */
+    char holder[128]; /* who holds it ("" never held) */
+    long long epoch;  /* + 1 at each change of holder */
+    int fenced_pid;   /* the old holder's backend this call terminated, 0 none */
+};
+/* Takes (or renews) the lease for holder on this session for lease_ms: a standby's try. */
+__attribute__((warn_unused_result)) int outbox_lease_acquire(PGconn *conn, const char *holder,
+                                                             long lease_ms,
+                                                             struct outbox_lease *lease, char *err,
+                                                             size_t errlen);
+/* The leader's renewal: *held false when the lease was taken over (stop publishing). */
+__attribute__((warn_unused_result)) int outbox_lease_renew(PGconn *conn, const char *holder,
+                                                           long lease_ms, bool *held, char *err,
+                                                           size_t errlen);
+/* A clean shutdown gives the lease up, so that a standby takes over at once. */
+__attribute__((warn_unused_result)) int outbox_lease_release(PGconn *conn, const char *holder,
+                                                             char *err, size_t errlen);
 
 /* Fetches up to limit unpublished rows in id order into b (b->n may be 0). exclude_ids, when not
  * NULL, is the array literal of the rows in flight (published, not yet marked: see
@@ -55,8 +71,9 @@ int outbox_length(const struct outbox_batch *b, int row, enum outbox_col col);
 void outbox_batch_release(struct outbox_batch *b);
 
 /* The ids of b's rows as a PostgreSQL array literal, "{id,id,...}" in row order ("{}" for none):
- * every row when c is NULL, else the rows whose confirm state in c is MQ_ACKED (row i has entry
- * i). *count gets their number. The caller frees the string. */
+ * every row when c is NULL, else the acked prefix: the rows before the first whose confirm state
+ * in c is not MQ_ACKED (row i has entry i; a row returned as unroutable, nacked or pending ends
+ * it). *count gets their number. The caller frees the string. */
 char *outbox_id_array(const struct outbox_batch *b, const struct mq_confirms *c, size_t *count);
 /* The pieces of such a literal, for lists that span batches (inflight.h): the bytes b's ids take
  * with their separators, and the appending of those selected as above at ids + *len (a comma
@@ -65,11 +82,13 @@ size_t outbox_ids_size(const struct outbox_batch *b);
 void outbox_ids_append(const struct outbox_batch *b, const struct mq_confirms *c, char *ids,
                        size_t *len, size_t *count);
 
-/* Sets published_at on the rows of b whose confirm state in c is MQ_ACKED (row i has entry i).
- * *marked gets their number. */
+/* Sets published_at on the acked prefix of b (outbox_id_array), only while this session holds the
+ * lease for holder (relay_mark_published checks it in the same statement). *marked gets their
+ * number. Returns 0, -1 with err on a failed statement, or 1 with err when the lease is lost
+ * (nothing marked: the caller stops publishing and stands by). */
 __attribute__((warn_unused_result)) int
-outbox_mark_published(PGconn *conn, const struct outbox_batch *b, const struct mq_confirms *c,
-                      size_t *marked, char *err, size_t errlen);
+outbox_mark_published(PGconn *conn, const char *holder, const struct outbox_batch *b,
+                      const struct mq_confirms *c, size_t *marked, char *err, size_t errlen);
 
 /* Sets relay_state.notify_wanted. */
 __attribute__((warn_unused_result)) int outbox_set_notify_wanted(PGconn *conn, bool wanted,

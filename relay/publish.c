@@ -15,7 +15,7 @@ static amqp_bytes_t value_bytes(const struct outbox_batch *b, int row, enum outb
 }
 
 int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_confirms *c,
-                 char *err, size_t errlen)
+                 long long deadline_ms, char *err, size_t errlen)
 {
     amqp_basic_properties_t props;
     char detail[256];
@@ -30,6 +30,8 @@ int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_co
     for (int i = 0; i < b->n; i++) {
         int status;
 
+        if (mq_wait_writable(p->conn, deadline_ms, err, errlen) != 0)
+            return -1;
         props.message_id = value_bytes(b, i, OUTBOX_EVENT_ID);
         props.type = value_bytes(b, i, OUTBOX_EVENT_TYPE);
         status = amqp_basic_publish(p->conn, MQ_CHANNEL, amqp_cstring_bytes(p->exchange),
@@ -46,19 +48,17 @@ int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_co
     return 0;
 }
 
-void publish_log_rows(const struct outbox_batch *b, const struct mq_confirms *c)
+void publish_log_rows(const struct outbox_batch *b, size_t n)
 {
     /* info level: one order can be followed through all four services' logs */
     if (!log_enabled(LOG_INFO))
         return;
-    for (int i = 0; i < b->n; i++) {
+    for (int i = 0; i < b->n && (size_t)i < n; i++) {
         const char *agg = outbox_value(b, i, OUTBOX_AGGREGATE_TYPE);
         const char *key = strcmp(agg, "order") == 0     ? "order_id"
                           : strcmp(agg, "product") == 0 ? "product_id"
                           : strcmp(agg, "todo") == 0    ? "todo_id"
                                                         : "aggregate_id";
-        if (mq_confirms_state(c, (size_t)i) != MQ_ACKED)
-            continue;
         log_info("published event", "event_id=%s type=%s routing_key=%s %s=%s outbox_id=%s",
                  outbox_value(b, i, OUTBOX_EVENT_ID), outbox_value(b, i, OUTBOX_EVENT_TYPE),
                  outbox_value(b, i, OUTBOX_ROUTING_KEY), key,

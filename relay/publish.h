@@ -20,15 +20,17 @@ struct publisher {
 };
 
 /* Publishes the n rows of b without waiting for the broker; c is reset to one pending entry per
- * row. Returns 0, or -1 with err when a publish fails: the caller then drops the connection (no
- * row of b counts as confirmed). */
+ * row. Before each row it waits until the socket can take it (mq_wait_writable), at most until
+ * deadline_ms (mq_now_ms's clock: the relay's lease and publish deadline), so a broker that
+ * stopped reading cannot block it. Returns 0, or -1 with err when a publish fails or the deadline
+ * passed: the caller then drops the connection (no row of b counts as confirmed). */
 __attribute__((warn_unused_result)) int publish_send(struct publisher *p,
                                                      const struct outbox_batch *b,
-                                                     struct mq_confirms *c, char *err,
-                                                     size_t errlen);
+                                                     struct mq_confirms *c, long long deadline_ms,
+                                                     char *err, size_t errlen);
 
-/* Logs, at info level, one line per row of b that c marks acked: event_id, routing key and
- * order_id / product_id (the aggregate id). */
-void publish_log_rows(const struct outbox_batch *b, const struct mq_confirms *c);
+/* Logs, at info level, one line per row of the first n rows of b (those marked published):
+ * event_id, routing key and order_id / product_id (the aggregate id). */
+void publish_log_rows(const struct outbox_batch *b, size_t n);
 
 #endif

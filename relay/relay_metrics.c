@@ -21,7 +21,7 @@
 
 struct relay_metrics {
     struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
-    struct metrics_gauge *backlog, *oldest_age, *leader;
+    struct metrics_gauge *backlog, *oldest_age, *leader, *blocked, *unroutable;
     struct metrics_counter *published, *confirmed, *nacked, *returned;
     struct metrics_histogram *batch_seconds;
     long long next_backlog_ms; /* the loop's thread only */
@@ -46,6 +46,18 @@ static void health_leader(void *arg, char *buf, size_t len)
     snprintf(buf, len, ",\"leader\":%s", metrics_gauge_value(m->leader) > 0 ? "true" : "false");
 }
 
+/* /health is degraded while the broker blocks publishing or returned events are held back */
+static const char *health_degraded(void *arg)
+{
+    const struct relay_metrics *m = arg;
+
+    if (metrics_gauge_value(m->blocked) > 0)
+        return "broker blocked";
+    if (metrics_gauge_value(m->unroutable) > 0)
+        return "events returned as unroutable";
+    return NULL;
+}
+
 struct relay_metrics *relay_metrics_start(void)
 {
     struct relay_metrics *m = xcalloc(1, sizeof *m);
@@ -55,6 +67,7 @@ struct relay_metrics *relay_metrics_start(void)
         .default_port = "9101",
         .db_name = "write database",
         .health_extra = health_leader,
+        .degraded = health_degraded,
         .arg = m,
     };
     struct metrics *r;
@@ -82,7 +95,13 @@ struct relay_metrics *relay_metrics_start(void)
         metrics_histogram_new(r, "relay_publish_batch_duration_seconds",
                               "Time to publish one batch and receive its confirms", batch_bounds,
                               sizeof batch_bounds / sizeof batch_bounds[0]);
-    m->leader = metrics_gauge_new(r, "relay_leader", "1 while this relay holds the leader lock");
+    m->leader = metrics_gauge_new(r, "relay_leader", "1 while this relay holds the leader lease");
+    m->blocked = metrics_gauge_new(r, "relay_broker_blocked",
+                                   "1 while the broker blocks this relay's publishing "
+                                   "(connection.blocked: a memory or disk alarm)");
+    m->unroutable = metrics_gauge_new(r, "relay_events_unroutable",
+                                      "1 while events the broker returned as unroutable are held "
+                                      "back, unmarked, and retried");
     svc_metrics_listen(m->base);
     return m;
 }
@@ -112,6 +131,18 @@ void relay_metrics_leader(struct relay_metrics *m, bool leader)
 {
     if (m != NULL)
         metrics_gauge_set(m->leader, leader ? 1 : 0);
+}
+
+void relay_metrics_blocked(struct relay_metrics *m, bool blocked)
+{
+    if (m != NULL)
+        metrics_gauge_set(m->blocked, blocked ? 1 : 0);
+}
+
+void relay_metrics_unroutable(struct relay_metrics *m, bool held)
+{
+    if (m != NULL)
+        metrics_gauge_set(m->unroutable, held ? 1 : 0);
 }
 
 void relay_metrics_batch(struct relay_metrics *m, size_t published, size_t acked, size_t nacked,

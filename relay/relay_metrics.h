@@ -9,11 +9,15 @@
  *                                                 confirm (up to RELAY_MAX_IN_FLIGHT batches are
  *                                                 in flight at once; the marking and fetching
  *                                                 of the batches around it overlap that time)
- *   relay_leader                                  1 while this relay holds the leader lock
+ *   relay_leader                                  1 while this relay holds the leader lease
+ *   relay_broker_blocked                          1 while the broker blocks publishing
+ *   relay_events_unroutable                       1 while returned (unroutable) events are held
  *   db_up, broker_up                              1 while connected
  *   db_reconnects_total, broker_reconnects_total  connections made again after one was lost
  * The loop calls the functions below (atomics, no locks); the backlog is counted on the relay's
- * own connection at most once a second. /health is 200 while both connections are up, else 503.
+ * own connection at most once a second. /health is 200 while both connections are up, else 503;
+ * "degraded" (200) with reason "broker blocked" or "events returned as unroutable" while either
+ * gauge is 1.
  * Every function accepts a NULL struct relay_metrics (metrics off). */
 #ifndef CQ_RELAY_METRICS_H
 #define CQ_RELAY_METRICS_H
@@ -39,6 +43,8 @@ struct svc_metrics *relay_metrics_base(struct relay_metrics *m);
 /* The write DB connection was lost: db_up and relay_leader drop to 0. */
 void relay_metrics_db_lost(struct relay_metrics *m);
 void relay_metrics_leader(struct relay_metrics *m, bool leader);
+void relay_metrics_blocked(struct relay_metrics *m, bool blocked);
+void relay_metrics_unroutable(struct relay_metrics *m, bool held);
 
 /* One batch: published handed to the broker, acked / nacked / returned by it, in seconds. */
 void relay_metrics_batch(struct relay_metrics *m, size_t published, size_t acked, size_t nacked,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# rabbit.sh start|stop|status|queues: the project-local RabbitMQ node, all state in
+# rabbit.sh start|stop|status|queues|ctl ARGS...: the project-local RabbitMQ node, all state in
 # $STATE_DIR/rabbit. Listens on 127.0.0.1:$AMQP_PORT, distribution on $AMQP_DIST_PORT, with a
 # private epmd on $AMQP_EPMD_PORT. start creates the vhost and user of BROKER_URL and deletes
 # `guest`; stop also ends the private epmd. Idempotent. status exits 0 if running, 3 if not;
@@ -213,6 +213,14 @@ queues() {
     ctl list_queues -p "$url_vhost" --silent --no-table-headers name messages_ready consumers
 }
 
+# ctl ARGS...: rabbitmqctl on our node, BROKER_URL's vhost as VHOST in the environment (tests:
+# delete a queue, set the memory watermark).
+ctl_cmd() {
+    [[ -n "$(server_pid)" ]] || die "not running"
+    parse_amqp_url "$BROKER_URL"
+    VHOST="$url_vhost" ctl "$@"
+}
+
 status() {
     local pid
     pid="$(server_pid)"
@@ -229,8 +237,9 @@ case "${1:-}" in
     stop) stop ;;
     status) status ;;
     queues) queues ;;
+    ctl) shift; ctl_cmd "$@" ;;
     *)
-        echo "usage: $0 start|stop|status|queues" >&2
+        echo "usage: $0 start|stop|status|queues|ctl ARGS..." >&2
         exit 2
         ;;
 esac

@@ -1,6 +1,7 @@
 #include "consistency.h"
 
 #include "apiserver.h"
+#include "backoff.h"
 #include "deadline.h"
 #include "log.h"
 #include "pg.h"
@@ -17,9 +18,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 
 long long consistency_now_ms(void)
 {
@@ -398,10 +396,12 @@ static void *listen_main(void *arg)
 {
     struct consistency *c = arg;
     PGconn *conn = NULL;
-    long long backoff = BACKOFF_MIN_MS, next_connect = 0;
+    struct backoff backoff;
+    long long next_connect = 0;
     unsigned attempts = 0;
     char err[512], q[600];
 
+    backoff_init(&backoff, 100, 5000);
     while (!atomic_load(&c->stop)) {
         long long now = consistency_now_ms();
         if (conn == NULL && now >= next_connect) {
@@ -411,15 +411,15 @@ static void *listen_main(void *arg)
                 log_info("listening for notifications", "channel=%s attempts=%u",
                          CONSISTENCY_CHANNEL, attempts);
                 attempts = 0;
-                backoff = BACKOFF_MIN_MS;
+                backoff_reset(&backoff);
                 /* whatever was committed while nobody listened: every parked request checks */
                 consistency_hub_notify(c->hub);
             } else {
+                long delay = backoff_next(&backoff);
                 log_warn("could not listen for notifications",
-                         "channel=%s attempt=%u retry_ms=%lld error=%s", CONSISTENCY_CHANNEL,
-                         attempts, backoff, log_quote(q, sizeof q, err));
-                next_connect = now + backoff;
-                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                         "channel=%s attempt=%u retry_ms=%ld error=%s", CONSISTENCY_CHANNEL,
+                         attempts, delay, log_quote(q, sizeof q, err));
+                next_connect = now + delay;
             }
         }
 

@@ -17,6 +17,7 @@ import { Load, createProducts, send } from './load.mjs';
 import { check, settle, waitOrderVisible } from './converge.mjs';
 import { writeReport } from './report.mjs';
 import { productBursts, todoBursts } from './ordering.mjs';
+import { rabbitCtl, brokerVhost, memoryWatermark, relayHealth, relayMetric, waitFor } from './relay.mjs';
 
 const execFileP = promisify(execFile);
 const RATE = Number(process.env.FAULTS_RATE ?? 80);
@@ -649,3 +650,152 @@ test('11.4 a consumer frozen inside its transaction does not stop the other for 
     await stopExtra(c2);
   }
 });
+// --- the relay (issue 11 items 1, 3, 4) --------------------------------------------------------
+const LEASE_MS = Number(process.env.RELAY_LEASE_MS ?? 5000);
+const dbNow = () => sqlValue(W, 'SELECT clock_timestamp()');
+
+test('12.a the read-model queue deleted while publishing: returned events are never marked, none is lost', async () => {
+  // Only a queue that is empty may be deleted: messages in a deleted queue are gone, whatever the
+  // relay does. So the load starts after the deletion: every event it causes is returned.
+  const row = { id: '12.a', fault: 'consumer stopped and the read-model queue deleted, then load for 8 s (every event unroutable), consumer restarted', commands: 0, injected: 1, ok: false };
+  rows.push(row);
+  assert.ok((await settle('test 12.a (before)')).ok, 'the read model had not converged before the fault');
+  await stopServices(['consumer']);
+  let load;
+  let stats;
+  let health;
+  let held = 0;
+  let returned = 0;
+  let recoveryMs;
+  try {
+    await rabbitCtl('delete_queue', '-p', brokerVhost(), QUEUE);
+    const deletedAt = dbNow();
+    const before = await relayMetric('relay_events_returned_total');
+    load = new Load({ products, rate: RATE }).start();
+    health = await waitFor(async () => {
+      const h = await relayHealth();
+      return h.body.status === 'degraded' ? h : undefined;
+    }, 15000);
+    await sleep(8000);
+    held = Number(sqlValue(W, `SELECT count(*) FROM outbox
+      WHERE created_at > '${deletedAt}'::timestamptz AND published_at IS NULL`));
+    const marked = Number(sqlValue(W, `SELECT count(*) FROM outbox
+      WHERE created_at > '${deletedAt}'::timestamptz AND published_at IS NOT NULL`));
+    returned = (await relayMetric('relay_events_returned_total')) - before;
+    assert.equal(marked, 0, `${marked} events were marked published while no queue was bound`);
+    assert.ok(held > 0, 'no event was held back');
+    assert.ok(returned > 0, 'relay_events_returned_total did not grow');
+    assert.equal(await relayMetric('relay_events_unroutable'), 1, 'relay_events_unroutable is not 1');
+  } finally {
+    await startServices(['consumer']); // declares the queue and its binding again
+  }
+  const clearedAt = now();
+  const first = load.created.at(-1);
+  const seen = first ? await waitOrderVisible(first.orderId) : 0;
+  recoveryMs = seen ? seen - clearedAt : undefined;
+  await sleep(5000);
+  stats = await load.stop();
+  const conv = await settle('test 12.a');
+  Object.assign(row, {
+    commands: stats.sent, lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice,
+    outOfOrder: conv.figures.outOfOrder, recoveryMs, settleMs: conv.settleMs, ok: conv.ok, stats,
+    figures: { ...conv.figures, checkMs: conv.checkMs },
+  });
+  assert.ok(conv.ok, `the read model did not converge:\n${conv.diffs.slice(0, 30).join('\n')}`);
+  assert.ok(health, '/health never answered degraded while events were returned');
+  assert.equal(health.status, 200);
+  assert.match(health.body.reason, /unroutable/);
+  assert.ok(await waitFor(async () => (await relayHealth()).body.status === 'ok', 15000),
+    '/health did not answer ok once the events were delivered');
+  assert.equal(row.lost, 0);
+  assert.ok(recoveryMs !== undefined, 'the last order held back never became visible');
+  row.notes = `${held} events held back unmarked while no queue was bound (${returned} returns counted, ` +
+    `/health "degraded": "${health.body.reason}"); all delivered after the consumer declared the queue again`;
+});
+
+test('12.b a frozen relay leader (SIGSTOP) is replaced within the lease and fenced', async () => {
+  const r2 = 'relay-12b';
+  startExtra('relay', r2, { RELAY_METRICS_PORT: process.env.FAULTS_EXTRA_RELAY_METRICS_PORT });
+  await waitLog(r2, 0, /another relay is the leader, standing by/);
+  const old = pidOf('relay');
+  let takeoverMs;
+  let afterWake = '';
+  try {
+    const { row } = await scenario({
+      id: '12.b', fault: 'two relays; `SIGSTOP` of the leader, `SIGCONT` after the standby took over',
+      inject: async () => {
+        const o2 = logSize(r2);
+        const t0 = now();
+        process.kill(old, 'SIGSTOP');
+        try {
+          await waitLog(r2, o2, /became leader/, LEASE_MS + 15000);
+          takeoverMs = now() - t0;
+          // events flow through the new leader while the old one is still frozen
+          await waitLog(r2, o2, /msg="published batch"/, 10000);
+        } finally {
+          const o1 = logSize('relay');
+          process.kill(old, 'SIGCONT');
+          await waitLog('relay', o1, /another relay is the leader, standing by/, 15000)
+            .catch(() => {});
+          await sleep(2000);
+          afterWake = logSince('relay', o1);
+        }
+        return { injected: 1, clearedAt: t0 + takeoverMs };
+      },
+    });
+    assert.ok(takeoverMs <= LEASE_MS + 2500, `takeover took ${takeoverMs} ms (lease ${LEASE_MS} ms)`);
+    assert.equal(pidOf('relay'), old, 'the old leader died instead of standing by');
+    assert.doesNotMatch(afterWake, /msg="published (batch|event)"/, 'the deposed leader marked events');
+    assert.match(afterWake, /another relay is the leader, standing by/, 'the old leader did not stand by');
+    assert.equal(await relayMetric('relay_leader'), 0, 'the old leader still says it leads');
+    assert.equal(await relayMetric('relay_leader', process.env.FAULTS_EXTRA_RELAY_METRICS_PORT), 1);
+    row.takeoverMs = takeoverMs;
+    row.notes = `takeover ${(takeoverMs / 1000).toFixed(1)} s (lease ${(LEASE_MS / 1000).toFixed(1)} s); ` +
+      'the old leader\'s session was terminated, and once woken it marked nothing and stood by';
+  } finally {
+    await stopExtra(r2); // gives the lease up: the relay of services.sh leads again at once
+  }
+});
+
+test('12.c a broker alarm: /health says blocked, SIGTERM still stops the relay, nothing is lost', async () => {
+  const original = await memoryWatermark();
+  let health;
+  let exitMs;
+  try {
+    const { row } = await scenario({
+      id: '12.c', fault: 'memory alarm (`set_vm_memory_high_watermark 0`) under load; relay SIGTERM during it; alarm cleared, relay started',
+      inject: async () => {
+        await rabbitCtl('set_vm_memory_high_watermark', '0');
+        health = await waitFor(async () => {
+          const h = await relayHealth();
+          return h.body.reason === 'broker blocked' ? h : undefined;
+        }, 20000);
+        const blocked = await relayMetric('relay_broker_blocked');
+        const pid = pidOf('relay');
+        const t0 = now();
+        process.kill(pid, 'SIGTERM');
+        while (pidOf('relay') === pid && now() - t0 < 20000) await sleep(20);
+        exitMs = now() - t0;
+        await rabbitCtl('set_vm_memory_high_watermark', ...restoreArgs(original));
+        await stopServices(['relay']); // if it did not stop by itself
+        await startServices(['relay']);
+        assert.equal(blocked, 1, 'relay_broker_blocked was not 1 during the alarm');
+        return { injected: 1, clearedAt: now() };
+      },
+    });
+    assert.ok(health, '/health never reported "broker blocked" during the alarm');
+    assert.equal(health.body.status, 'degraded');
+    assert.ok(exitMs < 5000, `the relay took ${exitMs} ms to stop on SIGTERM during the alarm`);
+    assert.equal(row.lost, 0);
+    row.notes = `/health "degraded": "broker blocked"; SIGTERM during the alarm: the relay exited in ` +
+      `${(exitMs / 1000).toFixed(1)} s`;
+  } finally {
+    await rabbitCtl('set_vm_memory_high_watermark', ...restoreArgs(original)).catch(() => {});
+  }
+});
+
+// The arguments of set_vm_memory_high_watermark for what memoryWatermark() read.
+function restoreArgs(value) {
+  const abs = value.match(/\{absolute,\s*(\d+)\}/);
+  return abs ? ['absolute', abs[1]] : [value];
+}

@@ -28,6 +28,8 @@ static void push_batch(struct inflight *q, long first, int n, uint64_t tag)
         char value[32];
         snprintf(value, sizeof value, "%ld", first + i);
         ck_assert(PQsetvalue(s->b.res, i, OUTBOX_ID, value, (int)strlen(value)));
+        snprintf(value, sizeof value, "event-%ld", first + i);
+        ck_assert(PQsetvalue(s->b.res, i, OUTBOX_EVENT_ID, value, (int)strlen(value)));
     }
     s->b.n = n;
     mq_confirms_reset(&s->c, tag, (size_t)n);
@@ -88,9 +90,9 @@ START_TEST(the_exclusion_list_holds_every_row_in_flight)
     inflight_init(&q, 4);
     ck_assert_ptr_null(inflight_id_array(&q, &count)); /* nothing in flight: a plain fetch */
     ck_assert_uint_eq(count, 0);
-    push_batch(&q, 7, 3, 1);    /* 7 8 9 */
-    push_batch(&q, 3, 1, 4);    /* 3: a lower id that committed late */
-    push_batch(&q, 100, 2, 5);  /* 100 101 */
+    push_batch(&q, 7, 3, 1);   /* 7 8 9 */
+    push_batch(&q, 3, 1, 4);   /* 3: a lower id that committed late */
+    push_batch(&q, 100, 2, 5); /* 100 101 */
     ids = inflight_id_array(&q, &count);
     ck_assert_str_eq(ids, "{7,8,9,3,100,101}");
     ck_assert_uint_eq(count, 6);
@@ -141,9 +143,9 @@ START_TEST(tags_of_dropped_batches_are_ignored_and_unknown_tags_fail)
     inflight_init(&q, 4);
     cs = inflight_confirms(&q, &n);
     ck_assert_int_eq(mq_confirms_settle_span(cs, n, 5, true, true), 0); /* nothing in flight */
-    push_batch(&q, 1, 2, 10); /* 10..11 */
-    push_batch(&q, 3, 2, 12); /* 12..13 */
-    inflight_pop(&q);         /* the first was marked */
+    push_batch(&q, 1, 2, 10);                                           /* 10..11 */
+    push_batch(&q, 3, 2, 12);                                           /* 12..13 */
+    inflight_pop(&q);                                                   /* the first was marked */
     cs = inflight_confirms(&q, &n);
     ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(mq_confirms_settle_span(cs, n, 11, true, true), 0);
@@ -151,6 +153,91 @@ START_TEST(tags_of_dropped_batches_are_ignored_and_unknown_tags_fail)
     ck_assert_int_eq(mq_confirms_settle_span(cs, n, 14, false, true), -1);
     ck_assert_uint_eq(inflight_at(&q, 0)->c.pending, 2);
     ck_assert_int_eq(mq_confirms_settle_span(cs, n, 13, true, true), 2);
+    inflight_release(&q);
+}
+END_TEST
+
+/* Acks every tag of the ring's batches (a multiple ack of the last one). */
+static void ack_all(struct inflight *q)
+{
+    size_t n;
+    struct mq_confirms *const *cs = inflight_confirms(q, &n);
+    const struct mq_confirms *last = cs[n - 1];
+
+    ck_assert_int_ge(mq_confirms_settle_span(cs, n, last->first_tag + last->n - 1, true, true), 0);
+}
+
+START_TEST(a_returned_row_is_found_by_its_event_id)
+{
+    struct inflight q;
+
+    inflight_init(&q, 4);
+    push_batch(&q, 1, 3, 1); /* 1 2 3, tags 1..3 */
+    push_batch(&q, 4, 2, 4); /* 4 5, tags 4..5 */
+    ck_assert(inflight_return(&q, "event-5"));
+    ck_assert(!inflight_return(&q, "event-99")); /* a late return of a dropped batch */
+    ck_assert_uint_eq(inflight_at(&q, 0)->c.returned, 0);
+    ck_assert_uint_eq(inflight_at(&q, 1)->c.returned, 1);
+    ack_all(&q);
+    ck_assert_int_eq(mq_confirms_state(&inflight_at(&q, 1)->c, 1), MQ_RETURNED);
+    ck_assert_int_eq(mq_confirms_state(&inflight_at(&q, 1)->c, 0), MQ_ACKED);
+    inflight_release(&q);
+}
+END_TEST
+
+START_TEST(nothing_after_a_returned_row_is_marked_in_any_batch)
+{
+    struct inflight q;
+
+    inflight_init(&q, 4);
+    push_batch(&q, 1, 3, 1); /* 1 2 3 */
+    push_batch(&q, 4, 2, 4); /* 4 5: a later event of the aggregate of 2, say */
+    push_batch(&q, 6, 1, 6); /* 6 */
+    ck_assert(inflight_return(&q, "event-2"));
+    ack_all(&q); /* the broker acks everything, returned or not */
+    ck_assert(!inflight_stalled(&q));
+    ck_assert_uint_eq(inflight_markable(&q), 1); /* row 1 only, not 3 after the returned 2 */
+    ck_assert(inflight_stalled(&q));
+    inflight_pop(&q);
+    ck_assert_uint_eq(inflight_markable(&q), 0); /* 4 5: fully acked, but after 2 */
+    inflight_pop(&q);
+    ck_assert_uint_eq(inflight_markable(&q), 0); /* 6 */
+    inflight_pop(&q);
+    ck_assert(inflight_stalled(&q)); /* until the relay publishes again */
+    inflight_resume(&q);
+    ck_assert(!inflight_stalled(&q));
+    push_batch(&q, 2, 5, 7); /* 2..6 again, all routed */
+    ack_all(&q);
+    ck_assert_uint_eq(inflight_markable(&q), 5);
+    ck_assert(!inflight_stalled(&q));
+    inflight_release(&q);
+}
+END_TEST
+
+START_TEST(a_pending_or_nacked_row_stalls_the_ring_too)
+{
+    struct inflight q;
+    size_t n;
+    struct mq_confirms *const *cs;
+
+    inflight_init(&q, 4);
+    push_batch(&q, 1, 2, 1); /* tags 1..2 */
+    push_batch(&q, 3, 2, 3); /* tags 3..4 */
+    cs = inflight_confirms(&q, &n);
+    ck_assert_int_eq(mq_confirms_settle_span(cs, n, 1, false, true), 1);
+    ck_assert_int_eq(mq_confirms_settle_span(cs, n, 3, false, true), 1);
+    ck_assert_int_eq(mq_confirms_settle_span(cs, n, 4, false, true), 1); /* 2 stays pending */
+    /* a broker failure releases the ring: row 1 may be marked, nothing after the pending 2 */
+    ck_assert_uint_eq(inflight_markable(&q), 1);
+    inflight_pop(&q);
+    ck_assert_uint_eq(inflight_markable(&q), 0);
+    inflight_clear(&q);
+    inflight_resume(&q);
+    push_batch(&q, 2, 3, 5); /* tags 5..7 */
+    cs = inflight_confirms(&q, &n);
+    ck_assert_int_eq(mq_confirms_settle_span(cs, n, 6, false, false), 1); /* 3 nacked */
+    ck_assert_int_eq(mq_confirms_settle_span(cs, n, 7, true, true), 2);
+    ck_assert_uint_eq(inflight_markable(&q), 1); /* 2, not 4 */
     inflight_release(&q);
 }
 END_TEST
@@ -164,6 +251,9 @@ int main(void)
     tcase_add_test(tc, the_exclusion_list_holds_every_row_in_flight);
     tcase_add_test(tc, a_multiple_ack_settles_every_batch_it_reaches);
     tcase_add_test(tc, tags_of_dropped_batches_are_ignored_and_unknown_tags_fail);
+    tcase_add_test(tc, a_returned_row_is_found_by_its_event_id);
+    tcase_add_test(tc, nothing_after_a_returned_row_is_marked_in_any_batch);
+    tcase_add_test(tc, a_pending_or_nacked_row_stalls_the_ring_too);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

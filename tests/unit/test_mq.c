@@ -210,9 +210,9 @@ START_TEST(a_confirm_spanning_batches_settles_each_up_to_the_tag)
     mq_confirms_init(&a);
     mq_confirms_init(&b);
     mq_confirms_init(&c);
-    mq_confirms_reset(&a, 1, 2); /* tags 1..2 */
-    mq_confirms_reset(&b, 3, 3); /* 3..5 */
-    mq_confirms_reset(&c, 6, 1); /* 6 */
+    mq_confirms_reset(&a, 1, 2);                                         /* tags 1..2 */
+    mq_confirms_reset(&b, 3, 3);                                         /* 3..5 */
+    mq_confirms_reset(&c, 6, 1);                                         /* 6 */
     ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 2, false, true), 1); /* only a */
     ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 4, true, false), 3); /* a's 1, b's 3..4 */
     ck_assert(mq_confirms_done(&a));
@@ -220,10 +220,44 @@ START_TEST(a_confirm_spanning_batches_settles_each_up_to_the_tag)
     ck_assert_uint_eq(b.nacked, 2);
     ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 6, true, true), 2); /* b's 5, c's 6 */
     ck_assert(mq_confirms_done(&b) && mq_confirms_done(&c));
-    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 7, true, true), -1); /* never sent */
+    ck_assert_int_eq(mq_confirms_settle_span(cs, 3, 7, true, true), -1);    /* never sent */
     ck_assert_int_eq(mq_confirms_settle_span(cs + 1, 2, 1, true, true), 0); /* a was dropped */
     mq_confirms_release(&a);
     mq_confirms_release(&b);
+    mq_confirms_release(&c);
+}
+END_TEST
+
+START_TEST(a_returned_entry_is_never_acked)
+{
+    struct mq_confirms c;
+
+    mq_confirms_init(&c);
+    mq_confirms_reset(&c, 1, 4);
+    mq_confirms_return(&c, 1); /* basic.return comes before the ack of the same message */
+    mq_confirms_return(&c, 1); /* counted once */
+    ck_assert_uint_eq(c.returned, 1);
+    ck_assert_int_eq(mq_confirms_state(&c, 1), MQ_PENDING);
+    ck_assert(!mq_confirms_done(&c));
+    ck_assert_int_eq(mq_confirms_settle(&c, 4, true, true), 4);
+    ck_assert(mq_confirms_done(&c));
+    ck_assert_int_eq(mq_confirms_state(&c, 0), MQ_ACKED);
+    ck_assert_int_eq(mq_confirms_state(&c, 1), MQ_RETURNED);
+    ck_assert_int_eq(mq_confirms_state(&c, 2), MQ_ACKED);
+    ck_assert_uint_eq(mq_confirms_acked_prefix(&c), 1);
+    mq_confirms_return(&c, 9); /* out of range: ignored */
+    ck_assert_uint_eq(c.returned, 1);
+    /* a reset forgets the returns */
+    mq_confirms_reset(&c, 5, 4);
+    ck_assert_uint_eq(c.returned, 0);
+    ck_assert_int_eq(mq_confirms_settle(&c, 8, true, true), 4);
+    ck_assert_uint_eq(mq_confirms_acked_prefix(&c), 4);
+    /* a nack ends the prefix too */
+    mq_confirms_reset(&c, 9, 3);
+    ck_assert_int_eq(mq_confirms_settle(&c, 9, false, true), 1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 10, false, false), 1);
+    ck_assert_int_eq(mq_confirms_settle(&c, 11, false, true), 1);
+    ck_assert_uint_eq(mq_confirms_acked_prefix(&c), 1);
     mq_confirms_release(&c);
 }
 END_TEST
@@ -236,6 +270,7 @@ int main(void)
     tcase_add_test(tc, multiple_ack_settles_everything_up_to_the_tag);
     tcase_add_test(tc, nack_marks_entries_and_later_multiple_ack_keeps_them_nacked);
     tcase_add_test(tc, a_confirm_spanning_batches_settles_each_up_to_the_tag);
+    tcase_add_test(tc, a_returned_entry_is_never_acked);
     tcase_add_test(tc, tags_outside_the_batch);
     tcase_add_test(tc, reset_reuses_and_grows);
     suite_add_tcase(s, tc);

@@ -76,8 +76,10 @@ SELECT set_has($$SELECT proname::text FROM own_functions
                'among them every command the API runs (api/command/command.c)');
 SELECT set_eq($$SELECT proname::text FROM own_functions
                 WHERE has_function_privilege('cqrs_relay', oid, 'EXECUTE')$$,
-              ARRAY['outbox_purge', 'idempotency_purge'],
-              'the relay may execute the two purge functions and nothing else of ours');
+              ARRAY['outbox_purge', 'idempotency_purge', 'relay_lease_acquire', 'relay_lease_renew',
+                    'relay_lease_release', 'relay_lease_holder_alive', 'relay_mark_published'],
+              'the relay may execute the two purge functions, its lease''s and the fenced mark, '
+              'nothing else of ours');
 SELECT is_empty($$SELECT oid::regprocedure::text FROM own_functions
                   WHERE has_function_privilege('cqrs_query', oid, 'EXECUTE')$$,
                 'the query API may execute none of our functions');
@@ -90,9 +92,8 @@ SELECT is_empty($$SELECT oid::regprocedure::text FROM own_functions
                   WHERE prosecdef AND NOT ((proname LIKE 'cmd\_%' AND proname <> 'cmd_invalid')
                                            OR proname IN ('outbox_purge', 'idempotency_purge'))$$,
                 'no other function runs as its owner');
-SELECT ok(has_function_privilege('cqrs_relay', 'pg_try_advisory_lock(bigint)', 'EXECUTE')
-          AND has_function_privilege('cqrs_relay', 'hashtext(text)', 'EXECUTE'),
-          'the relay may take its leader lock (pg_catalog, granted to PUBLIC)');
+SELECT ok(has_function_privilege('cqrs_relay', 'pg_terminate_backend(integer, bigint)', 'EXECUTE'),
+          'the relay may fence an old leader of its own role (pg_catalog, granted to PUBLIC)');
 
 -- ---- tables: who may touch what ----------------------------------------------------------------
 SELECT is_empty($$SELECT relname || ' ' || priv FROM table_privileges WHERE role = 'cqrs_command'$$,
@@ -100,8 +101,9 @@ SELECT is_empty($$SELECT relname || ' ' || priv FROM table_privileges WHERE role
 SELECT is_empty($$SELECT relname || ' ' || priv FROM table_privileges WHERE role = 'cqrs_query'$$,
                 'the query API holds no privilege on any table or sequence');
 SELECT set_eq($$SELECT relname || ' ' || priv FROM table_privileges WHERE role = 'cqrs_relay'$$,
-              ARRAY['outbox SELECT'],
-              'the relay may read the outbox, and no other table');
+              ARRAY['outbox SELECT', 'relay_lease SELECT', 'relay_lease UPDATE'],
+              'the relay may read the outbox and keep its lease (the lease functions run as the '
+              'relay, to terminate its own role''s backends), and no other table');
 SELECT column_privs_are('outbox', 'published_at', 'cqrs_relay', ARRAY['SELECT', 'UPDATE'],
                         'the relay may set outbox.published_at');
 SELECT column_privs_are('outbox', 'payload', 'cqrs_relay', ARRAY['SELECT'],
@@ -115,7 +117,8 @@ SELECT is_empty($$SELECT c.relname || '.' || a.attname FROM pg_class c
                   WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
                     AND has_column_privilege('cqrs_relay', c.oid, a.attnum, 'UPDATE')
                     AND (c.relname, a.attname) NOT IN (('outbox', 'published_at'),
-                         ('relay_state', 'notify_wanted'), ('relay_state', 'updated_at'))$$,
+                         ('relay_state', 'notify_wanted'), ('relay_state', 'updated_at'))
+                    AND c.relname <> 'relay_lease'$$,
                 'no other column may the relay update');
 
 -- ---- the command API, at work and refused ------------------------------------------------------

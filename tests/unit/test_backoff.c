@@ -1,0 +1,56 @@
+/* backoff: the one exponential backoff (lib/backoff.h): doubling from min to max, and back to min
+ * after a success. */
+#include "backoff.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+START_TEST(doubles_up_to_the_maximum_and_starts_over_after_a_success)
+{
+    struct backoff b;
+    const long want[] = {100, 200, 400, 800, 1600, 3200, 5000, 5000};
+
+    backoff_init(&b, 100, 5000);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_int_eq(backoff_next(&b), want[i]);
+    backoff_reset(&b);
+    ck_assert_int_eq(backoff_next(&b), 100);
+    ck_assert_int_eq(backoff_next(&b), 200);
+}
+END_TEST
+
+START_TEST(a_maximum_below_the_minimum_is_the_minimum)
+{
+    struct backoff b;
+
+    backoff_init(&b, 300, 10);
+    ck_assert_int_eq(backoff_next(&b), 300);
+    ck_assert_int_eq(backoff_next(&b), 300);
+}
+END_TEST
+
+START_TEST(never_overflows)
+{
+    struct backoff b;
+
+    backoff_init(&b, 1, 0x7fffffffL);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_le(backoff_next(&b), 0x7fffffffL);
+    ck_assert_int_eq(backoff_next(&b), 0x7fffffffL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("backoff");
+    TCase *tc = tcase_create("delays");
+    tcase_add_test(tc, doubles_up_to_the_maximum_and_starts_over_after_a_success);
+    tcase_add_test(tc, a_maximum_below_the_minimum_is_the_minimum);
+    tcase_add_test(tc, never_overflows);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
