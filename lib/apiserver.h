@@ -18,6 +18,7 @@ struct apiserver_config {
     long connection_limit;
     long per_ip_connection_limit;
     long connection_timeout_s;
+    long shutdown_grace_ms; /* SHUTDOWN_GRACE_MS: how long a stop lets in-flight requests finish */
 };
 
 /* What handlers get as ctx. */
