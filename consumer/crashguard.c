@@ -43,19 +43,21 @@ enum project_status crashguard_check(const struct crashguard_ctx *ctx, struct re
     *counted = true;
     event_info_keys(&d->info, keys, sizeof keys);
     if (attempts < ctx->max_attempts) {
-        log_warn("redelivered event: applying it alone", "%s event_type=%s crashes=%ld max_attempts=%ld",
-                 keys, d->info.event_type, attempts, ctx->max_attempts);
+        log_warn("redelivered event: applying it alone",
+                 "%s event_type=%s crashes=%ld max_attempts=%ld", keys, d->info.event_type,
+                 attempts, ctx->max_attempts);
         return PROJECT_DONE;
     }
     snprintf(reason, sizeof reason, "crashed the consumer %ld times", attempts);
-    if (deadletter_send(ctx->dl, &d->env, DEADLETTER_DEAD, attempts, reason, "", 0, err,
-                        errlen) != 0)
+    if (deadletter_send(ctx->dl, &d->env, DEADLETTER_DEAD, attempts, reason, "", 0, err, errlen) !=
+        0)
         return PROJECT_MQ_LOST;
     status = amqp_basic_ack(ctx->mq, MQ_CHANNEL, d->env.delivery_tag, 0);
     d->settled = true;
     b->dead++;
-    log_error("dead-lettered event", "%s event_type=%s attempts=%ld sqlstate= queue=%s reason=\"%s\"",
-              keys, d->info.event_type, attempts, ctx->dl->topo->dead_queue, reason);
+    log_error("dead-lettered event",
+              "%s event_type=%s attempts=%ld sqlstate= queue=%s reason=\"%s\"", keys,
+              d->info.event_type, attempts, ctx->dl->topo->dead_queue, reason);
     if (status != AMQP_STATUS_OK) {
         snprintf(err, errlen, "could not ack delivery %llu: %s",
                  (unsigned long long)d->env.delivery_tag,

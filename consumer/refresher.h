@@ -17,10 +17,10 @@
 struct refresher;
 
 struct refresher_opts {
-    const char *dsn;         /* must outlive the thread */
-    long interval_ms;        /* MV_REFRESH_INTERVAL_MS; 0: no refreshing */
-    const char *retention;   /* PROCESSED_EVENTS_RETENTION (an interval); must outlive it */
-    long purge_interval_ms;  /* CONSUMER_PURGE_INTERVAL_MS; 0: no purging */
+    const char *dsn;        /* must outlive the thread */
+    long interval_ms;       /* MV_REFRESH_INTERVAL_MS; 0: no refreshing */
+    const char *retention;  /* PROCESSED_EVENTS_RETENTION (an interval); must outlive it */
+    long purge_interval_ms; /* CONSUMER_PURGE_INTERVAL_MS; 0: no purging */
 };
 
 /* Starts the thread; metrics must outlive it (refresher_stop). Returns NULL when there is

@@ -141,16 +141,22 @@ int apiserver_main(const struct apiserver_spec *spec)
         {"HTTP_CONNECTION_LIMIT", CONFIG_INT, "1024", OFF(connection_limit), 4, 65536},
         {"HTTP_PER_IP_CONNECTION_LIMIT", CONFIG_INT, "256", OFF(per_ip_connection_limit), 0, 65536},
         {"HTTP_CONNECTION_TIMEOUT_S", CONFIG_INT, "30", OFF(connection_timeout_s), 1, 3600},
+        {"HTTP_TRUSTED_PROXIES", CONFIG_STRING, "", OFF(trusted_proxies), 0, 0},
         {"SHUTDOWN_GRACE_MS", CONFIG_INT, "10000", OFF(shutdown_grace_ms), 0, 600000},
         {"LOG_LEVEL", CONFIG_STRING, "info", OFF(log_level), 0, 0},
     };
 #undef OFF
     struct apiserver_config cfg;
+    struct clientaddr_trust trust;
     struct apiserver_ctx ctx;
     struct http_server *server;
     char err[512];
 
     if (config_load(&cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->svc, err);
+        return 2;
+    }
+    if (clientaddr_trust_parse(&trust, cfg.trusted_proxies, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->svc, err);
         return 2;
     }
@@ -201,6 +207,7 @@ int apiserver_main(const struct apiserver_spec *spec)
         .connection_limit = (unsigned)cfg.connection_limit,
         .per_ip_connection_limit = (unsigned)cfg.per_ip_connection_limit,
         .connection_timeout_s = (unsigned)cfg.connection_timeout_s,
+        .trusted_proxies = trust.n > 0 ? &trust : NULL,
         .handler = dispatch,
         .authorize = spec->authorize,
         .observe = observe,

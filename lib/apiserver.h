@@ -12,6 +12,7 @@ struct apiserver_config {
     const char *fallback_database_url; /* spec->dsn_fallback_var */
     const char *bind_address;
     const char *log_level;
+    const char *trusted_proxies; /* HTTP_TRUSTED_PROXIES (lib/clientaddr.h) */
     long port;
     long threads;
     long max_body;

@@ -84,22 +84,31 @@ unsigned http_request_header_count(const struct http_request *req, const char *k
     return hc.n;
 }
 
-/* The client's address as text (IPv4 or IPv6), "" when unknown. */
-static void client_address(struct MHD_Connection *conn, char *buf, size_t len)
+/* The address the request counts against (lib/clientaddr.h), "" when unknown. */
+static void client_address(const struct http_server *s, struct MHD_Connection *conn, char *buf,
+                           size_t len)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+    char peer[INET6_ADDRSTRLEN] = "";
 
     buf[0] = '\0';
     if (sa == NULL)
         return;
     if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
-                  (socklen_t)len);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer,
+                  sizeof peer);
     else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
-                  (socklen_t)len);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer,
+                  sizeof peer);
+    if (s->opts.trusted_proxies == NULL) {
+        snprintf(buf, len, "%s", peer);
+        return;
+    }
+    clientaddr_resolve(s->opts.trusted_proxies, peer,
+                       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"), buf,
+                       len);
 }
 
 static void handler_state_release(struct http_request_state *st)
@@ -291,7 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.path = url;
     req.body = (char *)(uintptr_t) "";
     req.body_len = 0;
-    client_address(conn, req.client, sizeof req.client);
+    client_address(s, conn, req.client, sizeof req.client);
     if (st == NULL) {
         /* first call: set up state only, so MHD keeps the connection alive; the authorize hook
          * decides now, so a refused body is never kept */

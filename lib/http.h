@@ -24,6 +24,7 @@
 #define CQ_HTTP_H
 
 #include "api_error.h"
+#include "clientaddr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,8 +45,9 @@ struct http_request {
     const char *path; /* without the query string */
     char *body;       /* NUL-terminated, owned by the server */
     size_t body_len;
-    unsigned long long id;            /* request id, for logs; the same on every call */
-    char client[48];                  /* the client's address (IPv4/IPv6 text), "" if unknown */
+    unsigned long long id; /* request id, for logs; the same on every call */
+    char client[48]; /* the client's address (IPv4/IPv6 text; behind a trusted proxy, the one it
+                        named), "" if unknown: what per-address limits count */
     struct http_request_state *state; /* the server's per-request state (opaque) */
 };
 
@@ -87,6 +89,8 @@ struct http_server_opts {
     unsigned connection_limit;
     unsigned per_ip_connection_limit; /* 0: none */
     unsigned connection_timeout_s;
+    /* reverse proxies whose X-Forwarded-For names the client (lib/clientaddr.h); NULL: none */
+    const struct clientaddr_trust *trusted_proxies;
     http_handler_fn handler;
     http_authorize_fn authorize; /* optional */
     http_observe_fn observe;     /* optional */

@@ -20,8 +20,7 @@ long nofile_raise(void)
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
             log_warn("could not raise the open-file limit", "soft=%llu hard=%llu error=\"%s\"",
-                     (unsigned long long)before, (unsigned long long)rl.rlim_max,
-                     strerror(errno));
+                     (unsigned long long)before, (unsigned long long)rl.rlim_max, strerror(errno));
             return (long)before;
         }
     }

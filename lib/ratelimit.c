@@ -65,8 +65,8 @@ static struct bucket *find_bucket(struct ratelimit *rl, const char *key, long lo
         struct bucket *b = &set[i];
         if (b->key[0] != '\0' && strcmp(b->key, key) == 0)
             return b;
-        if (victim == NULL || (victim->key[0] != '\0' &&
-                               (b->key[0] == '\0' || b->last_ms < victim->last_ms)))
+        if (victim == NULL ||
+            (victim->key[0] != '\0' && (b->key[0] == '\0' || b->last_ms < victim->last_ms)))
             victim = b;
     }
     snprintf(victim->key, sizeof victim->key, "%s", key);

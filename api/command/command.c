@@ -77,8 +77,8 @@ int command_start(struct apiserver_ctx *ctx)
     else
         log_info("commands need a bearer token", NULL);
     if (cfg->mood_rate_per_s > 0)
-        cfg->mood_limit = ratelimit_new((double)cfg->mood_rate_per_s,
-                                        (double)cfg->mood_rate_burst, MOOD_LIMIT_SLOTS);
+        cfg->mood_limit = ratelimit_new((double)cfg->mood_rate_per_s, (double)cfg->mood_rate_burst,
+                                        MOOD_LIMIT_SLOTS);
     log_info("mood rate limit", "mood_rate_per_s=%ld mood_rate_burst=%ld", cfg->mood_rate_per_s,
              cfg->mood_rate_burst);
     ctx->ext = cfg;
@@ -108,8 +108,8 @@ int command_mood_rate_check(const struct apiserver_ctx *ctx, const struct http_r
         return 0;
     log_debug("mood refused by the rate limit", "req_id=%llu client=%s retry_after_s=%u", req->id,
               req->client, wait_s);
-    return api_error_rate_limited(err, wait_s,
-                                  "too many moods from this address, retry in %u s", wait_s);
+    return api_error_rate_limited(err, wait_s, "too many moods from this address, retry in %u s",
+                                  wait_s);
 }
 
 static const struct {

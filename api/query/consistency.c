@@ -116,7 +116,7 @@ struct consistency_hub {
     pthread_cond_t idle;
     struct consistency_wait parked; /* circular list head */
     size_t nparked, max_waiters;
-    size_t per_ip; /* parked waits per client address; 0: no limit */
+    size_t per_ip;      /* parked waits per client address; 0: no limit */
     size_t nwaits;      /* waits alive (parked or not) */
     uint64_t seq;       /* notifications so far */
     long long armed_ms; /* the watch thread sleeps until then at the latest */

@@ -88,10 +88,10 @@ long long consistency_wait_deadline(const struct consistency_wait *w);
 uint64_t consistency_hub_seq(struct consistency_hub *h);
 
 enum consistency_park {
-    CONSISTENCY_PARKED,  /* suspended; the handler returns HTTP_SUSPENDED */
-    CONSISTENCY_RECHECK, /* a notification came after seen: check again now */
-    CONSISTENCY_CLOSED,  /* shutting down: 503 */
-    CONSISTENCY_FULL,    /* max_waiters parked already: 503 */
+    CONSISTENCY_PARKED,      /* suspended; the handler returns HTTP_SUSPENDED */
+    CONSISTENCY_RECHECK,     /* a notification came after seen: check again now */
+    CONSISTENCY_CLOSED,      /* shutting down: 503 */
+    CONSISTENCY_FULL,        /* max_waiters parked already: 503 */
     CONSISTENCY_PER_IP_FULL, /* the client address has per_ip parked already: 429 */
 };
 /* Parks w's request (conn) unless the hub's sequence moved past seen. From the handler only. */

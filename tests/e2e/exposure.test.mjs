@@ -4,9 +4,16 @@
 // streams and read-your-writes waits are capped per client address (429 with Retry-After).
 // Each test speaks from a loopback address of its own (127.0.0.x), so that the per-address
 // limits of one test never touch another test's requests.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { COMMAND_URL, QUERY_URL, AUTH_HEADERS, command, query, writeSql } from './lib.mjs';
 
@@ -146,4 +153,82 @@ test('read-your-writes waits are capped per client address: 429 rate_limited wit
   const other = await request(QUERY_URL, { path: '/api/products?limit=1', headers: { 'X-Consistency-Token': randomUUID() }, localAddress: '127.0.0.10' });
   assert.equal(other.status, 504, other.text);
   for (const r of await Promise.all(waits)) assert.equal(r.status, 504, r.text);
+});
+
+// A command API of this test's own (as scripts/services.sh starts it), with settings of its own.
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN_DIR = process.env.BIN_DIR ?? path.join(REPO_ROOT, 'build/asan/bin');
+const own = [];
+after(() => {
+  for (const c of own) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+// softNofile: start it with that soft open-file limit (through sh's ulimit).
+async function ownCommandApi(env, { softNofile } = {}) {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = probe.address().port;
+  probe.close();
+  const logFile = path.join(process.env.STATE_DIR ? path.join(process.env.STATE_DIR, 'logs') : os.tmpdir(),
+    `command-api-exposure-${port}.log`);
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = fs.openSync(logFile, 'a');
+  const bin = path.join(BIN_DIR, 'command-api');
+  const [cmd, args] = softNofile ? ['sh', ['-c', `ulimit -Sn ${softNofile} && exec "$0"`, bin]] : [bin, []];
+  const child = spawn(cmd, args, {
+    env: { ...process.env, COMMAND_SERVICE_PORT: String(port), HTTP_THREADS: '2', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  own.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 150; i++) {
+    assert.equal(child.exitCode, null, `command-api exited during start-up, see ${logFile}`);
+    try {
+      if ((await request(base, { path: '/health' })).status === 200) return { base, child, logFile };
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`command-api did not answer, see ${logFile}`);
+}
+
+test('behind a trusted proxy the rate limit counts the client it names; anyone else\'s X-Forwarded-For is ignored', async () => {
+  const api = await ownCommandApi({ MOOD_RATE_PER_S: '1', MOOD_RATE_BURST: '2', HTTP_TRUSTED_PROXIES: '127.0.0.20, 10.0.0.0/8' });
+  try {
+    const mood = (localAddress, xff) => request(api.base, { method: 'POST', path: '/api/moods', body: { type: 'good' },
+      localAddress, headers: xff ? { 'X-Forwarded-For': xff } : {} });
+    // through the proxy: each client has its own bucket; only the entry the proxy appended counts
+    const a = [await mood('127.0.0.20', '198.51.100.1'), await mood('127.0.0.20', '198.51.100.1'),
+      await mood('127.0.0.20', '203.0.113.9, 198.51.100.1')];
+    assert.deepEqual(a.map((r) => r.status), [202, 202, 429]);
+    assertRateLimited(a[2], 'third mood of one client behind the proxy');
+    assert.equal((await mood('127.0.0.20', '198.51.100.2')).status, 202, 'another client behind the proxy');
+    // not a trusted proxy: its X-Forwarded-For is a lie it cannot use to dodge the limit
+    const b = [await mood('127.0.0.21', '192.0.2.1'), await mood('127.0.0.21', '192.0.2.2'),
+      await mood('127.0.0.21', '192.0.2.3')];
+    assert.deepEqual(b.map((r) => r.status), [202, 202, 429]);
+  } finally {
+    api.child.kill('SIGTERM');
+    await once(api.child, 'exit');
+  }
+  assert.equal(api.child.exitCode, 0, `command-api stopped cleanly, see ${api.logFile}`);
+});
+
+test('each API raises its open-file limit to the hard limit at start, and logs it', async () => {
+  const hard = Number(fs.readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+\d+\s+(\d+)/m)[1]);
+  const soft = Math.min(256, hard);
+  const api = await ownCommandApi({ LOG_LEVEL: 'info' }, { softNofile: soft });
+  try {
+    const limits = fs.readFileSync(`/proc/${api.child.pid}/limits`, 'utf8');
+    const [, s1, h1] = limits.match(/^Max open files\s+(\d+)\s+(\d+)/m);
+    assert.equal(Number(h1), hard);
+    assert.equal(Number(s1), hard, `soft limit ${s1}, hard ${h1}: not raised`);
+    const log = fs.readFileSync(api.logFile, 'utf8');
+    assert.match(log, new RegExp(`msg="open-file limit" soft=${hard} hard=${hard} was=${soft}`));
+  } finally {
+    api.child.kill('SIGTERM');
+    await once(api.child, 'exit');
+  }
 });
