@@ -289,8 +289,14 @@ static void consumer_project(struct consumer *c)
             delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
         }
     }
-    if (counted && receive_batch_unsettled(&c->batch) == 0)
+    if (counted && receive_batch_unsettled(&c->batch) == 0) {
+        char keys[192];
         crashguard_settled(c->pg, &c->batch);
+        /* applied alone: the counts "applied batch" gives for a batch */
+        log_info("applied redelivered event", "%s applied=%zu duplicates=%zu dead=%zu",
+                 event_info_keys(&c->batch.items[0].info, keys, sizeof keys), c->batch.applied,
+                 c->batch.duplicates, c->batch.dead);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     consumer_metrics_batch(c->metrics, &c->batch,
                            (double)(t1.tv_sec - t0.tv_sec) +
