@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include "deadline.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -15,8 +16,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "deadline.h"
 
 struct http_server {
     struct MHD_Daemon *daemon;
