@@ -47,7 +47,7 @@ $$;
 -- phase 0: retained events of gap aggregates (folded into the synthesized state; payload is the
 --          event, to be recorded as processed, not applied)
 -- phase 1: synthesized products        phase 2: retained events of products without a gap
--- phase 3: synthesized orders, todos and moods
+-- phase 3: synthesized orders, todos (deleted ones too) and moods
 -- phase 4: retained events of the other aggregates without a gap
 -- Within a phase, apply in ord order.
 CREATE FUNCTION rebuild_snapshot() RETURNS TABLE (phase integer, ord bigint, payload jsonb)
@@ -132,18 +132,22 @@ BEGIN
         END)
     FROM versioned x;
 
-    -- a todo that is not deleted: created (at its version, or the one before if it is completed)
+    -- a todo: created, completed if it is, deleted if it is (the read side keeps a tombstone or
+    -- drops the row, as its projection does), the last step at the todo's version
     RETURN QUERY
-    SELECT 3, (1::bigint << 60) + t.id * 2 + s.n,
-           rebuild_event(s.type, 'todo', t.id, t.version - (CASE WHEN t.completed THEN 1 ELSE 0 END) + s.n - 1,
-                         t.created_at,
-                         jsonb_build_object('todoId', t.id, 'title', t.title,
-                                            'completed', s.type = 'TodoCompleted'))
-    FROM todos t
-    JOIN rebuild_gaps g ON g.aggregate_type = 'todo' AND g.aggregate_id = t.id,
-    LATERAL (SELECT 1 AS n, 'TodoCreated' AS type
-             UNION ALL SELECT 2, 'TodoCompleted' WHERE t.completed) s
-    WHERE t.deleted_at IS NULL;
+    WITH t AS (
+        SELECT todos.*, 1 + completed::integer + (deleted_at IS NOT NULL)::integer AS steps
+        FROM todos JOIN rebuild_gaps g ON g.aggregate_type = 'todo' AND g.aggregate_id = todos.id)
+    SELECT 3, (1::bigint << 60) + t.id * 4 + s.n,
+           rebuild_event(s.type, 'todo', t.id, t.version - t.steps + s.n,
+                         CASE WHEN s.type = 'TodoCreated' THEN t.created_at ELSE t.updated_at END,
+                         CASE WHEN s.type = 'TodoDeleted' THEN jsonb_build_object('todoId', t.id)
+                              ELSE jsonb_build_object('todoId', t.id, 'title', t.title,
+                                                      'completed', s.type = 'TodoCompleted') END)
+    FROM t, LATERAL (SELECT 1 AS n, 'TodoCreated' AS type
+                     UNION ALL SELECT 2, 'TodoCompleted' WHERE t.completed
+                     UNION ALL SELECT 1 + t.completed::integer + 1, 'TodoDeleted'
+                     WHERE t.deleted_at IS NOT NULL) s;
 
     RETURN QUERY
     SELECT 3, (1::bigint << 61) + m.id,

@@ -657,6 +657,11 @@ test('13.5 rebuild after the outbox purge: replay refuses, --snapshot equals liv
   const rebuild = (...args) => execFileP(path.join(REPO_ROOT, 'scripts/rebuild.sh'), args, {
     env: process.env, cwd: REPO_ROOT, maxBuffer: 64 << 20,
   }).then((r) => ({ code: 0, out: `${r.stdout}\n${r.stderr}` }), (e) => ({ code: e.code, out: `${e.stdout}\n${e.stderr}` }));
+  // todos in every state (open, completed, completed then deleted), so that their history is purged too
+  const todo = async (title) => (await send('POST', '/api/todos', { title })).json.id;
+  const [, done, gone] = [await todo('open'), await todo('done'), await todo('gone')];
+  for (const id of [done, gone]) assert.equal((await send('PATCH', `/api/todos/${id}`, { completed: true })).status, 200);
+  assert.equal((await send('DELETE', `/api/todos/${gone}`)).status, 200);
   // purge: a relay with a tiny retention, then the default again
   const o = await restartWith('relay', { OUTBOX_RETENTION: '1 second', RELAY_PURGE_INTERVAL_MS: '500' });
   await sleep(1500);
