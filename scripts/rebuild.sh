@@ -173,12 +173,21 @@ END \$\$" -c "DROP TABLE rebuild_events" >/dev/null
 }
 q "$REBUILD_DATABASE_URL" -c "CREATE UNLOGGED TABLE rebuild_events (id bigint PRIMARY KEY, payload jsonb NOT NULL)"
 if ((snapshot)); then
-    # the synthesized state and the retained history of aggregates without a gap, phase by phase
+    # the synthesized state and the retained history of aggregates without a gap, phase by phase,
+    # never two phases in one apply_events call (it may reorder a batch by aggregateVersion, and
+    # every product must exist before an order names it)
     q "$REBUILD_DATABASE_URL" -c "CREATE UNLOGGED TABLE rebuild_snapshot (phase integer, ord bigint, payload jsonb)" \
-        -c "\\copy rebuild_snapshot FROM '$tmp/snapshot'" \
-        -c "INSERT INTO rebuild_events SELECT row_number() OVER (ORDER BY phase, ord), payload
-            FROM rebuild_snapshot WHERE phase > 0"
-    apply_chunks
+        -c "\\copy rebuild_snapshot FROM '$tmp/snapshot'"
+    total=0
+    for phase in 1 2 3 4; do
+        q "$REBUILD_DATABASE_URL" -c "SET client_min_messages = warning" \
+            -c "CREATE UNLOGGED TABLE IF NOT EXISTS rebuild_events (id bigint PRIMARY KEY, payload jsonb NOT NULL)" \
+            -c "INSERT INTO rebuild_events SELECT row_number() OVER (ORDER BY ord), payload
+                FROM rebuild_snapshot WHERE phase = $phase"
+        apply_chunks
+        total=$((total + events))
+    done
+    events=$total
     # folded events count as processed (a redelivery is skipped); synthesized ids never existed
     q "$REBUILD_DATABASE_URL" -c "SET client_min_messages = warning" -c "
         INSERT INTO processed_events (event_id, event_type, occurred_at)
