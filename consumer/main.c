@@ -9,6 +9,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "consumer_metrics.h"
+#include "crashguard.h"
 #include "deadletter.h"
 #include "event_batch.h"
 #include "log.h"
@@ -20,7 +21,9 @@
 #include "signals.h"
 #include "svc_metrics.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -42,8 +45,11 @@ struct consumer_config {
     long max_attempts;
     long early_max_attempts;
     long retry_delay_ms;
+    const char *processed_events_retention; /* a PostgreSQL interval */
+    long purge_interval_ms;
     long fault_pause_before_commit_ms; /* test-only fault hooks, see project.h */
     long fault_pause_after_commit_ms;
+    const char *fault_abort_marker; /* test only: abort() on an event whose body holds it */
 };
 
 #define VAR(name, type, def, field, min, max)                                                      \
@@ -67,6 +73,11 @@ static const struct config_var consumer_vars[] = {
     VAR("CONSUMER_RETRY_DELAY_MS", CONFIG_INT, "1000", retry_delay_ms, 0, 3600000),
     VAR("FAULT_PAUSE_BEFORE_COMMIT_MS", CONFIG_INT, "0", fault_pause_before_commit_ms, 0, 600000),
     VAR("FAULT_PAUSE_AFTER_COMMIT_MS", CONFIG_INT, "0", fault_pause_after_commit_ms, 0, 600000),
+    VAR("FAULT_ABORT_ON_MARKER", CONFIG_STRING, "", fault_abort_marker, 0, 0),
+    /* processed_events rows (the deduplication record) are kept this long, then purged by the
+     * refresher thread every CONSUMER_PURGE_INTERVAL_MS (docs/reliability.md) */
+    VAR("PROCESSED_EVENTS_RETENTION", CONFIG_STRING, "7 days", processed_events_retention, 0, 0),
+    VAR("CONSUMER_PURGE_INTERVAL_MS", CONFIG_INT, "5000", purge_interval_ms, 0, 86400000),
 };
 #undef VAR
 
@@ -80,6 +91,7 @@ struct consumer {
     struct receive_batch batch;
     struct event_batch json;
     struct consumer_metrics *metrics; /* GET /metrics on CONSUMER_METRICS_PORT */
+    bool retention_checked;
 };
 
 /* Sets the prefetch window and subscribes to the queue with manual acks. */
@@ -117,7 +129,32 @@ static PGconn *consumer_pg_connect(const struct consumer *c)
     return pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);
 }
 
-/* Connects what is missing. Returns -1 only when a stop was requested meanwhile. */
+/* Checks PROCESSED_EVENTS_RETENTION with the database's own interval parser. Returns 0, -2 when
+ * it is invalid (logged: the consumer stops with status 2), or 0 on a database error (checked
+ * again by the purge, which logs it). */
+static int consumer_check_retention(PGconn *pg, const char *retention)
+{
+    const char *params[1] = {retention};
+    PGresult *res =
+        PQexecParams(pg, "SELECT $1::interval >= interval '0'", 1, NULL, params, NULL, NULL, 0);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    int rc = 0;
+
+    if ((PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") != 0) ||
+        (state != NULL && strncmp(state, "22", 2) == 0)) {
+        char q[300];
+        log_error("invalid configuration",
+                  "error=\"invalid value for PROCESSED_EVENTS_RETENTION: expected a PostgreSQL "
+                  "interval of at least 0 such as '7 days'\" value=%s",
+                  log_quote(q, sizeof q, retention));
+        rc = -2;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Connects what is missing. Returns -1 only when a stop was requested meanwhile, -2 on a bad
+ * PROCESSED_EVENTS_RETENTION. */
 static int consumer_connect(struct consumer *c)
 {
     struct backoff delay;
@@ -151,6 +188,12 @@ static int consumer_connect(struct consumer *c)
             return -1;
         svc_metrics_db(consumer_metrics_base(c->metrics), true);
     }
+    if (!c->retention_checked) {
+        int rc = consumer_check_retention(c->pg, c->cfg->processed_events_retention);
+        if (rc != 0)
+            return rc;
+        c->retention_checked = true;
+    }
     return 0;
 }
 
@@ -162,11 +205,46 @@ static void consumer_drop_mq(struct consumer *c, const char *err)
     /* the broker redelivers whatever this connection left unacked */
     consumer_metrics_batch(c->metrics, &c->batch, -1);
     svc_metrics_broker(consumer_metrics_base(c->metrics), false);
-    receive_batch_clear(&c->batch);
+    receive_batch_reset(&c->batch); /* the carried delivery too: its channel is gone */
     mq_close(c->mq, false);
     c->mq = NULL;
     mq_close(c->dl.conn, false);
     c->dl.conn = NULL;
+}
+
+/* One call of project_batch on the received batch. */
+static enum project_status consumer_project_once(struct consumer *c, char *err, size_t errlen)
+{
+    const struct project_ctx ctx = {
+        .pg = c->pg,
+        .mq = c->mq,
+        .dl = &c->dl,
+        .max_attempts = c->cfg->max_attempts,
+        .early_max_attempts = c->cfg->early_max_attempts,
+        .retry_delay_ms = c->cfg->retry_delay_ms,
+        .fault_pause_before_commit_ms = c->cfg->fault_pause_before_commit_ms,
+        .fault_pause_after_commit_ms = c->cfg->fault_pause_after_commit_ms,
+    };
+    return project_batch(&ctx, &c->batch, &c->json, err, errlen);
+}
+
+/* Test-only fault hook (FAULT_ABORT_ON_MARKER, never in production): a consumer that crashes on
+ * an event, as a projection bug that kills the process would. Aborts before the batch is applied
+ * if an unsettled delivery's body contains marker. */
+static void fault_abort_on_marker(const char *marker, const struct receive_batch *b)
+{
+    size_t n = strlen(marker);
+
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct delivery *d = &b->items[i];
+        if (!d->settled && memmem(d->env.message.body.bytes, d->env.message.body.len, marker, n)) {
+            log_error("fault hook: aborting on an event with the marker (test only)",
+                      "event_id=%s batch=%zu", d->info.event_id, b->n);
+            abort();
+        }
+    }
 }
 
 /* Applies the received batch until it is settled, re-making the database connection as needed.
@@ -176,21 +254,28 @@ static void consumer_project(struct consumer *c)
     struct backoff delay;
     char err[512], q[600];
     struct timespec t0, t1;
+    bool guarded = !receive_batch_redelivered(&c->batch), counted = false;
 
     backoff_init(&delay, 100, 5000);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (receive_batch_unsettled(&c->batch) > 0) {
-        const struct project_ctx ctx = {
-            .pg = c->pg,
-            .mq = c->mq,
-            .dl = &c->dl,
-            .max_attempts = c->cfg->max_attempts,
-            .early_max_attempts = c->cfg->early_max_attempts,
-            .retry_delay_ms = c->cfg->retry_delay_ms,
-            .fault_pause_before_commit_ms = c->cfg->fault_pause_before_commit_ms,
-            .fault_pause_after_commit_ms = c->cfg->fault_pause_after_commit_ms,
-        };
-        enum project_status st = project_batch(&ctx, &c->batch, &c->json, err, sizeof err);
+        enum project_status st = PROJECT_DONE;
+        if (!guarded) { /* a redelivered event: count the attempt first (crashguard.h) */
+            const struct crashguard_ctx gctx = {
+                .pg = c->pg,
+                .mq = c->mq,
+                .dl = &c->dl,
+                .max_attempts = c->cfg->max_attempts,
+            };
+            st = crashguard_check(&gctx, &c->batch, &counted, err, sizeof err);
+            guarded = st == PROJECT_DONE;
+            if (guarded && receive_batch_unsettled(&c->batch) == 0)
+                break; /* dead-lettered */
+        }
+        if (guarded) {
+            fault_abort_on_marker(c->cfg->fault_abort_marker, &c->batch);
+            st = consumer_project_once(c, err, sizeof err);
+        }
         if (st == PROJECT_DONE)
             break;
         if (st == PROJECT_MQ_LOST) {
@@ -214,6 +299,14 @@ static void consumer_project(struct consumer *c)
             signals_sleep_ms(delay_ms);
         }
     }
+    if (counted && receive_batch_unsettled(&c->batch) == 0) {
+        char keys[192];
+        crashguard_settled(c->pg, &c->batch);
+        /* applied alone: the counts "applied batch" gives for a batch */
+        log_info("applied redelivered event", "%s applied=%zu duplicates=%zu dead=%zu",
+                 event_info_keys(&c->batch.items[0].info, keys, sizeof keys), c->batch.applied,
+                 c->batch.duplicates, c->batch.dead);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     consumer_metrics_batch(c->metrics, &c->batch,
                            (double)(t1.tv_sec - t0.tv_sec) +
@@ -221,12 +314,16 @@ static void consumer_project(struct consumer *c)
     receive_batch_clear(&c->batch);
 }
 
-static void consumer_run(struct consumer *c)
+/* Returns the exit status: 0, or 2 on a bad configuration found once connected. */
+static int consumer_run(struct consumer *c)
 {
     char err[512];
 
     while (!signals_stop_requested()) {
-        if (consumer_connect(c) != 0)
+        int rc = consumer_connect(c);
+        if (rc == -2)
+            return 2;
+        if (rc != 0)
             break;
         if (receive_fill(c->mq, &c->batch, FIRST_WAIT_MS, err, sizeof err) != 0) {
             consumer_drop_mq(c, err);
@@ -235,6 +332,7 @@ static void consumer_run(struct consumer *c)
         consumer_metrics_received(c->metrics, c->batch.n);
         consumer_project(c);
     }
+    return 0;
 }
 
 int main(void)
@@ -293,21 +391,31 @@ int main(void)
         return 1;
     }
     /* the views are refreshed beside the batches, never between them (refresher.h) */
-    struct refresher *refresher =
-        refresher_start(cfg.read_database_url, cfg.mv_refresh_interval_ms, c.metrics);
+    const struct refresher_opts ropts = {
+        .dsn = cfg.read_database_url,
+        .interval_ms = cfg.mv_refresh_interval_ms,
+        .retention = cfg.processed_events_retention,
+        .purge_interval_ms = cfg.purge_interval_ms,
+    };
+    struct refresher *refresher = refresher_start(&ropts, c.metrics);
     receive_batch_init(&c.batch, (size_t)cfg.batch_size);
     event_batch_init(&c.json);
 
     log_info("starting",
              "queue=%s prefetch=%ld batch_size=%ld mv_refresh_interval_ms=%ld max_attempts=%ld "
-             "early_max_attempts=%ld retry_delay_ms=%ld",
+             "early_max_attempts=%ld retry_delay_ms=%ld processed_events_retention=\"%s\" "
+             "purge_interval_ms=%ld",
              cfg.queue, cfg.prefetch, cfg.batch_size, cfg.mv_refresh_interval_ms, cfg.max_attempts,
-             cfg.early_max_attempts, cfg.retry_delay_ms);
-    if (cfg.fault_pause_before_commit_ms > 0 || cfg.fault_pause_after_commit_ms > 0)
+             cfg.early_max_attempts, cfg.retry_delay_ms, cfg.processed_events_retention,
+             cfg.purge_interval_ms);
+    if (cfg.fault_pause_before_commit_ms > 0 || cfg.fault_pause_after_commit_ms > 0 ||
+        cfg.fault_abort_marker[0] != '\0')
         log_warn("fault hooks on: for tests only, never in production",
-                 "fault_pause_before_commit_ms=%ld fault_pause_after_commit_ms=%ld",
-                 cfg.fault_pause_before_commit_ms, cfg.fault_pause_after_commit_ms);
-    consumer_run(&c);
+                 "fault_pause_before_commit_ms=%ld fault_pause_after_commit_ms=%ld "
+                 "fault_abort_on_marker=%s",
+                 cfg.fault_pause_before_commit_ms, cfg.fault_pause_after_commit_ms,
+                 cfg.fault_abort_marker[0] != '\0' ? "set" : "off");
+    int status = consumer_run(&c);
 
     refresher_stop(refresher);
     receive_batch_release(&c.batch);
@@ -318,5 +426,5 @@ int main(void)
     consumer_metrics_stop(c.metrics);
     mq_broker_release(&broker);
     log_info("stopped", NULL);
-    return 0;
+    return status;
 }

@@ -17,6 +17,7 @@ void receive_batch_init(struct receive_batch *b, size_t cap)
     b->dead = 0;
     b->applied = b->duplicates = 0;
     b->newest_occurred_at = 0;
+    b->has_carry = false;
 }
 
 void receive_batch_clear(struct receive_batch *b)
@@ -30,9 +31,22 @@ void receive_batch_clear(struct receive_batch *b)
     b->newest_occurred_at = 0;
 }
 
-void receive_batch_release(struct receive_batch *b)
+void receive_batch_reset(struct receive_batch *b)
 {
     receive_batch_clear(b);
+    if (b->has_carry)
+        amqp_destroy_envelope(&b->carry.env);
+    b->has_carry = false;
+}
+
+bool receive_batch_redelivered(const struct receive_batch *b)
+{
+    return b->n == 1 && b->items[0].env.redelivered;
+}
+
+void receive_batch_release(struct receive_batch *b)
+{
+    receive_batch_reset(b);
     free(b->items);
     b->items = NULL;
     b->cap = 0;
@@ -106,13 +120,29 @@ int receive_fill(amqp_connection_state_t conn, struct receive_batch *b, long fir
 {
     long wait_ms = first_wait_ms;
 
+    if (b->has_carry) {
+        b->items[b->n++] = b->carry;
+        b->has_carry = false;
+        if (b->items[0].env.redelivered)
+            return 0; /* alone */
+        wait_ms = 0;
+    }
     while (b->n < b->cap) {
+        size_t before = b->n;
         int rc = take_one(conn, b, wait_ms, err, errlen);
         if (rc < 0)
             return -1;
         if (rc == 0)
             break;
-        wait_ms = 0; /* after the first, take only what is already here */
+        if (b->n > before && b->items[b->n - 1].env.redelivered) {
+            if (b->n > 1) { /* it goes alone, in the next batch */
+                b->carry = b->items[--b->n];
+                b->has_carry = true;
+            }
+            break;
+        }
+        if (b->n > before)
+            wait_ms = 0; /* after the first, take only what is already here */
     }
     return 0;
 }

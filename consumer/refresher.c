@@ -15,13 +15,18 @@
 
 #define MAX_VIEWS_PER_TICK 16 /* more than the read DB has: a tick never spins */
 
+#define PURGE_BATCH 500
+#define PURGE_ROUND_MS 200
+
 static const struct pg_stmt refresher_stmts[] = {
     {"refresh_next_view", "SELECT refresh_next_view($1::integer)", 1},
+    {"processed_events_purge", "SELECT processed_events_purge($1::interval, $2::integer)", 2},
 };
 
 struct refresher {
-    const char *dsn;
+    struct refresher_opts opts;
     long interval_ms;
+    long long next_purge_ms;
     struct consumer_metrics *metrics;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -84,10 +89,57 @@ static int refresh_one(struct refresher *r, PGconn *pg, char *err, size_t errlen
     return rc;
 }
 
+/* Deletes processed_events rows older than the retention, PURGE_BATCH per statement, until none
+ * is left or PURGE_ROUND_MS passed. Returns 0, or -1 with err. */
+static int purge_round(struct refresher *r, PGconn *pg, char *err, size_t errlen)
+{
+    char limit[16], detail[400], q[300];
+    const char *params[2] = {r->opts.retention, limit};
+    long long start = deadline_now_ms(), total = 0;
+
+    snprintf(limit, sizeof limit, "%d", PURGE_BATCH);
+    for (;;) {
+        PGresult *res = PQexecPrepared(pg, "processed_events_purge", 2, params, NULL, NULL, 0);
+        long n;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            pg_error_text(pg, res, detail, sizeof detail);
+            snprintf(err, errlen, "could not purge processed events: %s", detail);
+            PQclear(res);
+            return -1;
+        }
+        n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        total += n;
+        if (n < PURGE_BATCH || deadline_now_ms() - start >= PURGE_ROUND_MS)
+            break;
+    }
+    if (total > 0)
+        log_info("purged processed events", "count=%lld retention=%s ms=%lld", total,
+                 log_quote(q, sizeof q, r->opts.retention), deadline_now_ms() - start);
+    return 0;
+}
+
+/* Runs a purge round when one is due. */
+static void purge_if_due(struct refresher *r, PGconn **pg)
+{
+    char err[512], q[600];
+
+    if (r->opts.purge_interval_ms <= 0 || deadline_now_ms() < r->next_purge_ms)
+        return;
+    r->next_purge_ms = deadline_now_ms() + r->opts.purge_interval_ms;
+    if (purge_round(r, *pg, err, sizeof err) == 0)
+        return;
+    log_warn("could not purge processed events", "error=%s", log_quote(q, sizeof q, err));
+    if (PQstatus(*pg) != CONNECTION_OK) {
+        PQfinish(*pg);
+        *pg = NULL;
+    }
+}
+
 static void *refresher_main(void *arg)
 {
     struct refresher *r = arg;
-    long tick = tick_ms(r->interval_ms);
+    long tick = tick_ms(r->interval_ms > 0 ? r->interval_ms : r->opts.purge_interval_ms);
     struct backoff backoff;
     PGconn *pg = NULL;
     char err[512], q[600];
@@ -96,7 +148,7 @@ static void *refresher_main(void *arg)
     for (;;) {
         if (pg == NULL) {
             /* no statement_timeout: a refresh of a large view may legitimately run long */
-            pg = pg_connect_opts(r->dsn, "consumer-refresher", refresher_stmts,
+            pg = pg_connect_opts(r->opts.dsn, "consumer-refresher", refresher_stmts,
                                  sizeof refresher_stmts / sizeof refresher_stmts[0], 0, err,
                                  sizeof err);
             if (pg == NULL) {
@@ -109,7 +161,7 @@ static void *refresher_main(void *arg)
             }
             backoff_reset(&backoff);
         }
-        for (int i = 0; i < MAX_VIEWS_PER_TICK; i++) {
+        for (int i = 0; r->interval_ms > 0 && i < MAX_VIEWS_PER_TICK; i++) {
             int rc = refresh_one(r, pg, err, sizeof err);
             if (rc == 1)
                 continue;
@@ -122,6 +174,8 @@ static void *refresher_main(void *arg)
             }
             break;
         }
+        if (pg != NULL)
+            purge_if_due(r, &pg);
         if (wait_or_stop(r, tick))
             break;
     }
@@ -129,17 +183,18 @@ static void *refresher_main(void *arg)
     return NULL;
 }
 
-struct refresher *refresher_start(const char *dsn, long interval_ms,
+struct refresher *refresher_start(const struct refresher_opts *opts,
                                   struct consumer_metrics *metrics)
 {
     struct refresher *r;
     int rc;
 
-    if (interval_ms <= 0)
+    if (opts->interval_ms <= 0 && opts->purge_interval_ms <= 0)
         return NULL;
     r = xcalloc(1, sizeof *r);
-    r->dsn = dsn;
-    r->interval_ms = interval_ms;
+    r->opts = *opts;
+    r->interval_ms = opts->interval_ms;
+    r->next_purge_ms = deadline_now_ms() + opts->purge_interval_ms;
     r->metrics = metrics;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);

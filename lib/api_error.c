@@ -18,6 +18,7 @@ static const unsigned http_status[] = {
     [API_PAYLOAD_TOO_LARGE] = 413,
     [API_UNSUPPORTED_MEDIA_TYPE] = 415,
     [API_UNPROCESSABLE] = 422,
+    [API_TOO_MANY_REQUESTS] = 429,
     [API_INTERNAL] = 500,
     [API_UNAVAILABLE] = 503,
     [API_TIMEOUT] = 504,
@@ -60,6 +61,20 @@ int api_error_set(struct api_error *e, enum api_status kind, const char *code, c
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
     utf8_trim_tail(e->message);
+    return -1;
+}
+
+int api_error_rate_limited(struct api_error *e, unsigned retry_after_s, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->kind = API_TOO_MANY_REQUESTS;
+    snprintf(e->code, sizeof e->code, "%s", "rate_limited");
+    e->field[0] = '\0';
+    e->retry_after_s = retry_after_s > 0 ? retry_after_s : 1;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "metrics_server.h"
 #include "procmetrics.h"
+#include "nofile.h"
 #include "signals.h"
 
 #include <stddef.h>
@@ -67,7 +68,8 @@ int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req
 
     pg_error_text(conn, res, detail, sizeof detail);
     if (PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
-        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0) {
+        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0 ||
+        strcmp(state, "57014") == 0 /* cancelled: a shutdown's grace period ran out */) {
         log_warn("database unavailable", "req_id=%llu error=%s", req_id,
                  log_quote(q, sizeof q, detail));
         return api_error_set(err, API_UNAVAILABLE, "unavailable",
@@ -102,6 +104,32 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
     return rc;
 }
 
+/* Graceful stop: no new connections; streams and read-your-writes waits are ended (spec->stop);
+ * requests in flight get up to SHUTDOWN_GRACE_MS to be answered. Past it, their statements are
+ * cancelled (a cancelled command rolls back and answers 503), so that no command commits
+ * without its answer being sent, and they get one more second to answer. */
+static void apiserver_drain(const struct apiserver_spec *spec, struct apiserver_ctx *ctx,
+                            struct http_server *server)
+{
+    long grace_ms = ctx->cfg->shutdown_grace_ms;
+
+    http_server_quiesce(server);
+    log_info("stopping: no new connections, draining", "in_flight=%zu grace_ms=%ld",
+             http_server_in_flight(server), grace_ms);
+    if (spec->stop != NULL)
+        spec->stop(ctx);
+    if (http_server_wait_idle(server, grace_ms)) {
+        log_info("drained", NULL);
+        return;
+    }
+    size_t cancelled = pg_pool_cancel(ctx->pool);
+    log_warn("grace period over: cancelling the statements still running",
+             "in_flight=%zu cancelled=%zu", http_server_in_flight(server), cancelled);
+    if (!http_server_wait_idle(server, 1000))
+        log_warn("stopping with requests unanswered", "in_flight=%zu",
+                 http_server_in_flight(server));
+}
+
 int apiserver_main(const struct apiserver_spec *spec)
 {
 #define OFF(f) offsetof(struct apiserver_config, f)
@@ -115,15 +143,22 @@ int apiserver_main(const struct apiserver_spec *spec)
         {"HTTP_CONNECTION_LIMIT", CONFIG_INT, "1024", OFF(connection_limit), 4, 65536},
         {"HTTP_PER_IP_CONNECTION_LIMIT", CONFIG_INT, "256", OFF(per_ip_connection_limit), 0, 65536},
         {"HTTP_CONNECTION_TIMEOUT_S", CONFIG_INT, "30", OFF(connection_timeout_s), 1, 3600},
+        {"HTTP_TRUSTED_PROXIES", CONFIG_STRING, "", OFF(trusted_proxies), 0, 0},
+        {"SHUTDOWN_GRACE_MS", CONFIG_INT, "10000", OFF(shutdown_grace_ms), 0, 600000},
         {"LOG_LEVEL", CONFIG_STRING, "info", OFF(log_level), 0, 0},
     };
 #undef OFF
     struct apiserver_config cfg;
+    struct clientaddr_trust trust;
     struct apiserver_ctx ctx;
     struct http_server *server;
     char err[512];
 
     if (config_load(&cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->svc, err);
+        return 2;
+    }
+    if (clientaddr_trust_parse(&trust, cfg.trusted_proxies, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->svc, err);
         return 2;
     }
@@ -147,6 +182,7 @@ int apiserver_main(const struct apiserver_spec *spec)
         log_error("could not install signal handlers", NULL);
         return 1;
     }
+    nofile_raise(); /* every connection and suspended stream holds a descriptor */
     ctx.cfg = &cfg;
     ctx.routes = spec->routes;
     ctx.nroutes = spec->nroutes;
@@ -178,6 +214,7 @@ int apiserver_main(const struct apiserver_spec *spec)
         .connection_limit = (unsigned)cfg.connection_limit,
         .per_ip_connection_limit = (unsigned)cfg.per_ip_connection_limit,
         .connection_timeout_s = (unsigned)cfg.connection_timeout_s,
+        .trusted_proxies = trust.n > 0 ? &trust : NULL,
         .handler = dispatch,
         .authorize = spec->authorize,
         .observe = observe,
@@ -198,9 +235,7 @@ int apiserver_main(const struct apiserver_spec *spec)
     log_info("listening", "url=http://%s:%ld threads=%ld", cfg.bind_address, cfg.port, cfg.threads);
     while (!signals_stop_requested())
         signals_sleep_ms(200);
-    log_info("stopping", NULL);
-    if (spec->stop != NULL)
-        spec->stop(&ctx);
+    apiserver_drain(spec, &ctx, server);
     http_server_stop(server);
     if (spec->release != NULL)
         spec->release(&ctx);

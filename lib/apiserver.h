@@ -12,12 +12,14 @@ struct apiserver_config {
     const char *fallback_database_url; /* spec->dsn_fallback_var */
     const char *bind_address;
     const char *log_level;
+    const char *trusted_proxies; /* HTTP_TRUSTED_PROXIES (lib/clientaddr.h) */
     long port;
     long threads;
     long max_body;
     long connection_limit;
     long per_ip_connection_limit;
     long connection_timeout_s;
+    long shutdown_grace_ms; /* SHUTDOWN_GRACE_MS: how long a stop lets in-flight requests finish */
 };
 
 /* What handlers get as ctx. */

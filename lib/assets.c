@@ -43,9 +43,9 @@ int assets_respond(const char *path, struct http_response *resp, struct api_erro
     if (a == NULL)
         return api_error_set(err, API_NOT_FOUND, "not_found", "no such file: %s", path);
     http_response_static(resp, 200, assets_content_type(path), (const char *)a->data, a->len);
-    /* pages and pictures change with each build: revalidate rather than cache blindly */
-    if (http_response_header(resp, "Cache-Control", "no-cache") != 0 ||
-        http_response_header(resp, "X-Content-Type-Options", "nosniff") != 0)
+    /* pages and pictures change with each build: revalidate rather than cache blindly
+     * (X-Content-Type-Options: nosniff is on every answer, lib/http.c) */
+    if (http_response_header(resp, "Cache-Control", "no-cache") != 0)
         return api_error_set(err, API_INTERNAL, "internal", "internal error");
     /* pages load only their own scripts, styles, pictures and streams */
     if (strncmp(resp->content_type, "text/html", 9) == 0 &&

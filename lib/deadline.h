@@ -2,9 +2,19 @@
 #ifndef CQ_DEADLINE_H
 #define CQ_DEADLINE_H
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 /* Now (CLOCK_REALTIME) plus ms milliseconds. */
 struct timespec deadline_after_ms(long ms);
+/* CLOCK_MONOTONIC in milliseconds: for durations and rate limits. */
+long long deadline_now_ms(void);
+/* Waits on cv (mu must be held) up to timeout_ms until *count is 0; returns whether it is. The
+ * one "wait for the last one to finish" of the HTTP server, the event streams and the
+ * read-your-writes waits: whoever brings *count to 0 broadcasts cv. */
+bool deadline_wait_zero(pthread_mutex_t *mu, pthread_cond_t *cv, const size_t *count,
+                        long timeout_ms);
 
 #endif

@@ -1,11 +1,13 @@
 #include "http.h"
 
+#include "deadline.h"
 #include "log.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,11 +15,19 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 struct http_server {
     struct MHD_Daemon *daemon;
     struct http_server_opts opts;
     atomic_ullong next_id;
+    /* Requests whose headers are in and whose completion callback has not run yet (also the
+     * suspended ones and the streams): what a drain waits for. */
+    pthread_mutex_t mu;
+    pthread_cond_t idle;
+    size_t in_flight;
+    atomic_bool draining; /* quiesced: answers say Connection: close */
+    MHD_socket listen_fd; /* returned by MHD_quiesce_daemon, closed after the stop */
 };
 
 /* Per-request state: created on MHD's first call, freed in on_completed. */
@@ -71,6 +81,33 @@ unsigned http_request_header_count(const struct http_request *req, const char *k
     if (value != NULL)
         *value = hc.first;
     return hc.n;
+}
+
+/* The address the request counts against (lib/clientaddr.h), "" when unknown. */
+static void client_address(const struct http_server *s, struct MHD_Connection *conn, char *buf,
+                           size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+    char peer[INET6_ADDRSTRLEN] = "";
+
+    buf[0] = '\0';
+    if (sa == NULL)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer,
+                  sizeof peer);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer,
+                  sizeof peer);
+    if (s->opts.trusted_proxies == NULL) {
+        snprintf(buf, len, "%s", peer);
+        return;
+    }
+    clientaddr_resolve(s->opts.trusted_proxies, peer,
+                       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"), buf,
+                       len);
 }
 
 static void handler_state_release(struct http_request_state *st)
@@ -180,9 +217,38 @@ static void error_response(struct http_response *resp, const struct api_error *e
     /* RFC 9110: a 401 names the scheme the client should use */
     if (err->kind == API_UNAUTHORIZED)
         http_response_header(resp, "WWW-Authenticate", "Bearer");
+    if (err->kind == API_TOO_MANY_REQUESTS) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", err->retry_after_s > 0 ? err->retry_after_s : 1);
+        http_response_header(resp, "Retry-After", secs);
+    }
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *resp)
+/* Whether resp sets header name itself. */
+static bool response_has_header(const struct http_response *resp, const char *name)
+{
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+        if (resp->header_names[i] != NULL && strcasecmp(resp->header_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Headers every answer carries: no content sniffing; JSON (the API's answers and errors) is never
+ * stored by a cache unless the handler said otherwise; while draining, the connection closes
+ * after the answer. */
+static void add_common_headers(const struct http_server *s, struct MHD_Response *r,
+                               const struct http_response *resp)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (resp->content_type != NULL && is_json_content_type(resp->content_type) &&
+        !response_has_header(resp, "Cache-Control"))
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (atomic_load(&s->draining))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+static enum MHD_Result send_response(const struct http_server *s, struct MHD_Connection *conn,
+                                     struct http_response *resp)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
@@ -209,6 +275,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         if (resp->header_names[i] != NULL)
             MHD_add_response_header(r, resp->header_names[i], resp->header_values[i]);
     }
+    add_common_headers(s, r, resp);
     ret = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
     response_release(resp);
@@ -232,6 +299,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.path = url;
     req.body = (char *)(uintptr_t) "";
     req.body_len = 0;
+    client_address(s, conn, req.client, sizeof req.client);
     if (st == NULL) {
         /* first call: set up state only, so MHD keeps the connection alive; the authorize hook
          * decides now, so a refused body is never kept */
@@ -239,6 +307,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         st->id = atomic_fetch_add(&s->next_id, 1) + 1;
         *req_cls = st;
+        pthread_mutex_lock(&s->mu);
+        s->in_flight++;
+        pthread_mutex_unlock(&s->mu);
         req.id = st->id;
         req.state = st;
         if (s->opts.authorize != NULL && s->opts.authorize(s->opts.ctx, &req, &st->refusal) != 0)
@@ -303,15 +374,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         (double)(now.tv_sec - st->start.tv_sec) +
                             (double)(now.tv_nsec - st->start.tv_nsec) / 1e9);
     }
-    return send_response(conn, &resp);
+    return send_response(s, conn, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct http_server *s = cls;
     struct http_request_state *st = *req_cls;
 
-    (void)cls;
     (void)conn;
     (void)toe;
     if (st != NULL) {
@@ -319,6 +390,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         free(st->body);
         free(st);
         *req_cls = NULL;
+        pthread_mutex_lock(&s->mu);
+        if (--s->in_flight == 0)
+            pthread_cond_broadcast(&s->idle);
+        pthread_mutex_unlock(&s->mu);
     }
 }
 
@@ -338,23 +413,33 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
              "text=%s", log_quote(q, sizeof q, text));
 }
 
+static void http_server_free(struct http_server *s)
+{
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
 struct http_server *http_server_start(const struct http_server_opts *opts, char *err, size_t errlen)
 {
     struct http_server *s = xcalloc(1, sizeof *s);
     struct sockaddr_in addr;
 
     s->opts = *opts;
+    s->listen_fd = MHD_INVALID_SOCKET;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons(opts->port);
     if (inet_pton(AF_INET, opts->bind_address, &addr.sin_addr) != 1) {
         snprintf(err, errlen, "invalid bind address \"%s\"", opts->bind_address);
-        free(s);
+        http_server_free(s);
         return NULL;
     }
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-            MHD_ALLOW_SUSPEND_RESUME,
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
         opts->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, opts->threads,
         MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -363,10 +448,37 @@ struct http_server *http_server_start(const struct http_server_opts *opts, char 
     if (s->daemon == NULL) {
         snprintf(err, errlen, "could not listen on %s:%u", opts->bind_address,
                  (unsigned)opts->port);
-        free(s);
+        http_server_free(s);
         return NULL;
     }
     return s;
+}
+
+void http_server_quiesce(struct http_server *s)
+{
+    if (atomic_exchange(&s->draining, true))
+        return;
+    s->listen_fd = MHD_quiesce_daemon(s->daemon);
+}
+
+size_t http_server_in_flight(struct http_server *s)
+{
+    size_t n;
+
+    pthread_mutex_lock(&s->mu);
+    n = s->in_flight;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+bool http_server_wait_idle(struct http_server *s, long timeout_ms)
+{
+    bool idle;
+
+    pthread_mutex_lock(&s->mu);
+    idle = deadline_wait_zero(&s->mu, &s->idle, &s->in_flight, timeout_ms);
+    pthread_mutex_unlock(&s->mu);
+    return idle;
 }
 
 void http_server_stop(struct http_server *s)
@@ -374,5 +486,7 @@ void http_server_stop(struct http_server *s)
     if (s == NULL)
         return;
     MHD_stop_daemon(s->daemon);
-    free(s);
+    if (s->listen_fd != MHD_INVALID_SOCKET)
+        close(s->listen_fd);
+    http_server_free(s);
 }

@@ -24,6 +24,7 @@
 #define CQ_HTTP_H
 
 #include "api_error.h"
+#include "clientaddr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,7 +45,9 @@ struct http_request {
     const char *path; /* without the query string */
     char *body;       /* NUL-terminated, owned by the server */
     size_t body_len;
-    unsigned long long id;            /* request id, for logs; the same on every call */
+    unsigned long long id; /* request id, for logs; the same on every call */
+    char client[48]; /* the client's address (IPv4/IPv6 text; behind a trusted proxy, the one it
+                        named), "" if unknown: what per-address limits count */
     struct http_request_state *state; /* the server's per-request state (opaque) */
 };
 
@@ -86,6 +89,8 @@ struct http_server_opts {
     unsigned connection_limit;
     unsigned per_ip_connection_limit; /* 0: none */
     unsigned connection_timeout_s;
+    /* reverse proxies whose X-Forwarded-For names the client (lib/clientaddr.h); NULL: none */
+    const struct clientaddr_trust *trusted_proxies;
     http_handler_fn handler;
     http_authorize_fn authorize; /* optional */
     http_observe_fn observe;     /* optional */
@@ -98,6 +103,15 @@ struct http_server;
 /* Starts listening on opts->bind_address. NULL with err on failure. */
 struct http_server *http_server_start(const struct http_server_opts *opts, char *err,
                                       size_t errlen);
+/* Drain, step 1: stops accepting connections (the listening socket is closed by the stop);
+ * requests already in keep on, and their answers close their connections. Idempotent. */
+void http_server_quiesce(struct http_server *s);
+/* Requests whose headers are in and whose answer has not been sent completely (also suspended
+ * requests and open streams). */
+size_t http_server_in_flight(struct http_server *s);
+/* Waits up to timeout_ms until no request is in flight; returns true if none is. */
+bool http_server_wait_idle(struct http_server *s, long timeout_ms);
+/* Stops the daemon: connections still open are closed, answers not sent are lost (drain first). */
 void http_server_stop(struct http_server *s);
 
 const char *http_request_arg(const struct http_request *req, const char *key);

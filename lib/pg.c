@@ -178,7 +178,26 @@ struct pg_pool {
     size_t size, nfree, nopen;             /* nopen counts connections that exist (free or lent) */
     unsigned long long nconnects, nbroken; /* pg_pool_stats */
     PGconn **free_conns;
+    PGconn **lent; /* connections handed out now (pg_pool_cancel), nlent of them */
+    size_t nlent;
 };
+
+/* Called with the pool's mutex held. */
+static void lent_add(struct pg_pool *p, PGconn *conn)
+{
+    p->lent[p->nlent++] = conn;
+}
+
+/* Called with the pool's mutex held. */
+static void lent_remove(struct pg_pool *p, PGconn *conn)
+{
+    for (size_t i = 0; i < p->nlent; i++) {
+        if (p->lent[i] == conn) {
+            p->lent[i] = p->lent[--p->nlent];
+            return;
+        }
+    }
+}
 
 struct pg_pool *pg_pool_new(const char *dsn, const char *app, size_t size,
                             const struct pg_stmt *stmts, size_t n)
@@ -193,6 +212,7 @@ struct pg_pool *pg_pool_new(const char *dsn, const char *app, size_t size,
     p->nstmts = n;
     p->size = size;
     p->free_conns = xcalloc(size, sizeof *p->free_conns);
+    p->lent = xcalloc(size, sizeof *p->lent);
     return p;
 }
 
@@ -203,6 +223,7 @@ void pg_pool_free(struct pg_pool *p)
     for (size_t i = 0; i < p->nfree; i++)
         PQfinish(p->free_conns[i]);
     free(p->free_conns);
+    free(p->lent);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -235,8 +256,12 @@ PGconn *pg_pool_acquire(struct pg_pool *p, char *err, size_t errlen)
             break;
         conn = p->free_conns[--p->nfree];
         pthread_mutex_unlock(&p->mu);
-        if (idle_conn_alive(conn))
+        if (idle_conn_alive(conn)) {
+            pthread_mutex_lock(&p->mu);
+            lent_add(p, conn);
+            pthread_mutex_unlock(&p->mu);
             return conn;
+        }
         PQfinish(conn); /* closed by the server: a new one below, or the next free one */
         conn = NULL;
         pthread_mutex_lock(&p->mu);
@@ -253,6 +278,7 @@ PGconn *pg_pool_acquire(struct pg_pool *p, char *err, size_t errlen)
         pthread_cond_signal(&p->cv);
     } else {
         p->nconnects++;
+        lent_add(p, conn);
     }
     pthread_mutex_unlock(&p->mu);
     return conn;
@@ -261,6 +287,7 @@ PGconn *pg_pool_acquire(struct pg_pool *p, char *err, size_t errlen)
 void pg_pool_release(struct pg_pool *p, PGconn *conn)
 {
     pthread_mutex_lock(&p->mu);
+    lent_remove(p, conn);
     if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
         p->free_conns[p->nfree++] = conn;
     } else {
@@ -270,6 +297,23 @@ void pg_pool_release(struct pg_pool *p, PGconn *conn)
     }
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+size_t pg_pool_cancel(struct pg_pool *p)
+{
+    size_t n = 0;
+    char errbuf[256];
+
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->nlent; i++) {
+        PGcancel *c = PQgetCancel(p->lent[i]);
+        if (c == NULL)
+            continue;
+        n += PQcancel(c, errbuf, sizeof errbuf) == 1;
+        PQfreeCancel(c);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void pg_pool_stats(struct pg_pool *p, struct pg_pool_stats *out)

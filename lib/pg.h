@@ -53,6 +53,11 @@ PGconn *pg_pool_acquire(struct pg_pool *pool, char *err, size_t errlen);
 /* Returns conn to the pool; a connection whose status is bad is closed and replaced later. */
 void pg_pool_release(struct pg_pool *pool, PGconn *conn);
 
+/* Asks the server to cancel the statement running on every connection handed out now (a
+ * shutdown whose grace period is over): a cancelled statement fails with SQLSTATE 57014 and its
+ * transaction rolls back. Returns how many cancel requests were sent. */
+size_t pg_pool_cancel(struct pg_pool *pool);
+
 /* Counts for the metrics: connections open now, made so far, and closed because they broke
  * (each one is replaced by a new connection when next needed). */
 struct pg_pool_stats {

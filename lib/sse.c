@@ -21,6 +21,7 @@ struct sse_stream {
     uint64_t ka_sent;  /* keep-alive round last answered */
     bool started;      /* "retry:" written */
     bool suspended;    /* suspended by the reader, not yet resumed */
+    char client[48];   /* the client's address (req->client) */
     char *out;         /* what is being written, and how much of it went out */
     size_t out_len, out_off, out_cap;
 };
@@ -30,6 +31,7 @@ struct sse_hub {
     pthread_cond_t drained;
     struct sse_stream streams; /* circular list head */
     size_t nstreams, max_streams;
+    size_t per_ip_limit; /* streams one client address may hold; 0: no limit */
     unsigned retry_ms;
     char *doc; /* current document, NUL-terminated */
     size_t doc_len;
@@ -69,6 +71,23 @@ void sse_hub_free(struct sse_hub *h)
     pthread_cond_destroy(&h->drained);
     pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+void sse_hub_set_per_ip_limit(struct sse_hub *h, size_t per_ip)
+{
+    pthread_mutex_lock(&h->mu);
+    h->per_ip_limit = per_ip;
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Streams of client address client. Called with the hub's mutex held. */
+static size_t streams_of(const struct sse_hub *h, const char *client)
+{
+    size_t n = 0;
+
+    for (const struct sse_stream *st = h->streams.next; st != &h->streams; st = st->next)
+        n += strcmp(st->client, client) == 0;
+    return n;
 }
 
 void sse_hub_set_conn_ops(struct sse_hub *h, void (*suspend)(struct MHD_Connection *),
@@ -209,7 +228,16 @@ int sse_hub_attach(struct sse_hub *h, const struct http_request *req, struct htt
         return api_error_set(err, API_UNAVAILABLE, "unavailable", "%s, retry later",
                              closed ? "the server is shutting down" : "too many open streams");
     }
+    if (h->per_ip_limit > 0 && req->client[0] != '\0' &&
+        streams_of(h, req->client) >= h->per_ip_limit) {
+        size_t limit = h->per_ip_limit;
+        pthread_mutex_unlock(&h->mu);
+        return api_error_rate_limited(err, SSE_PER_IP_RETRY_S,
+                                      "this address has %zu open streams already, the most allowed",
+                                      limit);
+    }
     st = xcalloc(1, sizeof *st);
+    snprintf(st->client, sizeof st->client, "%s", req->client);
     st->hub = h;
     st->conn = req->conn;
     st->ka_sent = h->ka;
@@ -274,16 +302,10 @@ void sse_hub_close(struct sse_hub *h)
 
 bool sse_hub_wait_idle(struct sse_hub *h, long timeout_ms)
 {
-    struct timespec deadline;
     bool idle;
 
-    deadline = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&h->mu);
-    while (h->nstreams > 0) {
-        if (pthread_cond_timedwait(&h->drained, &h->mu, &deadline) != 0)
-            break;
-    }
-    idle = h->nstreams == 0;
+    idle = deadline_wait_zero(&h->mu, &h->drained, &h->nstreams, timeout_ms);
     pthread_mutex_unlock(&h->mu);
     return idle;
 }

@@ -25,11 +25,15 @@ struct sse_hub;
 /* max_streams: more concurrent streams are refused with 503 (keeps connections for other
  * requests); retry_ms: the reconnect delay the clients are told. */
 struct sse_hub *sse_hub_new(size_t max_streams, unsigned retry_ms);
+/* At most per_ip streams per client address (0: no limit, the default). */
+void sse_hub_set_per_ip_limit(struct sse_hub *h, size_t per_ip);
+#define SSE_PER_IP_RETRY_S 5
 /* Frees the hub; only after the HTTP server has stopped. */
 void sse_hub_free(struct sse_hub *h);
 
-/* Answers req with a new stream (200, text/event-stream), or -1 with err (503) when the hub is
- * closed or full. */
+/* Answers req with a new stream (200, text/event-stream), or -1 with err: 503 when the hub is
+ * closed or full, 429 rate_limited (Retry-After: SSE_PER_IP_RETRY_S) when req->client holds the
+ * per-address limit of streams already. */
 int sse_hub_attach(struct sse_hub *h, const struct http_request *req, struct http_response *resp,
                    struct api_error *err);
 

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# rabbit.sh start|stop|status|queues|ctl ARGS...: the project-local RabbitMQ node, all state in
+# rabbit.sh start|stop|status|queues|policies|ctl ARGS...: the project-local RabbitMQ node, all state in
 # $STATE_DIR/rabbit. Listens on 127.0.0.1:$AMQP_PORT, distribution on $AMQP_DIST_PORT, with a
-# private epmd on $AMQP_EPMD_PORT. start creates the vhost and user of BROKER_URL and deletes
-# `guest`; stop also ends the private epmd. Idempotent. status exits 0 if running, 3 if not;
-# queues lists the vhost's queues with their ready messages and consumers (for tests).
+# private epmd on $AMQP_EPMD_PORT. start creates the vhost and user of BROKER_URL, deletes
+# `guest` and applies the policies; stop also ends the private epmd. Idempotent. status exits 0 if
+# running, 3 if not; queues lists the vhost's queues with their ready messages and consumers (for
+# tests); policies (re)applies the policies alone.
+# Policies: the mood queue (MOOD_QUEUE, default mood_events) has no consumer of ours while
+# POST /api/moods is public, so a policy bounds it: at most MOOD_QUEUE_MAX_LENGTH messages
+# (default 10000; the oldest are dropped, overflow drop-head) and each message lives at most
+# MOOD_QUEUE_TTL_MS (default 86400000, a day); 0 turns either bound off. A policy, not a queue
+# argument, so an existing queue takes it without being declared again (docs/reliability.md).
 # Every rabbitmqctl call starts an epmd on ERL_EPMD_PORT if none runs: never call it without
 # the environment below, and let stop clean up.
 set -euo pipefail
@@ -142,6 +148,25 @@ ensure_user() {
     fi
 }
 
+# The policy that bounds the mood queue (see the header). Applies to the one queue by name.
+ensure_policies() {
+    local queue="${MOOD_QUEUE:-mood_events}" max="${MOOD_QUEUE_MAX_LENGTH:-10000}"
+    local ttl="${MOOD_QUEUE_TTL_MS:-86400000}" def=""
+    [[ "$max" =~ ^[0-9]+$ ]] || die "MOOD_QUEUE_MAX_LENGTH must be a whole number, not '$max'"
+    [[ "$ttl" =~ ^[0-9]+$ ]] || die "MOOD_QUEUE_TTL_MS must be a whole number, not '$ttl'"
+    [[ "$queue" =~ ^[A-Za-z0-9_.:-]+$ ]] || die "MOOD_QUEUE must be a plain queue name, not '$queue'"
+    parse_amqp_url "$BROKER_URL"
+    ((max > 0)) && def="\"max-length\":$max,\"overflow\":\"drop-head\""
+    ((ttl > 0)) && def="${def:+$def,}\"message-ttl\":$ttl"
+    if [[ -z "$def" ]]; then
+        ctl clear_policy -p "$url_vhost" cqrs-mood-bound >/dev/null 2>&1 || true
+        echo "rabbit.sh: the mood queue $queue is unbounded (MOOD_QUEUE_MAX_LENGTH=0, MOOD_QUEUE_TTL_MS=0)"
+        return 0
+    fi
+    ctl set_policy -p "$url_vhost" --priority 1 --apply-to queues cqrs-mood-bound \
+        "^${queue//./\\.}\$" "{$def}" >/dev/null
+}
+
 # End the epmd that listens on our private port (it outlives the node). Only an epmd whose
 # environment has our ERL_EPMD_PORT is touched.
 stop_epmd() {
@@ -175,6 +200,7 @@ start() {
         echo "rabbit.sh: started $NODE on 127.0.0.1:$AMQP_PORT (logs $LOG_DIR)"
     fi
     ensure_user
+    ensure_policies
 }
 
 stop() {
@@ -238,8 +264,12 @@ case "${1:-}" in
     status) status ;;
     queues) queues ;;
     ctl) shift; ctl_cmd "$@" ;;
+    policies)
+        [[ -n "$(server_pid)" ]] || die "not running"
+        ensure_policies
+        ;;
     *)
-        echo "usage: $0 start|stop|status|queues|ctl ARGS..." >&2
+        echo "usage: $0 start|stop|status|queues|policies|ctl ARGS..." >&2
         exit 2
         ;;
 esac

@@ -3,7 +3,7 @@
 # Names: command-api query-api relay consumer (default: all). Binaries come from $BIN_DIR
 # (default build/bin); logs are appended to $STATE_DIR/logs/<name>.log, pids kept in
 # $STATE_DIR/run/<name>.pid. start skips a service already running and waits for the APIs'
-# /health; stop sends SIGTERM, then SIGKILL after 10 s. status exits 0 if all run, 3 if not.
+# /health; stop sends SIGTERM, then SIGKILL after 15 s (more than SHUTDOWN_GRACE_MS). status exits 0 if all run, 3 if not.
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh disable=SC1091
@@ -15,7 +15,7 @@ BIN_DIR="${BIN_DIR:-build/bin}"
 LOG_DIR="$STATE_DIR/logs"
 RUN_DIR="$STATE_DIR/run"
 HEALTH_TIMEOUT_S=15
-STOP_TIMEOUT_S=10
+STOP_TIMEOUT_S=15
 
 die() {
     echo "services.sh: $*" >&2

@@ -2,9 +2,11 @@
 
 #include "auth.h"
 #include "config.h"
+#include "deadline.h"
 #include "idempotency.h"
 #include "log.h"
 #include "seeds.h"
+#include "ratelimit.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -42,6 +44,9 @@ const struct pg_stmt command_stmts[] = {
     SEEDS_COMMAND_STMTS};
 const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
 
+/* Client addresses the mood rate limit remembers at once (the least recently seen go first). */
+#define MOOD_LIMIT_SLOTS 8192
+
 int command_start(struct apiserver_ctx *ctx)
 {
 #define OFF(f) offsetof(struct command_config, f)
@@ -49,6 +54,8 @@ int command_start(struct apiserver_ctx *ctx)
         {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
         {"COMMAND_API_AUTH", CONFIG_STRING, "auto", OFF(api_auth), 0, 0},
         {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
+        {"MOOD_RATE_PER_S", CONFIG_INT, "10", OFF(mood_rate_per_s), 0, 1000000},
+        {"MOOD_RATE_BURST", CONFIG_INT, "20", OFF(mood_rate_burst), 1, 1000000},
     };
 #undef OFF
     struct command_config *cfg = xcalloc(1, sizeof *cfg);
@@ -97,14 +104,40 @@ int command_start(struct apiserver_ctx *ctx)
         free(cfg);
         return -1;
     }
+    if (cfg->mood_rate_per_s > 0)
+        cfg->mood_limit = ratelimit_new((double)cfg->mood_rate_per_s, (double)cfg->mood_rate_burst,
+                                        MOOD_LIMIT_SLOTS);
+    log_info("mood rate limit", "mood_rate_per_s=%ld mood_rate_burst=%ld", cfg->mood_rate_per_s,
+             cfg->mood_rate_burst);
     ctx->ext = cfg;
     return 0;
 }
 
 void command_release(struct apiserver_ctx *ctx)
 {
-    free(ctx->ext);
+    struct command_config *cfg = ctx->ext;
+
+    if (cfg != NULL)
+        ratelimit_free(cfg->mood_limit);
+    free(cfg);
     ctx->ext = NULL;
+}
+
+int command_mood_rate_check(const struct apiserver_ctx *ctx, const struct http_request *req,
+                            struct api_error *err)
+{
+    const struct command_config *cfg = ctx->ext;
+    unsigned wait_s;
+
+    if (cfg == NULL || cfg->mood_limit == NULL)
+        return 0;
+    wait_s = ratelimit_take(cfg->mood_limit, req->client, deadline_now_ms());
+    if (wait_s == 0)
+        return 0;
+    log_debug("mood refused by the rate limit", "req_id=%llu client=%s retry_after_s=%u", req->id,
+              req->client, wait_s);
+    return api_error_rate_limited(err, wait_s, "too many moods from this address, retry in %u s",
+                                  wait_s);
 }
 
 static const struct {

@@ -8,6 +8,7 @@
 
 #include "apiserver.h"
 #include "auth.h"
+#include "ratelimit.h"
 #include "validate.h"
 
 struct command {
@@ -30,6 +31,9 @@ struct command_config {
     const char *api_auth;   /* COMMAND_API_AUTH: auto | off */
     enum auth_mode auth_mode; /* from the two above and HTTP_BIND_ADDRESS (auth.h) */
     long idempotency_ttl_s; /* IDEMPOTENCY_KEY_TTL_S */
+    long mood_rate_per_s;   /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
+    long mood_rate_burst;   /* MOOD_RATE_BURST */
+    struct ratelimit *mood_limit; /* NULL when there is no limit; owned */
 };
 
 extern const struct pg_stmt command_stmts[];
@@ -38,6 +42,11 @@ extern const size_t command_nstmts;
 /* apiserver hooks: load struct command_config into ctx->ext (-1 on a bad value), free it. */
 int command_start(struct apiserver_ctx *ctx);
 void command_release(struct apiserver_ctx *ctx);
+
+/* POST /api/moods is public: a token bucket per client address (MOOD_RATE_PER_S, burst
+ * MOOD_RATE_BURST). Returns 0, or -1 with err 429 rate_limited (Retry-After) and nothing run. */
+int command_mood_rate_check(const struct apiserver_ctx *ctx, const struct http_request *req,
+                            struct api_error *err);
 
 int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
                 const struct http_request *req, const struct route_match *m,

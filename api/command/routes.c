@@ -41,7 +41,17 @@ COMMAND_ROUTE(post_inventory, adjust_inventory)
 COMMAND_ROUTE(post_todos, create_todo)
 COMMAND_ROUTE(patch_todo, update_todo)
 COMMAND_ROUTE(delete_todo_route, delete_todo)
-COMMAND_ROUTE(post_moods, record_mood)
+/* POST /api/moods: public, so a valid mood is rate-limited per client address before anything
+ * is run (a refused body writes nothing anyway and costs no token) */
+static int post_moods(void *ctx, const struct http_request *req, const struct route_match *m,
+                      struct http_response *resp, struct api_error *err)
+{
+    if (validate_record_mood(req->body, req->body_len, err) != 0)
+        return -1;
+    if (command_mood_rate_check(ctx, req, err) != 0)
+        return -1;
+    return command_run(ctx, &record_mood, req, m, resp, err);
+}
 
 /* GET /mood: the page with the two pictures that record moods */
 static int get_mood_page(void *ctx, const struct http_request *req, const struct route_match *m,

@@ -105,6 +105,7 @@ struct consistency_wait {
     bool done; /* the read model had every event: no more checks (handler thread only) */
     long long deadline_ms;
     long long started_ms;
+    char client[48]; /* the client's address: "" counts against no per-address limit */
     char array[CONSISTENCY_ARRAY_MAX];
 };
 
@@ -113,6 +114,7 @@ struct consistency_hub {
     pthread_cond_t idle;
     struct consistency_wait parked; /* circular list head */
     size_t nparked, max_waiters;
+    size_t per_ip;      /* parked waits per client address; 0: no limit */
     size_t nwaits;      /* waits alive (parked or not) */
     uint64_t seq;       /* notifications so far */
     long long armed_ms; /* the watch thread sleeps until then at the latest */
@@ -205,6 +207,28 @@ void consistency_wait_free(void *p)
     free(w);
 }
 
+void consistency_wait_set_client(struct consistency_wait *w, const char *client)
+{
+    snprintf(w->client, sizeof w->client, "%s", client);
+}
+
+void consistency_hub_set_per_ip_limit(struct consistency_hub *h, size_t per_ip)
+{
+    pthread_mutex_lock(&h->mu);
+    h->per_ip = per_ip;
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Parked waits of client address client. Called with the hub's mutex held. */
+static size_t parked_of(const struct consistency_hub *h, const char *client)
+{
+    size_t n = 0;
+
+    for (const struct consistency_wait *w = h->parked.next; w != &h->parked; w = w->next)
+        n += strcmp(w->client, client) == 0;
+    return n;
+}
+
 const char *consistency_wait_array(const struct consistency_wait *w)
 {
     return w->array;
@@ -237,6 +261,8 @@ enum consistency_park consistency_hub_park(struct consistency_hub *h, struct con
         r = CONSISTENCY_RECHECK;
     } else if (h->nparked >= h->max_waiters) {
         r = CONSISTENCY_FULL;
+    } else if (h->per_ip > 0 && w->client[0] != '\0' && parked_of(h, w->client) >= h->per_ip) {
+        r = CONSISTENCY_PER_IP_FULL;
     } else {
         w->conn = conn;
         w->parked = true;
@@ -305,16 +331,10 @@ void consistency_hub_close(struct consistency_hub *h)
 
 bool consistency_hub_wait_idle(struct consistency_hub *h, long timeout_ms)
 {
-    struct timespec deadline;
     bool idle;
 
-    deadline = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&h->mu);
-    while (h->nwaits > 0) {
-        if (pthread_cond_timedwait(&h->idle, &h->mu, &deadline) != 0)
-            break;
-    }
-    idle = h->nwaits == 0;
+    idle = deadline_wait_zero(&h->mu, &h->idle, &h->nwaits, timeout_ms);
     pthread_mutex_unlock(&h->mu);
     return idle;
 }
@@ -472,6 +492,7 @@ struct consistency *consistency_start(const struct consistency_opts *opts, char 
         return NULL;
     }
     c->hub = consistency_hub_new(opts->max_waiters);
+    consistency_hub_set_per_ip_limit(c->hub, opts->per_ip_waiters);
     consistency_hub_set_waker(c->hub, wake_thread, c);
     rc = pthread_create(&c->thread, NULL, listen_main, c);
     if (rc != 0) {
@@ -539,6 +560,7 @@ int consistency_gate(struct consistency *c, PGconn *conn, const struct http_requ
             return api_error_set(err, API_UNAVAILABLE, "unavailable",
                                  "read-your-writes is not running, retry later");
         w = consistency_wait_new(c->hub, &tok, consistency_now_ms() + c->opts.wait_ms);
+        consistency_wait_set_client(w, req->client);
         http_request_set_state(req, w, consistency_wait_free);
     }
     if (w->done)
@@ -582,6 +604,10 @@ int consistency_gate(struct consistency *c, PGconn *conn, const struct http_requ
         case CONSISTENCY_FULL:
             return api_error_set(err, API_UNAVAILABLE, "unavailable",
                                  "too many requests are waiting for their writes, retry later");
+        case CONSISTENCY_PER_IP_FULL:
+            return api_error_rate_limited(err, CONSISTENCY_PER_IP_RETRY_S,
+                                          "too many requests of this address are waiting for "
+                                          "their writes");
         }
     }
 }

@@ -34,6 +34,7 @@
 #define CONSISTENCY_HEADER "X-Consistency-Token"
 #define CONSISTENCY_CHANNEL "events_applied"
 #define CONSISTENCY_MAX_IDS 16
+#define CONSISTENCY_PER_IP_RETRY_S 1
 #define CONSISTENCY_UUID_LEN 36
 /* "{" + 16 ids + 15 commas + "}" + NUL */
 #define CONSISTENCY_ARRAY_MAX (CONSISTENCY_MAX_IDS * (CONSISTENCY_UUID_LEN + 1) + 2)
@@ -75,6 +76,11 @@ struct consistency_wait *consistency_wait_new(struct consistency_hub *h,
                                               const struct consistency_token *tok,
                                               long long deadline_ms);
 void consistency_wait_free(void *w);
+/* The client address the wait counts against (see consistency_hub_set_per_ip_limit). */
+void consistency_wait_set_client(struct consistency_wait *w, const char *client);
+/* At most per_ip parked requests of one client address (0: no limit, the default); more are
+ * CONSISTENCY_PER_IP_FULL. */
+void consistency_hub_set_per_ip_limit(struct consistency_hub *h, size_t per_ip);
 const char *consistency_wait_array(const struct consistency_wait *w); /* {id,...} */
 long long consistency_wait_deadline(const struct consistency_wait *w);
 
@@ -82,10 +88,11 @@ long long consistency_wait_deadline(const struct consistency_wait *w);
 uint64_t consistency_hub_seq(struct consistency_hub *h);
 
 enum consistency_park {
-    CONSISTENCY_PARKED,  /* suspended; the handler returns HTTP_SUSPENDED */
-    CONSISTENCY_RECHECK, /* a notification came after seen: check again now */
-    CONSISTENCY_CLOSED,  /* shutting down: 503 */
-    CONSISTENCY_FULL,    /* max_waiters parked already: 503 */
+    CONSISTENCY_PARKED,      /* suspended; the handler returns HTTP_SUSPENDED */
+    CONSISTENCY_RECHECK,     /* a notification came after seen: check again now */
+    CONSISTENCY_CLOSED,      /* shutting down: 503 */
+    CONSISTENCY_FULL,        /* max_waiters parked already: 503 */
+    CONSISTENCY_PER_IP_FULL, /* the client address has per_ip parked already: 429 */
 };
 /* Parks w's request (conn) unless the hub's sequence moved past seen. From the handler only. */
 enum consistency_park consistency_hub_park(struct consistency_hub *h, struct consistency_wait *w,
@@ -111,6 +118,7 @@ struct consistency_opts {
     const char *app; /* application_name of the listening connection */
     long wait_ms;    /* CONSISTENCY_WAIT_MS */
     size_t max_waiters;
+    size_t per_ip_waiters; /* CONSISTENCY_PER_IP_LIMIT: parked requests per client address */
 };
 
 /* Starts the LISTEN thread (which keeps trying while the database is down). NULL with err. */

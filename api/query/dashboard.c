@@ -30,6 +30,7 @@
 
 struct dashboard_config {
     long keepalive_ms;
+    long per_ip_limit; /* SSE_PER_IP_LIMIT */
     const char *relay_metrics_url;
     long relay_metrics_port;
 };
@@ -149,6 +150,8 @@ struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
     const struct config_var vars[] = {
         {"SSE_KEEPALIVE_MS", CONFIG_INT, "15000", offsetof(struct dashboard_config, keepalive_ms),
          100, 300000},
+        {"SSE_PER_IP_LIMIT", CONFIG_INT, "32", offsetof(struct dashboard_config, per_ip_limit), 0,
+         65536},
         /* where the relay's GET /metrics is; "" derives it from RELAY_METRICS_PORT */
         {"RELAY_METRICS_URL", CONFIG_STRING, "",
          offsetof(struct dashboard_config, relay_metrics_url), 0, 0},
@@ -187,6 +190,7 @@ struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
     }
     /* dashboards are few: a sixteenth of the connections (the mood wall may hold 3/4) */
     d->hub = sse_hub_new((size_t)ctx->cfg->connection_limit / 16 + 1, DASHBOARD_RETRY_MS);
+    sse_hub_set_per_ip_limit(d->hub, (size_t)d->cfg.per_ip_limit);
     struct pgwatch_opts opts = {
         .dsn = ctx->cfg->database_url,
         .app = "query-api-dashboard-watch",

@@ -19,6 +19,7 @@
 
 struct mood_config {
     long keepalive_ms;
+    long per_ip_limit; /* SSE_PER_IP_LIMIT */
 };
 
 struct mood {
@@ -33,6 +34,9 @@ struct mood *mood_start(const struct apiserver_ctx *ctx)
         /* a comment line on every stream this often (proxies drop idle connections) */
         {"SSE_KEEPALIVE_MS", CONFIG_INT, "15000", offsetof(struct mood_config, keepalive_ms), 100,
          300000},
+        /* streams one client address may hold open (429 beyond); 0: no limit */
+        {"SSE_PER_IP_LIMIT", CONFIG_INT, "32", offsetof(struct mood_config, per_ip_limit), 0,
+         65536},
     };
     struct mood *mood = xcalloc(1, sizeof *mood);
     char err[256];
@@ -46,6 +50,7 @@ struct mood *mood_start(const struct apiserver_ctx *ctx)
     /* suspended streams hold connections: leave a quarter of them to other requests */
     max_streams = (size_t)ctx->cfg->connection_limit * 3 / 4;
     mood->hub = sse_hub_new(max_streams, MOOD_RETRY_MS);
+    sse_hub_set_per_ip_limit(mood->hub, (size_t)mood->cfg.per_ip_limit);
     struct pgwatch_opts opts = {
         .dsn = ctx->cfg->database_url,
         .app = "query-api-mood-watch",

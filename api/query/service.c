@@ -16,6 +16,9 @@ int query_service_start(struct apiserver_ctx *ctx)
         /* how long a query with X-Consistency-Token waits for the read model before 504 */
         {"CONSISTENCY_WAIT_MS", CONFIG_INT, "5000",
          offsetof(struct query_service, consistency_wait_ms), 0, 60000},
+        /* how many of those one client address may have waiting at once (429 beyond) */
+        {"CONSISTENCY_PER_IP_LIMIT", CONFIG_INT, "32",
+         offsetof(struct query_service, consistency_per_ip_limit), 0, 65536},
     };
     struct query_service *qs = xcalloc(1, sizeof *qs);
     char err[256];
@@ -36,6 +39,7 @@ int query_service_start(struct apiserver_ctx *ctx)
         .wait_ms = qs->consistency_wait_ms,
         /* parked requests hold connections; the mood streams may hold 3/4 of them */
         .max_waiters = (size_t)ctx->cfg->connection_limit / 8 + 1,
+        .per_ip_waiters = (size_t)qs->consistency_per_ip_limit,
     };
     qs->consistency = consistency_start(&opts, err, sizeof err);
     if (qs->consistency == NULL) {

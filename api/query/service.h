@@ -7,7 +7,8 @@
 #include "apiserver.h"
 
 struct query_service {
-    long consistency_wait_ms; /* CONSISTENCY_WAIT_MS */
+    long consistency_wait_ms;      /* CONSISTENCY_WAIT_MS */
+    long consistency_per_ip_limit; /* CONSISTENCY_PER_IP_LIMIT */
     struct mood *mood;
     struct consistency *consistency;
     struct dashboard *dashboard; /* the operations dashboard (dashboard.h) */

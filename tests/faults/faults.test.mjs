@@ -18,6 +18,8 @@ import { check, settle, waitOrderVisible } from './converge.mjs';
 import { writeReport } from './report.mjs';
 import { productBursts, todoBursts } from './ordering.mjs';
 import { rabbitCtl, brokerVhost, memoryWatermark, relayHealth, relayMetric, waitFor } from './relay.mjs';
+import { commandFrom, holdLock, supervise } from './hardening.mjs';
+import fs from 'node:fs';
 
 const execFileP = promisify(execFile);
 const RATE = Number(process.env.FAULTS_RATE ?? 80);
@@ -81,7 +83,8 @@ async function scenario({ id, fault: what, inject: fault, beforeSettle, loadMs =
     commands: stats.sent, injected: f.injected, lost: conv.figures.lost,
     appliedTwice: conv.figures.appliedTwice, outOfOrder: conv.figures.outOfOrder,
     recoveryMs, settleMs: conv.settleMs, ok: conv.ok, stats, figures: { ...conv.figures, checkMs: conv.checkMs },
-    duplicatesSkipped: sumLogKey('consumer', off.consumer, /msg="applied batch"/, 'duplicates'),
+    // a redelivered event is applied alone (consumer/crashguard.h): "applied redelivered event"
+    duplicatesSkipped: sumLogKey('consumer', off.consumer, /msg="applied (batch|redelivered event)"/, 'duplicates'),
     notes: f.notes,
   });
   assert.ok(conv.ok, `the read model did not converge:\n${conv.diffs.slice(0, 30).join('\n')}`);
@@ -295,7 +298,7 @@ test('5. two relays and two consumers; the leading relay and one consumer killed
     assert.ok(countLog('consumer', off.consumer, /msg="saved to read db"/) > 0, 'the first consumer applied nothing');
     row.notes = `standby relay took over; ${split} batches split around an early event, ` +
       `${early} early events sent to the retry queue; ` +
-      `${row.duplicatesSkipped + sumLogKey(c2, 0, /msg="applied batch"/, 'duplicates')} duplicates skipped`;
+      `${row.duplicatesSkipped + sumLogKey(c2, 0, /msg="applied (batch|redelivered event)"/, 'duplicates')} duplicates skipped`;
   } finally {
     await stopExtra(r2);
     await stopExtra(c2);
@@ -799,3 +802,250 @@ function restoreArgs(value) {
   const abs = value.match(/\{absolute,\s*(\d+)\}/);
   return abs ? ['absolute', abs[1]] : [value];
 }
+// --- 13.x: hardening (issue 11, items 5-8): helpers in hardening.mjs ----------------------------
+
+test('13.1 mood flood: POST /api/moods is rate-limited per address and the mood queue stays bounded', async () => {
+  const row = { id: '13.1', fault: 'mood flood: 200 moods from one address, then 1,200 from 60 addresses, with the mood queue bounded at 200', commands: 0, injected: 1, ok: false };
+  rows.push(row);
+  const env = { ...process.env, MOOD_QUEUE_MAX_LENGTH: '200', MOOD_QUEUE_TTL_MS: '600000' };
+  await execFileP(path.join(REPO_ROOT, 'scripts/rabbit.sh'), ['policies'], { env, cwd: REPO_ROOT });
+  try {
+    const moodsBefore = Number(sqlValue(W, 'SELECT count(*) FROM moods'));
+    // one address: the bucket's burst, then 429 with Retry-After, nothing written for those
+    const one = await Promise.all(Array.from({ length: 200 }, () =>
+      commandFrom('127.0.0.2', 'POST', '/api/moods', { type: 'good' }, { token: false })));
+    const ok1 = one.filter((r) => r.status === 202).length;
+    const refused = one.filter((r) => r.status === 429);
+    assert.equal(ok1 + refused.length, 200, `only 202 and 429: ${[...new Set(one.map((r) => r.status))]}`);
+    assert.ok(refused.length >= 150, `${refused.length} of 200 refused`);
+    for (const r of refused.slice(0, 20)) {
+      assert.equal(r.json?.error?.code, 'rate_limited');
+      assert.ok(Number(r.headers['retry-after']) >= 1, 'Retry-After');
+    }
+    assert.equal(Number(sqlValue(W, 'SELECT count(*) FROM moods')) - moodsBefore, ok1, 'a refused mood wrote nothing');
+    // many addresses: accepted, but the queue (no consumer) keeps at most 200
+    let ok2 = 0;
+    for (let a = 10; a < 70; a += 1) {
+      const rs = await Promise.all(Array.from({ length: 20 }, () =>
+        commandFrom(`127.0.0.${a}`, 'POST', '/api/moods', { type: a % 2 ? 'good' : 'bad' }, { token: false })));
+      ok2 += rs.filter((r) => r.status === 202).length;
+    }
+    assert.ok(ok2 >= 1000, `${ok2} of 1200 accepted from 60 addresses`);
+    const outbox = () => Number(sqlValue(W, 'SELECT count(*) FROM outbox WHERE published_at IS NULL'));
+    const deadline = now() + 30000;
+    while (outbox() > 0 && now() < deadline) await sleep(200);
+    const q = await queues();
+    const moodQueue = q[process.env.MOOD_QUEUE ?? 'mood_events'];
+    assert.ok(moodQueue, `no mood queue: ${JSON.stringify(q)}`);
+    assert.ok(moodQueue.ready <= 200, `the mood queue holds ${moodQueue.ready} messages`);
+    const conv = await settle('test 13.1');
+    Object.assign(row, {
+      commands: 200 + 1200, lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice,
+      outOfOrder: conv.figures.outOfOrder, settleMs: conv.settleMs, figures: { checkMs: conv.checkMs },
+      ok: conv.ok,
+      notes: `one address: ${ok1} accepted, ${refused.length} refused 429 rate_limited (nothing written); ` +
+        `60 addresses: ${ok2} accepted; mood queue held ${moodQueue.ready} (bound 200, oldest dropped)`,
+    });
+    assert.ok(conv.ok, conv.diffs.slice(0, 20).join('\n'));
+  } finally {
+    await execFileP(path.join(REPO_ROOT, 'scripts/rabbit.sh'), ['policies'], { env: process.env, cwd: REPO_ROOT });
+  }
+});
+
+test('13.2 SIGTERM while a command waits on a row lock: 201 and the order, or nothing written', async () => {
+  const row = { id: '13.2', fault: 'SIGTERM to the command API while an order waits on a product row lock (released within, then after `SHUTDOWN_GRACE_MS`)', commands: 0, injected: 2, ok: false };
+  rows.push(row);
+  const waitingOnLock = async () => {
+    const deadline = now() + 10000;
+    while (now() < deadline) {
+      if (Number(sqlValue(W, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'command-api'")) > 0) return;
+      await sleep(20);
+    }
+    throw new Error('the order never waited on the lock');
+  };
+  const orders = () => Number(sqlValue(W, 'SELECT count(*) FROM orders'));
+  const runOnce = async (graceMs, holdAfterTermMs) => {
+    await restartWith('command-api', { SHUTDOWN_GRACE_MS: String(graceMs) });
+    const pid = pidOf('command-api');
+    const lock = await holdLock(W, `SELECT 1 FROM products WHERE id = ${products[0]} FOR UPDATE`);
+    const before = orders();
+    const pending = commandFrom('127.0.0.1', 'POST', '/api/orders', { customerId: 13, items: [{ productId: products[0], quantity: 1 }] });
+    await waitingOnLock();
+    const termAt = now();
+    process.kill(pid, 'SIGTERM');
+    await sleep(holdAfterTermMs);
+    const stillUp = fs.existsSync(`/proc/${pid}`);
+    const refusedNew = await commandFrom('127.0.0.1', 'GET', '/health', undefined, { timeoutMs: 2000 });
+    await lock.release();
+    const r = await pending;
+    for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}`); i++) await sleep(50);
+    const exited = !fs.existsSync(`/proc/${pid}`);
+    const written = orders() - before;
+    await startServices(['command-api']);
+    return { r, written, stillUp, exited, newStatus: refusedNew.status, stopMs: now() - termAt };
+  };
+  // released within the grace period: the request is answered 201 and the order is there
+  const a = await runOnce(10000, 1500);
+  assert.ok(a.stillUp, 'the API stopped before its request was answered');
+  assert.equal(a.newStatus, 0, 'a new connection was accepted while draining');
+  assert.equal(a.r.status, 201, `answer: ${a.r.status} ${a.r.text}`);
+  assert.equal(a.written, 1, 'the answered order is in the write DB');
+  assert.ok(a.exited, 'the API did not stop after draining');
+  // held past the grace period: the statement is cancelled, 503 and nothing written
+  const b = await runOnce(1000, 3000);
+  assert.ok([503, 0].includes(b.r.status), `answer: ${b.r.status} ${b.r.text}`);
+  assert.equal(b.written, 0, `an order was committed without its answer: status ${b.r.status}`);
+  assert.ok(b.exited, 'the API did not stop');
+  const conv = await settle('test 13.2');
+  Object.assign(row, {
+    commands: 2, lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice, outOfOrder: conv.figures.outOfOrder,
+    settleMs: conv.settleMs, figures: { checkMs: conv.checkMs }, ok: conv.ok,
+    notes: `lock released 1.5 s after SIGTERM: ${a.r.status} after ${(a.r.ms / 1000).toFixed(1)} s, ${a.written} order written, ` +
+      `new connections refused while draining, stopped ${(a.stopMs / 1000).toFixed(1)} s after SIGTERM; ` +
+      `lock held past a 1 s grace: ${b.r.status || 'closed'} (statement cancelled), ${b.written} orders written`,
+  });
+  assert.ok(conv.ok, conv.diffs.slice(0, 20).join('\n'));
+});
+
+test('13.3 a message that crashes the consumer is dead-lettered after CONSUMER_MAX_ATTEMPTS and the stream goes on', async () => {
+  const marker = `crash-marker-${randomUUID()}`;
+  const max = Number(process.env.CONSUMER_MAX_ATTEMPTS ?? 5);
+  let supervisor;
+  let productEvent;
+  let dead = [];
+  let injectedAt;
+  let deadAt;
+  const { row, off } = await scenario({
+    id: '13.3', fault: 'a product whose event makes the consumer abort() (test hook `FAULT_ABORT_ON_MARKER`); the consumer is restarted after each crash',
+    inject: async () => {
+      const o = await restartWith('consumer', { FAULT_ABORT_ON_MARKER: marker });
+      supervisor = supervise('consumer', { FAULT_ABORT_ON_MARKER: marker });
+      injectedAt = now();
+      const p = await send('POST', '/api/products', { name: `poison ${marker}`, category: 'crash', price: 1, stock: 1 });
+      assert.equal(p.status, 201);
+      productEvent = sqlValue(W, `SELECT event_id FROM outbox WHERE aggregate_type = 'product' AND aggregate_id = ${p.json.productId}`);
+      const deadline = now() + 90000;
+      while (now() < deadline) {
+        dead = await listDeadLetters();
+        if (dead.some((d) => d.event_id === productEvent)) break;
+        await sleep(300);
+      }
+      deadAt = now();
+      void o;
+      return { injected: 1, clearedAt: now() };
+    },
+    beforeSettle: async () => {
+      // the fix (here: the consumer without the hook), then the documented requeue
+      await supervisor.stop();
+      await restartWith('consumer', {});
+      await deadletters('requeue', productEvent);
+    },
+  });
+  const mine = dead.find((d) => d.event_id === productEvent);
+  assert.ok(mine, `not dead-lettered: ${JSON.stringify(dead)}`);
+  assert.equal(mine.attempts, String(max));
+  assert.match(mine.reason, new RegExp(`crashed the consumer ${max} times`));
+  const crashes = countLog('consumer', off.consumer, /fault hook: aborting on an event with the marker/);
+  assert.equal(crashes, max, `the consumer crashed ${crashes} times`);
+  assert.equal((await listDeadLetters()).length, 0, 'the dead-letter queue is not empty after the requeue');
+  row.notes = `the consumer crashed ${crashes} times on it, was restarted ${supervisor.restarts} times; ` +
+    `dead-lettered ("${mine.reason}") ${((deadAt - injectedAt) / 1000).toFixed(1)} s after it was written; ` +
+    'the load went on; after the fix it was requeued and applied';
+});
+
+test('13.4 processed_events retention: old rows are purged, a redelivery inside the horizon is still skipped', async () => {
+  const row = { id: '13.4', fault: 'processed_events: 5,000 rows older than `PROCESSED_EVENTS_RETENTION` planted, a recent event redelivered', commands: 0, injected: 2, ok: false };
+  rows.push(row);
+  const off = await restartWith('consumer', { PROCESSED_EVENTS_RETENTION: '7 days', CONSUMER_PURGE_INTERVAL_MS: '500' });
+  try {
+    const t0 = now();
+    await sqlValueAsync(R, `INSERT INTO processed_events (event_id, event_type, occurred_at, processed_at)
+      SELECT gen_random_uuid(), 'Planted', now() - interval '8 days', now() - interval '8 days' - g * interval '1 ms'
+      FROM generate_series(1, 5000) g`);
+    await sqlValueAsync(R, `INSERT INTO event_attempts (event_id, attempts, last_at)
+      SELECT gen_random_uuid(), 1, now() - interval '8 days' FROM generate_series(1, 100) g`);
+    // a recent, applied event comes again (as after a crash between commit and ack)
+    const p = await send('POST', '/api/products', { name: 'retention probe', category: 'retention', price: 2, stock: 7 });
+    assert.equal(p.status, 201);
+    const [id, payload] = [
+      sqlValue(W, `SELECT event_id FROM outbox WHERE aggregate_type = 'product' AND aggregate_id = ${p.json.productId}`),
+      sqlValue(W, `SELECT payload FROM outbox WHERE aggregate_type = 'product' AND aggregate_id = ${p.json.productId}`)];
+    await waitLog('consumer', off, new RegExp(`saved to read db.*event_id=${id}`), 30000);
+    const deadline = now() + 30000;
+    let left;
+    while ((left = Number(sqlValue(R, "SELECT count(*) FROM processed_events WHERE event_type = 'Planted'"))) > 0 && now() < deadline) await sleep(200);
+    const purgeMs = now() - t0; /* from the planting */
+    assert.equal(left, 0, 'the old rows were not purged');
+    assert.equal(Number(sqlValue(R, "SELECT count(*) FROM event_attempts WHERE last_at < now() - interval '7 days'")), 0,
+      'old attempt rows were not purged');
+    assert.equal(sqlValue(R, `SELECT count(*) FROM processed_events WHERE event_id = '${id}'`), '1', 'the recent row was purged');
+    inject('product.ProductCreated', id, payload);
+    await waitLog('consumer', off, new RegExp(`skipped duplicate event.*event_id=${id}`), 30000);
+    assert.equal(sqlValue(R, `SELECT stock FROM products_read WHERE product_id = ${p.json.productId}`), '7');
+    const purged = sumLogKey('consumer', off, /msg="purged processed events"/, 'count');
+    const conv = await settle('test 13.4');
+    Object.assign(row, {
+      commands: 1, lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice, outOfOrder: conv.figures.outOfOrder,
+      settleMs: conv.settleMs, figures: { checkMs: conv.checkMs }, ok: conv.ok,
+      notes: `${purged} rows older than the retention purged within ${(purgeMs / 1000).toFixed(1)} s (batches of 500); ` +
+        'the redelivered event (inside the horizon) was skipped as a duplicate',
+    });
+    assert.ok(conv.ok, conv.diffs.slice(0, 20).join('\n'));
+  } finally {
+    await restartWith('consumer', {});
+  }
+});
+
+test('13.5 rebuild after the outbox purge: replay refuses, --snapshot equals live, a differing model is never swapped', async () => {
+  const row = { id: '13.5', fault: 'outbox purged with a 1 s retention, then `scripts/rebuild.sh` (replay, `--snapshot`, `--snapshot --swap` of a differing model)', commands: 0, injected: 1, ok: false };
+  rows.push(row);
+  const rebuild = (...args) => execFileP(path.join(REPO_ROOT, 'scripts/rebuild.sh'), args, {
+    env: process.env, cwd: REPO_ROOT, maxBuffer: 64 << 20,
+  }).then((r) => ({ code: 0, out: `${r.stdout}\n${r.stderr}` }), (e) => ({ code: e.code, out: `${e.stdout}\n${e.stderr}` }));
+  // todos in every state (open, completed, completed then deleted), so that their history is purged too
+  const todo = async (title) => (await send('POST', '/api/todos', { title })).json.id;
+  const [, done, gone] = [await todo('open'), await todo('done'), await todo('gone')];
+  for (const id of [done, gone]) assert.equal((await send('PATCH', `/api/todos/${id}`, { completed: true })).status, 200);
+  assert.equal((await send('DELETE', `/api/todos/${gone}`)).status, 200);
+  // purge: a relay with a tiny retention, then the default again
+  const o = await restartWith('relay', { OUTBOX_RETENTION: '1 second', RELAY_PURGE_INTERVAL_MS: '500' });
+  await sleep(1500);
+  await waitLog('relay', o, /msg="purged published outbox rows"/, 30000);
+  await restartWith('relay', {});
+  await settle('test 13.5');
+  const gaps = Number(sqlValue(W, 'SELECT count(*) FROM rebuild_history_gaps()'));
+  assert.ok(gaps > 0, 'the purge left no gap');
+  const replay = await rebuild();
+  assert.equal(replay.code, 3, replay.out.slice(-3000));
+  assert.match(replay.out, /refused: cannot rebuild by replaying the outbox: \d+ aggregates lack their creating event/);
+  assert.match(replay.out, /(product|order|todo|mood) \d+: (no event left|history starts at version \d+)/);
+  const t0 = now();
+  const snap = await rebuild('--snapshot');
+  const snapMs = now() - t0;
+  assert.equal(snap.code, 0, snap.out.slice(-3000));
+  assert.match(snap.out, /no differences/);
+  // a differing model is never swapped
+  await stopServices(['consumer', 'query-api']);
+  let swap;
+  try {
+    await sqlValueAsync(R, `UPDATE products_read SET name = name || ' (planted)' WHERE product_id = ${products[0]}`);
+    swap = await rebuild('--snapshot', '--swap');
+  } finally {
+    await sqlValueAsync(R, `UPDATE products_read SET name = replace(name, ' (planted)', '') WHERE product_id = ${products[0]}`);
+    await startServices(['consumer', 'query-api']);
+  }
+  assert.equal(swap.code, 1, swap.out.slice(-3000));
+  assert.match(swap.out, /not swapped/);
+  assert.doesNotMatch(swap.out, /rebuild\.sh: swapped:/);
+  const conv = await settle('test 13.5');
+  const synthesized = (snap.out.match(/(\d+) events synthesized/) ?? [0, '?'])[1];
+  const tables = (snap.out.match(/(\d+) tables compared/) ?? [0, '?'])[1];
+  Object.assign(row, {
+    lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice, outOfOrder: conv.figures.outOfOrder,
+    settleMs: conv.settleMs, figures: { checkMs: conv.checkMs }, ok: conv.ok, durationMs: snapMs,
+    notes: `${gaps} aggregates lost their creating event; replay refused (exit 3) naming them; --snapshot ` +
+      `synthesized ${synthesized} events and equalled live (${tables} tables) in ${(snapMs / 1000).toFixed(1)} s; ` +
+      '--swap of a model that differed (a planted name) refused, exit 1',
+  });
+  assert.ok(conv.ok, conv.diffs.slice(0, 20).join('\n'));
+});

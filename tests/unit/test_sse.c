@@ -226,6 +226,40 @@ START_TEST(too_many_streams_are_refused)
 }
 END_TEST
 
+START_TEST(streams_per_address_are_capped_with_429)
+{
+    struct sse_hub *h = hub(10);
+    struct fake_conn a = {0}, b = {0}, c = {0};
+    struct http_response ra, rb, rc;
+    struct http_request ra_req = {.conn = (struct MHD_Connection *)(void *)&a, .method = "GET"};
+    struct http_request rb_req = {.conn = (struct MHD_Connection *)(void *)&b, .method = "GET"};
+    struct http_request rc_req = {.conn = (struct MHD_Connection *)(void *)&c, .method = "GET"};
+    struct api_error err;
+
+    sse_hub_set_per_ip_limit(h, 1);
+    strcpy(ra_req.client, "10.0.0.1");
+    strcpy(rb_req.client, "10.0.0.1");
+    strcpy(rc_req.client, "10.0.0.2");
+    memset(&ra, 0, sizeof ra);
+    memset(&rb, 0, sizeof rb);
+    memset(&rc, 0, sizeof rc);
+    ck_assert_int_eq(sse_hub_attach(h, &ra_req, &ra, &err), 0);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(sse_hub_attach(h, &rb_req, &rb, &err), -1);
+    ck_assert_uint_eq(api_status_http(err.kind), 429);
+    ck_assert_str_eq(err.code, "rate_limited");
+    ck_assert_uint_ge(err.retry_after_s, 1);
+    /* another address is served; the first one again once its stream is gone */
+    ck_assert_int_eq(sse_hub_attach(h, &rc_req, &rc, &err), 0);
+    done(&ra);
+    memset(&rb, 0, sizeof rb);
+    ck_assert_int_eq(sse_hub_attach(h, &rb_req, &rb, &err), 0);
+    done(&rb);
+    done(&rc);
+    sse_hub_free(h);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sse");
@@ -237,6 +271,7 @@ int main(void)
     tcase_add_test(tc, small_buffers_and_multiline_documents);
     tcase_add_test(tc, close_ends_streams_and_refuses_new_ones);
     tcase_add_test(tc, too_many_streams_are_refused);
+    tcase_add_test(tc, streams_per_address_are_capped_with_429);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
