@@ -901,7 +901,7 @@ test('13.2 SIGTERM while a command waits on a row lock: 201 and the order, or no
     commands: 2, lost: conv.figures.lost, appliedTwice: conv.figures.appliedTwice, outOfOrder: conv.figures.outOfOrder,
     settleMs: conv.settleMs, figures: { checkMs: conv.checkMs }, ok: conv.ok,
     notes: `lock released 1.5 s after SIGTERM: ${a.r.status} after ${(a.r.ms / 1000).toFixed(1)} s, ${a.written} order written, ` +
-      `new connections refused while draining, stopped ${(a.stopMs / 1000).toFixed(1)} s after SIGTERM; ` +
+      `a new connection was not served while draining, stopped ${(a.stopMs / 1000).toFixed(1)} s after SIGTERM; ` +
       `lock held past a 1 s grace: ${b.r.status || 'closed'} (statement cancelled), ${b.written} orders written`,
   });
   assert.ok(conv.ok, conv.diffs.slice(0, 20).join('\n'));
