@@ -486,6 +486,22 @@ for json in "$TMP/with-env.json" "$TMP/no-env.json"; do
 done
 check "command-service: COMMAND_API_TOKEN is never empty" "${problems[@]}"
 
+# the mood queue is bounded in compose as scripts/rabbit.sh bounds it for `make up`, and the APIs
+# believe X-Forwarded-For from the gateway only (its fixed address)
+problems=()
+pol="$(cfg '.services["broker-policies"].command // [] | join(" ")')"
+[[ "$pol" == *cqrs-mood-bound* && "$pol" == *drop-head* && "$pol" == *message-ttl* ]] ||
+    problems+=("broker-policies does not declare the cqrs-mood-bound policy (max-length, drop-head, message-ttl)")
+[[ "$(cfg '.services["broker-policies"].depends_on.broker.condition // empty')" == service_healthy ]] ||
+    problems+=("broker-policies does not wait for a healthy broker")
+gw_ip="$(cfg '.services.gateway.networks.default.ipv4_address // empty')"
+[[ -n "$gw_ip" ]] || problems+=("the gateway has no fixed address")
+for svc in command-service query-service; do
+    [[ "$(cfg --arg s "$svc" '.services[$s].environment.HTTP_TRUSTED_PROXIES // empty')" == "$gw_ip" ]] ||
+        problems+=("$svc: HTTP_TRUSTED_PROXIES is not the gateway's address ($gw_ip)")
+done
+check "broker-policies bounds the mood queue; the APIs trust the gateway's X-Forwarded-For only" "${problems[@]}"
+
 # --- the images build with exactly the packages `make test` proves: one list -------------------
 # scripts/packages-build.txt is read by scripts/deps.sh and by the build stage of every service
 # Dockerfile; no build stage names a package of its own, and deps.sh names none of the list's.
