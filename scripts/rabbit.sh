@@ -110,7 +110,9 @@ write_config() {
 wait_for_boot() {
     local deadline=$((SECONDS + START_TIMEOUT_S))
     while ((SECONDS < deadline)); do
-        if [[ -z "$(wrapper_pid)" ]]; then
+        # gone only when neither the wrapper nor the node is there: the node itself (beam.smp,
+        # once it wrote its pid file) is what serves, and a healthy node is never stopped here
+        if [[ -z "$(wrapper_pid)" && -z "$(server_pid)" ]]; then
             tail -n 30 "$LOG_DIR/startup.log" >&2 || true
             stop >/dev/null 2>&1 || true
             die "RabbitMQ exited during start-up; see $LOG_DIR"
