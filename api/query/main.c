@@ -21,7 +21,9 @@ int main(int argc, char **argv)
         .stop = query_service_stop,
         .release = query_service_release,
     };
-    const struct cli_spec cli = {"query-api", "query-api: the read side's HTTP API (queries, the dashboard)", query_routes, query_nroutes};
+    const struct cli_spec cli = {"query-api",
+                                 "query-api: the read side's HTTP API (queries, the dashboard)",
+                                 query_routes, query_nroutes};
     int rc = cli_handle(&cli, argc, argv);
 
     return rc >= 0 ? rc : apiserver_main(&spec);
