@@ -1,5 +1,6 @@
 #include "apiserver.h"
 
+#include "cli.h"
 #include "config.h"
 #include "httpmetrics.h"
 #include "log.h"
@@ -130,7 +131,10 @@ static void apiserver_drain(const struct apiserver_spec *spec, struct apiserver_
                  http_server_in_flight(server));
 }
 
-int apiserver_main(const struct apiserver_spec *spec)
+/* The most tables a binary's --help gathers (apiserver's, the service's, pg's). */
+#define APISERVER_MAX_TABLES 8
+
+int apiserver_main(const struct apiserver_spec *spec, int argc, char **argv)
 {
 #define OFF(f) offsetof(struct apiserver_config, f)
     const struct config_var vars[] = {
@@ -148,12 +152,25 @@ int apiserver_main(const struct apiserver_spec *spec)
         {"LOG_LEVEL", CONFIG_STRING, "info", OFF(log_level), 0, 0},
     };
 #undef OFF
+    struct config_table tables[APISERVER_MAX_TABLES] = {CONFIG_TABLE(vars)};
+    struct cli_spec cli = {spec->svc, spec->summary, spec->routes, spec->nroutes, tables, 1, NULL};
     struct apiserver_config cfg;
     struct clientaddr_trust trust;
     struct apiserver_ctx ctx;
     struct http_server *server;
     char err[512];
+    int rc;
 
+    if (spec->nconfig > APISERVER_MAX_TABLES - 2) {
+        fprintf(stderr, "%s: too many configuration tables (%zu)\n", spec->svc, spec->nconfig);
+        return 2;
+    }
+    for (size_t i = 0; i < spec->nconfig; i++)
+        tables[cli.nconfig++] = *spec->config[i];
+    tables[cli.nconfig++] = pg_config_table;
+    rc = cli_handle(&cli, argc, argv);
+    if (rc >= 0)
+        return rc;
     if (config_load(&cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->svc, err);
         return 2;

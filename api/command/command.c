@@ -47,22 +47,24 @@ const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
 /* Client addresses the mood rate limit remembers at once (the least recently seen go first). */
 #define MOOD_LIMIT_SLOTS 8192
 
+#define OFF(f) offsetof(struct command_config, f)
+static const struct config_var command_vars[] = {
+    {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
+    {"COMMAND_API_AUTH", CONFIG_STRING, "auto", OFF(api_auth), 0, 0},
+    {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
+    {"MOOD_RATE_PER_S", CONFIG_INT, "10", OFF(mood_rate_per_s), 0, 1000000},
+    {"MOOD_RATE_BURST", CONFIG_INT, "20", OFF(mood_rate_burst), 1, 1000000},
+};
+#undef OFF
+const struct config_table command_config_table = CONFIG_TABLE(command_vars);
+
 int command_start(struct apiserver_ctx *ctx)
 {
-#define OFF(f) offsetof(struct command_config, f)
-    const struct config_var vars[] = {
-        {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
-        {"COMMAND_API_AUTH", CONFIG_STRING, "auto", OFF(api_auth), 0, 0},
-        {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
-        {"MOOD_RATE_PER_S", CONFIG_INT, "10", OFF(mood_rate_per_s), 0, 1000000},
-        {"MOOD_RATE_BURST", CONFIG_INT, "20", OFF(mood_rate_burst), 1, 1000000},
-    };
-#undef OFF
     struct command_config *cfg = xcalloc(1, sizeof *cfg);
     const char *bind = ctx->cfg->bind_address;
     char err[256];
 
-    if (config_load(cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+    if (config_load(cfg, command_vars, command_config_table.n, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(cfg);
         return -1;

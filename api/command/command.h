@@ -7,9 +7,13 @@
 #define CQ_COMMAND_H
 
 #include "apiserver.h"
+#include "config.h"
 #include "auth.h"
 #include "ratelimit.h"
 #include "validate.h"
+
+/* The variables the command API's own modules read (--help, lib/cli.h). */
+extern const struct config_table command_config_table;
 
 struct command {
     const char *stmt;     /* prepared statement name (see command_stmts); cmd_idempotent's name */
