@@ -61,8 +61,7 @@ int apiserver_metrics(void *ctx, const struct http_request *req, const struct ro
     return metrics_respond(c->metrics, resp, err);
 }
 
-int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req_id,
-                       struct api_error *err)
+int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char detail[512], q[600];
@@ -71,13 +70,11 @@ int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req
     if (PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0 ||
         strcmp(state, "57014") == 0 /* cancelled: a shutdown's grace period ran out */) {
-        log_warn("database unavailable", "req_id=%llu error=%s", req_id,
-                 log_quote(q, sizeof q, detail));
+        log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
         return api_error_set(err, API_UNAVAILABLE, "unavailable",
                              "the database is unavailable, retry later");
     }
-    log_error("statement failed", "req_id=%llu sqlstate=%s error=%s", req_id, state,
-              log_quote(q, sizeof q, detail));
+    log_error("statement failed", "sqlstate=%s error=%s", state, log_quote(q, sizeof q, detail));
     return api_error_set(err, API_INTERNAL, "internal", "internal error");
 }
 
@@ -91,6 +88,7 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
     PGresult *res;
     int rc = 0;
 
+    (void)req;
     (void)m;
     conn = pg_pool_acquire(c->pool, detail, sizeof detail);
     if (conn == NULL)
@@ -99,7 +97,7 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         http_response_static(resp, 200, "application/json", ok, sizeof ok - 1);
     else
-        rc = apiserver_db_error(conn, res, req->id, err);
+        rc = apiserver_db_error(conn, res, err);
     PQclear(res);
     pg_pool_release(c->pool, conn);
     return rc;

@@ -75,7 +75,6 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
 
 /* Maps a failed statement to an api_error: 503 when the connection is gone or the server is
  * shutting down, 500 otherwise (logged, never shown to the client). Returns -1. */
-int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req_id,
-                       struct api_error *err);
+int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err);
 
 #endif

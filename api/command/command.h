@@ -27,6 +27,10 @@ struct command {
      * statements of its own that translate around the same cmd_* function: */
     const char *idempotent_stmt; /* with an Idempotency-Key; NULL: "idempotent" */
     const char *name;            /* the command cmd_idempotent runs; NULL: stmt */
+    /* A 201's Location (docs/api.md): this prefix and the answer's id (the log line's), e.g.
+     * "/api/orders/" -> /api/orders/42; NULL: the request's own path, a collection, and the id
+     * (POST /api/todos -> /api/todos/3, POST /todos -> /todos/3). Unused for other statuses. */
+    const char *location;
 };
 
 /* The command API's own settings (ctx->ext), read once by command_start. */

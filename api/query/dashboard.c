@@ -279,7 +279,7 @@ int dashboard_get_stream(void *ctx, const struct http_request *req, const struct
         return api_error_set(err, API_UNAVAILABLE, "unavailable", "the stream is not running");
     if (sse_hub_attach(d->hub, req, resp, err) != 0)
         return -1;
-    log_debug("dashboard stream opened", "req_id=%llu", req->id);
+    log_debug("dashboard stream opened", NULL);
     return 0;
 }
 

@@ -114,7 +114,7 @@ int mood_get_stream(void *ctx, const struct http_request *req, const struct rout
         return api_error_set(err, API_UNAVAILABLE, "unavailable", "the stream is not running");
     if (sse_hub_attach(mood->hub, req, resp, err) != 0)
         return -1;
-    log_debug("mood stream opened", "req_id=%llu", req->id);
+    log_debug("mood stream opened", NULL);
     return 0;
 }
 

@@ -148,7 +148,7 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
             pg_pool_release(ctx->pool, conn); /* drops the broken connection */
             continue;
         } else {
-            apiserver_db_error(conn, res, req->id, err);
+            apiserver_db_error(conn, res, err);
         }
         PQclear(res);
         pg_pool_release(ctx->pool, conn);

@@ -38,7 +38,7 @@ static int get_order(void *ctx, const struct http_request *req, const struct rou
 
     /* one line per order read, so that an order can be followed through all four services */
     if (rc != HTTP_SUSPENDED)
-        log_info("read order", "req_id=%llu order_id=%lld status=%u", req->id, m->ids[0],
+        log_info("read order", "order_id=%lld status=%u", m->ids[0],
                  rc == 0 ? resp->status : api_status_http(err->kind));
     return rc;
 }
