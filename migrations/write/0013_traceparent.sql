@@ -2,8 +2,10 @@
 -- (docs/observability.md, "Request ids and traces"). The command API passes the request's
 -- traceparent through cmd_trace() in the argument list of the command it calls, in the same
 -- statement (one round trip, no extra SET): cmd_trace stores it in the transaction-local setting
--- cqrs.traceparent, and outbox_append writes it into the new nullable outbox.traceparent of every
--- event of that transaction. The relay sends it as the AMQP header `traceparent`.
+-- cqrs.traceparent, and outbox_append writes it, when valid, into the new nullable
+-- outbox.traceparent of every event of that transaction. The relay sends it as the AMQP header
+-- `traceparent`. (Validity is checked where it is written, not by a CHECK constraint: a CHECK
+-- would run again on the relay's UPDATE of published_at, as the relay's role.)
 
 -- A version-00 traceparent, strictly (lib/tracing.h says the same in C): lowercase hex, neither
 -- the trace id nor the parent id all zeros.
@@ -14,19 +16,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                     AND substr(p, 37, 16) <> repeat('0', 16), false)
 $$;
 
-ALTER TABLE outbox ADD COLUMN traceparent text
-    CONSTRAINT outbox_traceparent_format
-    CHECK (traceparent IS NULL OR traceparent_valid(traceparent));
+ALTER TABLE outbox ADD COLUMN traceparent text;
 
--- Sets the transaction's traceparent (NULL or '' clears it; an invalid one is ignored, not an
--- error: a client's bad header never fails its command) and returns p_body unchanged, so that a
+-- Sets the transaction's traceparent (NULL clears it) and returns p_body unchanged, so that a
 -- command's statement can call it on its body argument: arguments are evaluated before the call.
 CREATE FUNCTION cmd_trace(p_traceparent text, p_body jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM set_config('cqrs.traceparent',
-                       CASE WHEN traceparent_valid(p_traceparent) THEN p_traceparent ELSE '' END,
-                       true);
+    PERFORM set_config('cqrs.traceparent', coalesce(p_traceparent, ''), true);
     RETURN p_body;
 END $$;
 
@@ -37,6 +34,8 @@ DECLARE
     v_event_id uuid := gen_random_uuid();
     v_now timestamptz := clock_timestamp();
     v_schema integer := event_schema_version(p_event_type);
+    -- an invalid one (a client's bad header) is dropped, never an error that fails the command
+    v_trace text := current_setting('cqrs.traceparent', true);
 BEGIN
     IF v_schema IS NULL THEN
         RAISE EXCEPTION 'event type % has no schema version (event_schema_version)', p_event_type;
@@ -52,7 +51,7 @@ BEGIN
                                'aggregateId', p_aggregate_id,
                                'aggregateVersion', p_version) || p_body,
             v_now,
-            NULLIF(current_setting('cqrs.traceparent', true), ''));
+            CASE WHEN traceparent_valid(v_trace) THEN v_trace END);
     RETURN v_event_id;
 END $$;
 
