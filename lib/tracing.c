@@ -34,8 +34,8 @@ static void random_bytes(unsigned char *buf, size_t len)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         for (size_t i = got; i < len; i++)
-            buf[i] = (unsigned char)((unsigned long long)ts.tv_nsec >> (8 * (i % 4))) ^
-                     (unsigned char)i;
+            buf[i] =
+                (unsigned char)((unsigned long long)ts.tv_nsec >> (8 * (i % 4))) ^ (unsigned char)i;
     }
 }
 

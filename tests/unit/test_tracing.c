@@ -40,10 +40,8 @@ START_TEST(traceparents)
     char tp[TRACING_TRACEPARENT_LEN + 1], other[TRACING_TRACEPARENT_LEN + 1];
     char trace[TRACING_TRACE_ID_LEN + 1];
 
-    ck_assert(
-        tracing_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
-    ck_assert(
-        tracing_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+    ck_assert(tracing_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    ck_assert(tracing_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
     /* upper case, zero ids, other versions, wrong lengths and separators are ignored */
     ck_assert(
         !tracing_traceparent_valid("00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01"));
