@@ -84,7 +84,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SERVICE_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-.PHONY: build deps up down logs migrate test test-unit format format-check clean compose-check
+.PHONY: build deps up down logs migrate test test-unit format format-check lint clean compose-check
 
 build: $(SERVICES:%=$(BUILD)/bin/%) $(UNIT_BIN)
 
@@ -116,6 +116,10 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+# format-check and shellcheck over every script, each file counted (the lint suite of make test)
+lint:
+	tests/lint/run.sh
 
 compose-check:
 	scripts/compose-check.sh

@@ -24,14 +24,21 @@ struct consumer_metrics {
     struct metrics_histogram *batch_seconds, *refresh_seconds;
 };
 
+static const struct svc_metrics_opts consumer_metrics_opts = {
+    .svc = "consumer",
+    .port_var = "CONSUMER_METRICS_PORT",
+    .default_port = "9102",
+    .db_name = "read database",
+};
+
+void consumer_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS])
+{
+    svc_metrics_config_vars(&consumer_metrics_opts, vars);
+}
+
 struct consumer_metrics *consumer_metrics_start(void)
 {
-    const struct svc_metrics_opts opts = {
-        .svc = "consumer",
-        .port_var = "CONSUMER_METRICS_PORT",
-        .default_port = "9102",
-        .db_name = "read database",
-    };
+    const struct svc_metrics_opts opts = consumer_metrics_opts;
     static const char *const view_label[] = {"view"};
     const struct metrics_labels by_view = {1, view_label, NVIEWS, views};
     struct consumer_metrics *m = xcalloc(1, sizeof *m);

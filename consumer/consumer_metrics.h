@@ -27,6 +27,8 @@ struct consumer_metrics;
  * starts listening. NULL (logged) when the configuration is invalid. A port that cannot be bound
  * is logged as an error and the consumer runs on without the listener. */
 struct consumer_metrics *consumer_metrics_start(void);
+/* The variables consumer_metrics_start reads (--help). */
+void consumer_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS]);
 void consumer_metrics_stop(struct consumer_metrics *m);
 
 /* The connection metrics and /health (svc_metrics.h); NULL when m is. */

@@ -7,6 +7,7 @@
  * redelivers what was not acked and the read DB drops events it already applied, so nothing is
  * lost or applied twice. */
 #include "backoff.h"
+#include "cli.h"
 #include "config.h"
 #include "consumer_metrics.h"
 #include "crashguard.h"
@@ -335,13 +336,24 @@ static int consumer_run(struct consumer *c)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    struct config_var metrics_vars[SVC_METRICS_NVARS];
+    const struct config_table tables[] = {CONFIG_TABLE(consumer_vars), CONFIG_TABLE(metrics_vars),
+                                          pg_config_table, mq_config_table};
+    const struct cli_spec cli = {"consumer", "consumer: projects events into the read model",
+                                 NULL,       0,
+                                 tables,     sizeof tables / sizeof tables[0],
+                                 NULL};
     struct consumer_config cfg;
     struct mq_broker broker;
     struct consumer c;
     char err[512];
+    int rc;
 
+    consumer_metrics_config_vars(metrics_vars);
+    if ((rc = cli_handle(&cli, argc, argv)) >= 0)
+        return rc;
     if (log_init("consumer", "info") != 0) /* sets svc= for configuration errors */
         return 2;
     if (config_load(&cfg, consumer_vars, sizeof consumer_vars / sizeof consumer_vars[0], err,

@@ -26,7 +26,6 @@ const struct pg_stmt project_stmts[] = {
 };
 const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
 
-
 /* The projections raise this when an event of an aggregate arrives before its predecessor
  * (aggregateVersion gap): the event is fine, only early. */
 #define SQLSTATE_EARLY "CQ425"

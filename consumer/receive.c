@@ -60,6 +60,19 @@ size_t receive_batch_unsettled(const struct receive_batch *b)
     return n;
 }
 
+/* The trace id of the message's "traceparent" header (set by the relay), "" when it has none
+ * or an invalid one. */
+static void receive_trace_id(const amqp_basic_properties_t *props,
+                             char trace_id[TRACING_TRACE_ID_LEN + 1])
+{
+    const amqp_table_t *h = mq_headers(props);
+    char tp[TRACING_TRACEPARENT_LEN + 2];
+
+    trace_id[0] = '\0';
+    if (h != NULL && mq_header_str(h, "traceparent", tp, sizeof tp))
+        tracing_trace_id(tp, trace_id);
+}
+
 /* Takes one delivery. Returns 1 when one was added (or another frame handled), 0 when none came
  * within timeout, -1 with err on a connection or channel failure. */
 static int take_one(amqp_connection_state_t conn, struct receive_batch *b, long timeout_ms,
@@ -93,6 +106,7 @@ static int take_one(amqp_connection_state_t conn, struct receive_batch *b, long 
             return 1;
         }
         d->why[0] = '\0';
+        receive_trace_id(&d->env.message.properties, d->info.trace_id);
         snprintf(msg, sizeof msg, "received %s", d->info.event_type);
         log_info(msg, "%s%s", event_info_keys(&d->info, keys, sizeof keys),
                  d->env.redelivered ? " redelivered=true" : "");

@@ -1,5 +1,6 @@
 #include "apiserver.h"
 
+#include "cli.h"
 #include "config.h"
 #include "httpmetrics.h"
 #include "log.h"
@@ -60,8 +61,7 @@ int apiserver_metrics(void *ctx, const struct http_request *req, const struct ro
     return metrics_respond(c->metrics, resp, err);
 }
 
-int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req_id,
-                       struct api_error *err)
+int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char detail[512], q[600];
@@ -70,13 +70,11 @@ int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req
     if (PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
         strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0 ||
         strcmp(state, "57014") == 0 /* cancelled: a shutdown's grace period ran out */) {
-        log_warn("database unavailable", "req_id=%llu error=%s", req_id,
-                 log_quote(q, sizeof q, detail));
+        log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
         return api_error_set(err, API_UNAVAILABLE, "unavailable",
                              "the database is unavailable, retry later");
     }
-    log_error("statement failed", "req_id=%llu sqlstate=%s error=%s", req_id, state,
-              log_quote(q, sizeof q, detail));
+    log_error("statement failed", "sqlstate=%s error=%s", state, log_quote(q, sizeof q, detail));
     return api_error_set(err, API_INTERNAL, "internal", "internal error");
 }
 
@@ -90,6 +88,7 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
     PGresult *res;
     int rc = 0;
 
+    (void)req;
     (void)m;
     conn = pg_pool_acquire(c->pool, detail, sizeof detail);
     if (conn == NULL)
@@ -98,7 +97,7 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         http_response_static(resp, 200, "application/json", ok, sizeof ok - 1);
     else
-        rc = apiserver_db_error(conn, res, req->id, err);
+        rc = apiserver_db_error(conn, res, err);
     PQclear(res);
     pg_pool_release(c->pool, conn);
     return rc;
@@ -130,7 +129,10 @@ static void apiserver_drain(const struct apiserver_spec *spec, struct apiserver_
                  http_server_in_flight(server));
 }
 
-int apiserver_main(const struct apiserver_spec *spec)
+/* The most tables a binary's --help gathers (apiserver's, the service's, pg's). */
+#define APISERVER_MAX_TABLES 8
+
+int apiserver_main(const struct apiserver_spec *spec, int argc, char **argv)
 {
 #define OFF(f) offsetof(struct apiserver_config, f)
     const struct config_var vars[] = {
@@ -148,12 +150,25 @@ int apiserver_main(const struct apiserver_spec *spec)
         {"LOG_LEVEL", CONFIG_STRING, "info", OFF(log_level), 0, 0},
     };
 #undef OFF
+    struct config_table tables[APISERVER_MAX_TABLES] = {CONFIG_TABLE(vars)};
+    struct cli_spec cli = {spec->svc, spec->summary, spec->routes, spec->nroutes, tables, 1, NULL};
     struct apiserver_config cfg;
     struct clientaddr_trust trust;
     struct apiserver_ctx ctx;
     struct http_server *server;
     char err[512];
+    int rc;
 
+    if (spec->nconfig > APISERVER_MAX_TABLES - 2) {
+        fprintf(stderr, "%s: too many configuration tables (%zu)\n", spec->svc, spec->nconfig);
+        return 2;
+    }
+    for (size_t i = 0; i < spec->nconfig; i++)
+        tables[cli.nconfig++] = *spec->config[i];
+    tables[cli.nconfig++] = pg_config_table;
+    rc = cli_handle(&cli, argc, argv);
+    if (rc >= 0)
+        return rc;
     if (config_load(&cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->svc, err);
         return 2;

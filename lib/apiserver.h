@@ -54,10 +54,16 @@ struct apiserver_spec {
     void (*release)(struct apiserver_ctx *ctx);
     /* Optional: sees each request before its body (see lib/http.h); ctx is the apiserver_ctx. */
     http_authorize_fn authorize;
+    /* For the command line (lib/cli.h): one line on what it is, and the tables of the
+     * variables the service's own modules read (the shared HTTP ones and PG_* are added). */
+    const char *summary;
+    const struct config_table *const *config;
+    size_t nconfig;
 };
 
-/* Runs the service; returns the process exit status. */
-int apiserver_main(const struct apiserver_spec *spec);
+/* Answers --help, --version or --routes when argv has them, else runs the service; returns the
+ * process exit status. */
+int apiserver_main(const struct apiserver_spec *spec, int argc, char **argv);
 
 /* GET /metrics for both APIs: ctx->metrics in Prometheus text format (public, like /health). */
 int apiserver_metrics(void *ctx, const struct http_request *req, const struct route_match *m,
@@ -69,7 +75,6 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
 
 /* Maps a failed statement to an api_error: 503 when the connection is gone or the server is
  * shutting down, 500 otherwise (logged, never shown to the client). Returns -1. */
-int apiserver_db_error(PGconn *conn, const PGresult *res, unsigned long long req_id,
-                       struct api_error *err);
+int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err);
 
 #endif

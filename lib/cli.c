@@ -26,10 +26,19 @@ void cli_print_version(const struct cli_spec *spec, FILE *out)
 
 static void usage(const struct cli_spec *spec, FILE *out)
 {
-    fprintf(out,
-            "usage: %s [--version%s]\n%s\n"
-            "Configured by environment variables only (.env.example lists them with defaults).\n",
-            spec->name, spec->routes != NULL ? " | --routes" : "", spec->summary);
+    if (spec->usage != NULL)
+        fputs(spec->usage, out);
+    else
+        fprintf(out, "usage: %s [--help | --version%s]\n", spec->name,
+                spec->routes != NULL ? " | --routes" : "");
+    fprintf(out, "%s\n", spec->summary);
+}
+
+static void help(const struct cli_spec *spec, FILE *out)
+{
+    usage(spec, out);
+    fprintf(out, "\nEnvironment variables (NAME=default; an empty value means the default):\n");
+    config_print_help(out, spec->config, spec->nconfig);
 }
 
 int cli_handle(const struct cli_spec *spec, int argc, char **argv)
@@ -46,7 +55,7 @@ int cli_handle(const struct cli_spec *spec, int argc, char **argv)
         return 0;
     }
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(spec, stdout);
+        help(spec, stdout);
         return 0;
     }
     fprintf(stderr, "%s: unknown argument \"%s\"\n", spec->name, argv[1]);

@@ -1,5 +1,8 @@
 /* cli: the command line every binary shares. A service takes its configuration from the
  * environment only; its command line answers questions about the binary and exits:
+ *   --help     usage, and every environment variable the binary reads with its default, from
+ *              the config tables it loads (lib/config.h); tests/e2e/cli.test.mjs compares them
+ *              with .env.example
  *   --version  the version (git describe at build time) and the libraries it runs with
  *   --routes   (HTTP APIs) every route it serves, "METHOD PATTERN" per line: the OpenAPI
  *              contract test (tests/e2e/contract.test.mjs) compares them with docs/openapi.yaml
@@ -7,6 +10,7 @@
 #ifndef CQ_CLI_H
 #define CQ_CLI_H
 
+#include "config.h"
 #include "router.h"
 
 #include <stddef.h>
@@ -17,6 +21,9 @@ struct cli_spec {
     const char *summary;        /* one line: what it is */
     const struct route *routes; /* NULL for services without HTTP routes */
     size_t nroutes;
+    const struct config_table *config; /* every table the binary loads */
+    size_t nconfig;
+    const char *usage; /* NULL: "NAME [--help | --version | --routes]"; else the usage lines */
 };
 
 /* The build's version string (git describe, or "unknown" outside a checkout). */

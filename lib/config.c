@@ -3,6 +3,34 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Whether a table before (t, i) already names vars[i]. */
+static int config_seen(const struct config_table *tables, size_t t, size_t i)
+{
+    const char *name = tables[t].vars[i].name;
+
+    for (size_t u = 0; u <= t; u++)
+        for (size_t j = 0; j < (u == t ? i : tables[u].n); j++)
+            if (strcmp(tables[u].vars[j].name, name) == 0)
+                return 1;
+    return 0;
+}
+
+void config_print_help(FILE *out, const struct config_table *tables, size_t ntables)
+{
+    for (size_t t = 0; t < ntables; t++)
+        for (size_t i = 0; i < tables[t].n; i++) {
+            const struct config_var *v = &tables[t].vars[i];
+
+            if (config_seen(tables, t, i))
+                continue;
+            if (v->def == NULL)
+                fprintf(out, "  %s (required)\n", v->name);
+            else
+                fprintf(out, "  %s=%s\n", v->name, v->def);
+        }
+}
 
 int config_parse_long(const char *s, long min, long max, long *out)
 {

@@ -8,6 +8,7 @@
 #define CQ_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum config_type { CONFIG_STRING, CONFIG_INT };
 
@@ -18,6 +19,21 @@ struct config_var {
     size_t offset;   /* offsetof(struct your_config, field): const char * or long */
     long min, max;   /* bounds for CONFIG_INT */
 };
+
+/* One module's table, as --help gathers them (lib/cli.h): each module that reads variables
+ * exposes its table, so the list a binary prints is the list it reads. */
+struct config_table {
+    const struct config_var *vars;
+    size_t n;
+};
+#define CONFIG_TABLE(array)                                                                        \
+    {                                                                                              \
+        (array), sizeof(array) / sizeof((array)[0])                                                \
+    }
+
+/* Writes one line per variable of the tables, in order, each name once (the first table that
+ * names it gives the default): "  NAME=default", or "  NAME (required)" when it has none. */
+void config_print_help(FILE *out, const struct config_table *tables, size_t ntables);
 
 /* Fills cfg from the environment. Returns 0, or -1 with err naming the variable. */
 __attribute__((warn_unused_result)) int config_load(void *cfg, const struct config_var *vars,

@@ -146,7 +146,9 @@ const char *event_info_keys(const struct event_info *info, char *buf, size_t len
     else if (info->aggregate_type[0] != '\0' && info->aggregate_id != 0)
         o = (size_t)snprintf(buf, len, "%s_id=%lld ", info->aggregate_type, info->aggregate_id);
     if (o < len)
-        snprintf(buf + o, len - o, "event_id=%s", id);
+        o += (size_t)snprintf(buf + o, len - o, "event_id=%s", id);
+    if (o < len && info->trace_id[0] != '\0')
+        snprintf(buf + o, len - o, " trace_id=%s", info->trace_id);
     return buf;
 }
 

@@ -7,6 +7,8 @@
 #ifndef CQ_EVENT_BATCH_H
 #define CQ_EVENT_BATCH_H
 
+#include "tracing.h"
+
 #include <stddef.h>
 
 struct event_info {
@@ -17,6 +19,9 @@ struct event_info {
     char aggregate_type[32]; /* aggregateType when it is a plain lowercase name, else "" */
     long long aggregate_id;  /* aggregateId, 0 when absent */
     double occurred_at; /* occurredAt (ISO 8601) as Unix seconds, 0 when absent or unreadable */
+    /* the trace id of the message's W3C traceparent header (lib/tracing.h), "" none: set by
+     * the receiver (event_info_parse reads the body only and leaves it "") */
+    char trace_id[TRACING_TRACE_ID_LEN + 1];
 };
 
 /* Checks that body (len bytes, not NUL-terminated) is an event envelope: one JSON object with
@@ -27,7 +32,7 @@ event_info_parse(const void *body, size_t len, struct event_info *info, char *er
 
 /* Writes the log keys of info into buf: "order_id=1 event_id=...": order_id= or product_id= when
  * the event names one, else <aggregate_type>_id= (todo_id=, mood_id=), else no id key. An event_id
- * that is not uuid-like is quoted. Returns buf. */
+ * that is not uuid-like is quoted. " trace_id=..." follows when the event has one. Returns buf. */
 const char *event_info_keys(const struct event_info *info, char *buf, size_t len);
 
 struct event_batch {

@@ -2,6 +2,7 @@
 
 #include "deadline.h"
 #include "log.h"
+#include "tracing.h"
 #include "xalloc.h"
 
 #include <arpa/inet.h>
@@ -20,7 +21,6 @@
 struct http_server {
     struct MHD_Daemon *daemon;
     struct http_server_opts opts;
-    atomic_ullong next_id;
     /* Requests whose headers are in and whose completion callback has not run yet (also the
      * suspended ones and the streams): what a drain waits for. */
     pthread_mutex_t mu;
@@ -37,9 +37,10 @@ struct http_request_state {
     bool too_large;
     bool refused; /* the authorize hook said no: the body is discarded, refusal answered */
     struct api_error refusal;
-    unsigned long long id;
-    void *handler_state;   /* http_request_set_state */
-    struct timespec start; /* headers in: for the observe hook */
+    char id[TRACING_REQUEST_ID_MAX + 1];     /* X-Request-Id */
+    char log_kv[TRACING_REQUEST_ID_MAX + 8]; /* "req_id=<id>": the log context */
+    void *handler_state;                     /* http_request_set_state */
+    struct timespec start;                   /* headers in: for the observe hook */
     void (*handler_state_free)(void *);
 };
 
@@ -248,6 +249,7 @@ static void add_common_headers(const struct http_server *s, struct MHD_Response 
 }
 
 static enum MHD_Result send_response(const struct http_server *s, struct MHD_Connection *conn,
+                                     const struct http_request_state *st,
                                      struct http_response *resp)
 {
     struct MHD_Response *r;
@@ -276,24 +278,37 @@ static enum MHD_Result send_response(const struct http_server *s, struct MHD_Con
             MHD_add_response_header(r, resp->header_names[i], resp->header_values[i]);
     }
     add_common_headers(s, r, resp);
+    MHD_add_response_header(r, "X-Request-Id", st->id);
     ret = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
     response_release(resp);
     return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+/* The request's id: the client's X-Request-Id when it sent exactly one valid one, else new. */
+static void request_id(struct MHD_Connection *conn, struct http_request_state *st)
 {
-    struct http_server *s = cls;
+    struct http_request probe = {.conn = conn};
+    const char *sent = NULL;
+
+    if (http_request_header_count(&probe, "X-Request-Id", &sent) == 1 &&
+        tracing_request_id_valid(sent))
+        snprintf(st->id, sizeof st->id, "%s", sent);
+    else
+        tracing_request_id_new(st->id);
+    snprintf(st->log_kv, sizeof st->log_kv, "req_id=%s", st->id);
+}
+
+static enum MHD_Result handle_request(struct http_server *s, struct MHD_Connection *conn,
+                                      const char *url, const char *method, const char *upload_data,
+                                      size_t *upload_data_size, void **req_cls)
+{
     struct http_request_state *st = *req_cls;
     struct http_response resp;
     struct api_error err;
     struct http_request req;
     int rc;
 
-    (void)version;
     req.conn = conn;
     req.method = method;
     req.path = url;
@@ -305,7 +320,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * decides now, so a refused body is never kept */
         st = xcalloc(1, sizeof *st);
         clock_gettime(CLOCK_MONOTONIC, &st->start);
-        st->id = atomic_fetch_add(&s->next_id, 1) + 1;
+        request_id(conn, st);
+        log_context_set(st->log_kv);
         *req_cls = st;
         pthread_mutex_lock(&s->mu);
         s->in_flight++;
@@ -316,6 +332,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             st->refused = true;
         return MHD_YES;
     }
+    log_context_set(st->log_kv);
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         if (!st->too_large && !st->refused && st->len + n > s->opts.max_body) {
@@ -364,8 +381,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (rc != 0) {
         error_response(&resp, &err);
         if (err.kind == API_INTERNAL || err.kind == API_UNAVAILABLE)
-            log_warn("request failed", "req_id=%llu status=%u code=%s", req.id,
-                     api_status_http(err.kind), err.code);
+            log_warn("request failed", "status=%u code=%s", api_status_http(err.kind), err.code);
     }
     if (s->opts.observe != NULL) {
         struct timespec now;
@@ -374,7 +390,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         (double)(now.tv_sec - st->start.tv_sec) +
                             (double)(now.tv_nsec - st->start.tv_nsec) / 1e9);
     }
-    return send_response(s, conn, &resp);
+    return send_response(s, conn, st, &resp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    enum MHD_Result ret;
+
+    (void)version;
+    ret = handle_request(cls, conn, url, method, upload_data, upload_data_size, req_cls);
+    log_context_set(NULL); /* the pool thread serves other requests next */
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

@@ -17,6 +17,8 @@
  * across calls it keeps with http_request_set_state (freed when the request completes, also if the
  * client went away).
  *
+ * Every answer carries X-Request-Id (see struct http_request's id).
+ *
  * An optional authorize hook sees every request once its headers are in, before its body is
  * read: a refused request's body is read and discarded, not kept, and the request is answered
  * with the hook's error (a 401 gets "WWW-Authenticate: Bearer"), keeping the connection alive. */
@@ -45,7 +47,10 @@ struct http_request {
     const char *path; /* without the query string */
     char *body;       /* NUL-terminated, owned by the server */
     size_t body_len;
-    unsigned long long id; /* request id, for logs; the same on every call */
+    /* the request id (lib/tracing.h): the client's X-Request-Id when valid, else a new one; the
+     * answer carries it as X-Request-Id, and every line logged while a handler runs carries it
+     * as req_id=... (lib/log.h's context); the same on every call */
+    const char *id;
     char client[48]; /* the client's address (IPv4/IPv6 text; behind a trusted proxy, the one it
                         named), "" if unknown: what per-address limits count */
     struct http_request_state *state; /* the server's per-request state (opaque) */
@@ -54,7 +59,7 @@ struct http_request {
 /* What a handler returns after http_connection_suspend(): no response yet, call me again. */
 #define HTTP_SUSPENDED 1
 
-#define HTTP_MAX_HEADERS 4
+#define HTTP_MAX_HEADERS 6
 
 struct http_response {
     unsigned status;

@@ -11,6 +11,14 @@ static struct {
     enum log_level level;
 } log_cfg = {"cqrs", LOG_INFO};
 
+/* log_context_set: this thread's pairs, or NULL */
+static _Thread_local const char *log_context;
+
+void log_context_set(const char *kv)
+{
+    log_context = kv;
+}
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 int log_init(const char *svc, const char *level_name)
@@ -74,6 +82,13 @@ void log_emit(enum log_level level, const char *msg, const char *kv_fmt, ...)
         ts.tv_nsec / 1000000, level_names[level], log_cfg.svc, log_quote(qmsg, sizeof qmsg, msg));
     if (n < 0)
         return;
+    if (log_context != NULL && (size_t)n + 1 < sizeof line) {
+        int m = snprintf(line + n, sizeof line - (size_t)n, " %s", log_context);
+        if (m > 0)
+            n += m;
+        if ((size_t)n >= sizeof line)
+            n = (int)sizeof line - 1;
+    }
     if (kv_fmt != NULL && (size_t)n + 1 < sizeof line) {
         va_list ap;
         line[n++] = ' ';

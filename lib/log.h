@@ -19,6 +19,11 @@ int log_enabled(enum log_level level);
 void log_emit(enum log_level level, const char *msg, const char *kv_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The calling thread's context: kv (pairs such as "req_id=abc") is written after msg on every
+ * line this thread logs until log_context_set(NULL). kv is not copied: it must stay valid until
+ * then (lib/http.c sets the request's id for each call of a handler). */
+void log_context_set(const char *kv);
+
 /* Writes s as a logfmt-safe quoted value into buf (always NUL-terminated); returns buf. */
 const char *log_quote(char *buf, size_t len, const char *s);
 

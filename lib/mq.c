@@ -34,6 +34,8 @@ static const struct config_var mq_option_vars[] = {
     {"AMQP_HEARTBEAT_S", CONFIG_INT, "10", offsetof(struct mq_options, heartbeat_s), 0, 3600},
 };
 
+const struct config_table mq_config_table = CONFIG_TABLE(mq_option_vars);
+
 static pthread_once_t mq_options_once = PTHREAD_ONCE_INIT;
 static struct mq_options mq_opts;
 static char mq_opts_err[256];

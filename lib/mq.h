@@ -9,6 +9,8 @@
 #ifndef CQ_MQ_H
 #define CQ_MQ_H
 
+#include "config.h"
+
 #include <amqp.h>
 
 #include <stdbool.h>
@@ -90,6 +92,8 @@ const amqp_table_t *mq_headers(const amqp_basic_properties_t *props);
  * with err naming it (a service calls it at start and exits 2; a bad value otherwise falls back
  * to the default). */
 __attribute__((warn_unused_result)) int mq_check_options(char *err, size_t errlen);
+/* Those variables, for --help (lib/cli.h). */
+extern const struct config_table mq_config_table;
 
 enum mq_flags {
     MQ_CONFIRMS = 1 << 0, /* put the channel in publisher-confirm mode (confirm.select) */

@@ -62,6 +62,8 @@ static const struct config_var pg_option_vars[] = {
      offsetof(struct pg_options, idle_in_transaction_timeout_ms), 0, 86400000},
 };
 
+const struct config_table pg_config_table = CONFIG_TABLE(pg_option_vars);
+
 static pthread_once_t pg_options_once = PTHREAD_ONCE_INIT;
 static struct pg_options pg_opts;
 static char pg_opts_err[256];

@@ -4,6 +4,8 @@
 #ifndef CQ_PG_H
 #define CQ_PG_H
 
+#include "config.h"
+
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +32,8 @@ PGconn *pg_connect_opts(const char *dsn, const char *app, const struct pg_stmt *
 /* Checks the PG_* connection variables above: 0, or -1 with err naming the bad one (a service
  * calls it at start and exits 2; a bad value otherwise falls back to the defaults). */
 __attribute__((warn_unused_result)) int pg_check_options(char *err, size_t errlen);
+/* Those variables, for --help (lib/cli.h). */
+extern const struct config_table pg_config_table;
 
 /* Retries pg_connect with exponential backoff (100 ms to 5 s) until it succeeds or a stop is
  * requested (then NULL). Logs each failure. */

@@ -120,13 +120,13 @@ struct procmetrics *procmetrics_new(struct metrics *m)
                                             &l),
                       1);
     p->cpu = metrics_gauge_new(m, "process_cpu_seconds_total",
-                              "User and system CPU time spent, in seconds");
+                               "User and system CPU time spent, in seconds");
     p->rss = metrics_gauge_new(m, "process_resident_memory_bytes", "Resident memory size in bytes");
     p->vsize = metrics_gauge_new(m, "process_virtual_memory_bytes", "Virtual memory size in bytes");
     p->open_fds = metrics_gauge_new(m, "process_open_fds", "Open file descriptors");
     p->max_fds = metrics_gauge_new(m, "process_max_fds", "The open-file limit (soft)");
     p->start_time = metrics_gauge_new(m, "process_start_time_seconds",
-                                     "Start time of the process since the Unix epoch, in seconds");
+                                      "Start time of the process since the Unix epoch, in seconds");
     metrics_on_collect(m, collect, p);
     return p;
 }

@@ -51,20 +51,33 @@ static bool health(void *arg, char *body, size_t len)
     return db && broker;
 }
 
+void svc_metrics_config_vars(const struct svc_metrics_opts *opts,
+                             struct config_var vars[SVC_METRICS_NVARS])
+{
+    /* the port: 0, no listener */
+    vars[0] = (struct config_var){opts->port_var,
+                                  CONFIG_INT,
+                                  opts->default_port,
+                                  offsetof(struct svc_metrics_config, port),
+                                  0,
+                                  65535};
+    vars[1] = (struct config_var){"HTTP_BIND_ADDRESS",
+                                  CONFIG_STRING,
+                                  "127.0.0.1",
+                                  offsetof(struct svc_metrics_config, bind_address),
+                                  0,
+                                  0};
+}
+
 struct svc_metrics *svc_metrics_new(const struct svc_metrics_opts *opts)
 {
-    const struct config_var vars[] = {
-        /* 0: no listener */
-        {opts->port_var, CONFIG_INT, opts->default_port, offsetof(struct svc_metrics_config, port),
-         0, 65535},
-        {"HTTP_BIND_ADDRESS", CONFIG_STRING, "127.0.0.1",
-         offsetof(struct svc_metrics_config, bind_address), 0, 0},
-    };
+    struct config_var vars[SVC_METRICS_NVARS];
     struct svc_metrics *m = xcalloc(1, sizeof *m);
     char err[512], help[160];
 
     m->opts = *opts;
-    if (config_load(&m->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+    svc_metrics_config_vars(opts, vars);
+    if (config_load(&m->cfg, vars, SVC_METRICS_NVARS, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(m);
         return NULL;

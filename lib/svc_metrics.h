@@ -12,6 +12,7 @@
 #ifndef CQ_SVC_METRICS_H
 #define CQ_SVC_METRICS_H
 
+#include "config.h"
 #include "metrics.h"
 
 #include <stdbool.h>
@@ -30,6 +31,11 @@ struct svc_metrics_opts {
 };
 
 struct svc_metrics;
+
+/* The variables svc_metrics_new reads for opts: opts->port_var and HTTP_BIND_ADDRESS. */
+#define SVC_METRICS_NVARS 2
+void svc_metrics_config_vars(const struct svc_metrics_opts *opts,
+                             struct config_var vars[SVC_METRICS_NVARS]);
 
 /* The registry with the connection metrics; the strings of opts must outlive it. NULL when the
  * port variable is invalid (logged as a configuration error). */

@@ -33,6 +33,7 @@
  * confirmed a batch and before it marks the rows published, logging "fault hook: ..." first, so
  * that a test can kill it exactly there. */
 #include "backoff.h"
+#include "cli.h"
 #include "config.h"
 #include "inflight.h"
 #include "log.h"
@@ -665,13 +666,22 @@ static void relay_run(struct relay *r)
     relay_finish(r);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    struct config_var metrics_vars[SVC_METRICS_NVARS];
+    const struct config_table tables[] = {CONFIG_TABLE(relay_vars), CONFIG_TABLE(metrics_vars),
+                                          pg_config_table, mq_config_table};
+    const struct cli_spec cli = {"relay", "relay: publishes the outbox to RabbitMQ", NULL, 0,
+                                 tables,  sizeof tables / sizeof tables[0],          NULL};
     struct relay_config cfg;
     struct mq_broker broker;
     struct relay r;
     char err[512];
+    int rc;
 
+    relay_metrics_config_vars(metrics_vars);
+    if ((rc = cli_handle(&cli, argc, argv)) >= 0)
+        return rc;
     if (log_init("relay", "info") != 0) /* sets svc= for configuration errors */
         return 2;
     if (config_load(&cfg, relay_vars, sizeof relay_vars / sizeof relay_vars[0], err, sizeof err) !=

@@ -17,7 +17,8 @@ const struct pg_stmt outbox_stmts[] = {
     {"relay_lease_release", "SELECT relay_lease_release($1)", 1},
     {"relay_fetch",
      "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
-     "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+     "aggregate_id, aggregate_type, coalesce(traceparent, '') FROM outbox "
+     "WHERE published_at IS NULL ORDER BY id LIMIT $1",
      1},
     /* the same, leaving out every row in flight ($2, up to RELAY_MAX_IN_FLIGHT batches). NOT IN
      * over a subquery is a hashed SubPlan in the generic plan too (one probe per row it scans); "id
@@ -26,8 +27,8 @@ const struct pg_stmt outbox_stmts[] = {
      * stopping at the limit. */
     {"relay_fetch_next",
      "SELECT id, event_id, aggregate_type || '.' || event_type, payload::text, event_type, "
-     "aggregate_id, aggregate_type FROM outbox WHERE published_at IS NULL "
-     "AND id NOT IN (SELECT unnest($2::bigint[])) ORDER BY id LIMIT $1",
+     "aggregate_id, aggregate_type, coalesce(traceparent, '') FROM outbox "
+     "WHERE published_at IS NULL AND id NOT IN (SELECT unnest($2::bigint[])) ORDER BY id LIMIT $1",
      2},
     /* NULL when this session no longer holds the lease: a deposed leader never marks */
     {"relay_mark", "SELECT relay_mark_published($1::bigint[], $2)", 2},

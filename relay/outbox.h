@@ -27,6 +27,7 @@ enum outbox_col {
     OUTBOX_EVENT_TYPE,
     OUTBOX_AGGREGATE_ID,
     OUTBOX_AGGREGATE_TYPE,
+    OUTBOX_TRACEPARENT, /* the W3C trace context of the request that wrote it, "" none */
 };
 
 struct outbox_batch {

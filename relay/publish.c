@@ -1,6 +1,7 @@
 #include "publish.h"
 
 #include "log.h"
+#include "tracing.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,12 +29,23 @@ int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_co
     props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 
     for (int i = 0; i < b->n; i++) {
+        amqp_table_entry_t trace;
         int status;
 
         if (mq_wait_writable(p->conn, deadline_ms, err, errlen) != 0)
             return -1;
         props.message_id = value_bytes(b, i, OUTBOX_EVENT_ID);
         props.type = value_bytes(b, i, OUTBOX_EVENT_TYPE);
+        /* the request's trace context travels as the header "traceparent" (W3C) */
+        props._flags &= ~AMQP_BASIC_HEADERS_FLAG;
+        if (outbox_length(b, i, OUTBOX_TRACEPARENT) > 0) {
+            trace.key = amqp_cstring_bytes("traceparent");
+            trace.value.kind = AMQP_FIELD_KIND_UTF8;
+            trace.value.value.bytes = value_bytes(b, i, OUTBOX_TRACEPARENT);
+            props.headers.num_entries = 1;
+            props.headers.entries = &trace;
+            props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        }
         status = amqp_basic_publish(p->conn, MQ_CHANNEL, amqp_cstring_bytes(p->exchange),
                                     value_bytes(b, i, OUTBOX_ROUTING_KEY), 1, 0, &props,
                                     value_bytes(b, i, OUTBOX_PAYLOAD));
@@ -59,9 +71,14 @@ void publish_log_rows(const struct outbox_batch *b, size_t n)
                           : strcmp(agg, "product") == 0 ? "product_id"
                           : strcmp(agg, "todo") == 0    ? "todo_id"
                                                         : "aggregate_id";
-        log_info("published event", "event_id=%s type=%s routing_key=%s %s=%s outbox_id=%s",
+        const char *tp = outbox_value(b, i, OUTBOX_TRACEPARENT);
+        char trace_id[TRACING_TRACE_ID_LEN + 1];
+
+        tracing_trace_id(tp, trace_id);
+        log_info("published event", "event_id=%s type=%s routing_key=%s %s=%s outbox_id=%s%s%s",
                  outbox_value(b, i, OUTBOX_EVENT_ID), outbox_value(b, i, OUTBOX_EVENT_TYPE),
                  outbox_value(b, i, OUTBOX_ROUTING_KEY), key,
-                 outbox_value(b, i, OUTBOX_AGGREGATE_ID), outbox_value(b, i, OUTBOX_ID));
+                 outbox_value(b, i, OUTBOX_AGGREGATE_ID), outbox_value(b, i, OUTBOX_ID),
+                 *trace_id != '\0' ? " trace_id=" : "", trace_id);
     }
 }

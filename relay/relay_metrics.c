@@ -58,10 +58,9 @@ static const char *health_degraded(void *arg)
     return NULL;
 }
 
-struct relay_metrics *relay_metrics_start(void)
+static struct svc_metrics_opts relay_metrics_opts(struct relay_metrics *m)
 {
-    struct relay_metrics *m = xcalloc(1, sizeof *m);
-    const struct svc_metrics_opts opts = {
+    return (struct svc_metrics_opts){
         .svc = "relay",
         .port_var = "RELAY_METRICS_PORT",
         .default_port = "9101",
@@ -70,6 +69,19 @@ struct relay_metrics *relay_metrics_start(void)
         .degraded = health_degraded,
         .arg = m,
     };
+}
+
+void relay_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS])
+{
+    const struct svc_metrics_opts opts = relay_metrics_opts(NULL);
+
+    svc_metrics_config_vars(&opts, vars);
+}
+
+struct relay_metrics *relay_metrics_start(void)
+{
+    struct relay_metrics *m = xcalloc(1, sizeof *m);
+    const struct svc_metrics_opts opts = relay_metrics_opts(m);
     struct metrics *r;
 
     m->base = svc_metrics_new(&opts);

@@ -35,6 +35,8 @@ struct relay_metrics;
  * is logged as an error and the relay runs on without the listener: the metrics must not take
  * the relay down (e.g. another stack on this host holds the port). */
 struct relay_metrics *relay_metrics_start(void);
+/* The variables relay_metrics_start reads (--help). */
+void relay_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS]);
 /* Stops the listener and frees everything. */
 void relay_metrics_stop(struct relay_metrics *m);
 

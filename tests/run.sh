@@ -10,12 +10,12 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 
-SUITES="${TEST_SUITES:-makefile unit pgtap e2e seeds browser newman faults fuzz compose bench}"
+SUITES="${TEST_SUITES:-lint makefile unit pgtap e2e seeds browser newman faults fuzz compose bench}"
 for s in $SUITES; do
     case "$s" in
-        makefile | unit | pgtap | e2e | seeds | browser | newman | faults | fuzz | compose | bench) ;;
+        lint | makefile | unit | pgtap | e2e | seeds | browser | newman | faults | fuzz | compose | bench) ;;
         *)
-            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: makefile unit pgtap e2e seeds browser newman faults fuzz compose bench)" >&2
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: lint makefile unit pgtap e2e seeds browser newman faults fuzz compose bench)" >&2
             exit 2
             ;;
     esac
@@ -451,6 +451,12 @@ suite_fuzz() {
     ((st == 0 || fail > 0)) || fail=1
     ((pass + fail > 0)) || fail=1
     record fuzz "$pass" "$fail"
+}
+
+# --- lint: clang-format --dry-run --Werror on every C file, shellcheck on every script ---------
+suite_lint() {
+    section "lint (clang-format, shellcheck)"
+    summary_suite lint "$ARTIFACTS/lint.log" timeout -k 10 600 tests/lint/run.sh
 }
 
 # --- makefile: the first make up / make test on a bare machine computes no flags before deps -----

@@ -13,6 +13,7 @@
  * and acked only after the broker confirmed the copy; a message that is dropped is acked; every
  * other message stays unacked and goes back to the dead-letter queue, in its place, when the
  * channel closes. Exit status: 0, 1 when an ID was not found, 2 on a usage or broker error. */
+#include "cli.h"
 #include "config.h"
 #include "event_batch.h"
 #include "mq.h"
@@ -208,16 +209,25 @@ static int run(amqp_connection_state_t conn, const struct mq_topology *t, enum a
     return 0;
 }
 
+static const char usage_text[] = "usage: deadletters list\n"
+                                 "       deadletters requeue --all | EVENT_ID...\n"
+                                 "       deadletters drop --all | EVENT_ID...\n"
+                                 "       deadletters --help | --version\n";
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: deadletters list\n"
-                    "       deadletters requeue --all | EVENT_ID...\n"
-                    "       deadletters drop --all | EVENT_ID...\n");
+    fputs(usage_text, stderr);
     return 2;
 }
 
 int main(int argc, char **argv)
 {
+    const struct config_table tables[] = {CONFIG_TABLE(dl_vars), mq_config_table};
+    const struct cli_spec cli = {
+        "deadletters", "deadletters: lists, requeues and drops the dead-letter queue",
+        NULL,          0,
+        tables,        sizeof tables / sizeof tables[0],
+        usage_text};
     struct dl_config cfg;
     struct mq_broker broker;
     struct mq_topology topo;
@@ -230,6 +240,8 @@ int main(int argc, char **argv)
 
     if (argc < 2)
         return usage();
+    if (argv[1][0] == '-')
+        return cli_handle(&cli, argc, argv);
     if (strcmp(argv[1], "list") == 0 && argc == 2)
         action = LIST;
     else if (strcmp(argv[1], "requeue") == 0 && argc > 2)

@@ -122,7 +122,7 @@ int auth_authorize(void *ctx, const struct http_request *req, struct api_error *
     if (auth_check(count, header, cfg->api_token, err) == 0)
         return 0;
     /* never the header itself: it may hold a real token with a typo */
-    log_info("request refused", "req_id=%llu method=%s path=%s status=401 reason=%s", req->id,
+    log_info("request refused", "method=%s path=%s status=401 reason=%s",
              log_quote(qm, sizeof qm, req->method), log_quote(q, sizeof q, req->path),
              count == 0  ? "no_token"
              : count > 1 ? "several_headers"

@@ -6,6 +6,7 @@
 #include "idempotency.h"
 #include "log.h"
 #include "seeds.h"
+#include "tracing.h"
 #include "ratelimit.h"
 #include "xalloc.h"
 
@@ -13,56 +14,64 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every statement returns (response JSON, comma-separated event ids, aggregate id for logs). */
+/* Every statement returns (response JSON, comma-separated event ids, aggregate id for logs). Its
+ * last parameter is the request's traceparent, which cmd_trace() (migrations/write/0013) puts on
+ * the events of the command's transaction: $2 after the body alone, $3 after body and path id. */
 #define CMD_SQL(fn, args, idkey)                                                                   \
     "SELECT (r - 'eventIds')::text, "                                                              \
     "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r->'eventIds')), ','), "               \
     "r->>'" idkey "' FROM " fn "(" args ") AS r"
 
 /* The same through cmd_idempotent, plus whether it is a replay: $1 key, $2 time-to-live (s),
- * $3 method, $4 path, $5 command (statement name), $6 path id, $7 body, $8 the id field. */
+ * $3 method, $4 path, $5 command (statement name), $6 path id, $7 body, $8 the id field,
+ * $9 the traceparent. */
 #define IDEMPOTENT_SQL                                                                             \
     "SELECT (r.result - 'eventIds')::text, "                                                       \
     "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r.result->'eventIds')), ','), "        \
     "r.result->>$8, r.replayed "                                                                   \
     "FROM cmd_idempotent($1, $2::integer * interval '1 second', $3, $4, $5, $6::bigint, "          \
-    "$7::jsonb) AS r"
+    "cmd_trace($9, $7::jsonb)) AS r"
 
 const struct pg_stmt command_stmts[] = {
-    {"create_product", CMD_SQL("cmd_create_product", "$1::jsonb", "productId"), 1},
-    {"create_order", CMD_SQL("cmd_create_order", "$1::jsonb", "orderId"), 1},
-    {"pay_order", CMD_SQL("cmd_pay_order", "$2::bigint, $1::jsonb", "orderId"), 2},
-    {"ship_order", CMD_SQL("cmd_ship_order", "$2::bigint, $1::jsonb", "orderId"), 2},
-    {"complete_order", CMD_SQL("cmd_complete_order", "$2::bigint, $1::jsonb", "orderId"), 2},
-    {"cancel_order", CMD_SQL("cmd_cancel_order", "$2::bigint, $1::jsonb", "orderId"), 2},
-    {"adjust_inventory", CMD_SQL("cmd_adjust_inventory", "$1::jsonb", "productId"), 1},
-    {"create_todo", CMD_SQL("cmd_create_todo", "$1::jsonb", "id"), 1},
-    {"update_todo", CMD_SQL("cmd_update_todo", "$2::bigint, $1::jsonb", "id"), 2},
-    {"delete_todo", CMD_SQL("cmd_delete_todo", "$2::bigint, $1::jsonb", "id"), 2},
-    {"record_mood", CMD_SQL("cmd_record_mood", "$1::jsonb", "id"), 1},
-    {"idempotent", IDEMPOTENT_SQL, 8},
+    {"create_product", CMD_SQL("cmd_create_product", "cmd_trace($2, $1::jsonb)", "productId"), 2},
+    {"create_order", CMD_SQL("cmd_create_order", "cmd_trace($2, $1::jsonb)", "orderId"), 2},
+    {"pay_order", CMD_SQL("cmd_pay_order", "$2::bigint, cmd_trace($3, $1::jsonb)", "orderId"), 3},
+    {"ship_order", CMD_SQL("cmd_ship_order", "$2::bigint, cmd_trace($3, $1::jsonb)", "orderId"), 3},
+    {"complete_order",
+     CMD_SQL("cmd_complete_order", "$2::bigint, cmd_trace($3, $1::jsonb)", "orderId"), 3},
+    {"cancel_order", CMD_SQL("cmd_cancel_order", "$2::bigint, cmd_trace($3, $1::jsonb)", "orderId"),
+     3},
+    {"adjust_inventory", CMD_SQL("cmd_adjust_inventory", "cmd_trace($2, $1::jsonb)", "productId"),
+     2},
+    {"create_todo", CMD_SQL("cmd_create_todo", "cmd_trace($2, $1::jsonb)", "id"), 2},
+    {"update_todo", CMD_SQL("cmd_update_todo", "$2::bigint, cmd_trace($3, $1::jsonb)", "id"), 3},
+    {"delete_todo", CMD_SQL("cmd_delete_todo", "$2::bigint, cmd_trace($3, $1::jsonb)", "id"), 3},
+    {"record_mood", CMD_SQL("cmd_record_mood", "cmd_trace($2, $1::jsonb)", "id"), 2},
+    {"idempotent", IDEMPOTENT_SQL, 9},
     SEEDS_COMMAND_STMTS};
 const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
 
 /* Client addresses the mood rate limit remembers at once (the least recently seen go first). */
 #define MOOD_LIMIT_SLOTS 8192
 
+#define OFF(f) offsetof(struct command_config, f)
+static const struct config_var command_vars[] = {
+    {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
+    {"COMMAND_API_AUTH", CONFIG_STRING, "auto", OFF(api_auth), 0, 0},
+    {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
+    {"MOOD_RATE_PER_S", CONFIG_INT, "10", OFF(mood_rate_per_s), 0, 1000000},
+    {"MOOD_RATE_BURST", CONFIG_INT, "20", OFF(mood_rate_burst), 1, 1000000},
+};
+#undef OFF
+const struct config_table command_config_table = CONFIG_TABLE(command_vars);
+
 int command_start(struct apiserver_ctx *ctx)
 {
-#define OFF(f) offsetof(struct command_config, f)
-    const struct config_var vars[] = {
-        {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
-        {"COMMAND_API_AUTH", CONFIG_STRING, "auto", OFF(api_auth), 0, 0},
-        {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
-        {"MOOD_RATE_PER_S", CONFIG_INT, "10", OFF(mood_rate_per_s), 0, 1000000},
-        {"MOOD_RATE_BURST", CONFIG_INT, "20", OFF(mood_rate_burst), 1, 1000000},
-    };
-#undef OFF
     struct command_config *cfg = xcalloc(1, sizeof *cfg);
     const char *bind = ctx->cfg->bind_address;
     char err[256];
 
-    if (config_load(cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+    if (config_load(cfg, command_vars, command_config_table.n, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(cfg);
         return -1;
@@ -134,8 +143,7 @@ int command_mood_rate_check(const struct apiserver_ctx *ctx, const struct http_r
     wait_s = ratelimit_take(cfg->mood_limit, req->client, deadline_now_ms());
     if (wait_s == 0)
         return 0;
-    log_debug("mood refused by the rate limit", "req_id=%llu client=%s retry_after_s=%u", req->id,
-              req->client, wait_s);
+    log_debug("mood refused by the rate limit", "client=%s retry_after_s=%u", req->client, wait_s);
     return api_error_rate_limited(err, wait_s, "too many moods from this address, retry in %u s",
                                   wait_s);
 }
@@ -176,9 +184,25 @@ int command_map_sqlstate(const char *sqlstate, const char *message, const char *
     return 0;
 }
 
-/* Runs stmt with params and answers with its row: (body, event ids, id for logs[, replayed]). */
+/* Sets a 201's Location: cmd->location and id, or path (the collection posted to) "/" id. */
+static int command_location(const struct command *cmd, const char *path, const char *id,
+                            struct http_response *resp)
+{
+    char loc[512];
+    size_t n = strlen(path);
+
+    if (cmd->location != NULL)
+        snprintf(loc, sizeof loc, "%s%s", cmd->location, id);
+    else
+        snprintf(loc, sizeof loc, "%.*s/%s", (int)(n > 1 && path[n - 1] == '/' ? n - 1 : n), path,
+                 id);
+    return http_response_header(resp, "Location", loc);
+}
+
+/* Runs stmt with params and answers with its row: (body, event ids, id for logs[, replayed]).
+ * trace_id is the request's, for the log line; path the request's (a 201's Location). */
 static int run_statement(const struct apiserver_ctx *ctx, const struct command *cmd,
-                         const struct http_request *req, const char *stmt, int nparams,
+                         const char *trace_id, const char *path, const char *stmt, int nparams,
                          const char *const *params, struct http_response *resp,
                          struct api_error *err)
 {
@@ -189,8 +213,7 @@ static int run_statement(const struct apiserver_ctx *ctx, const struct command *
 
     conn = pg_pool_acquire(ctx->pool, detail, sizeof detail);
     if (conn == NULL) {
-        log_warn("database unavailable", "req_id=%llu error=%s", req->id,
-                 log_quote(q, sizeof q, detail));
+        log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
         return api_error_set(err, API_UNAVAILABLE, "unavailable",
                              "the database is unavailable, retry later");
     }
@@ -206,20 +229,23 @@ static int run_statement(const struct apiserver_ctx *ctx, const struct command *
             goto out;
         if (replayed && http_response_header(resp, "Idempotent-Replayed", "true") != 0)
             goto out;
+        if (cmd->status == 201 && !PQgetisnull(res, 0, 2) &&
+            command_location(cmd, path, PQgetvalue(res, 0, 2), resp) != 0)
+            goto out;
         if (replayed)
-            log_info("replayed command", "req_id=%llu stmt=%s %s=%s event_id=%s idempotency_key=%s",
-                     req->id, cmd->stmt, cmd->log_key, PQgetvalue(res, 0, 2), tokens,
-                     log_quote(q, sizeof q, params[0]));
+            log_info("replayed command", "stmt=%s %s=%s event_id=%s idempotency_key=%s trace_id=%s",
+                     cmd->stmt, cmd->log_key, PQgetvalue(res, 0, 2), tokens,
+                     log_quote(q, sizeof q, params[0]), trace_id);
         else
-            log_info(cmd->log_msg, "req_id=%llu %s=%s event_id=%s", req->id, cmd->log_key,
-                     PQgetvalue(res, 0, 2), tokens);
+            log_info(cmd->log_msg, "%s=%s event_id=%s trace_id=%s", cmd->log_key,
+                     PQgetvalue(res, 0, 2), tokens, trace_id);
         rc = 0;
     } else if (command_map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE),
                                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
                                     PQresultErrorField(res, PG_DIAG_COLUMN_NAME), err) != 0) {
-        log_debug("command rejected", "req_id=%llu stmt=%s code=%s", req->id, cmd->stmt, err->code);
+        log_debug("command rejected", "stmt=%s code=%s", cmd->stmt, err->code);
     } else {
-        apiserver_db_error(conn, res, req->id, err);
+        apiserver_db_error(conn, res, err);
     }
 out:
     PQclear(res);
@@ -234,7 +260,8 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
     const struct command_config *cfg = ctx->ext;
     const char *body = req->body_len > 0 ? req->body : "{}";
     char id_text[24] = "", ttl_text[24];
-    const char *key;
+    char traceparent[TRACING_TRACEPARENT_LEN + 1], trace_id[TRACING_TRACE_ID_LEN + 1];
+    const char *key, *sent = NULL;
     int rc;
 
     if (idempotency_key_get(req, &key, err) != 0)
@@ -243,9 +270,18 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
         return -1;
     if (cmd->takes_id)
         snprintf(id_text, sizeof id_text, "%lld", m->ids[0]);
+    /* the client's trace when it sent exactly one valid traceparent, else a new trace starts
+     * here (docs/observability.md); its events carry it to the relay and the consumer */
+    if (http_request_header_count(req, "traceparent", &sent) == 1 &&
+        tracing_traceparent_valid(sent))
+        snprintf(traceparent, sizeof traceparent, "%s", sent);
+    else
+        tracing_traceparent_new(traceparent);
+    tracing_trace_id(traceparent, trace_id);
     if (key == NULL) {
-        const char *params[2] = {body, id_text};
-        return run_statement(ctx, cmd, req, cmd->stmt, cmd->takes_id ? 2 : 1, params, resp, err);
+        const char *params[3] = {body, cmd->takes_id ? id_text : traceparent, traceparent};
+        return run_statement(ctx, cmd, trace_id, req->path, cmd->stmt, cmd->takes_id ? 3 : 2,
+                             params, resp, err);
     }
 
     /* the path as routed: the router tolerates one trailing slash, the hash should too */
@@ -254,7 +290,7 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
     if (n > 1 && path[n - 1] == '/')
         path[n - 1] = '\0';
     snprintf(ttl_text, sizeof ttl_text, "%ld", cfg != NULL ? cfg->idempotency_ttl_s : 86400L);
-    const char *params[8] = {
+    const char *params[9] = {
         key,
         ttl_text,
         req->method,
@@ -263,9 +299,10 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
         cmd->takes_id ? id_text : NULL,
         body,
         cmd->id_field,
+        traceparent,
     };
-    rc = run_statement(ctx, cmd, req,
-                       cmd->idempotent_stmt != NULL ? cmd->idempotent_stmt : "idempotent", 8,
+    rc = run_statement(ctx, cmd, trace_id, path,
+                       cmd->idempotent_stmt != NULL ? cmd->idempotent_stmt : "idempotent", 9,
                        params, resp, err);
     free(path);
     return rc;

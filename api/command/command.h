@@ -7,9 +7,13 @@
 #define CQ_COMMAND_H
 
 #include "apiserver.h"
+#include "config.h"
 #include "auth.h"
 #include "ratelimit.h"
 #include "validate.h"
+
+/* The variables the command API's own modules read (--help, lib/cli.h). */
+extern const struct config_table command_config_table;
 
 struct command {
     const char *stmt;     /* prepared statement name (see command_stmts); cmd_idempotent's name */
@@ -23,16 +27,20 @@ struct command {
      * statements of its own that translate around the same cmd_* function: */
     const char *idempotent_stmt; /* with an Idempotency-Key; NULL: "idempotent" */
     const char *name;            /* the command cmd_idempotent runs; NULL: stmt */
+    /* A 201's Location (docs/api.md): this prefix and the answer's id (the log line's), e.g.
+     * "/api/orders/" -> /api/orders/42; NULL: the request's own path, a collection, and the id
+     * (POST /api/todos -> /api/todos/3, POST /todos -> /todos/3). Unused for other statuses. */
+    const char *location;
 };
 
 /* The command API's own settings (ctx->ext), read once by command_start. */
 struct command_config {
-    const char *api_token;  /* COMMAND_API_TOKEN; "" when unset */
-    const char *api_auth;   /* COMMAND_API_AUTH: auto | off */
+    const char *api_token;    /* COMMAND_API_TOKEN; "" when unset */
+    const char *api_auth;     /* COMMAND_API_AUTH: auto | off */
     enum auth_mode auth_mode; /* from the two above and HTTP_BIND_ADDRESS (auth.h) */
-    long idempotency_ttl_s; /* IDEMPOTENCY_KEY_TTL_S */
-    long mood_rate_per_s;   /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
-    long mood_rate_burst;   /* MOOD_RATE_BURST */
+    long idempotency_ttl_s;   /* IDEMPOTENCY_KEY_TTL_S */
+    long mood_rate_per_s;     /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
+    long mood_rate_burst;     /* MOOD_RATE_BURST */
     struct ratelimit *mood_limit; /* NULL when there is no limit; owned */
 };
 

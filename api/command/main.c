@@ -1,12 +1,12 @@
 /* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c and auth.c. */
 #include "apiserver.h"
-#include "cli.h"
 #include "auth.h"
 #include "command.h"
 #include "routes.h"
 
 int main(int argc, char **argv)
 {
+    static const struct config_table *const config[] = {&command_config_table};
     const struct apiserver_spec spec = {
         .svc = "command-api",
         .port_var = "COMMAND_SERVICE_PORT",
@@ -20,9 +20,10 @@ int main(int argc, char **argv)
         .start = command_start,
         .release = command_release,
         .authorize = auth_authorize,
+        .summary = "command-api: the write side's HTTP API (commands)",
+        .config = config,
+        .nconfig = sizeof config / sizeof config[0],
     };
-    const struct cli_spec cli = {"command-api", "command-api: the write side's HTTP API (commands)", command_routes, command_nroutes};
-    int rc = cli_handle(&cli, argc, argv);
 
-    return rc >= 0 ? rc : apiserver_main(&spec);
+    return apiserver_main(&spec, argc, argv);
 }

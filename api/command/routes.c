@@ -5,24 +5,27 @@
 #include "seeds.h"
 
 /* One line per command: statement, validator, takes the path id, success status, log line,
- * log key and the response's id field. */
-#define CMD(name, validate, takes_id, status, msg, key, field)                                     \
+ * log key, the response's id field, and a 201's Location prefix (command.h). */
+#define CMD(name, validate, takes_id, status, msg, key, field, loc)                                \
     static const struct command name = {#name, validate, takes_id, status, msg,                    \
-                                        key,   field,    NULL,     NULL};
+                                        key,   field,    NULL,     NULL,   loc};
 
 CMD(create_product, validate_create_product, false, 201, "created product", "product_id",
-    "productId")
-CMD(create_order, validate_create_order, false, 201, "created order", "order_id", "orderId")
-CMD(pay_order, validate_pay_order, true, 201, "paid order", "order_id", "orderId")
-CMD(ship_order, validate_no_fields, true, 200, "shipped order", "order_id", "orderId")
-CMD(complete_order, validate_no_fields, true, 200, "completed order", "order_id", "orderId")
-CMD(cancel_order, validate_cancel_order, true, 200, "cancelled order", "order_id", "orderId")
+    "productId", "/api/products/")
+CMD(create_order, validate_create_order, false, 201, "created order", "order_id", "orderId",
+    "/api/orders/")
+/* a payment has no resource of its own: the paid order shows it */
+CMD(pay_order, validate_pay_order, true, 201, "paid order", "order_id", "orderId", "/api/orders/")
+CMD(ship_order, validate_no_fields, true, 200, "shipped order", "order_id", "orderId", NULL)
+CMD(complete_order, validate_no_fields, true, 200, "completed order", "order_id", "orderId", NULL)
+CMD(cancel_order, validate_cancel_order, true, 200, "cancelled order", "order_id", "orderId", NULL)
+/* an adjustment has no resource of its own: the product shows its stock */
 CMD(adjust_inventory, validate_adjust_inventory, false, 201, "adjusted inventory", "product_id",
-    "productId")
-CMD(create_todo, validate_create_todo, false, 201, "created todo", "todo_id", "id")
-CMD(update_todo, validate_update_todo, true, 200, "updated todo", "todo_id", "id")
-CMD(delete_todo, validate_no_fields, true, 200, "deleted todo", "todo_id", "id")
-CMD(record_mood, validate_record_mood, false, 202, "recorded mood", "mood_id", "id")
+    "productId", "/api/products/")
+CMD(create_todo, validate_create_todo, false, 201, "created todo", "todo_id", "id", NULL)
+CMD(update_todo, validate_update_todo, true, 200, "updated todo", "todo_id", "id", NULL)
+CMD(delete_todo, validate_no_fields, true, 200, "deleted todo", "todo_id", "id", NULL)
+CMD(record_mood, validate_record_mood, false, 202, "recorded mood", "mood_id", "id", NULL)
 
 #define COMMAND_ROUTE(fn, cmd)                                                                     \
     static int fn(void *ctx, const struct http_request *req, const struct route_match *m,          \

@@ -6,7 +6,7 @@
 
 /* The seed commands. id_field names the command function's id (the log line reads it from the
  * untranslated answer); name is what cmd_idempotent runs, with the translated body. */
-#define SEED_COMMAND(var, stmt_, validate_, msg, key, field, name_)                                \
+#define SEED_COMMAND(var, stmt_, validate_, msg, key, field, name_, loc)                           \
     static const struct command var = {                                                            \
         .stmt = stmt_,                                                                             \
         .validate = validate_,                                                                     \
@@ -17,14 +17,15 @@
         .id_field = field,                                                                         \
         .idempotent_stmt = stmt_ "_idempotent",                                                    \
         .name = name_,                                                                             \
+        .location = loc,                                                                           \
     };
 
 SEED_COMMAND(seed_create_order, "seed_create_order", seeds_validate_order, "created order",
-             "order_id", "orderId", "create_order")
+             "order_id", "orderId", "create_order", "/queries/orders/")
 SEED_COMMAND(seed_pay_order, "seed_pay_order", seeds_validate_payment, "paid order", "order_id",
-             "orderId", "pay_order")
+             "orderId", "pay_order", "/queries/orders/")
 SEED_COMMAND(seed_adjust_inventory, "seed_adjust_inventory", seeds_validate_inventory,
-             "adjusted inventory", "product_id", "productId", "adjust_inventory")
+             "adjusted inventory", "product_id", "productId", "adjust_inventory", "/api/products/")
 
 int seeds_validate_order(const char *body, size_t len, struct api_error *err)
 {

@@ -14,19 +14,22 @@
 
 #include "router.h"
 
-/* A seed statement: b is the seed's body ($1), r the command function's answer. */
+/* A seed statement: b is the seed's body ($1), r the command function's answer; $2 is the
+ * request's traceparent (cmd_trace, as in command.c: b is computed before the function runs). */
 #define SEED_SQL(fn, args, out, idkey)                                                             \
     "SELECT (" out ")::text, "                                                                     \
     "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r->'eventIds')), ','), "               \
-    "r->>'" idkey "' FROM (SELECT $1::jsonb AS b) AS s, LATERAL " fn "(" args ") AS r"
+    "r->>'" idkey "' FROM (SELECT cmd_trace($2, $1::jsonb) AS b) AS s, LATERAL " fn "(" args       \
+    ") AS r"
 
 /* The same through cmd_idempotent (its parameters as in command.c's IDEMPOTENT_SQL, $7 the
- * seed's body): the stored answer is the command function's, translated again on a replay. */
+ * seed's body, $9 the traceparent): the stored answer is the command function's, translated
+ * again on a replay. */
 #define SEED_IDEMPOTENT_SQL(id, in, out)                                                           \
     "SELECT (" out ")::text, "                                                                     \
     "array_to_string(ARRAY(SELECT jsonb_array_elements_text(r->'eventIds')), ','), "               \
     "r->>$8, i.replayed "                                                                          \
-    "FROM (SELECT $7::jsonb AS b) AS s, "                                                          \
+    "FROM (SELECT cmd_trace($9, $7::jsonb) AS b) AS s, "                                           \
     "LATERAL cmd_idempotent($1, $2::integer * interval '1 second', $3, $4, $5, " id ", " in        \
     ") AS i, LATERAL (SELECT i.result AS r) AS x"
 
@@ -55,19 +58,19 @@
 /* The seed statements, appended to command.c's command_stmts. */
 #define SEEDS_COMMAND_STMTS                                                                        \
     {"seed_create_order", SEED_SQL("cmd_create_order", SEED_ORDER_IN, SEED_ORDER_OUT, "orderId"),  \
-     1},                                                                                           \
+     2},                                                                                           \
         {"seed_create_order_idempotent",                                                           \
-         SEED_IDEMPOTENT_SQL("$6::bigint", SEED_ORDER_IN, SEED_ORDER_OUT), 8},                     \
+         SEED_IDEMPOTENT_SQL("$6::bigint", SEED_ORDER_IN, SEED_ORDER_OUT), 9},                     \
         {"seed_pay_order",                                                                         \
          SEED_SQL("cmd_pay_order", "(b->>'order_id')::bigint, " SEED_PAYMENT_IN, SEED_PAYMENT_OUT, \
                   "orderId"),                                                                      \
-         1},                                                                                       \
+         2},                                                                                       \
         {"seed_pay_order_idempotent",                                                              \
-         SEED_IDEMPOTENT_SQL(SEED_PAYMENT_ID, SEED_PAYMENT_IN, SEED_PAYMENT_OUT), 8},              \
+         SEED_IDEMPOTENT_SQL(SEED_PAYMENT_ID, SEED_PAYMENT_IN, SEED_PAYMENT_OUT), 9},              \
         {"seed_adjust_inventory",                                                                  \
-         SEED_SQL("cmd_adjust_inventory", SEED_INVENTORY_IN, SEED_INVENTORY_OUT, "productId"), 1}, \
+         SEED_SQL("cmd_adjust_inventory", SEED_INVENTORY_IN, SEED_INVENTORY_OUT, "productId"), 2}, \
         {"seed_adjust_inventory_idempotent",                                                       \
-         SEED_IDEMPOTENT_SQL("$6::bigint", SEED_INVENTORY_IN, SEED_INVENTORY_OUT), 8},
+         SEED_IDEMPOTENT_SQL("$6::bigint", SEED_INVENTORY_IN, SEED_INVENTORY_OUT), 9},
 
 /* Body validators of the seed commands (pure; unit-tested): every field required, unknown
  * fields refused, as for the project's own commands. */

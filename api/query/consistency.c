@@ -572,8 +572,7 @@ int consistency_gate(struct consistency *c, PGconn *conn, const struct http_requ
         bool applied;
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            int rc =
-                PQstatus(conn) != CONNECTION_OK ? -2 : apiserver_db_error(conn, res, req->id, err);
+            int rc = PQstatus(conn) != CONNECTION_OK ? -2 : apiserver_db_error(conn, res, err);
             PQclear(res);
             return rc;
         }
@@ -581,12 +580,12 @@ int consistency_gate(struct consistency *c, PGconn *conn, const struct http_requ
         PQclear(res);
         if (applied) {
             w->done = true;
-            log_debug("read model caught up", "req_id=%llu waited_ms=%lld", req->id,
+            log_debug("read model caught up", "waited_ms=%lld",
                       consistency_now_ms() - w->started_ms);
             return 0;
         }
         if (consistency_now_ms() >= w->deadline_ms) {
-            log_info("consistency wait timed out", "req_id=%llu waited_ms=%lld token=%s", req->id,
+            log_info("consistency wait timed out", "waited_ms=%lld token=%s",
                      consistency_now_ms() - w->started_ms, w->array);
             return api_error_set(err, API_TIMEOUT, "consistency_timeout",
                                  "the read model did not include the events of "

@@ -145,24 +145,26 @@ static void scraper_stop(struct dashboard *d)
     d->scraping = false;
 }
 
+static const struct config_var dashboard_vars[] = {
+    {"SSE_KEEPALIVE_MS", CONFIG_INT, "15000", offsetof(struct dashboard_config, keepalive_ms), 100,
+     300000},
+    {"SSE_PER_IP_LIMIT", CONFIG_INT, "32", offsetof(struct dashboard_config, per_ip_limit), 0,
+     65536},
+    /* where the relay's GET /metrics is; "" derives it from RELAY_METRICS_PORT */
+    {"RELAY_METRICS_URL", CONFIG_STRING, "", offsetof(struct dashboard_config, relay_metrics_url),
+     0, 0},
+    {"RELAY_METRICS_PORT", CONFIG_INT, "9101",
+     offsetof(struct dashboard_config, relay_metrics_port), 1, 65535},
+};
+const struct config_table dashboard_config_table = CONFIG_TABLE(dashboard_vars);
+
 struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
 {
-    const struct config_var vars[] = {
-        {"SSE_KEEPALIVE_MS", CONFIG_INT, "15000", offsetof(struct dashboard_config, keepalive_ms),
-         100, 300000},
-        {"SSE_PER_IP_LIMIT", CONFIG_INT, "32", offsetof(struct dashboard_config, per_ip_limit), 0,
-         65536},
-        /* where the relay's GET /metrics is; "" derives it from RELAY_METRICS_PORT */
-        {"RELAY_METRICS_URL", CONFIG_STRING, "",
-         offsetof(struct dashboard_config, relay_metrics_url), 0, 0},
-        {"RELAY_METRICS_PORT", CONFIG_INT, "9101",
-         offsetof(struct dashboard_config, relay_metrics_port), 1, 65535},
-    };
     struct dashboard *d = xcalloc(1, sizeof *d);
     char err[256], host[256], port[16], path[256];
     int rc;
 
-    if (config_load(&d->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+    if (config_load(&d->cfg, dashboard_vars, dashboard_config_table.n, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(d);
         return NULL;
@@ -277,7 +279,7 @@ int dashboard_get_stream(void *ctx, const struct http_request *req, const struct
         return api_error_set(err, API_UNAVAILABLE, "unavailable", "the stream is not running");
     if (sse_hub_attach(d->hub, req, resp, err) != 0)
         return -1;
-    log_debug("dashboard stream opened", "req_id=%llu", req->id);
+    log_debug("dashboard stream opened", NULL);
     return 0;
 }
 

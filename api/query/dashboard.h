@@ -17,11 +17,16 @@
 #ifndef CQ_QUERY_DASHBOARD_H
 #define CQ_QUERY_DASHBOARD_H
 
+#include "config.h"
+
 #include "apiserver.h"
 
 struct dashboard;
 
 /* Reads its configuration and starts both threads; NULL (logged) on failure. */
+/* The variables dashboard reads (--help, lib/cli.h). */
+extern const struct config_table dashboard_config_table;
+
 struct dashboard *dashboard_start(const struct apiserver_ctx *ctx);
 /* Stops both threads and ends the streams (waits up to 2 s for them). */
 void dashboard_stop(struct dashboard *d);

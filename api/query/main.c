@@ -1,12 +1,15 @@
 /* query-api: the read side's HTTP API. Wiring only; see routes.c, query.c and service.c. */
 #include "apiserver.h"
-#include "cli.h"
+#include "dashboard.h"
+#include "mood.h"
 #include "query.h"
 #include "routes.h"
 #include "service.h"
 
 int main(int argc, char **argv)
 {
+    static const struct config_table *const config[] = {
+        &query_service_config_table, &mood_config_table, &dashboard_config_table};
     const struct apiserver_spec spec = {
         .svc = "query-api",
         .port_var = "QUERY_SERVICE_PORT",
@@ -20,9 +23,10 @@ int main(int argc, char **argv)
         .start = query_service_start,
         .stop = query_service_stop,
         .release = query_service_release,
+        .summary = "query-api: the read side's HTTP API (queries, the dashboard)",
+        .config = config,
+        .nconfig = sizeof config / sizeof config[0],
     };
-    const struct cli_spec cli = {"query-api", "query-api: the read side's HTTP API (queries, the dashboard)", query_routes, query_nroutes};
-    int rc = cli_handle(&cli, argc, argv);
 
-    return rc >= 0 ? rc : apiserver_main(&spec);
+    return apiserver_main(&spec, argc, argv);
 }

@@ -28,21 +28,22 @@ struct mood {
     struct pgwatch *watch;
 };
 
+static const struct config_var mood_vars[] = {
+    /* a comment line on every stream this often (proxies drop idle connections) */
+    {"SSE_KEEPALIVE_MS", CONFIG_INT, "15000", offsetof(struct mood_config, keepalive_ms), 100,
+     300000},
+    /* streams one client address may hold open (429 beyond); 0: no limit */
+    {"SSE_PER_IP_LIMIT", CONFIG_INT, "32", offsetof(struct mood_config, per_ip_limit), 0, 65536},
+};
+const struct config_table mood_config_table = CONFIG_TABLE(mood_vars);
+
 struct mood *mood_start(const struct apiserver_ctx *ctx)
 {
-    const struct config_var vars[] = {
-        /* a comment line on every stream this often (proxies drop idle connections) */
-        {"SSE_KEEPALIVE_MS", CONFIG_INT, "15000", offsetof(struct mood_config, keepalive_ms), 100,
-         300000},
-        /* streams one client address may hold open (429 beyond); 0: no limit */
-        {"SSE_PER_IP_LIMIT", CONFIG_INT, "32", offsetof(struct mood_config, per_ip_limit), 0,
-         65536},
-    };
     struct mood *mood = xcalloc(1, sizeof *mood);
     char err[256];
     size_t max_streams;
 
-    if (config_load(&mood->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+    if (config_load(&mood->cfg, mood_vars, mood_config_table.n, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(mood);
         return NULL;
@@ -113,7 +114,7 @@ int mood_get_stream(void *ctx, const struct http_request *req, const struct rout
         return api_error_set(err, API_UNAVAILABLE, "unavailable", "the stream is not running");
     if (sse_hub_attach(mood->hub, req, resp, err) != 0)
         return -1;
-    log_debug("mood stream opened", "req_id=%llu", req->id);
+    log_debug("mood stream opened", NULL);
     return 0;
 }
 

@@ -6,11 +6,16 @@
 #ifndef CQ_QUERY_MOOD_H
 #define CQ_QUERY_MOOD_H
 
+#include "config.h"
+
 #include "apiserver.h"
 
 struct mood;
 
 /* Reads SSE_KEEPALIVE_MS and starts the watch thread; NULL (logged) on failure. */
+/* The variables mood reads (--help, lib/cli.h). */
+extern const struct config_table mood_config_table;
+
 struct mood *mood_start(const struct apiserver_ctx *ctx);
 /* Stops the watch thread and ends the streams (waits up to 2 s for them). */
 void mood_stop(struct mood *mood);

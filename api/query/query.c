@@ -15,20 +15,24 @@
  * FROM so that the planner inlines its body into the prepared statement and plans it once per
  * connection; the scalar subquery answers one row, NULL when the function returned none. */
 #define QUERY_CALL(call) "SELECT (SELECT q FROM " call " AS q)"
+/* A list's page (migrations/read/0016_pagination.sql): one row, (JSON array, more remains). */
+#define QUERY_PAGE(call) "SELECT q.body, q.more FROM " call " AS q"
 
 const struct pg_stmt query_stmts[] = {
     {"product", QUERY_CALL("q_product($1::bigint)"), 1},
-    {"products", QUERY_CALL("q_products($1::integer, $2::integer)"), 2},
+    {"products", QUERY_PAGE("q_products_page($1::integer, $2::integer)"), 2},
     {"order", QUERY_CALL("q_order($1::bigint)"), 1},
-    {"customer_orders", QUERY_CALL("q_customer_orders($1::bigint, $2::text, $3::integer, $4::integer)"),
-     4},
+    {"customer_orders",
+     QUERY_PAGE("q_customer_orders_page($1::bigint, $2::text, $3::integer, $4::integer)"), 4},
     {"customer_summary", QUERY_CALL("q_customer_summary($1::bigint)"), 1},
-    {"inventory", QUERY_CALL("q_inventory($1::boolean)"), 1},
+    {"inventory", QUERY_PAGE("q_inventory_page($1::boolean, $2::integer, $3::integer)"), 3},
     {"analytics_orders", QUERY_CALL("q_analytics_orders()"), 0},
     {"sales_daily", QUERY_CALL("q_sales_daily($1::date, $2::date)"), 2},
     {"top_products", QUERY_CALL("q_top_products($1::integer)"), 1},
     {"categories", QUERY_CALL("q_categories()"), 0},
-    {"todos", QUERY_CALL("q_todos()"), 0},
+    {"todos", QUERY_PAGE("q_todos_page($1::integer, $2::integer)"), 2},
+    /* the todo demo's GET /todos: every todo */
+    {"all_todos", QUERY_CALL("q_todos()"), 0},
     {"mood_stats", QUERY_CALL("q_mood_stats()"), 0},
     /* the operations dashboard (dashboard.h): the relay's outbox figures as parameters */
     {"dashboard", QUERY_CALL("q_dashboard($1::bigint, $2::double precision)"), 2},
@@ -104,9 +108,33 @@ int query_date_arg(const struct http_request *req, const char *name, const char 
     return 0;
 }
 
-int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
-              const char *const *params, const char *not_found_what, const struct http_request *req,
-              struct http_response *resp, struct api_error *err)
+int query_page_args(const struct http_request *req, long max, long def, struct query_page *page,
+                    struct api_error *err)
+{
+    if (query_int_arg(req, "limit", 1, max, def, &page->limit, err) != 0 ||
+        query_int_arg(req, "offset", 0, 1000000000, 0, &page->offset, err) != 0)
+        return -1;
+    return 0;
+}
+
+/* Link: the next page, when the statement's second column says more remains. */
+static int page_link(const struct query_page *page, const PGresult *res,
+                     const struct http_request *req, struct http_response *resp)
+{
+    char link[600], arg[96] = "";
+
+    if (PQnfields(res) < 2 || strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+        return 0;
+    if (page->arg_name != NULL && page->arg_value != NULL)
+        snprintf(arg, sizeof arg, "%s=%s&", page->arg_name, page->arg_value);
+    snprintf(link, sizeof link, "<%s?%slimit=%ld&offset=%ld>; rel=\"next\"", req->path, arg,
+             page->limit, page->offset + page->limit);
+    return http_response_header(resp, "Link", link);
+}
+
+static int run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
+               const char *const *params, const char *not_found_what, const struct query_page *page,
+               const struct http_request *req, struct http_response *resp, struct api_error *err)
 {
     const struct query_service *qs = ctx->ext;
     char detail[256];
@@ -142,13 +170,15 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
                 memcpy(body, PQgetvalue(res, 0, 0), len + 1);
                 http_response_json(resp, 200, body, len);
                 rc = 0;
+                if (page != NULL && page_link(page, res, req, resp) != 0)
+                    rc = api_error_set(err, API_INTERNAL, "internal", "internal error");
             }
         } else if (attempt == 0 && PQstatus(conn) != CONNECTION_OK) {
             PQclear(res);
             pg_pool_release(ctx->pool, conn); /* drops the broken connection */
             continue;
         } else {
-            apiserver_db_error(conn, res, req->id, err);
+            apiserver_db_error(conn, res, err);
         }
         PQclear(res);
         pg_pool_release(ctx->pool, conn);
@@ -156,4 +186,19 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
     }
     return api_error_set(err, API_UNAVAILABLE, "unavailable",
                          "the read database is unavailable, retry later");
+}
+
+int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
+              const char *const *params, const char *not_found_what, const struct http_request *req,
+              struct http_response *resp, struct api_error *err)
+{
+    return run(ctx, stmt, nparams, params, not_found_what, NULL, req, resp, err);
+}
+
+int query_run_page(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
+                   const char *const *params, const struct query_page *page,
+                   const struct http_request *req, struct http_response *resp,
+                   struct api_error *err)
+{
+    return run(ctx, stmt, nparams, params, "list", page, req, resp, err);
 }

@@ -18,6 +18,24 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
               const char *const *params, const char *not_found_what, const struct http_request *req,
               struct http_response *resp, struct api_error *err);
 
+/* A list's page (docs/api.md#pagination): its limit and offset, and the one filter argument the
+ * next page's link repeats (arg_name NULL: none; arg_value NULL: not given). */
+struct query_page {
+    long limit, offset;
+    const char *arg_name, *arg_value;
+};
+
+/* query_run for a *_page statement, whose row is (JSON array, more): when more remains, the
+ * answer carries Link: <path?[arg=value&]limit=L&offset=O+L>; rel="next". */
+int query_run_page(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
+                   const char *const *params, const struct query_page *page,
+                   const struct http_request *req, struct http_response *resp,
+                   struct api_error *err);
+
+/* Reads limit (1..max, default def) and offset (>= 0, default 0) into page. */
+int query_page_args(const struct http_request *req, long max, long def, struct query_page *page,
+                    struct api_error *err);
+
 /* Reads an optional non-negative integer query argument in [min, max], default def. */
 int query_int_arg(const struct http_request *req, const char *name, long min, long max, long def,
                   long *out, struct api_error *err);

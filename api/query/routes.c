@@ -38,7 +38,7 @@ static int get_order(void *ctx, const struct http_request *req, const struct rou
 
     /* one line per order read, so that an order can be followed through all four services */
     if (rc != HTTP_SUSPENDED)
-        log_info("read order", "req_id=%llu order_id=%lld status=%u", req->id, m->ids[0],
+        log_info("read order", "order_id=%lld status=%u", m->ids[0],
                  rc == 0 ? resp->status : api_status_http(err->kind));
     return rc;
 }
@@ -50,57 +50,68 @@ static int get_customer_summary(void *ctx, const struct http_request *req,
     return by_id(ctx, "customer_summary", "customer", req, m, resp, err);
 }
 
+/* GET of a list with only limit and offset: stmt takes ($1 limit, $2 offset). */
+static int list_page(void *ctx, const char *stmt, long max, long def,
+                     const struct http_request *req, struct http_response *resp,
+                     struct api_error *err)
+{
+    struct query_page page = {0};
+    char limit_s[24], offset_s[24];
+    const char *params[] = {limit_s, offset_s};
+
+    if (query_page_args(req, max, def, &page, err) != 0)
+        return -1;
+    snprintf(limit_s, sizeof limit_s, "%ld", page.limit);
+    snprintf(offset_s, sizeof offset_s, "%ld", page.offset);
+    return query_run_page(ctx, stmt, 2, params, &page, req, resp, err);
+}
+
 static int get_products(void *ctx, const struct http_request *req, const struct route_match *m,
                         struct http_response *resp, struct api_error *err)
 {
-    char limit_s[24], offset_s[24];
-    const char *params[] = {limit_s, offset_s};
-    long limit, offset;
-
     (void)m;
-    if (query_int_arg(req, "limit", 1, 1000, 100, &limit, err) != 0 ||
-        query_int_arg(req, "offset", 0, 1000000000, 0, &offset, err) != 0)
-        return -1;
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
-    snprintf(offset_s, sizeof offset_s, "%ld", offset);
-    return query_run(ctx, "products", 2, params, "products", req, resp, err);
+    return list_page(ctx, "products", 1000, 100, req, resp, err);
 }
 
 static int get_customer_orders(void *ctx, const struct http_request *req,
                                const struct route_match *m, struct http_response *resp,
                                struct api_error *err)
 {
+    struct query_page page = {.arg_name = "status"};
     char id[24], limit_s[24], offset_s[24];
-    const char *status;
     const char *params[4];
-    long limit, offset;
 
-    if (query_enum_arg(req, "status", order_statuses, &status, err) != 0 ||
-        query_int_arg(req, "limit", 1, 100, 20, &limit, err) != 0 ||
-        query_int_arg(req, "offset", 0, 1000000000, 0, &offset, err) != 0)
+    if (query_enum_arg(req, "status", order_statuses, &page.arg_value, err) != 0 ||
+        query_page_args(req, 100, 20, &page, err) != 0)
         return -1;
     snprintf(id, sizeof id, "%lld", m->ids[0]);
-    snprintf(limit_s, sizeof limit_s, "%ld", limit);
-    snprintf(offset_s, sizeof offset_s, "%ld", offset);
+    snprintf(limit_s, sizeof limit_s, "%ld", page.limit);
+    snprintf(offset_s, sizeof offset_s, "%ld", page.offset);
     params[0] = id;
-    params[1] = status;
+    params[1] = page.arg_value;
     params[2] = limit_s;
     params[3] = offset_s;
-    return query_run(ctx, "customer_orders", 4, params, "customer", req, resp, err);
+    return query_run_page(ctx, "customer_orders", 4, params, &page, req, resp, err);
 }
 
 static int get_inventory(void *ctx, const struct http_request *req, const struct route_match *m,
                          struct http_response *resp, struct api_error *err)
 {
     static const char *const bools[] = {"true", "false", NULL};
-    const char *low;
-    const char *params[1];
+    struct query_page page = {.arg_name = "lowStock"};
+    char limit_s[24], offset_s[24];
+    const char *params[3];
 
     (void)m;
-    if (query_enum_arg(req, "lowStock", bools, &low, err) != 0)
+    if (query_enum_arg(req, "lowStock", bools, &page.arg_value, err) != 0 ||
+        query_page_args(req, 1000, 100, &page, err) != 0)
         return -1;
-    params[0] = low != NULL ? low : "false";
-    return query_run(ctx, "inventory", 1, params, "inventory", req, resp, err);
+    snprintf(limit_s, sizeof limit_s, "%ld", page.limit);
+    snprintf(offset_s, sizeof offset_s, "%ld", page.offset);
+    params[0] = page.arg_value != NULL ? page.arg_value : "false";
+    params[1] = limit_s;
+    params[2] = offset_s;
+    return query_run_page(ctx, "inventory", 3, params, &page, req, resp, err);
 }
 
 static int get_analytics_orders(void *ctx, const struct http_request *req,
@@ -151,7 +162,15 @@ static int get_todos(void *ctx, const struct http_request *req, const struct rou
                      struct http_response *resp, struct api_error *err)
 {
     (void)m;
-    return query_run(ctx, "todos", 0, NULL, "todos", req, resp, err);
+    return list_page(ctx, "todos", 1000, 100, req, resp, err);
+}
+
+/* the todo demo's GET /todos: every todo, as the demo's page expects */
+static int get_all_todos(void *ctx, const struct http_request *req, const struct route_match *m,
+                         struct http_response *resp, struct api_error *err)
+{
+    (void)m;
+    return query_run(ctx, "all_todos", 0, NULL, "todos", req, resp, err);
 }
 
 const struct route query_routes[] = {
@@ -185,7 +204,7 @@ const struct route query_routes[] = {
     /* the seed systems' reads (seeds.h, docs/seeds.md); on the seeds' port 5002 the gateway
      * (docker/gateway) answers / with the mood wall, so the dashboard is also at /dashboard */
     {"GET", "/dashboard", dashboard_get_page},
-    {"GET", "/todos", get_todos},
+    {"GET", "/todos", get_all_todos},
     {"GET", "/stats", mood_get_stats},
     {"GET", "/queries/health", apiserver_health},
     {"GET", "/queries/orders/{id}", seeds_get_order},

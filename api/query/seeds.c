@@ -17,7 +17,7 @@ int seeds_get_order(void *ctx, const struct http_request *req, const struct rout
     rc = query_run(ctx, "seed_order", 1, params, label, req, resp, err);
     /* as GET /api/orders/{id}: one line per order read, to follow an order through the services */
     if (rc != HTTP_SUSPENDED)
-        log_info("read order", "req_id=%llu order_id=%lld status=%u", req->id, m->ids[0],
+        log_info("read order", "order_id=%lld status=%u", m->ids[0],
                  rc == 0 ? resp->status : api_status_http(err->kind));
     return rc;
 }

@@ -10,20 +10,22 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+static const struct config_var query_service_vars[] = {
+    /* how long a query with X-Consistency-Token waits for the read model before 504 */
+    {"CONSISTENCY_WAIT_MS", CONFIG_INT, "5000", offsetof(struct query_service, consistency_wait_ms),
+     0, 60000},
+    /* how many of those one client address may have waiting at once (429 beyond) */
+    {"CONSISTENCY_PER_IP_LIMIT", CONFIG_INT, "32",
+     offsetof(struct query_service, consistency_per_ip_limit), 0, 65536},
+};
+const struct config_table query_service_config_table = CONFIG_TABLE(query_service_vars);
+
 int query_service_start(struct apiserver_ctx *ctx)
 {
-    const struct config_var vars[] = {
-        /* how long a query with X-Consistency-Token waits for the read model before 504 */
-        {"CONSISTENCY_WAIT_MS", CONFIG_INT, "5000",
-         offsetof(struct query_service, consistency_wait_ms), 0, 60000},
-        /* how many of those one client address may have waiting at once (429 beyond) */
-        {"CONSISTENCY_PER_IP_LIMIT", CONFIG_INT, "32",
-         offsetof(struct query_service, consistency_per_ip_limit), 0, 65536},
-    };
     struct query_service *qs = xcalloc(1, sizeof *qs);
     char err[256];
 
-    if (config_load(qs, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0) {
+    if (config_load(qs, query_service_vars, query_service_config_table.n, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(qs);
         return -1;

@@ -4,6 +4,8 @@
 #ifndef CQ_QUERY_SERVICE_H
 #define CQ_QUERY_SERVICE_H
 
+#include "config.h"
+
 #include "apiserver.h"
 
 struct query_service {
@@ -13,6 +15,9 @@ struct query_service {
     struct consistency *consistency;
     struct dashboard *dashboard; /* the operations dashboard (dashboard.h) */
 };
+
+/* The variables query_service reads (--help, lib/cli.h). */
+extern const struct config_table query_service_config_table;
 
 int query_service_start(struct apiserver_ctx *ctx);
 void query_service_stop(struct apiserver_ctx *ctx);

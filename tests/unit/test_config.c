@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,12 +49,35 @@ START_TEST(bad_values_name_the_variable)
 }
 END_TEST
 
+START_TEST(help_lists_each_variable_once_with_its_default)
+{
+    static const struct config_var more[] = {
+        {"TEST_CFG_PORT", CONFIG_INT, "1", offsetof(struct cfg, port), 1, 65535},
+        {"TEST_CFG_MODE", CONFIG_STRING, "7 days", offsetof(struct cfg, url), 0, 0},
+    };
+    const struct config_table tables[] = {CONFIG_TABLE(vars), CONFIG_TABLE(more)};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+
+    ck_assert_ptr_nonnull(out);
+    config_print_help(out, tables, 2);
+    ck_assert_int_eq(fclose(out), 0);
+    /* the first table's default wins; a required variable says so */
+    ck_assert_str_eq(buf, "  TEST_CFG_URL (required)\n"
+                          "  TEST_CFG_PORT=8080\n"
+                          "  TEST_CFG_MODE=7 days\n");
+    free(buf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, defaults_and_overrides);
     tcase_add_test(tc, bad_values_name_the_variable);
+    tcase_add_test(tc, help_lists_each_variable_once_with_its_default);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -64,10 +64,12 @@ START_TEST(process_figures_are_this_process)
     int fd = open("/dev/null", O_RDONLY);
 
     ck_assert(sample(s, "process_resident_memory_bytes") > 1024 * 1024);
-    ck_assert(sample(s, "process_virtual_memory_bytes") >= sample(s, "process_resident_memory_bytes"));
+    ck_assert(sample(s, "process_virtual_memory_bytes") >=
+              sample(s, "process_resident_memory_bytes"));
     ck_assert(fds0 >= 3);
     ck_assert(sample(s, "process_max_fds") >= fds0);
-    ck_assert(sample(s, "process_start_time_seconds") <= (double)time(NULL) + 1); /* btime is whole seconds */
+    ck_assert(sample(s, "process_start_time_seconds") <=
+              (double)time(NULL) + 1); /* btime is whole seconds */
     ck_assert(sample(s, "process_start_time_seconds") > (double)time(NULL) - 3600);
     free(s);
     ck_assert_int_ge(fd, 0);
