@@ -64,7 +64,8 @@ test('GET /api/todos is paginated; the todo demo\'s GET /todos still lists every
   const rest = await query('GET', '/api/todos?limit=2&offset=2');
   assert.ok(rest.json[0].id > page.json[1].id);
   const seed = await query('GET', '/todos');
-  assert.equal(seed.json.length, n, 'GET /todos is not paginated');
+  // other test files add todos meanwhile (node --test runs them in parallel): at least all of them
+  assert.ok(seed.json.length >= n, `GET /todos listed ${seed.json.length} of at least ${n}: it is not paginated`);
   assert.equal(seed.headers.get('link'), null);
   assertError(await query('GET', '/api/todos?limit=1001'), 400, 'validation_error', 'limit');
 });
