@@ -20,8 +20,8 @@ const struct pg_stmt query_stmts[] = {
     {"product", QUERY_CALL("q_product($1::bigint)"), 1},
     {"products", QUERY_CALL("q_products($1::integer, $2::integer)"), 2},
     {"order", QUERY_CALL("q_order($1::bigint)"), 1},
-    {"customer_orders", QUERY_CALL("q_customer_orders($1::bigint, $2::text, $3::integer, $4::integer)"),
-     4},
+    {"customer_orders",
+     QUERY_CALL("q_customer_orders($1::bigint, $2::text, $3::integer, $4::integer)"), 4},
     {"customer_summary", QUERY_CALL("q_customer_summary($1::bigint)"), 1},
     {"inventory", QUERY_CALL("q_inventory($1::boolean)"), 1},
     {"analytics_orders", QUERY_CALL("q_analytics_orders()"), 0},
@@ -30,8 +30,9 @@ const struct pg_stmt query_stmts[] = {
     {"categories", QUERY_CALL("q_categories()"), 0},
     {"todos", QUERY_CALL("q_todos()"), 0},
     {"mood_stats", QUERY_CALL("q_mood_stats()"), 0},
-    /* the operations dashboard (dashboard.h): the relay's outbox figures as parameters */
-    {"dashboard", QUERY_CALL("q_dashboard($1::bigint, $2::double precision)"), 2},
+    /* the operations dashboard (dashboard.h): STALL_AFTER_MS as the parameter */
+    {"dashboard", QUERY_CALL("q_dashboard($1::bigint)"), 1},
+    {"dead_letters", QUERY_CALL("q_dead_letters($1::integer, $2::integer)"), 2},
     /* read-your-writes (consistency.h) */
     {"events_applied", QUERY_CALL("q_events_applied($1::uuid[])"), 1},
     /* the seed systems' reads (seeds.h) */
