@@ -355,7 +355,7 @@ static int consumer_run(struct consumer *c)
             continue;
         }
         consumer_metrics_received(c->metrics, c->batch.n);
-        if (consumer_status_take_relay(&c->batch, c->mq, c->pg, err, sizeof err) != 0) {
+        if (consumer_status_take_notices(&c->batch, c->mq, c->pg, err, sizeof err) != 0) {
             consumer_drop_mq(c, err);
             continue;
         }

@@ -79,9 +79,9 @@ static int take_one(amqp_connection_state_t conn, struct receive_batch *b, long 
         char msg[96], keys[192];
         d->settled = false;
         d->held = false;
-        if (consumer_status_is_relay(&d->env)) { /* not an event: status.h takes it */
+        if (consumer_status_is_notice(&d->env)) { /* not an event: status.h takes it */
             memset(&d->info, 0, sizeof d->info);
-            snprintf(d->why, sizeof d->why, "a relay status, not an event");
+            snprintf(d->why, sizeof d->why, "a notice, not an event");
             d->bad = true;
             b->n++;
             return 1;

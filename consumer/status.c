@@ -12,7 +12,7 @@ void consumer_status_init(struct consumer_status *s, long interval_ms)
     s->failing = false;
 }
 
-bool consumer_status_is_relay(const amqp_envelope_t *env)
+static bool is_relay(const amqp_envelope_t *env)
 {
     size_t n = strlen(CONSUMER_STATUS_RELAY_KEY);
 
@@ -20,43 +20,58 @@ bool consumer_status_is_relay(const amqp_envelope_t *env)
            memcmp(env->routing_key.bytes, CONSUMER_STATUS_RELAY_KEY, n) == 0;
 }
 
-/* Stores one relay status body; a refused body is logged and forgotten. */
-static void store_relay(PGconn *pg, const amqp_bytes_t body)
+bool consumer_status_is_notice(const amqp_envelope_t *env)
+{
+    size_t n = strlen(CONSUMER_STATUS_NOTICE_PREFIX);
+
+    return is_relay(env) || (env->routing_key.len > n &&
+                             memcmp(env->routing_key.bytes, CONSUMER_STATUS_NOTICE_PREFIX, n) == 0);
+}
+
+/* Stores one notice's body with sql ($1: the body as jsonb); a refused body is logged and
+ * forgotten (the next relay status comes a second later; a lost dead-letter notice leaves the
+ * panel's row as it was, and the action can be repeated). */
+static void store_notice(PGconn *pg, const char *sql, const amqp_bytes_t body)
 {
     char text[1024], detail[256], q[300];
     const char *params[1] = {text};
     PGresult *res;
 
     if (body.len >= sizeof text) {
-        log_warn("dropped a relay status: too long", "bytes=%zu", body.len);
+        log_warn("dropped a notice: too long", "bytes=%zu", body.len);
         return;
     }
     memcpy(text, body.bytes, body.len);
     text[body.len] = '\0';
-    res = PQexecParams(pg, "SELECT record_relay_status($1::jsonb)", 1, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(pg, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pg_error_text(pg, res, detail, sizeof detail);
-        log_warn("could not store a relay status, dropped it", "error=%s",
+        log_warn("could not store a notice, dropped it", "error=%s",
                  log_quote(q, sizeof q, detail));
     }
     PQclear(res);
 }
 
-int consumer_status_take_relay(struct receive_batch *b, amqp_connection_state_t mq, PGconn *pg,
-                               char *err, size_t errlen)
+int consumer_status_take_notices(struct receive_batch *b, amqp_connection_state_t mq, PGconn *pg,
+                                 char *err, size_t errlen)
 {
     for (size_t i = 0; i < b->n; i++) {
         struct delivery *d = &b->items[i];
         int status;
 
-        if (d->settled || !consumer_status_is_relay(&d->env))
+        if (d->settled || !consumer_status_is_notice(&d->env))
             continue;
-        if (pg != NULL)
-            store_relay(pg, d->env.message.body);
+        if (pg != NULL && is_relay(&d->env))
+            store_notice(pg, "SELECT record_relay_status($1::jsonb)", d->env.message.body);
+        else if (pg != NULL)
+            store_notice(pg,
+                         "SELECT mark_dead_letter(n->>'eventId', n->>'status', "
+                         "(n->>'at')::timestamptz) FROM (SELECT $1::jsonb AS n) s",
+                         d->env.message.body);
         status = amqp_basic_ack(mq, MQ_CHANNEL, d->env.delivery_tag, 0);
         if (status != AMQP_STATUS_OK) {
             char detail[128];
-            snprintf(err, errlen, "could not ack a relay status: %s",
+            snprintf(err, errlen, "could not ack a notice: %s",
                      mq_status_text(status, detail, sizeof detail));
             return -1;
         }

@@ -5,6 +5,8 @@
  *   each with record_relay_status() and acks it before the batch is projected, so it gets no
  *   processed_events row and is never retried nor dead-lettered (one that cannot be stored is
  *   logged and dropped: the next one comes a second later).
+ * - The command API's dead-letter notices (deadletter.DeadLetterRequeued / DeadLetterDropped,
+ *   api/command/deadletters.h) are taken the same way and stored with mark_dead_letter().
  * - Every CONSUMER_STATUS_INTERVAL_MS (default 1000) consumer_status_tick() reads the depth
  *   (ready messages) and the consumer count of the four queues (read model, retry, dead-letter,
  *   mood) by passive queue.declare on the dead-letter publishing connection (quiet between
@@ -21,6 +23,7 @@
 #include <stddef.h>
 
 #define CONSUMER_STATUS_RELAY_KEY "relay.RelayStatus"
+#define CONSUMER_STATUS_NOTICE_PREFIX "deadletter."
 
 struct consumer_status {
     long interval_ms;
@@ -30,15 +33,16 @@ struct consumer_status {
 
 void consumer_status_init(struct consumer_status *s, long interval_ms);
 
-/* Whether env is a relay status message (by its routing key). */
-bool consumer_status_is_relay(const amqp_envelope_t *env);
+/* Whether env is a relay status message or a dead-letter notice (by its routing key): a message
+ * for this module, not an event. */
+bool consumer_status_is_notice(const amqp_envelope_t *env);
 
-/* Stores and acks (on mq) the unsettled relay status messages of b, marking them settled.
- * Returns 0, or -1 with err when an ack failed (the broker connection is lost). */
-__attribute__((warn_unused_result)) int consumer_status_take_relay(struct receive_batch *b,
-                                                                   amqp_connection_state_t mq,
-                                                                   PGconn *pg, char *err,
-                                                                   size_t errlen);
+/* Stores and acks (on mq) the unsettled notices of b, marking them settled. Returns 0, or -1
+ * with err when an ack failed (the broker connection is lost). */
+__attribute__((warn_unused_result)) int consumer_status_take_notices(struct receive_batch *b,
+                                                                     amqp_connection_state_t mq,
+                                                                     PGconn *pg, char *err,
+                                                                     size_t errlen);
 
 /* When due: reads the four queues of t on conn and stores them on pg. Returns 0; -1 with err when
  * the broker failed (the caller drops the connections); -2 with err when the database

@@ -9,6 +9,8 @@
 #include "apiserver.h"
 #include "auth.h"
 #include "ratelimit.h"
+
+struct dl_actions;
 #include "validate.h"
 
 struct command {
@@ -27,13 +29,14 @@ struct command {
 
 /* The command API's own settings (ctx->ext), read once by command_start. */
 struct command_config {
-    const char *api_token;  /* COMMAND_API_TOKEN; "" when unset */
-    const char *api_auth;   /* COMMAND_API_AUTH: auto | off */
+    const char *api_token;    /* COMMAND_API_TOKEN; "" when unset */
+    const char *api_auth;     /* COMMAND_API_AUTH: auto | off */
     enum auth_mode auth_mode; /* from the two above and HTTP_BIND_ADDRESS (auth.h) */
-    long idempotency_ttl_s; /* IDEMPOTENCY_KEY_TTL_S */
-    long mood_rate_per_s;   /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
-    long mood_rate_burst;   /* MOOD_RATE_BURST */
+    long idempotency_ttl_s;   /* IDEMPOTENCY_KEY_TTL_S */
+    long mood_rate_per_s;     /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
+    long mood_rate_burst;     /* MOOD_RATE_BURST */
     struct ratelimit *mood_limit; /* NULL when there is no limit; owned */
+    struct dl_actions *dl;        /* the dead-letter actions (deadletters.h); owned */
 };
 
 extern const struct pg_stmt command_stmts[];

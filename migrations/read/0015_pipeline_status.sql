@@ -99,15 +99,18 @@ CREATE FUNCTION record_dead_letter(p_event_id text, p_event_type text, p_aggrega
             dead_at = EXCLUDED.dead_at, status = 'dead', status_at = EXCLUDED.status_at
 $$;
 
--- Marks a dead letter requeued or dropped (after the broker confirmed the action). Returns false
--- when there is no such dead letter.
-CREATE FUNCTION mark_dead_letter(p_event_id text, p_status text) RETURNS boolean
+-- Marks a dead letter requeued or dropped: the consumer stores the command API's notice
+-- (deadletter.DeadLetterRequeued / DeadLetterDropped, api/command/deadletters.h), sent after the
+-- broker confirmed the action at p_at. A dead letter that died again after p_at (a requeued event
+-- that failed once more) keeps its newer state. Returns false when nothing changed.
+CREATE FUNCTION mark_dead_letter(p_event_id text, p_status text, p_at timestamptz) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF p_status NOT IN ('requeued', 'dropped') THEN
+    IF p_status IS NULL OR p_status NOT IN ('requeued', 'dropped') THEN
         RAISE EXCEPTION 'invalid dead letter status: %', p_status USING ERRCODE = '22023';
     END IF;
-    UPDATE dead_letters SET status = p_status, status_at = now() WHERE event_id = p_event_id;
+    UPDATE dead_letters SET status = p_status, status_at = p_at
+    WHERE event_id = p_event_id AND dead_at <= p_at;
     RETURN FOUND;
 END $$;
 

@@ -53,15 +53,19 @@ static amqp_envelope_t envelope(const char *routing_key, const char *message_id,
     return env;
 }
 
-START_TEST(the_consumer_knows_a_relay_status_by_its_routing_key)
+START_TEST(the_consumer_knows_its_notices_by_their_routing_key)
 {
     amqp_envelope_t a = envelope("relay.RelayStatus", NULL, "{}");
     amqp_envelope_t b = envelope("order.OrderCreated", NULL, "{}");
     amqp_envelope_t c = envelope("relay.RelayStatusX", NULL, "{}");
+    amqp_envelope_t d = envelope("deadletter.DeadLetterRequeued", NULL, "{}");
+    amqp_envelope_t e = envelope("deadletter.", NULL, "{}");
 
-    ck_assert(consumer_status_is_relay(&a));
-    ck_assert(!consumer_status_is_relay(&b));
-    ck_assert(!consumer_status_is_relay(&c));
+    ck_assert(consumer_status_is_notice(&a));
+    ck_assert(!consumer_status_is_notice(&b));
+    ck_assert(!consumer_status_is_notice(&c));
+    ck_assert(consumer_status_is_notice(&d));
+    ck_assert(!consumer_status_is_notice(&e));
 }
 END_TEST
 
@@ -104,7 +108,7 @@ int main(void)
     TCase *tc = tcase_create("status");
     tcase_add_test(tc, the_relay_status_is_the_documented_json);
     tcase_add_test(tc, the_relay_status_is_due_once_per_interval);
-    tcase_add_test(tc, the_consumer_knows_a_relay_status_by_its_routing_key);
+    tcase_add_test(tc, the_consumer_knows_its_notices_by_their_routing_key);
     tcase_add_test(tc, a_dead_letter_note_names_the_event_and_its_aggregate);
     tcase_add_test(tc, a_poison_message_is_noted_by_its_message_id_only);
     suite_add_tcase(s, tc);

@@ -4,7 +4,7 @@
 -- dash_stalled_reason, ms_between).
 BEGIN;
 TRUNCATE relay_status, queue_status, dead_letters, processed_events;
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT has_function('record_relay_status', ARRAY['jsonb'], 'record_relay_status(jsonb) exists');
 SELECT has_function('record_queue_status', ARRAY['text', 'text', 'bigint', 'bigint'], 'record_queue_status exists');
@@ -86,8 +86,11 @@ SELECT is((SELECT jsonb_path_query_array(q::jsonb, '$.items[*].eventId') FROM q_
 SELECT is((SELECT q::jsonb - 'items' FROM q_dead_letters(1, 1) q), '{"total": 2, "limit": 1, "offset": 1}'::jsonb,
           'paginated, with the total');
 SELECT is((SELECT q::jsonb->'items'->0->'eventType' FROM q_dead_letters() q), 'null'::jsonb, 'unknown fields are null');
-SELECT ok(mark_dead_letter('e1', 'requeued') AND NOT mark_dead_letter('nope', 'dropped'),
+SELECT ok(mark_dead_letter('e1', 'requeued', now()) AND NOT mark_dead_letter('nope', 'dropped', now()),
           'mark_dead_letter says whether the dead letter exists');
+SELECT ok(NOT mark_dead_letter('e2', 'dropped', now() - interval '1 hour'),
+          'a notice older than the death changes nothing (the event died again since)');
+SELECT throws_ok($$SELECT mark_dead_letter('e2', 'dead', now())$$, '22023', NULL, 'only requeued or dropped');
 SELECT is((SELECT jsonb_path_query_array(q::jsonb, '$.items[*].eventId') FROM q_dead_letters() q), '["e2"]'::jsonb,
           'a requeued event leaves the list of dead ones');
 SELECT record_dead_letter('e1', 'OrderCreated', 'order', '5', 'still bad', '22023', 5);
