@@ -21,8 +21,7 @@ int main(int argc, char **argv)
         .release = command_release,
         .authorize = auth_authorize,
     };
-    const struct cli_spec cli = {"command-api", "command-api: the write side's HTTP API (commands)",
-                                 command_routes, command_nroutes};
+    const struct cli_spec cli = {"command-api", "command-api: the write side's HTTP API (commands)", command_routes, command_nroutes};
     int rc = cli_handle(&cli, argc, argv);
 
     return rc >= 0 ? rc : apiserver_main(&spec);
