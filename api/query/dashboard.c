@@ -25,11 +25,13 @@ struct dashboard_config {
     long keepalive_ms;
     long per_ip_limit;   /* SSE_PER_IP_LIMIT */
     long stall_after_ms; /* STALL_AFTER_MS */
+    long command_port;   /* COMMAND_SERVICE_PORT: where the dead-letter actions are */
 };
 
 struct dashboard {
     struct dashboard_config cfg;
     char stall_after[24]; /* cfg.stall_after_ms as q_dashboard()'s parameter */
+    char csp[256];        /* the page's policy: also connects to the command API */
     struct sse_hub *hub;
     struct pgwatch *watch;
 };
@@ -53,6 +55,9 @@ struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
         /* events waiting this long with none applied: the dashboard says stalled */
         {"STALL_AFTER_MS", CONFIG_INT, "5000", offsetof(struct dashboard_config, stall_after_ms),
          1000, 3600000},
+        /* the page's dead-letter actions call the command API on this port of its host */
+        {"COMMAND_SERVICE_PORT", CONFIG_INT, "8080",
+         offsetof(struct dashboard_config, command_port), 1, 65535},
     };
     struct dashboard *d = xcalloc(1, sizeof *d);
     char err[256];
@@ -63,6 +68,10 @@ struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
         return NULL;
     }
     snprintf(d->stall_after, sizeof d->stall_after, "%ld", d->cfg.stall_after_ms);
+    snprintf(d->csp, sizeof d->csp,
+             "default-src 'self'; connect-src 'self' http://127.0.0.1:%ld http://localhost:%ld; "
+             "frame-ancestors 'none'",
+             d->cfg.command_port, d->cfg.command_port);
     /* dashboards are few: a sixteenth of the connections (the mood wall may hold 3/4) */
     d->hub = sse_hub_new((size_t)ctx->cfg->connection_limit / 16 + 1, DASHBOARD_RETRY_MS);
     sse_hub_set_per_ip_limit(d->hub, (size_t)d->cfg.per_ip_limit);
@@ -150,10 +159,13 @@ int dashboard_get_stream(void *ctx, const struct http_request *req, const struct
 int dashboard_get_page(void *ctx, const struct http_request *req, const struct route_match *m,
                        struct http_response *resp, struct api_error *err)
 {
-    (void)ctx;
+    const struct dashboard *d = dashboard_of(ctx);
+
     (void)req;
     (void)m;
-    return assets_respond("dashboard/index.html", resp, err);
+    if (d == NULL)
+        return assets_respond("dashboard/index.html", resp, err);
+    return assets_respond_csp("dashboard/index.html", d->csp, resp, err);
 }
 
 int dashboard_get_dead_letters(void *ctx, const struct http_request *req,

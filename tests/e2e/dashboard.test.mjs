@@ -104,3 +104,14 @@ test('GET /api/dead-letters validates limit and offset', async () => {
   assert.equal(page.json.limit, 1);
   assert.ok(page.json.items.length <= 1);
 });
+
+test('the dashboard page may connect to the command API, and nowhere else (its CSP)', async () => {
+  const page = await query('GET', '/');
+  assert.equal(page.status, 200);
+  const csp = page.headers.get('content-security-policy');
+  assert.match(csp, /default-src 'self'/);
+  const connect = csp.split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src'));
+  assert.ok(connect, csp);
+  assert.deepEqual(connect.split(/\s+/).slice(1).sort(),
+    ["'self'", `http://127.0.0.1:${new URL(COMMAND_URL).port}`, `http://localhost:${new URL(COMMAND_URL).port}`].sort());
+});
