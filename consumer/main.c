@@ -20,6 +20,7 @@
 #include "receive.h"
 #include "refresher.h"
 #include "signals.h"
+#include "status.h"
 #include "svc_metrics.h"
 
 #include <stdbool.h>
@@ -48,6 +49,7 @@ struct consumer_config {
     long retry_delay_ms;
     const char *processed_events_retention; /* a PostgreSQL interval */
     long purge_interval_ms;
+    long status_interval_ms;
     long fault_pause_before_commit_ms; /* test-only fault hooks, see project.h */
     long fault_pause_after_commit_ms;
     const char *fault_abort_marker; /* test only: abort() on an event whose body holds it */
@@ -79,6 +81,8 @@ static const struct config_var consumer_vars[] = {
      * refresher thread every CONSUMER_PURGE_INTERVAL_MS (docs/reliability.md) */
     VAR("PROCESSED_EVENTS_RETENTION", CONFIG_STRING, "7 days", processed_events_retention, 0, 0),
     VAR("CONSUMER_PURGE_INTERVAL_MS", CONFIG_INT, "5000", purge_interval_ms, 0, 86400000),
+    /* the queue readings for the dashboard (status.h) */
+    VAR("CONSUMER_STATUS_INTERVAL_MS", CONFIG_INT, "1000", status_interval_ms, 100, 60000),
 };
 #undef VAR
 
@@ -92,6 +96,7 @@ struct consumer {
     struct receive_batch batch;
     struct event_batch json;
     struct consumer_metrics *metrics; /* GET /metrics on CONSUMER_METRICS_PORT */
+    struct consumer_status status;    /* relay status messages, queue readings (status.h) */
     bool retention_checked;
 };
 
@@ -315,6 +320,26 @@ static void consumer_project(struct consumer *c)
     receive_batch_clear(&c->batch);
 }
 
+/* Between batches: stores the dead letters noted and, when due, the queue readings. */
+static void consumer_report(struct consumer *c)
+{
+    char err[512], q[600];
+    int rc;
+
+    if (c->pg != NULL && deadletter_flush(&c->dl, c->pg, err, sizeof err) != 0)
+        log_warn("could not record dead letters, retrying later", "pending=%zu error=%s",
+                 c->dl.npending, log_quote(q, sizeof q, err));
+    rc = consumer_status_tick(&c->status, c->dl.conn, c->pg, &c->topo, err, sizeof err);
+    if (rc == -1) {
+        consumer_drop_mq(c, err);
+    } else if (rc == -2) {
+        log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
+        svc_metrics_db(consumer_metrics_base(c->metrics), false);
+        PQfinish(c->pg);
+        c->pg = NULL; /* consumer_connect makes it again */
+    }
+}
+
 /* Returns the exit status: 0, or 2 on a bad configuration found once connected. */
 static int consumer_run(struct consumer *c)
 {
@@ -331,7 +356,12 @@ static int consumer_run(struct consumer *c)
             continue;
         }
         consumer_metrics_received(c->metrics, c->batch.n);
+        if (consumer_status_take_notices(&c->batch, c->mq, c->pg, err, sizeof err) != 0) {
+            consumer_drop_mq(c, err);
+            continue;
+        }
         consumer_project(c);
+        consumer_report(c);
     }
     return 0;
 }
@@ -397,6 +427,7 @@ int main(int argc, char **argv)
     }
     c.dl.topo = &c.topo;
     c.dl.confirm_timeout_ms = CONFIRM_TIMEOUT_MS;
+    consumer_status_init(&c.status, cfg.status_interval_ms);
     c.metrics = consumer_metrics_start();
     if (c.metrics == NULL) {
         mq_broker_release(&broker);
@@ -434,6 +465,7 @@ int main(int argc, char **argv)
     event_batch_release(&c.json);
     mq_close(c.mq, true);
     mq_close(c.dl.conn, true);
+    deadletter_release(&c.dl);
     PQfinish(c.pg);
     consumer_metrics_stop(c.metrics);
     mq_broker_release(&broker);

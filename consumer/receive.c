@@ -1,6 +1,7 @@
 #include "receive.h"
 
 #include "log.h"
+#include "status.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -91,6 +92,13 @@ static int take_one(amqp_connection_state_t conn, struct receive_batch *b, long 
         char msg[96], keys[192];
         d->settled = false;
         d->held = false;
+        if (consumer_status_is_notice(&d->env)) { /* not an event: status.h takes it */
+            memset(&d->info, 0, sizeof d->info);
+            snprintf(d->why, sizeof d->why, "a notice, not an event");
+            d->bad = true;
+            b->n++;
+            return 1;
+        }
         d->bad = event_info_parse(d->env.message.body.bytes, d->env.message.body.len, &d->info,
                                   d->why, sizeof d->why) != 0;
         b->n++;

@@ -38,6 +38,13 @@ const char *assets_content_type(const char *path)
 
 int assets_respond(const char *path, struct http_response *resp, struct api_error *err)
 {
+    /* pages load only their own scripts, styles, pictures and streams */
+    return assets_respond_csp(path, "default-src 'self'; frame-ancestors 'none'", resp, err);
+}
+
+int assets_respond_csp(const char *path, const char *csp, struct http_response *resp,
+                       struct api_error *err)
+{
     const struct asset *a = assets_find(path);
 
     if (a == NULL)
@@ -47,10 +54,8 @@ int assets_respond(const char *path, struct http_response *resp, struct api_erro
      * (X-Content-Type-Options: nosniff is on every answer, lib/http.c) */
     if (http_response_header(resp, "Cache-Control", "no-cache") != 0)
         return api_error_set(err, API_INTERNAL, "internal", "internal error");
-    /* pages load only their own scripts, styles, pictures and streams */
     if (strncmp(resp->content_type, "text/html", 9) == 0 &&
-        http_response_header(resp, "Content-Security-Policy",
-                             "default-src 'self'; frame-ancestors 'none'") != 0)
+        http_response_header(resp, "Content-Security-Policy", csp) != 0)
         return api_error_set(err, API_INTERNAL, "internal", "internal error");
     return 0;
 }

@@ -25,6 +25,10 @@ const char *assets_content_type(const char *path);
 
 /* Answers with the asset at path (200, its content type, no-cache), or 404 not_found. */
 int assets_respond(const char *path, struct http_response *resp, struct api_error *err);
+/* assets_respond with csp as an HTML page's Content-Security-Policy (assets_respond's is
+ * "default-src 'self'; frame-ancestors 'none'"). */
+int assets_respond_csp(const char *path, const char *csp, struct http_response *resp,
+                       struct api_error *err);
 /* A route handler serving the asset named by the request path: GET /mood/happy.svg answers
  * web/mood/happy.svg. */
 int assets_route(void *ctx, const struct http_request *req, const struct route_match *m,

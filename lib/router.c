@@ -23,9 +23,25 @@ static bool parse_id(const char *s, size_t n, long long *out)
     return true;
 }
 
+static bool parse_key(const char *s, size_t n, char *out)
+{
+    if (n == 0 || n > ROUTER_MAX_KEY)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '~' || c == ':' || c == '-'))
+            return false;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return true;
+}
+
 bool router_match(const char *pattern, const char *path, struct route_match *m)
 {
     m->nids = 0;
+    m->key[0] = '\0';
     while (*pattern == '/' && *path == '/') {
         pattern++;
         path++;
@@ -34,6 +50,9 @@ bool router_match(const char *pattern, const char *path, struct route_match *m)
             if (m->nids >= ROUTER_MAX_IDS || !parse_id(path, sl, &m->ids[m->nids]))
                 return false;
             m->nids++;
+        } else if (pl > 2 && pattern[0] == '{' && pattern[pl - 1] == '}') {
+            if (m->key[0] != '\0' || !parse_key(path, sl, m->key))
+                return false;
         } else if (pl != sl || strncmp(pattern, path, pl) != 0) {
             return false;
         }

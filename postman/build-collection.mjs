@@ -1076,7 +1076,7 @@ pm.test('the parts of the dashboard', () => {
   pm.expect(json.lowStock.count).to.be.at.least(1);
   pm.expect(json.pipeline.eventsPerSecond).to.be.a('number');
 });
-pm.test('the outbox backlog comes from the relay (RELAY_METRICS_URL reaches it)', () => {
+pm.test('the outbox backlog comes from the relay status messages', () => {
   pm.expect(json.pipeline.outboxBacklog).to.be.a('number');
 });`,
     }),

@@ -43,6 +43,7 @@
 #include "publish.h"
 #include "purge.h"
 #include "relay_metrics.h"
+#include "status.h"
 #include "signals.h"
 #include "svc_metrics.h"
 
@@ -66,6 +67,7 @@ struct relay_config {
     const char *log_level;
     long batch_size;
     long poll_interval_ms;
+    long status_interval_ms;
     long confirm_timeout_ms;
     long max_in_flight;
     long lease_ms;
@@ -91,6 +93,8 @@ static const struct config_var relay_vars[] = {
     VAR("LOG_LEVEL", CONFIG_STRING, "info", log_level, 0, 0),
     VAR("RELAY_BATCH_SIZE", CONFIG_INT, "1000", batch_size, 1, 10000),
     VAR("RELAY_POLL_INTERVAL_MS", CONFIG_INT, "250", poll_interval_ms, 10, 60000),
+    /* the leader's status message to the read side (status.h) */
+    VAR("RELAY_STATUS_INTERVAL_MS", CONFIG_INT, "1000", status_interval_ms, 100, 60000),
     VAR("RELAY_CONFIRM_TIMEOUT_MS", CONFIG_INT, "30000", confirm_timeout_ms, 100, 600000),
     VAR("RELAY_MAX_IN_FLIGHT", CONFIG_INT, "4", max_in_flight, 1, 64),
     /* a frozen leader is replaced within this; the leader renews every third of it */
@@ -131,6 +135,7 @@ struct relay {
     bool retention_checked;
     bool config_error;             /* OUTBOX_RETENTION turned out invalid: stop, exit 2 */
     struct relay_metrics *metrics; /* GET /metrics on RELAY_METRICS_PORT (relay_metrics.h) */
+    struct relay_status status;    /* the leader's status message (status.h) */
 };
 
 /* Drops the PostgreSQL connection and every batch in flight: their rows cannot be marked on the
@@ -196,6 +201,11 @@ static int relay_connect(struct relay *r)
         r->pub.next_tag = 1;
         r->watch.blocked = false;
         r->watch.blocked_reason[0] = '\0';
+        char err[512];
+        if (relay_status_open(r->pub.conn, err, sizeof err) != 0) {
+            relay_drop_mq(r, err);
+            return 0;
+        }
         svc_metrics_broker(relay_metrics_base(r->metrics), true);
     }
     return 0;
@@ -584,6 +594,26 @@ static int relay_start(struct relay *r)
     return 0;
 }
 
+/* The leader's status message, when due (status.h). Returns 0, or -1 when the broker failed. */
+static int relay_report(struct relay *r)
+{
+    struct relay_status_figures f = {.leader = true, .blocked = r->watch.blocked};
+    struct timespec now;
+    char err[512];
+
+    if (r->watch.blocked || !relay_metrics_backlog(r->metrics, &f.backlog, &f.oldest_age_ms) ||
+        !relay_status_due(&r->status, mq_now_ms()))
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    f.at_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    f.unroutable = relay_metrics_returned(r->metrics);
+    if (relay_status_publish(&r->status, r->pub.conn, r->topo.exchange, &f, err, sizeof err) != 0) {
+        relay_broker_failed(r, err);
+        return -1;
+    }
+    return 0;
+}
+
 /* One turn of the loop: (1) settle every confirm frame already read or readable without
  * blocking, (2) mark and drop the oldest batches while they are fully confirmed, (3) if the ring
  * has room, fetch the next rows (leaving out those in flight) and send them at once, (4) with
@@ -607,6 +637,8 @@ static void relay_turn(struct relay *r)
         return;
     }
     relay_metrics_blocked(r->metrics, r->watch.blocked);
+    if (relay_report(r) != 0)
+        return;
     if (relay_retire(r, err, sizeof err) != 0) {
         relay_broker_failed(r, err);
         return;
@@ -741,6 +773,7 @@ int main(int argc, char **argv)
     r.watch.on_return = relay_on_return;
     r.watch.arg = &r;
     relay_holder_id(r.holder, sizeof r.holder);
+    relay_status_init(&r.status, cfg.status_interval_ms);
     r.metrics = relay_metrics_start();
     if (r.metrics == NULL) {
         mq_broker_release(&broker);

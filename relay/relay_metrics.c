@@ -25,6 +25,7 @@ struct relay_metrics {
     struct metrics_counter *published, *confirmed, *nacked, *returned;
     struct metrics_histogram *batch_seconds;
     long long next_backlog_ms; /* the loop's thread only */
+    bool backlog_sampled;      /* the loop's thread only: a count succeeded */
 };
 
 static const double batch_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -181,10 +182,25 @@ void relay_metrics_sample_backlog(struct relay_metrics *m, PGconn *pg)
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         metrics_gauge_set(m->backlog, strtod(PQgetvalue(res, 0, 0), NULL));
         metrics_gauge_set(m->oldest_age, strtod(PQgetvalue(res, 0, 1), NULL));
+        m->backlog_sampled = true;
     } else {
         char detail[256], q[300];
         pg_error_text(pg, res, detail, sizeof detail);
         log_debug("could not count the outbox backlog", "error=%s", log_quote(q, sizeof q, detail));
     }
     PQclear(res);
+}
+
+bool relay_metrics_backlog(const struct relay_metrics *m, long long *backlog, long long *oldest_ms)
+{
+    if (m == NULL || !m->backlog_sampled)
+        return false;
+    *backlog = (long long)metrics_gauge_value(m->backlog);
+    *oldest_ms = (long long)(metrics_gauge_value(m->oldest_age) * 1000.0 + 0.5);
+    return true;
+}
+
+long long relay_metrics_returned(const struct relay_metrics *m)
+{
+    return m != NULL ? (long long)metrics_counter_value(m->returned) : 0;
 }

@@ -55,5 +55,9 @@ void relay_metrics_batch(struct relay_metrics *m, size_t published, size_t acked
 /* Counts the backlog on pg if the last count is at least a second old. A failure is logged at
  * debug level only: the loop's next statement finds a broken connection. */
 void relay_metrics_sample_backlog(struct relay_metrics *m, PGconn *pg);
+/* The last backlog count (the loop's thread): false before the first one succeeded. */
+bool relay_metrics_backlog(const struct relay_metrics *m, long long *backlog, long long *oldest_ms);
+/* relay_events_returned_total so far. */
+long long relay_metrics_returned(const struct relay_metrics *m);
 
 #endif

@@ -20,8 +20,7 @@
 #     - the database URLs and BROKER_URL point at the compose services, with the role, password,
 #       database and vhost those services create (the owner for DATABASE_URL, READ_DATABASE_URL
 #       and CONSUMER_DATABASE_URL; cqrs_command, cqrs_relay, cqrs_query for COMMAND_,
-#       RELAY_ and QUERY_DATABASE_URL); RELAY_METRICS_URL points at the relay's metrics port,
-#       which binds 0.0.0.0; the APIs bind 0.0.0.0.
+#       RELAY_ and QUERY_DATABASE_URL); the APIs bind 0.0.0.0.
 #  4. Ports: submission.json's URLs, .env.example's COMMAND_SERVICE_PORT / QUERY_SERVICE_PORT,
 #     and each API's published port, container port and *_SERVICE_PORT agree; so do the base
 #     URLs of postman/environment.json.
@@ -331,22 +330,6 @@ for svc in "${services[@]}"; do
         [[ "$name" == "$(svc_env "$target" "$name_var")" ]] ||
             problems+=("$svc: $v names '$name', not the $target service's $name_var ('$(svc_env "$target" "$name_var")')")
     done
-done
-# RELAY_METRICS_URL (the query API's dashboard): the relay service's port, which must listen
-# on every interface to be reachable from another container.
-for svc in "${services[@]}"; do
-    url="$(svc_env "$svc" RELAY_METRICS_URL)"
-    [[ -n "$url" && "$url" != off ]] || continue
-    re='^http://([^:/]+):([0-9]+)/'
-    if [[ ! "$url" =~ $re ]]; then
-        problems+=("$svc: RELAY_METRICS_URL '$url' is not http://host:port/...")
-    elif [[ "${BASH_REMATCH[1]}" != relay-service ]]; then
-        problems+=("$svc: RELAY_METRICS_URL points at '${BASH_REMATCH[1]}', not at the relay-service service")
-    elif [[ "${BASH_REMATCH[2]}" != "$(svc_env relay-service RELAY_METRICS_PORT)" ]]; then
-        problems+=("$svc: RELAY_METRICS_URL uses port ${BASH_REMATCH[2]}, the relay listens on RELAY_METRICS_PORT=$(svc_env relay-service RELAY_METRICS_PORT)")
-    elif [[ "$(svc_env relay-service HTTP_BIND_ADDRESS)" != 0.0.0.0 ]]; then
-        problems+=("$svc: RELAY_METRICS_URL needs the relay's HTTP_BIND_ADDRESS to be 0.0.0.0")
-    fi
 done
 for svc in "${!PORT_VAR[@]}"; do
     bind="$(svc_env "$svc" HTTP_BIND_ADDRESS)"

@@ -48,11 +48,12 @@ fail_start() {
 }
 
 # others_secrets NAME: `env -u` options that keep from NAME the credentials only other services
-# need (least privilege: the query API, for one, holds no broker credentials).
+# need (least privilege: the query API, for one, holds no broker credentials; the command API
+# keeps BROKER_URL for the dashboard's dead-letter actions, api/command/deadletters.h).
 others_secrets() {
     local -a vars
     case "$1" in
-        command-api) vars=(BROKER_URL READ_DATABASE_URL QUERY_DATABASE_URL CONSUMER_DATABASE_URL RELAY_DATABASE_URL) ;;
+        command-api) vars=(READ_DATABASE_URL QUERY_DATABASE_URL CONSUMER_DATABASE_URL RELAY_DATABASE_URL) ;;
         query-api) vars=(BROKER_URL DATABASE_URL COMMAND_DATABASE_URL RELAY_DATABASE_URL CONSUMER_DATABASE_URL COMMAND_API_TOKEN) ;;
         relay) vars=(READ_DATABASE_URL QUERY_DATABASE_URL CONSUMER_DATABASE_URL COMMAND_DATABASE_URL COMMAND_API_TOKEN) ;;
         consumer) vars=(DATABASE_URL COMMAND_DATABASE_URL RELAY_DATABASE_URL QUERY_DATABASE_URL COMMAND_API_TOKEN) ;;

@@ -3,7 +3,9 @@
  * When COMMAND_API_TOKEN is set, a request for a command route needs "Authorization: Bearer
  * <token>" unless it is public: every GET and HEAD (/health, the mood page and its files) and
  * POST /api/moods (the mood page runs in any visitor's browser, which cannot keep a secret; a
- * mood is one counter step). Without the right token such a request is 401 unauthorized with
+ * mood is one counter step). The dashboard's dead-letter actions (/api/dead-letters/...) check
+ * the token in their handlers instead, so that their 401 carries the CORS headers
+ * (deadletters.h). Without the right token such a request is 401 unauthorized with
  * "WWW-Authenticate: Bearer", decided from the headers before the body is read (lib/http's
  * authorize hook). A request that matches no route is answered 404 or 405 as without
  * authentication (the routes are documented; nothing runs). The token is compared in constant

@@ -2,6 +2,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "deadletters.h"
 #include "deadline.h"
 #include "idempotency.h"
 #include "log.h"
@@ -113,6 +114,11 @@ int command_start(struct apiserver_ctx *ctx)
         free(cfg);
         return -1;
     }
+    cfg->dl = dl_actions_new();
+    if (cfg->dl == NULL) {
+        free(cfg);
+        return -1;
+    }
     if (cfg->mood_rate_per_s > 0)
         cfg->mood_limit = ratelimit_new((double)cfg->mood_rate_per_s, (double)cfg->mood_rate_burst,
                                         MOOD_LIMIT_SLOTS);
@@ -126,8 +132,10 @@ void command_release(struct apiserver_ctx *ctx)
 {
     struct command_config *cfg = ctx->ext;
 
-    if (cfg != NULL)
+    if (cfg != NULL) {
         ratelimit_free(cfg->mood_limit);
+        dl_actions_free(cfg->dl);
+    }
     free(cfg);
     ctx->ext = NULL;
 }

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "auth.h"
 #include "ratelimit.h"
+
+struct dl_actions;
 #include "validate.h"
 
 /* The variables the command API's own modules read (--help, lib/cli.h). */
@@ -42,6 +44,7 @@ struct command_config {
     long mood_rate_per_s;     /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
     long mood_rate_burst;     /* MOOD_RATE_BURST */
     struct ratelimit *mood_limit; /* NULL when there is no limit; owned */
+    struct dl_actions *dl;        /* the dead-letter actions (deadletters.h); owned */
 };
 
 extern const struct pg_stmt command_stmts[];

@@ -2,6 +2,7 @@
 
 #include "assets.h"
 #include "command.h"
+#include "deadletters.h"
 #include "seeds.h"
 
 /* One line per command: statement, validator, takes the path id, success status, log line,
@@ -80,6 +81,11 @@ const struct route command_routes[] = {
     {"PATCH", "/api/todos/{id}", patch_todo},
     {"DELETE", "/api/todos/{id}", delete_todo_route},
     {"POST", "/api/moods", post_moods},
+    /* the dashboard's dead-letter panel (deadletters.h): the token is checked by the handlers */
+    {"POST", "/api/dead-letters/{eventId}/requeue", dl_post_requeue},
+    {"POST", "/api/dead-letters/{eventId}/drop", dl_post_drop},
+    {"OPTIONS", "/api/dead-letters/{eventId}/requeue", dl_options},
+    {"OPTIONS", "/api/dead-letters/{eventId}/drop", dl_options},
     {"GET", "/mood", get_mood_page},
     {"GET", "/mood/send.js", assets_route},
     {"GET", "/mood/mood.css", assets_route},

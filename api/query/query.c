@@ -34,8 +34,9 @@ const struct pg_stmt query_stmts[] = {
     /* the todo demo's GET /todos: every todo */
     {"all_todos", QUERY_CALL("q_todos()"), 0},
     {"mood_stats", QUERY_CALL("q_mood_stats()"), 0},
-    /* the operations dashboard (dashboard.h): the relay's outbox figures as parameters */
-    {"dashboard", QUERY_CALL("q_dashboard($1::bigint, $2::double precision)"), 2},
+    /* the operations dashboard (dashboard.h): STALL_AFTER_MS as the parameter */
+    {"dashboard", QUERY_CALL("q_dashboard($1::bigint)"), 1},
+    {"dead_letters", QUERY_CALL("q_dead_letters($1::integer, $2::integer)"), 2},
     /* read-your-writes (consistency.h) */
     {"events_applied", QUERY_CALL("q_events_applied($1::uuid[])"), 1},
     /* the seed systems' reads (seeds.h) */

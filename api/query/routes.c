@@ -198,6 +198,7 @@ const struct route query_routes[] = {
     {"GET", "/", dashboard_get_page},
     {"GET", "/api/dashboard", dashboard_get},
     {"GET", "/api/dashboard/stream", dashboard_get_stream},
+    {"GET", "/api/dead-letters", dashboard_get_dead_letters},
     {"GET", "/dashboard/dashboard.js", assets_route},
     {"GET", "/dashboard/dashboard.css", assets_route},
     {"GET", "/dashboard/icon.svg", assets_route},

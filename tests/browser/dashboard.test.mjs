@@ -3,9 +3,21 @@
 // low stock and the pipeline's health, and follows orders and payments made through the command
 // API live, through server-sent events, without reloading. Saves a screenshot to
 // test-artifacts/dashboard.png.
+// Then the incident panels: an event the read model refuses shows up in the dead-letter panel;
+// a stopped consumer turns the page "stalled" (with the reason) within a bounded wait and back
+// when it runs again; the dead letter is requeued from the page (through the command API, across
+// origins), tried again and dead again, then dropped. Saves test-artifacts/dashboard-incident.png
+// (the README's picture, docs/images/dashboard.png, is a copy of one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { COMMAND_URL, QUERY_URL, TOKEN, WAIT_MS, artifact, useBrowser } from './lib.mjs';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+// STALL_AFTER_MS (5 s by default) plus the consumer's reporting interval and a push
+const STALL_WAIT_MS = Number(process.env.STALL_AFTER_MS ?? 5000) + 10000;
 
 const browser = useBrowser();
 
@@ -108,6 +120,81 @@ test('the dashboard follows orders and payments live', async () => {
     await page.screenshot({ path: artifact('dashboard.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no script errors');
   } finally {
+    await context.close();
+  }
+});
+
+function services(action, name) {
+  execFileSync('scripts/services.sh', [action, name], { cwd: REPO, env: process.env, stdio: 'pipe' });
+}
+
+// An OrderCreated with a schema version the read model does not know: retried, then
+// dead-lettered (CONSUMER_MAX_ATTEMPTS, CONSUMER_RETRY_DELAY_MS).
+function poison() {
+  const eventId = randomUUID();
+  const orderId = 800000000 + Math.floor(Math.random() * 99999999);
+  execFileSync('psql', [process.env.DATABASE_URL, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c',
+    `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload)
+     VALUES ('${eventId}', 'OrderCreated', 'order', ${orderId}, 1,
+             jsonb_build_object('eventId', '${eventId}', 'eventType', 'OrderCreated', 'eventVersion', 999,
+                                'occurredAt', iso_utc(now()), 'aggregateType', 'order',
+                                'aggregateId', ${orderId}, 'aggregateVersion', 1))`]);
+  return eventId;
+}
+
+test('the incident panels: a stopped consumer is "stalled", a dead letter is requeued from the page', async () => {
+  const context = await browser().newContext({ viewport: { width: 1280, height: 1100 } });
+  const errors = [];
+  let consumerStopped = false;
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    // the page asks for the command API's token when it answers 401
+    page.on('dialog', (d) => d.accept(TOKEN));
+    const url = `${QUERY_URL}/?command=${encodeURIComponent(COMMAND_URL)}`;
+    assert.equal((await page.goto(url)).status(), 200);
+    await page.waitForFunction(() => document.body.dataset.state === 'live'
+      && document.body.dataset.stalled === 'false'
+      && document.querySelector('#queues tr[data-role="readModel"] td').dataset.value !== '', null,
+    { timeout: WAIT_MS });
+    assert.ok(Number(await page.getAttribute('#consumers', 'data-value')) >= 1, 'a consumer is connected');
+
+    const eventId = poison();
+    const row = `#dead-letters tr[data-event-id="${eventId}"]`;
+    await page.waitForSelector(row, { timeout: 30000 });
+    const firstDeath = await page.getAttribute(row, 'data-dead-at');
+    assert.match(await page.textContent(row), /OrderCreated/);
+    assert.match(await page.textContent(row), /order \d+/);
+
+    // stop the consumer: the page says stalled, and why, within a bounded wait
+    services('stop', 'consumer');
+    consumerStopped = true;
+    const t0 = Date.now();
+    await page.waitForSelector('#stall:not([hidden])', { timeout: STALL_WAIT_MS });
+    console.log(`stalled shown ${Date.now() - t0} ms after the consumer stopped`);
+    assert.match(await page.textContent('#stall-reason'), /consumer has not reported/);
+    await page.screenshot({ path: artifact('dashboard-incident.png'), fullPage: true });
+
+    services('start', 'consumer');
+    consumerStopped = false;
+    await page.waitForFunction(() => document.body.dataset.stalled === 'false', null, { timeout: STALL_WAIT_MS });
+
+    // requeue from the page: the command API (another origin) puts it back; tried again, it dies
+    // again (a later deadAt), and is dropped from the page
+    await page.click(`${row} button.requeue`);
+    await page.waitForFunction((id) => document.getElementById('dl-message').textContent === `requeued ${id}`,
+      eventId, { timeout: WAIT_MS });
+    await page.waitForFunction(([sel, t]) => {
+      const tr = document.querySelector(sel);
+      return tr !== null && tr.dataset.deadAt > t;
+    }, [row, firstDeath], { timeout: 30000 });
+    await page.click(`${row} button.drop`);
+    await page.waitForFunction((id) => document.getElementById('dl-message').textContent === `dropped ${id}`,
+      eventId, { timeout: WAIT_MS });
+    await page.waitForFunction((sel) => document.querySelector(sel) === null, row, { timeout: WAIT_MS });
+    assert.deepEqual(errors, [], 'no script errors');
+  } finally {
+    if (consumerStopped) services('start', 'consumer');
     await context.close();
   }
 });

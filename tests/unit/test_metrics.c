@@ -1,10 +1,8 @@
 /* metrics: the registry's exact text exposition (HELP/TYPE, escaping, cumulative buckets, _sum and
  * _count, untouched labelled children left out), lock-free updates from several threads, the HTTP
- * request metrics (route pattern, never the raw path; "unmatched"; codes and classes), and the
- * reading of another service's /metrics (promtext). */
+ * request metrics (route pattern, never the raw path; "unmatched"; codes and classes). */
 #include "httpmetrics.h"
 #include "metrics.h"
-#include "promtext.h"
 
 #include <check.h>
 #include <math.h>
@@ -319,65 +317,6 @@ START_TEST(test_http_metrics_by_pattern_and_code)
 }
 END_TEST
 
-/* --- promtext ------------------------------------------------------------------------------ */
-
-START_TEST(test_promtext_value)
-{
-    const char *text = "# HELP relay_outbox_backlog Rows\n# TYPE relay_outbox_backlog gauge\n"
-                       "relay_outbox_backlog_other 9\n"
-                       "relay_outbox_backlog 12\n"
-                       "relay_outbox_oldest_unpublished_age_seconds 0.25\n"
-                       "with_labels{a=\"b\"} 3\n";
-    double v = -1;
-
-    ck_assert_int_eq(promtext_value(text, "relay_outbox_backlog", &v), 0);
-    ck_assert(v == 12);
-    ck_assert_int_eq(promtext_value(text, "relay_outbox_oldest_unpublished_age_seconds", &v), 0);
-    ck_assert(v == 0.25);
-    ck_assert_int_eq(promtext_value(text, "missing", &v), -1);
-    ck_assert_int_eq(promtext_value(text, "with_labels", &v), -1); /* labelled: not this */
-    ck_assert_int_eq(promtext_value("x abc\n", "x", &v), -1);
-}
-END_TEST
-
-START_TEST(test_promtext_parse_url)
-{
-    char host[64], port[8], path[64], err[128];
-
-    ck_assert_int_eq(promtext_parse_url("http://relay:9101/metrics", host, sizeof host, port,
-                                        sizeof port, path, sizeof path, err, sizeof err),
-                     0);
-    ck_assert_str_eq(host, "relay");
-    ck_assert_str_eq(port, "9101");
-    ck_assert_str_eq(path, "/metrics");
-    ck_assert_int_eq(promtext_parse_url("http://127.0.0.1", host, sizeof host, port, sizeof port,
-                                        path, sizeof path, err, sizeof err),
-                     0);
-    ck_assert_str_eq(port, "80");
-    ck_assert_str_eq(path, "/");
-    ck_assert_int_eq(promtext_parse_url("https://x/", host, sizeof host, port, sizeof port, path,
-                                        sizeof path, err, sizeof err),
-                     -1);
-    ck_assert_int_eq(promtext_parse_url("http://x:9a/", host, sizeof host, port, sizeof port, path,
-                                        sizeof path, err, sizeof err),
-                     -1);
-    ck_assert_int_eq(promtext_parse_url("http://:80/", host, sizeof host, port, sizeof port, path,
-                                        sizeof path, err, sizeof err),
-                     -1);
-}
-END_TEST
-
-START_TEST(test_promtext_fetch_refused)
-{
-    char *body = NULL, err[256];
-
-    /* port 1 on loopback: nothing listens there */
-    ck_assert_int_eq(promtext_fetch("http://127.0.0.1:1/metrics", 500, &body, err, sizeof err), -1);
-    ck_assert_ptr_null(body);
-    ck_assert_ptr_nonnull(strstr(err, "could not connect"));
-}
-END_TEST
-
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -395,9 +334,6 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_null_metrics_are_ignored);
     tcase_add_test(tc, test_concurrent_updates_add_up);
     tcase_add_test(tc, test_http_metrics_by_pattern_and_code);
-    tcase_add_test(tc, test_promtext_value);
-    tcase_add_test(tc, test_promtext_parse_url);
-    tcase_add_test(tc, test_promtext_fetch_refused);
     suite_add_tcase(s, tc);
     return s;
 }

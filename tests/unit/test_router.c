@@ -2,6 +2,7 @@
 #include "router.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,35 @@ START_TEST(dispatch_404_405)
 }
 END_TEST
 
+START_TEST(matches_a_named_token_segment)
+{
+    struct route_match m;
+    char long_key[ROUTER_MAX_KEY + 2];
+
+    ck_assert(router_match("/api/dead-letters/{eventId}/requeue",
+                           "/api/dead-letters/6f1c2d3e-0000-4000-8000-000000000001/requeue", &m));
+    ck_assert_str_eq(m.key, "6f1c2d3e-0000-4000-8000-000000000001");
+    ck_assert_int_eq(m.nids, 0);
+    ck_assert(router_match("/api/dead-letters/{eventId}/drop",
+                           "/api/dead-letters/poison_1.a~b:c/drop", &m));
+    ck_assert_str_eq(m.key, "poison_1.a~b:c");
+    /* empty, unsafe characters, too long, or another suffix: no match */
+    ck_assert(!router_match("/api/dead-letters/{eventId}/drop", "/api/dead-letters//drop", &m));
+    ck_assert(
+        !router_match("/api/dead-letters/{eventId}/drop", "/api/dead-letters/a%20b/drop", &m));
+    ck_assert(!router_match("/api/dead-letters/{eventId}/drop", "/api/dead-letters/a/requeue", &m));
+    memset(long_key, 'a', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+    char path[300];
+    snprintf(path, sizeof path, "/api/dead-letters/%s/drop", long_key);
+    ck_assert(!router_match("/api/dead-letters/{eventId}/drop", path, &m));
+    /* {id} keeps matching numbers only */
+    ck_assert(!router_match("/api/orders/{id}", "/api/orders/abc", &m));
+    ck_assert(router_match("/api/orders/{id}", "/api/orders/7", &m));
+    ck_assert_str_eq(m.key, "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("router");
@@ -75,6 +105,7 @@ int main(void)
     tcase_add_test(tc, matches_literal_and_ids);
     tcase_add_test(tc, rejects_bad_ids);
     tcase_add_test(tc, dispatch_404_405);
+    tcase_add_test(tc, matches_a_named_token_segment);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

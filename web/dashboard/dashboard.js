@@ -2,7 +2,13 @@
 // query API as server-sent events (/api/dashboard/stream, same origin; one event per change, at
 // most two a second). The charts are SVG drawn here; the sparklines keep the last two minutes
 // of samples seen by this page. Every figure's element carries its plain value in data-value;
-// body[data-state] is connecting, live or reconnecting, body[data-updates] counts the documents.
+// body[data-state] is connecting, live or reconnecting, body[data-updates] counts the documents,
+// body[data-stalled] says whether the pipeline is stalled (the reason in #stall-reason).
+//
+// The dead-letter panel lists GET /api/dead-letters (same origin) and acts through the command
+// API (another origin: ?command=<its URL> on this page's address, else this host's port 8080),
+// which answers CORS for this page. When it answers 401 the page asks for its token and keeps it
+// in sessionStorage only (this tab, until it closes).
 'use strict';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -160,6 +166,135 @@ function renderLowStock(low) {
   $('low-empty').hidden = low.count > 0;
 }
 
+function stageAge(ms) {
+  return ms === null || ms === undefined ? 'n/a' : fmtMs(ms);
+}
+
+function renderPipeline(p) {
+  const stalled = Boolean(p.stalled);
+  document.body.dataset.stalled = String(stalled);
+  $('stall').hidden = !stalled;
+  $('stall').dataset.stalled = String(stalled);
+  $('stall-reason').textContent = stalled ? p.stalledReason : '';
+  $('stall-after').textContent = fmtMs(p.stallAfterMs);
+  const st = p.stages ?? {};
+  setFigure('stage-outbox-backlog', p.outboxBacklog,
+    p.outboxBacklog === null ? 'n/a' : fmtInt.format(p.outboxBacklog));
+  setFigure('stage-outbox-lag', p.outboxOldestAgeMs, stageAge(p.outboxOldestAgeMs));
+  $('relay-state').textContent = p.relayStatusAgeMs === null ? 'no relay status yet'
+    : `${p.relayBlocked ? 'blocked · ' : ''}reported ${fmtMs(p.relayStatusAgeMs)} ago`;
+  $('stage-outbox').classList.toggle('stale', (p.relayStatusAgeMs ?? 0) > p.stallAfterMs);
+  const queues = p.queues ?? {};
+  for (const tr of document.querySelectorAll('#queues tr[data-role]')) {
+    const q = queues[tr.dataset.role];
+    const td = tr.querySelector('td');
+    td.dataset.value = q ? String(q.messages) : '';
+    td.textContent = q ? fmtInt.format(q.messages) : 'n/a';
+    td.classList.toggle('alert', Boolean(q) && q.messages > 0 && tr.dataset.role === 'dead');
+  }
+  setFigure('consumers', p.consumers, p.consumers === null ? 'n/a' : fmtInt.format(p.consumers));
+  $('consumer-state').textContent = p.consumerStatusAgeMs === null ? 'no queue reading yet'
+    : `read ${fmtMs(p.consumerStatusAgeMs)} ago`;
+  $('stage-broker').classList.toggle('stale', (p.consumerStatusAgeMs ?? 0) > p.stallAfterMs);
+  setFigure('stage-read-lag', st.readModel?.lagMs ?? null, stageAge(st.readModel?.lagMs));
+  setFigure('stage-read-age', p.lastAppliedAgeMs, stageAge(p.lastAppliedAgeMs));
+}
+
+// --- the dead-letter panel -------------------------------------------------------------------
+
+const COMMAND_URL = new URLSearchParams(location.search).get('command')
+  ?? `${location.protocol}//${location.hostname}:8080`;
+const TOKEN_KEY = 'commandToken';
+let deadSeen = null;
+let deadBusy = false;
+
+function cell(tr, text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+  return td;
+}
+
+async function loadDeadLetters() {
+  if (deadBusy) return;
+  deadBusy = true;
+  try {
+    const res = await fetch('/api/dead-letters?limit=50');
+    if (!res.ok) return;
+    const page = await res.json();
+    const body = $('dead-letters').querySelector('tbody');
+    body.replaceChildren();
+    for (const d of page.items) {
+      const tr = document.createElement('tr');
+      tr.dataset.eventId = d.eventId;
+      tr.dataset.deadAt = d.deadAt;
+      tr.dataset.attempts = String(d.attempts);
+      const ev = cell(tr, d.eventType ?? '(unknown type)');
+      ev.title = d.eventId;
+      cell(tr, d.aggregateType ? `${d.aggregateType} ${d.aggregateId ?? ''}` : '–');
+      cell(tr, d.sqlstate ? `${d.reason} (${d.sqlstate})` : d.reason, 'reason');
+      cell(tr, fmtInt.format(d.attempts));
+      cell(tr, new Date(d.deadAt).toLocaleTimeString());
+      const actions = cell(tr, '');
+      for (const [action, label] of [['requeue', 'Requeue'], ['drop', 'Drop']]) {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = action;
+        b.textContent = label;
+        b.addEventListener('click', () => act(d.eventId, action, tr));
+        actions.appendChild(b);
+      }
+      body.appendChild(tr);
+    }
+    setFigure('dead-count', page.total, fmtInt.format(page.total));
+    $('dead-empty').hidden = page.items.length > 0;
+    $('dead-letters').classList.toggle('hidden', page.items.length === 0);
+  } catch {
+    // the next document tries again
+  } finally {
+    deadBusy = false;
+  }
+}
+
+async function post(url) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  return fetch(url, { method: 'POST', headers, mode: 'cors' });
+}
+
+async function act(eventId, action, tr) {
+  const url = `${COMMAND_URL}/api/dead-letters/${encodeURIComponent(eventId)}/${action}`;
+  for (const b of tr.querySelectorAll('button')) b.disabled = true;
+  const say = (text) => { $('dl-message').textContent = text; };
+  try {
+    let res = await post(url);
+    if (res.status === 401) {
+      const token = window.prompt('The command API needs its token (kept for this tab only):');
+      if (!token) {
+        say(`${action} of ${eventId} cancelled: no token`);
+        return;
+      }
+      sessionStorage.setItem(TOKEN_KEY, token);
+      res = await post(url);
+      if (res.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+    }
+    const json = await res.json().catch(() => ({}));
+    if (res.ok) {
+      say(`${json.status} ${eventId}`);
+      tr.remove();
+    } else {
+      say(`${action} of ${eventId} failed: ${json.error?.message ?? res.status}`);
+    }
+  } catch (e) {
+    say(`${action} of ${eventId} failed: the command API at ${COMMAND_URL} cannot be reached`);
+  } finally {
+    for (const b of tr.querySelectorAll('button')) b.disabled = false;
+    deadSeen = null; // reload the list with the next document
+  }
+}
+
 function render(doc) {
   setFigure('orders-today', doc.today.orders, fmtInt.format(doc.today.orders));
   setFigure('revenue-today', doc.today.revenue, fmtMoney.format(doc.today.revenue));
@@ -181,13 +316,21 @@ function render(doc) {
   if (history.at.length > HISTORY) history.at.shift();
   throughput(history.rate, history.at);
 
+  renderPipeline(p);
+  // the list again when the count changed, and every 5th document (a death replaces a death)
+  const updates = Number(document.body.dataset.updates);
+  if (doc.deadLetters !== deadSeen || updates % 5 === 0) {
+    deadSeen = doc.deadLetters;
+    loadDeadLetters();
+  }
+
   renderStatuses(doc.byStatus);
   renderTop(doc.topProducts);
   renderLowStock(doc.lowStock);
 
   const notes = [];
   if (p.lastEventAt) notes.push(`last event applied ${new Date(p.lastEventAt).toLocaleTimeString()}`);
-  notes.push(p.outboxBacklog === null ? 'relay metrics unavailable'
+  notes.push(p.outboxBacklog === null ? 'no status from the relay yet'
     : `oldest unpublished ${fmtMs(p.outboxOldestAgeMs ?? 0)}`);
   $('pipeline-note').textContent = notes.join(' · ');
   document.body.dataset.updates = String(Number(document.body.dataset.updates) + 1);

@@ -1,16 +1,16 @@
 -- q_dashboard(): the operations dashboard's document. Today's orders and revenue, totals, every
 -- status (also at 0), top products (from mv_top_products), low-stock products (lowest first),
 -- the pipeline figures from processed_events (through the processed_at index) and the relay's
--- outbox figures passed in by the query API.
+-- outbox figures from its last status message (relay_status, 0015_pipeline_status.sql).
 BEGIN;
-TRUNCATE order_items_read, orders_read, products_read, processed_events, customer_summary,
+TRUNCATE relay_status, queue_status, dead_letters, order_items_read, orders_read, products_read, processed_events, customer_summary,
          customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
          order_status_counts;
 UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
 REFRESH MATERIALIZED VIEW mv_top_products;
 SELECT plan(22);
 
-SELECT has_function('q_dashboard', ARRAY['bigint', 'double precision'], 'q_dashboard(bigint, float8) exists');
+SELECT has_function('q_dashboard', ARRAY['bigint'], 'q_dashboard(bigint) exists');
 SELECT has_index('processed_events', 'processed_events_processed_at_idx', 'processed_at',
                  'processed_events is indexed by processed_at');
 
@@ -27,10 +27,14 @@ SELECT is((SELECT j->'byStatus' FROM d WHERE step = 'empty'),
 SELECT is((SELECT j->'topProducts' FROM d WHERE step = 'empty'), '[]'::jsonb, 'no top products');
 SELECT is((SELECT j->'lowStock' FROM d WHERE step = 'empty'), '{"count": 0, "products": []}'::jsonb,
           'no low-stock products');
-SELECT is((SELECT j->'pipeline' FROM d WHERE step = 'empty'),
+SELECT is((SELECT (j->'pipeline') - 'stages' - 'queues' FROM d WHERE step = 'empty'),
           '{"eventsPerSecond": 0.0, "eventsLast10s": 0, "projectionLagMs": null, "lastEventAt": null,
-            "outboxBacklog": null, "outboxOldestAgeMs": null}'::jsonb,
-          'no events: rate 0, no lag, outbox figures unknown when not passed');
+            "lastAppliedAgeMs": null, "outboxBacklog": null, "outboxOldestAgeMs": null,
+            "relayStatusAgeMs": null, "relayLeader": null, "relayBlocked": null,
+            "relayUnroutable": null, "queueDepth": null, "consumers": null,
+            "consumerStatusAgeMs": null, "stallAfterMs": 5000, "stalled": false,
+            "stalledReason": null}'::jsonb,
+          'no events: rate 0, no lag, outbox figures unknown before the relay reported, not stalled');
 
 -- events as the write DB produces them, occurring now (minus a little: the lag)
 CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
@@ -50,7 +54,10 @@ SELECT apply_events(jsonb_build_array(
     pg_temp.mk(5, 'OrderCreated', 'order', 2, 1, '{"orderId":2,"customerId":8,"status":"CREATED","total":5,"items":[{"productId":2,"productName":"Pen","category":"Office","quantity":2,"price":2.5}]}'),
     pg_temp.mk(6, 'OrderPaid', 'order', 1, 2, '{"orderId":1,"customerId":7,"status":"PAID","previousStatus":"CREATED","total":3000,"paymentId":1,"amount":3000,"method":"card","paidAt":"2026-03-01T10:00:01.000000Z"}')));
 REFRESH MATERIALIZED VIEW mv_top_products;
-INSERT INTO d SELECT 'orders', (SELECT q_dashboard(42, 1.5))::jsonb;
+SELECT record_relay_status(jsonb_build_object('at', iso_utc(now()), 'backlog', 42,
+                                              'oldestAgeMs', 1500, 'leader', true,
+                                              'unroutable', 0, 'blocked', false));
+INSERT INTO d SELECT 'orders', (SELECT q_dashboard())::jsonb;
 
 SELECT is((SELECT (j->'today'->'orders')::int FROM d WHERE step = 'orders'), 2, 'two orders placed today');
 SELECT is((SELECT (j->'today'->>'revenue')::numeric FROM d WHERE step = 'orders'), 3000::numeric,
@@ -79,7 +86,7 @@ SELECT cmp_ok((SELECT (j->'pipeline'->'projectionLagMs')::int FROM d WHERE step 
 SELECT ok((SELECT (j->'pipeline'->>'lastEventAt') ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$' FROM d WHERE step = 'orders'),
           'lastEventAt is an ISO 8601 UTC time');
 SELECT is((SELECT (j->'pipeline'->'outboxBacklog')::int FROM d WHERE step = 'orders'), 42,
-          'the outbox backlog passed in is shown');
+          'the outbox backlog of the relay''s status is shown');
 SELECT is((SELECT (j->'pipeline'->'outboxOldestAgeMs')::int FROM d WHERE step = 'orders'), 1500,
           'the oldest unpublished age is shown in ms');
 
@@ -88,7 +95,7 @@ UPDATE processed_events SET processed_at = processed_at - interval '1 minute';
 SELECT is(((SELECT q_dashboard())::jsonb->'pipeline'->'eventsLast10s')::int, 0, 'the rate window is the last 10 s');
 
 SELECT ok(NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cqrs_query')
-          OR has_function_privilege('cqrs_query', 'q_dashboard(bigint, double precision)', 'EXECUTE'),
+          OR has_function_privilege('cqrs_query', 'q_dashboard(bigint)', 'EXECUTE'),
           'the query role may run q_dashboard');
 
 SELECT * FROM finish();

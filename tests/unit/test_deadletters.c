@@ -1,0 +1,65 @@
+/* The command API's dead-letter actions (api/command/deadletters): which origins CORS allows,
+ * which paths leave the token to the handler, and that those paths stay out of the public ones
+ * for any other route. */
+#include "auth.h"
+#include "deadletters.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+START_TEST(the_default_origins_are_the_query_apis_local_ones)
+{
+    setenv("QUERY_SERVICE_PORT", "9181", 1);
+    unsetenv("DASHBOARD_ORIGINS");
+    unsetenv("BROKER_URL");
+    struct dl_actions *a = dl_actions_new();
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert(dl_actions_origin_allowed(a, "http://127.0.0.1:9181"));
+    ck_assert(dl_actions_origin_allowed(a, "http://localhost:9181"));
+    ck_assert(!dl_actions_origin_allowed(a, "http://127.0.0.1:8081"));
+    ck_assert(!dl_actions_origin_allowed(a, "http://evil.example"));
+    ck_assert(!dl_actions_origin_allowed(a, NULL));
+    dl_actions_free(a);
+}
+END_TEST
+
+START_TEST(configured_origins_replace_the_default)
+{
+    setenv("DASHBOARD_ORIGINS", " https://ops.example.com , http://10.0.0.5:8081", 1);
+    struct dl_actions *a = dl_actions_new();
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert(dl_actions_origin_allowed(a, "https://ops.example.com"));
+    ck_assert(dl_actions_origin_allowed(a, "http://10.0.0.5:8081"));
+    ck_assert(!dl_actions_origin_allowed(a, "http://localhost:8081"));
+    dl_actions_free(a);
+    setenv("DASHBOARD_ORIGINS", "ops.example.com", 1); /* not an origin */
+    ck_assert_ptr_null(dl_actions_new());
+    unsetenv("DASHBOARD_ORIGINS");
+}
+END_TEST
+
+START_TEST(only_the_dead_letter_paths_check_the_token_in_their_handler)
+{
+    ck_assert(dl_actions_path("/api/dead-letters/abc/requeue"));
+    ck_assert(auth_is_public("OPTIONS", "/api/dead-letters/abc/drop"));
+    ck_assert(!dl_actions_path("/api/dead-letters"));
+    ck_assert(!auth_is_public("OPTIONS", "/api/orders"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("deadletters");
+    TCase *tc = tcase_create("cors");
+    tcase_add_test(tc, the_default_origins_are_the_query_apis_local_ones);
+    tcase_add_test(tc, configured_origins_replace_the_default);
+    tcase_add_test(tc, only_the_dead_letter_paths_check_the_token_in_their_handler);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
