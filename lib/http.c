@@ -1,5 +1,7 @@
 #include "http.h"
 
+#include "etag.h"
+
 #include "deadline.h"
 #include "log.h"
 #include "tracing.h"
@@ -248,6 +250,30 @@ static void add_common_headers(const struct http_server *s, struct MHD_Response 
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
+/* Conditional GET (lib/etag.h): a complete 200 answer to GET or HEAD carries its ETag, and one
+ * whose If-None-Match names that tag becomes 304 Not Modified, without the body. */
+static void conditional_get(const struct http_request *req, struct http_response *resp)
+{
+    char tag[ETAG_LEN + 1];
+
+    if (resp->status != 200 || resp->stream_read != NULL || resp->body == NULL ||
+        (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) ||
+        response_has_header(resp, "ETag"))
+        return;
+    etag_of(resp->body, resp->len, tag);
+    if (http_response_header(resp, "ETag", tag) != 0)
+        return; /* no room for the header: answered without a validator */
+    if (!etag_none_match(http_request_header(req, "If-None-Match"), tag))
+        return;
+    if (!resp->body_static)
+        free(resp->body);
+    resp->body = (char *)(uintptr_t) "";
+    resp->body_static = true;
+    resp->len = 0;
+    resp->status = 304;
+    resp->content_type = NULL;
+}
+
 static enum MHD_Result send_response(const struct http_server *s, struct MHD_Connection *conn,
                                      const struct http_request_state *st,
                                      struct http_response *resp)
@@ -383,6 +409,7 @@ static enum MHD_Result handle_request(struct http_server *s, struct MHD_Connecti
         if (err.kind == API_INTERNAL || err.kind == API_UNAVAILABLE)
             log_warn("request failed", "status=%u code=%s", api_status_http(err.kind), err.code);
     }
+    conditional_get(&req, &resp);
     if (s->opts.observe != NULL) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
