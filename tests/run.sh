@@ -522,10 +522,14 @@ cleanup
 # the work tree: a test run writes only ignored folders (test-artifacts/, build/, .state/ ...)
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     tree_after="$(git status --porcelain --untracked-files=all)"
-    if [[ "$tree_after" == "$tree_before" ]]; then
+    # what the run added to git's view (a change committed meanwhile only shortens the list)
+    tree_new="$(grep -vxFf <(echo "$tree_before") <<<"$tree_after" || true)"
+    if [[ -z "$tree_new" ]]; then
         record worktree 1 0
     else
-        diff <(echo "$tree_before") <(echo "$tree_after") | sed -n 's/^> /run.sh: changed by the run: /p'
+        while IFS= read -r line; do
+            echo "run.sh: changed by the run: $line"
+        done <<<"$tree_new"
         record worktree 0 1 "the run changed files git tracks or sees"
     fi
 fi

@@ -64,25 +64,27 @@ static int split_origins(struct dl_actions *a, char *err, size_t errlen)
     return 0;
 }
 
+#define OFF(f) offsetof(struct dl_config, f)
+static const struct config_var dl_vars[] = {
+    /* the dead-letter actions reach the broker; "" turns them off (503) */
+    {"BROKER_URL", CONFIG_STRING, "", OFF(broker_url), 0, 0},
+    {"AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", OFF(exchange), 0, 0},
+    {"AMQP_QUEUE", CONFIG_STRING, "read_model", OFF(queue), 0, 0},
+    {"MOOD_QUEUE", CONFIG_STRING, "mood_events", OFF(mood_queue), 0, 0},
+    /* the dashboard's origins, allowed by CORS on the dead-letter routes; "" : the query
+     * API's local origins */
+    {"DASHBOARD_ORIGINS", CONFIG_STRING, "", OFF(origins), 0, 0},
+    {"QUERY_SERVICE_PORT", CONFIG_INT, "8081", OFF(query_port), 1, 65535},
+};
+#undef OFF
+const struct config_table dl_config_table = CONFIG_TABLE(dl_vars);
+
 struct dl_actions *dl_actions_new(void)
 {
-#define OFF(f) offsetof(struct dl_config, f)
-    const struct config_var vars[] = {
-        /* the dead-letter actions reach the broker; "" turns them off (503) */
-        {"BROKER_URL", CONFIG_STRING, "", OFF(broker_url), 0, 0},
-        {"AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", OFF(exchange), 0, 0},
-        {"AMQP_QUEUE", CONFIG_STRING, "read_model", OFF(queue), 0, 0},
-        {"MOOD_QUEUE", CONFIG_STRING, "mood_events", OFF(mood_queue), 0, 0},
-        /* the dashboard's origins, allowed by CORS on the dead-letter routes; "" : the query
-         * API's local origins */
-        {"DASHBOARD_ORIGINS", CONFIG_STRING, "", OFF(origins), 0, 0},
-        {"QUERY_SERVICE_PORT", CONFIG_INT, "8081", OFF(query_port), 1, 65535},
-    };
-#undef OFF
     struct dl_actions *a = xcalloc(1, sizeof *a);
     char err[512];
 
-    if (config_load(&a->cfg, vars, sizeof vars / sizeof vars[0], err, sizeof err) != 0)
+    if (config_load(&a->cfg, dl_vars, dl_config_table.n, err, sizeof err) != 0)
         goto fail;
     if (a->cfg.origins[0] != '\0')
         snprintf(a->origin_buf, sizeof a->origin_buf, "%s", a->cfg.origins);

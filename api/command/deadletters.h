@@ -24,6 +24,8 @@
 #ifndef CQ_COMMAND_DEADLETTERS_H
 #define CQ_COMMAND_DEADLETTERS_H
 
+#include "config.h"
+
 #include "apiserver.h"
 #include "router.h"
 
@@ -48,5 +50,8 @@ int dl_post_drop(void *ctx, const struct http_request *req, const struct route_m
                  struct http_response *resp, struct api_error *err);
 int dl_options(void *ctx, const struct http_request *req, const struct route_match *m,
                struct http_response *resp, struct api_error *err);
+
+/* The variables the dead-letter actions read (--help, lib/cli.h). */
+extern const struct config_table dl_config_table;
 
 #endif

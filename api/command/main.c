@@ -2,11 +2,12 @@
 #include "apiserver.h"
 #include "auth.h"
 #include "command.h"
+#include "deadletters.h"
 #include "routes.h"
 
 int main(int argc, char **argv)
 {
-    static const struct config_table *const config[] = {&command_config_table};
+    static const struct config_table *const config[] = {&command_config_table, &dl_config_table};
     const struct apiserver_spec spec = {
         .svc = "command-api",
         .port_var = "COMMAND_SERVICE_PORT",
