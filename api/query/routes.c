@@ -5,6 +5,7 @@
 #include "log.h"
 #include "mood.h"
 #include "query.h"
+#include "tracing.h"
 #include "seeds.h"
 
 #include <stdio.h>
@@ -36,10 +37,17 @@ static int get_order(void *ctx, const struct http_request *req, const struct rou
 {
     int rc = by_id(ctx, "order", "order", req, m, resp, err);
 
-    /* one line per order read, so that an order can be followed through all four services */
-    if (rc != HTTP_SUSPENDED)
-        log_info("read order", "order_id=%lld status=%u", m->ids[0],
-                 rc == 0 ? resp->status : api_status_http(err->kind));
+    /* one line per order read, so that an order can be followed through all four services:
+     * with the trace id of the traceparent the client propagated (W3C), when it sent a valid one */
+    if (rc != HTTP_SUSPENDED) {
+        char trace[TRACING_TRACE_ID_LEN + 1] = "";
+        const char *tp = NULL;
+        if (http_request_header_count(req, "traceparent", &tp) == 1)
+            tracing_trace_id(tp, trace);
+        log_info("read order", "order_id=%lld status=%u%s%s", m->ids[0],
+                 rc == 0 ? resp->status : api_status_http(err->kind),
+                 trace[0] != '\0' ? " trace_id=" : "", trace);
+    }
     return rc;
 }
 

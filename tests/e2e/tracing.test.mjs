@@ -63,6 +63,27 @@ test('a traceparent follows the event through the command API, the relay and the
     has('consumer', 'msg="saved to read db"'), 10000, 'consumer lines');
 });
 
+test('one trace id follows an order through all four services when the client propagates it', { skip: skipLogs }, async () => {
+  const traceId = randomBytes(16).toString('hex');
+  const tp = () => `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+  const p = await command('POST', '/api/products', { name: `four ${traceId}`, category: 'Testing', price: 2, stock: 5 });
+  assert.equal(p.status, 201, p.text);
+  const o = await command('POST', '/api/orders', { customerId: 77, items: [{ productId: p.json.productId, quantity: 1 }] },
+    { traceparent: tp(), ...AUTH_HEADERS });
+  assert.equal(o.status, 201, o.text);
+  const orderId = o.json.orderId;
+  // the client reads its order with the same trace (a new parent span), as W3C propagation does
+  const r = await query('GET', `/api/orders/${orderId}`, undefined,
+    { traceparent: tp(), 'X-Consistency-Token': o.headers.get('x-consistency-token') });
+  assert.equal(r.status, 200, r.text);
+  const has = (svc, ...what) => logOf(svc).split('\n')
+    .some((l) => l.includes(`trace_id=${traceId}`) && what.every((w) => l.includes(w)));
+  await eventually(() => has('command-api', `order_id=${orderId}`), 5000, 'command API line');
+  await eventually(() => has('relay', 'msg="published event"'), 10000, 'relay line');
+  await eventually(() => has('consumer', `order_id=${orderId}`), 10000, 'consumer line');
+  await eventually(() => has('query-api', 'msg="read order"', `order_id=${orderId} `), 5000, 'query API line');
+});
+
 test('without a valid traceparent the command API starts a trace', async () => {
   for (const headers of [{}, { traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' }]) {
     const r = await command('POST', '/api/products',
