@@ -218,7 +218,9 @@ echo "rebuild.sh: replayed $events $what (outbox ids $first..$last) into $new_db
 # What the comparison leaves out: wall-clock columns; in snapshot mode also what only the purged
 # events knew (see above).
 skip_cols="'processed_at', 'projected_at', 'updated_at', 'refreshed_at'"
-skip_tables="'schema_migrations', 'mv_state'"
+# and the read DB's operational tables, which no event projects: the relay's and the broker's
+# last reported state, the dead letters seen, the consumer's crash counts (read 0013, 0015)
+skip_tables="'schema_migrations', 'mv_state', 'relay_status', 'queue_status', 'dead_letters', 'event_attempts'"
 if ((snapshot)); then
     skip_cols="$skip_cols, 'timeline', 'created_at', 'occurred_at'"
     skip_tables="$skip_tables, 'processed_events'"
