@@ -116,20 +116,22 @@ static void fault_pause(const char *what, long ms, size_t count)
     signals_sleep_ms(ms);
 }
 
-/* Runs apply_events on the batch: one statement (autocommit), or, with the before-commit fault
- * hook on, BEGIN / apply_events / pause / COMMIT. Returns the result of apply_events (caller
- * PQclears), whose status is PGRES_TUPLES_OK only if it committed. */
-static PGresult *apply_events_tx(const struct project_ctx *ctx, const char *json, size_t count)
+/* Runs the prepared statement stmt (consumer_apply_events on a batch, consumer_apply_event on
+ * one event) with json: one statement (autocommit), or, with the before-commit fault hook on,
+ * BEGIN / the statement / pause / COMMIT, for a batch and a single event alike. Returns the
+ * statement's result (caller PQclears), whose status is PGRES_TUPLES_OK only if it committed. */
+static PGresult *apply_tx(const struct project_ctx *ctx, const char *stmt, const char *json,
+                          size_t count)
 {
     const char *params[1] = {json};
     PGresult *res;
     char detail[256];
 
     if (ctx->fault_pause_before_commit_ms <= 0)
-        return PQexecPrepared(ctx->pg, "consumer_apply_events", 1, params, NULL, NULL, 0);
+        return PQexecPrepared(ctx->pg, stmt, 1, params, NULL, NULL, 0);
     if (!exec_ok(ctx->pg, "BEGIN", PGRES_COMMAND_OK, detail, sizeof detail))
-        return PQexecPrepared(ctx->pg, "consumer_apply_events", 1, params, NULL, NULL, 0);
-    res = PQexecPrepared(ctx->pg, "consumer_apply_events", 1, params, NULL, NULL, 0);
+        return PQexecPrepared(ctx->pg, stmt, 1, params, NULL, NULL, 0);
+    res = PQexecPrepared(ctx->pg, stmt, 1, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         (void)exec_ok(ctx->pg, "ROLLBACK", PGRES_COMMAND_OK, detail, sizeof detail);
         return res;
@@ -245,7 +247,7 @@ static enum project_status apply_all(const struct project_ctx *ctx, struct recei
     }
     if (json->count == 0)
         return PROJECT_DONE;
-    res = apply_events_tx(ctx, event_batch_json(json), json->count);
+    res = apply_tx(ctx, "consumer_apply_events", event_batch_json(json), json->count);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         enum failure f = classify(ctx->pg, res, sqlstate, err, errlen);
         if (f == FAIL_LATER) {
@@ -362,9 +364,9 @@ static enum project_status apply_one(const struct project_ctx *ctx, struct recei
                                      struct delivery *d, bool hold, struct event_batch *json,
                                      char *err, size_t errlen)
 {
-    const char *params[1] = {
-        event_batch_one(json, d->env.message.body.bytes, d->env.message.body.len)};
-    PGresult *res = PQexecPrepared(ctx->pg, "consumer_apply_event", 1, params, NULL, NULL, 0);
+    PGresult *res =
+        apply_tx(ctx, "consumer_apply_event",
+                 event_batch_one(json, d->env.message.body.bytes, d->env.message.body.len), 1);
     char sqlstate[6], detail[256], reason[512];
     int status;
 
