@@ -10,7 +10,7 @@ mapfile -t build_packages < <(grep -Ev '^[[:space:]]*(#|$)' "$(dirname "${BASH_S
 packages=(
     "${build_packages[@]}" check
     postgresql-15 postgresql-contrib postgresql-15-pgtap pgtap rabbitmq-server curl jq nodejs
-    chromium docker-compose python3-yaml iproute2 procps nginx-light shellcheck clang-format
+    chromium docker-compose python3-yaml iproute2 procps nginx-light gettext-base shellcheck clang-format
 )
 
 # browser_deps: npm ci in tests/browser when node_modules is missing or the lock file changed
