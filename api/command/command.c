@@ -1,11 +1,13 @@
 #include "command.h"
 
 #include "auth.h"
+#include "batcher.h"
 #include "config.h"
 #include "deadletters.h"
 #include "deadline.h"
 #include "idempotency.h"
 #include "log.h"
+#include "orderbatch.h"
 #include "seeds.h"
 #include "tracing.h"
 #include "ratelimit.h"
@@ -49,6 +51,7 @@ const struct pg_stmt command_stmts[] = {
     {"delete_todo", CMD_SQL("cmd_delete_todo", "$2::bigint, cmd_trace($3, $1::jsonb)", "id"), 3},
     {"record_mood", CMD_SQL("cmd_record_mood", "cmd_trace($2, $1::jsonb)", "id"), 2},
     {"idempotent", IDEMPOTENT_SQL, 9},
+    ORDERBATCH_STMT,
     SEEDS_COMMAND_STMTS};
 const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
 
@@ -62,6 +65,8 @@ static const struct config_var command_vars[] = {
     {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
     {"MOOD_RATE_PER_S", CONFIG_INT, "10", OFF(mood_rate_per_s), 0, 1000000},
     {"MOOD_RATE_BURST", CONFIG_INT, "20", OFF(mood_rate_burst), 1, 1000000},
+    {"ORDER_BATCH_MAX", CONFIG_INT, "32", OFF(order_batch_max), 1, BATCHER_MAX_BATCH},
+    {"ORDER_BATCH_RUNNERS", CONFIG_INT, "2", OFF(order_batch_runners), 1, 64},
 };
 #undef OFF
 const struct config_table command_config_table = CONFIG_TABLE(command_vars);
@@ -124,6 +129,11 @@ int command_start(struct apiserver_ctx *ctx)
                                         MOOD_LIMIT_SLOTS);
     log_info("mood rate limit", "mood_rate_per_s=%ld mood_rate_burst=%ld", cfg->mood_rate_per_s,
              cfg->mood_rate_burst);
+    if (cfg->order_batch_max > 1) /* 1: every order alone */
+        cfg->orders = orderbatch_new(ctx->pool, ctx->metrics, (size_t)cfg->order_batch_max,
+                                     (unsigned)cfg->order_batch_runners, cfg->idempotency_ttl_s);
+    log_info("order batching", "order_batch_max=%ld order_batch_runners=%ld", cfg->order_batch_max,
+             cfg->order_batch_runners);
     ctx->ext = cfg;
     return 0;
 }
@@ -133,6 +143,7 @@ void command_release(struct apiserver_ctx *ctx)
     struct command_config *cfg = ctx->ext;
 
     if (cfg != NULL) {
+        orderbatch_free(cfg->orders);
         ratelimit_free(cfg->mood_limit);
         dl_actions_free(cfg->dl);
     }
@@ -207,57 +218,133 @@ static int command_location(const struct command *cmd, const char *path, const c
     return http_response_header(resp, "Location", loc);
 }
 
+/* A command's answer: its JSON (without eventIds), event ids, the id for logs (NULL if none) and
+ * whether cmd_idempotent replayed it. */
+struct answer_row {
+    const char *body;
+    size_t len;
+    const char *tokens;
+    const char *id;
+    bool replayed;
+};
+
+/* Answers with row. trace_id is the request's, for the log line; path the request's (a 201's
+ * Location); key its Idempotency-Key or NULL. */
+static int answer(const struct command *cmd, const char *trace_id, const char *path,
+                  const char *key, const struct answer_row *row, struct http_response *resp)
+{
+    char q[300];
+    char *body = xmalloc(row->len + 1);
+
+    memcpy(body, row->body, row->len);
+    body[row->len] = '\0';
+    http_response_json(resp, cmd->status, body, row->len);
+    if (*row->tokens != '\0' && http_response_header(resp, "X-Consistency-Token", row->tokens) != 0)
+        return -1;
+    if (row->replayed && http_response_header(resp, "Idempotent-Replayed", "true") != 0)
+        return -1;
+    if (cmd->status == 201 && row->id != NULL && command_location(cmd, path, row->id, resp) != 0)
+        return -1;
+    if (row->replayed)
+        log_info("replayed command", "stmt=%s %s=%s event_id=%s idempotency_key=%s trace_id=%s",
+                 cmd->stmt, cmd->log_key, row->id != NULL ? row->id : "", row->tokens,
+                 log_quote(q, sizeof q, key != NULL ? key : ""), trace_id);
+    else
+        log_info(cmd->log_msg, "%s=%s event_id=%s trace_id=%s", cmd->log_key,
+                 row->id != NULL ? row->id : "", row->tokens, trace_id);
+    return 0;
+}
+
+/* The error for a command the database refused: a business error (command_map_sqlstate) or an
+ * internal one. */
+static int refused(const struct command *cmd, const char *state, const char *message,
+                   const char *column, struct api_error *err)
+{
+    char q[300];
+
+    if (command_map_sqlstate(state, message, column, err) != 0) {
+        log_debug("command rejected", "stmt=%s code=%s", cmd->stmt, err->code);
+        return -1;
+    }
+    log_error("statement failed", "sqlstate=%s error=%s", state != NULL ? state : "-",
+              log_quote(q, sizeof q, message != NULL ? message : ""));
+    return api_error_set(err, API_INTERNAL, "internal", "internal error");
+}
+
+static int unavailable(const char *detail, struct api_error *err)
+{
+    char q[600];
+
+    log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
+    return api_error_set(err, API_UNAVAILABLE, "unavailable",
+                         "the database is unavailable, retry later");
+}
+
 /* Runs stmt with params and answers with its row: (body, event ids, id for logs[, replayed]).
- * trace_id is the request's, for the log line; path the request's (a 201's Location). */
+ * key is the request's Idempotency-Key or NULL (params[0] then). */
 static int run_statement(const struct apiserver_ctx *ctx, const struct command *cmd,
-                         const char *trace_id, const char *path, const char *stmt, int nparams,
-                         const char *const *params, struct http_response *resp,
+                         const char *trace_id, const char *path, const char *key, const char *stmt,
+                         int nparams, const char *const *params, struct http_response *resp,
                          struct api_error *err)
 {
-    char detail[256], q[300];
+    char detail[256];
     PGconn *conn;
     PGresult *res;
     int rc = -1;
 
     conn = pg_pool_acquire(ctx->pool, detail, sizeof detail);
-    if (conn == NULL) {
-        log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
-        return api_error_set(err, API_UNAVAILABLE, "unavailable",
-                             "the database is unavailable, retry later");
-    }
+    if (conn == NULL)
+        return unavailable(detail, err);
     res = PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        const char *tokens = PQgetvalue(res, 0, 1);
-        bool replayed = PQnfields(res) > 3 && strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-        size_t len = (size_t)PQgetlength(res, 0, 0);
-        char *body = xmalloc(len + 1);
-        memcpy(body, PQgetvalue(res, 0, 0), len + 1);
-        http_response_json(resp, cmd->status, body, len);
-        if (*tokens != '\0' && http_response_header(resp, "X-Consistency-Token", tokens) != 0)
-            goto out;
-        if (replayed && http_response_header(resp, "Idempotent-Replayed", "true") != 0)
-            goto out;
-        if (cmd->status == 201 && !PQgetisnull(res, 0, 2) &&
-            command_location(cmd, path, PQgetvalue(res, 0, 2), resp) != 0)
-            goto out;
-        if (replayed)
-            log_info("replayed command", "stmt=%s %s=%s event_id=%s idempotency_key=%s trace_id=%s",
-                     cmd->stmt, cmd->log_key, PQgetvalue(res, 0, 2), tokens,
-                     log_quote(q, sizeof q, params[0]), trace_id);
-        else
-            log_info(cmd->log_msg, "%s=%s event_id=%s trace_id=%s", cmd->log_key,
-                     PQgetvalue(res, 0, 2), tokens, trace_id);
-        rc = 0;
-    } else if (command_map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE),
-                                    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-                                    PQresultErrorField(res, PG_DIAG_COLUMN_NAME), err) != 0) {
-        log_debug("command rejected", "stmt=%s code=%s", cmd->stmt, err->code);
+        struct answer_row row = {
+            .body = PQgetvalue(res, 0, 0),
+            .len = (size_t)PQgetlength(res, 0, 0),
+            .tokens = PQgetvalue(res, 0, 1),
+            .id = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+            .replayed = PQnfields(res) > 3 && strcmp(PQgetvalue(res, 0, 3), "t") == 0,
+        };
+        rc = answer(cmd, trace_id, path, key, &row, resp);
     } else {
-        apiserver_db_error(conn, res, err);
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (command_map_sqlstate(state, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+                                 PQresultErrorField(res, PG_DIAG_COLUMN_NAME), err) != 0)
+            log_debug("command rejected", "stmt=%s code=%s", cmd->stmt, err->code);
+        else
+            apiserver_db_error(conn, res, err);
     }
-out:
     PQclear(res);
     pg_pool_release(ctx->pool, conn);
+    return rc;
+}
+
+/* A create-order through the next batch (orderbatch.h). Returns 1 when the order must run alone
+ * (the caller runs it as any other command), else the answer's 0 or -1. */
+static int run_batched(const struct command_config *cfg, const struct command *cmd,
+                       const char *trace_id, const char *path, const char *key,
+                       const struct orderbatch_order *order, struct http_response *resp,
+                       struct api_error *err)
+{
+    struct orderbatch_result r;
+    int rc = 1;
+
+    orderbatch_run(cfg->orders, order, &r);
+    switch (r.outcome) {
+    case ORDERBATCH_ALONE:
+        break;
+    case ORDERBATCH_ANSWERED: {
+        struct answer_row row = {r.answer, r.answer_len, r.tokens, r.id, r.replayed};
+        rc = answer(cmd, trace_id, path, key, &row, resp);
+        break;
+    }
+    case ORDERBATCH_REFUSED:
+        rc = refused(cmd, r.err_state, r.err_message, r.err_column, err);
+        break;
+    case ORDERBATCH_UNAVAILABLE:
+        rc = unavailable(r.err_message != NULL ? r.err_message : "", err);
+        break;
+    }
+    orderbatch_result_clear(&r);
     return rc;
 }
 
@@ -288,7 +375,14 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
     tracing_trace_id(traceparent, trace_id);
     if (key == NULL) {
         const char *params[3] = {body, cmd->takes_id ? id_text : traceparent, traceparent};
-        return run_statement(ctx, cmd, trace_id, req->path, cmd->stmt, cmd->takes_id ? 3 : 2,
+        if (cmd->batched && cfg != NULL && cfg->orders != NULL) {
+            struct orderbatch_order o = {body, req->body_len > 0 ? req->body_len : 2, traceparent,
+                                         NULL, NULL};
+            rc = run_batched(cfg, cmd, trace_id, req->path, NULL, &o, resp, err);
+            if (rc != 1)
+                return rc;
+        }
+        return run_statement(ctx, cmd, trace_id, req->path, NULL, cmd->stmt, cmd->takes_id ? 3 : 2,
                              params, resp, err);
     }
 
@@ -309,9 +403,16 @@ int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
         cmd->id_field,
         traceparent,
     };
-    rc = run_statement(ctx, cmd, trace_id, path,
-                       cmd->idempotent_stmt != NULL ? cmd->idempotent_stmt : "idempotent", 9,
-                       params, resp, err);
+    rc = 1;
+    if (cmd->batched && cfg != NULL && cfg->orders != NULL) {
+        struct orderbatch_order o = {body, req->body_len > 0 ? req->body_len : 2, traceparent, key,
+                                     path};
+        rc = run_batched(cfg, cmd, trace_id, path, key, &o, resp, err);
+    }
+    if (rc == 1)
+        rc = run_statement(ctx, cmd, trace_id, path, key,
+                           cmd->idempotent_stmt != NULL ? cmd->idempotent_stmt : "idempotent", 9,
+                           params, resp, err);
     free(path);
     return rc;
 }

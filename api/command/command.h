@@ -12,6 +12,7 @@
 #include "ratelimit.h"
 
 struct dl_actions;
+struct orderbatch;
 #include "validate.h"
 
 /* The variables the command API's own modules read (--help, lib/cli.h). */
@@ -33,6 +34,9 @@ struct command {
      * "/api/orders/" -> /api/orders/42; NULL: the request's own path, a collection, and the id
      * (POST /api/todos -> /api/todos/3, POST /todos -> /todos/3). Unused for other statuses. */
     const char *location;
+    /* create-order: runs in natural batches with the others that arrive meanwhile
+     * (orderbatch.h), unless ORDER_BATCH_MAX is 1 */
+    bool batched;
 };
 
 /* The command API's own settings (ctx->ext), read once by command_start. */
@@ -45,6 +49,9 @@ struct command_config {
     long mood_rate_burst;     /* MOOD_RATE_BURST */
     struct ratelimit *mood_limit; /* NULL when there is no limit; owned */
     struct dl_actions *dl;        /* the dead-letter actions (deadletters.h); owned */
+    long order_batch_max;         /* ORDER_BATCH_MAX: orders per batch; 1: no batching */
+    long order_batch_runners;     /* ORDER_BATCH_RUNNERS: batches running at once */
+    struct orderbatch *orders;    /* NULL when ORDER_BATCH_MAX is 1; owned */
 };
 
 extern const struct pg_stmt command_stmts[];

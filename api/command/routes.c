@@ -8,13 +8,22 @@
 /* One line per command: statement, validator, takes the path id, success status, log line,
  * log key, the response's id field, and a 201's Location prefix (command.h). */
 #define CMD(name, validate, takes_id, status, msg, key, field, loc)                                \
-    static const struct command name = {#name, validate, takes_id, status, msg,                    \
-                                        key,   field,    NULL,     NULL,   loc};
+    static const struct command name = {#name, validate, takes_id, status, msg,  key,              \
+                                        field, NULL,     NULL,     loc,    false};
 
 CMD(create_product, validate_create_product, false, 201, "created product", "product_id",
     "productId", "/api/products/")
-CMD(create_order, validate_create_order, false, 201, "created order", "order_id", "orderId",
-    "/api/orders/")
+/* the one command that runs in natural batches (orderbatch.h) */
+static const struct command create_order = {
+    .stmt = "create_order",
+    .validate = validate_create_order,
+    .status = 201,
+    .log_msg = "created order",
+    .log_key = "order_id",
+    .id_field = "orderId",
+    .location = "/api/orders/",
+    .batched = true,
+};
 /* a payment has no resource of its own: the paid order shows it */
 CMD(pay_order, validate_pay_order, true, 201, "paid order", "order_id", "orderId", "/api/orders/")
 CMD(ship_order, validate_no_fields, true, 200, "shipped order", "order_id", "orderId", NULL)
