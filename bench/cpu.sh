@@ -9,10 +9,12 @@
 #
 # A snapshot holds, for every process of the stack, its utime + stime from /proc/<pid>/stat
 # (clock ticks, getconf CLK_TCK; a process's figure covers all its threads) and its kind:
-#   pg_write   PostgreSQL backends of the write DB   } pid -> datname from the whole cluster's
-#   pg_read    PostgreSQL backends of the read DB    } pg_stat_activity (one cluster holds both)
+#   pg_write   PostgreSQL client backends of the write DB } pid -> datname from the whole
+#   pg_read    PostgreSQL client backends of the read DB  } cluster's pg_stat_activity (one
+#                                                           cluster holds both)
 #   pg_other   every other PostgreSQL process: the postmaster, checkpointer, walwriter, background
-#              writer, autovacuum, backends of other databases
+#              writer, autovacuum launcher and workers (whatever their database), backends of
+#              other databases
 #   rabbitmq   beam.smp and its children
 #   command_api, query_api, relay, consumer: the services (their pid files)
 # and the load generator (loadgen: wrk, whose CPU run_wrk keeps). A process in both snapshots
@@ -34,7 +36,9 @@ cpu_pids() {
     local name pid
     pg_super -d postgres -F ' ' -v wdb="$(url_db "$DATABASE_URL")" \
         -v rdb="$(url_db "$READ_DATABASE_URL")" <<'SQL' || return 1
-SELECT pid, CASE datname WHEN :'wdb' THEN 'pg_write' WHEN :'rdb' THEN 'pg_read' ELSE 'pg_other' END
+SELECT pid, CASE WHEN backend_type <> 'client backend' THEN 'pg_other'
+                 WHEN datname = :'wdb' THEN 'pg_write' WHEN datname = :'rdb' THEN 'pg_read'
+                 ELSE 'pg_other' END
 FROM pg_stat_activity WHERE pid <> pg_backend_pid();
 SQL
     for name in command-api query-api relay consumer; do
