@@ -124,6 +124,8 @@ fi
 p10_diff=-
 [[ -n "$prev_p10" && -n "${F[e2e.p10.p50_ms]:-}" ]] &&
     p10_diff="$(round "$(calc "${F[e2e.p10.p50_ms]} - $prev_p10")")"
+prev_name="none yet"
+[[ -n "$prev_p10" ]] && prev_name="commit $prev_commit"
 
 # --- targets --------------------------------------------------------------------------------------
 # One row: name, value, baseline, ratio (or the compared figure), target, met (yes/no/-).
@@ -160,7 +162,7 @@ target "Relay events/s vs minimal publisher" "$(f relay.events_per_s)" \
     "$(f relay.publisher_per_s)" "$(f relay.ratio)" ge 0.8
 target "Consumer events/s vs command API peak orders/s" "$(f consumer.events_per_s)" \
     "$(f write.peak_rps)" "$(f consumer.ratio_to_peak)" ge 1.5
-target "End to end at 10% of peak: p50 (ms), minus the previous full run's (${prev_commit:-none})" \
+target "End to end at 10% of peak: p50 (ms), minus the previous full run's ($prev_name)" \
     "$(f e2e.p10.p50_ms)" "${prev_p10:--}" "$p10_diff" le 1
 target "End to end at 50% of peak: p50 (ms)" "$(f e2e.p50.p50_ms)" - "$(f e2e.p50.p50_ms)" le 5
 target "End to end at 50% of peak: p99 (ms)" "$(f e2e.p50.p99_ms)" - "$(f e2e.p50.p99_ms)" le 25
