@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/e2e.sh: measurement 4, end to end. At 50% and 90% of the peak command rate
+# bench/e2e.sh: measurement 4, end to end. At 10%, 50% and 90% of the peak command rate
 # (write.peak_rps) for BENCH_E2E_S seconds, wrk sends orders at a constant rate: bench/lua/order.lua
 # paces each thread with wrk's delay() on a schedule of due times (not "one request per
 # response"), so the offered rate does not drop when latency grows.
@@ -19,12 +19,17 @@
 # The relay's share of the delay: from occurredAt to the outbox row's published_at (the relay marks
 # it in a transaction started after the broker confirmed it): relay_p50_ms, relay_p99_ms.
 #
+# CPU per order by process kind (bench/cpu.sh) from the start of the load until the pipeline
+# drained: e2e.p<pct>.cpu_us.<kind>, e2e.p<pct>.cpu_orders, e2e.p<pct>.cpu_window_s.
+#
 # Figures e2e.p<pct>.{target_rps,achieved_rps,orders,p50_ms,p99_ms,max_ms,relay_p50_ms,relay_p99_ms,backlog_max,
 # backlog_slope_per_s,unpublished_max,drain_s,bounded}; the time series (seconds since the
 # start, orders/s, p50 ms, p99 ms, backlog, unpublished rows) go to $BENCH_OUT/series/e2e<pct>.tsv.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/cpu.sh
+source "$BENCH_DIR/cpu.sh"
 product_range
 
 peak="$(fig_get write.peak_rps)"
@@ -51,13 +56,14 @@ sampler() {
     done
 }
 
-for pct in 50 90; do
+for pct in 10 50 90; do
     key="e2e.p$pct"
-    rate="$(jq -n --argjson p "$peak" --argjson f "$pct" '$p * $f / 100 | round')"
+    rate="$(jq -n --argjson p "$peak" --argjson f "$pct" '[$p * $f / 100 | round, 1] | max')"
     settle
     w0="$(wsql -c "SELECT coalesce(max(id), 0) FROM orders")"
     samples="$BENCH_TMP/e2e$pct-samples.txt"
     : >"$samples"
+    cpu_snapshot "$BENCH_TMP/cpu-e2e$pct.0" || die "no CPU snapshot"
     sampler "$samples" &
     sampler_pid=$!
     t0="$(date +%s.%N)"
@@ -68,9 +74,14 @@ for pct in 50 90; do
     drained=yes
     settle_within 60 0.3 || drained=no
     drain_s=$((SECONDS - drain_start))
+    cpu_snapshot "$BENCH_TMP/cpu-e2e$pct.1" || die "no CPU snapshot"
     sleep 1.2 # one more sample after the drain
     stop_sampler
-    w1="$(wsql -c "SELECT max(id) FROM orders")"
+    read -r w1 committed < <(wsql -F ' ' -c "SELECT max(id), count(*) FROM orders WHERE id > $w0")
+    cpu_account "$BENCH_TMP/cpu-e2e$pct.0" "$BENCH_TMP/cpu-e2e$pct.1" "$committed" \
+        "$(cat "$BENCH_TMP/wrk-e2e$pct.cpu")" >"$BENCH_TMP/cpu-e2e$pct.tsv" ||
+        die "no CPU accounting"
+    cpu_record "$key" "$BENCH_TMP/cpu-e2e$pct.tsv"
 
     # each order: occurredAt, and when the read model held it (its consumer transaction's end)
     orders_cte="o AS (

@@ -25,6 +25,18 @@ rsql() {
     psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$READ_DATABASE_URL" "$@"
 }
 
+# pg_super ARGS...: psql as the cluster's superuser over its socket (databases, the whole
+# cluster's pg_stat_activity), unaligned, tuples only; name the database with -d.
+pg_super() {
+    psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$STATE_DIR/pg/run" -p "$PG_PORT" -U postgres "$@"
+}
+
+# url_db URL: the database name of a PostgreSQL URL.
+url_db() {
+    local db="${1##*/}"
+    echo "${db%%\?*}"
+}
+
 # calc EXPR: evaluates an arithmetic expression with jq (floating point), e.g. calc "3 / 4".
 calc() {
     jq -n "$1"
@@ -63,20 +75,34 @@ jget() {
     jq -r "$2" <<<"$1"
 }
 
+# children_ticks VAR: sets VAR to the CPU time (user + system, clock ticks) of the children
+# this shell has waited for (cutime + cstime of /proc/$BASHPID/stat). It runs in this shell (a
+# command substitution would read its own subshell's).
+children_ticks() {
+    local line f
+    read -r line <"/proc/$BASHPID/stat"
+    read -ra f <<<"${line##*) }" # after the command name: state, ppid, ...
+    printf -v "$1" '%d' $((f[13] + f[14]))
+}
+
 # run_wrk NAME URL CONNECTIONS SECONDS SCRIPT [WRK ARGS...]: runs wrk with BENCH_WRK_THREADS
-# threads and a script of bench/lua, keeps its output in $BENCH_TMP/wrk-NAME.txt and prints the
-# BENCH_RESULT JSON of bench/lua/common.lua. Fails when wrk fails or a request failed (socket
-# error, time-out or an HTTP status >= 400): such a run measured errors, not the system.
+# threads and a script of bench/lua, keeps its output in $BENCH_TMP/wrk-NAME.txt and its CPU
+# time (clock ticks, for bench/cpu.sh) in $BENCH_TMP/wrk-NAME.cpu, and prints the BENCH_RESULT
+# JSON of bench/lua/common.lua. Fails when wrk fails or a request failed (socket error, time-out
+# or an HTTP status >= 400): such a run measured errors, not the system.
 run_wrk() {
-    local name="$1" url="$2" conns="$3" secs="$4" script="$5" out result
+    local name="$1" url="$2" conns="$3" secs="$4" script="$5" out result ticks0 ticks1
     shift 5
     out="$BENCH_TMP/wrk-$name.txt"
+    children_ticks ticks0
     if ! wrk -t "$BENCH_WRK_THREADS" -c "$conns" -d "${secs}s" --timeout 10s \
         -s "$BENCH_LUA_DIR/$script" "$@" "$url" >"$out" 2>&1; then
         log "wrk $name failed:"
         cat "$out" >&2
         return 1
     fi
+    children_ticks ticks1
+    echo $((ticks1 - ticks0)) >"$BENCH_TMP/wrk-$name.cpu"
     result="$(sed -n 's/^BENCH_RESULT //p' "$out" | tail -n 1)"
     if [[ -z "$result" ]]; then
         log "wrk $name printed no result:"
@@ -236,13 +262,11 @@ product_range() {
 # migrations (scripts/pg.sh start creates what is missing), then starts the services: a system
 # with no orders, on the same servers. The queue is empty once the pipeline has settled.
 reset_databases() {
-    local url db
+    local url
     services stop
     for url in "$DATABASE_URL" "$READ_DATABASE_URL"; do
-        db="${url##*/}"
-        db="${db%%\?*}"
-        psql -X -q -v ON_ERROR_STOP=1 -h "$STATE_DIR/pg/run" -p "$PG_PORT" -U postgres \
-            -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" || return 1
+        pg_super -d postgres -c "DROP DATABASE IF EXISTS \"$(url_db "$url")\" WITH (FORCE)" ||
+            return 1
     done
     {
         "$REPO_ROOT/scripts/pg.sh" start && "$REPO_ROOT/scripts/migrate.sh"

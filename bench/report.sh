@@ -8,6 +8,8 @@
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/cpu.sh
+source "$BENCH_DIR/cpu.sh"
 
 : "${BENCH_CONNS:=8 32 64}"
 figures="$BENCH_OUT/figures.tsv"
@@ -31,6 +33,8 @@ QUERY_NAMES=(order_by_id products customer_summary analytics_orders analytics_sa
     analytics_top_products analytics_categories)
 VIEWS=(mv_order_stats mv_sales_daily mv_top_products mv_categories)
 ANALYTICS=(analytics_orders analytics_sales_daily analytics_top_products analytics_categories)
+E2E_LOADS=(10 50 90)
+CPU_KEYS=("${CPU_KINDS[@]}" "${CPU_TOTALS[@]}")
 
 # --- which figures each stage must produce ----------------------------------------------------
 expected=()
@@ -44,20 +48,26 @@ expect() {
 if ran write; then
     for mode in "${MODES[@]}"; do
         for c in $BENCH_CONNS; do
-            expect "write.$mode.api.c$c." rps p50_ms p99_ms
+            expect "write.$mode.api.c$c." rps p50_ms p99_ms sustained_rps
             expect "write.$mode.pgbench.c$c." tps p50_ms p99_ms
         done
         expect "write.$mode." api_best_rps pgbench_best_tps ratio
     done
-    expect write. peak_rps
+    for c in $BENCH_CONNS; do
+        expect "write.minimal.c$c." tps p50_ms p99_ms
+    done
+    expect write. peak_rps peak_conns minimal_best_tps sustained_rps sustained_vs_minimal \
+        cpu_orders cpu_window_s
+    expect write.cpu_us. "${CPU_KEYS[@]}"
 fi
 ran relay && expect relay. events_per_s publisher_per_s ratio
 ran consumer && expect consumer. events_per_s ratio_to_peak
 if ran e2e; then
-    for pct in 50 90; do
+    for pct in "${E2E_LOADS[@]}"; do
         expect "e2e.p$pct." target_rps achieved_rps orders p50_ms p99_ms max_ms relay_p50_ms \
             relay_p99_ms backlog_max \
-            backlog_slope_per_s unpublished_max drain_s bounded
+            backlog_slope_per_s unpublished_max drain_s bounded cpu_orders cpu_window_s
+        expect "e2e.p$pct.cpu_us." "${CPU_KEYS[@]}"
     done
 fi
 if ran query; then
@@ -96,6 +106,27 @@ f() {
     printf '%s' "${F[$1]:--}"
 }
 
+# ms_of_us KEY: a figure in µs as ms, or "-".
+ms_of_us() {
+    local v="${F[$1]:-}"
+    if [[ -n "$v" ]]; then round "$(calc "$v / 1000")"; else printf -- -; fi
+}
+
+# The previous full run, committed (bench/results/latest.json at HEAD): the reference of the
+# latency at low load. Nothing when there is none, or it has no 10% point yet.
+prev_json="$(git -C "$REPO_ROOT" show HEAD:bench/results/latest.json 2>/dev/null || true)"
+prev_commit=""
+prev_p10=""
+if [[ -n "$prev_json" ]] && jq -e '.mode == "full"' <<<"$prev_json" >/dev/null 2>&1; then
+    prev_commit="$(jq -r '.git.commit // ""' <<<"$prev_json")"
+    prev_p10="$(jq -r '.figures["e2e.p10.p50_ms"] // empty' <<<"$prev_json")"
+fi
+p10_diff=-
+[[ -n "$prev_p10" && -n "${F[e2e.p10.p50_ms]:-}" ]] &&
+    p10_diff="$(round "$(calc "${F[e2e.p10.p50_ms]} - $prev_p10")")"
+prev_name="none yet"
+[[ -n "$prev_p10" ]] && prev_name="commit $prev_commit"
+
 # --- targets --------------------------------------------------------------------------------------
 # One row: name, value, baseline, ratio (or the compared figure), target, met (yes/no/-).
 targets=()
@@ -116,6 +147,12 @@ target() {
     fi
     targets+=("$name"$'\t'"$value"$'\t'"$base"$'\t'"$ratio"$'\t'"$text"$'\t'"$met")
 }
+target "Sustained pipeline orders/s (command API at peak, until the read model applied them) vs minimal transaction (pgbench, same cluster)" \
+    "$(f write.sustained_rps)" "$(f write.minimal_best_tps)" "$(f write.sustained_vs_minimal)" ge 0.8
+target "PostgreSQL write-side CPU per order (µs, write DB backends, command API at peak)" \
+    "$(f write.cpu_us.pg_write)" - "$(f write.cpu_us.pg_write)" le 400
+target "Total CPU per order (ms, every process but the load generator, command API at peak)" \
+    "$(ms_of_us write.cpu_us.total)" - "$(ms_of_us write.cpu_us.total)" le 0.9
 for mode in "${MODES[@]}"; do
     target "Command API orders/s vs pgbench, best concurrency of each (RELAY_NOTIFY_MODE=$mode)" \
         "$(f "write.$mode.api_best_rps")" "$(f "write.$mode.pgbench_best_tps")" \
@@ -125,13 +162,15 @@ target "Relay events/s vs minimal publisher" "$(f relay.events_per_s)" \
     "$(f relay.publisher_per_s)" "$(f relay.ratio)" ge 0.8
 target "Consumer events/s vs command API peak orders/s" "$(f consumer.events_per_s)" \
     "$(f write.peak_rps)" "$(f consumer.ratio_to_peak)" ge 1.5
+target "End to end at 10% of peak: p50 (ms), minus the previous full run's ($prev_name)" \
+    "$(f e2e.p10.p50_ms)" "${prev_p10:--}" "$p10_diff" le 1
 target "End to end at 50% of peak: p50 (ms)" "$(f e2e.p50.p50_ms)" - "$(f e2e.p50.p50_ms)" le 5
 target "End to end at 50% of peak: p99 (ms)" "$(f e2e.p50.p99_ms)" - "$(f e2e.p50.p99_ms)" le 25
 target "End to end at 90% of peak: backlog bounded" "$(f e2e.p90.bounded)" - \
     "$(f e2e.p90.bounded)" eq yes
 target "End to end at 90% of peak: p99 (ms)" "$(f e2e.p90.p99_ms)" - "$(f e2e.p90.p99_ms)" le 100
 target "Query by id req/s vs nginx static file of the same size" "$(f query.order_by_id.rps)" \
-    "$(f query.order_by_id.nginx_rps)" "$(f query.order_by_id.ratio)" ge 0.25
+    "$(f query.order_by_id.nginx_rps)" "$(f query.order_by_id.ratio)" ge 0.5
 for a in "${ANALYTICS[@]}"; do
     target "Analytics p99 (ms), large / small: ${a#analytics_}" "$(f "scale.s2.$a.p99_ms")" \
         "$(f "scale.s1.$a.p99_ms")" "$(f "scale.ratio.$a.p99")" le 1.5
@@ -170,7 +209,9 @@ jq -n \
     --rawfile figures "$figures" \
     --arg targets "$(printf '%s\n' "${targets[@]}")" \
     --arg missing "$(printf '%s\n' "${missing[@]}")" \
+    --argjson e2e10 "$(series_json e2e10)" \
     --argjson e2e50 "$(series_json e2e50)" --argjson e2e90 "$(series_json e2e90)" \
+    --arg prev_commit "$prev_commit" --arg prev_p10 "$prev_p10" \
     --arg cfg "$(env | grep -E '^(BENCH_[A-Z_]+|HTTP_THREADS|RELAY_[A-Z_]+|CONSUMER_[A-Z_]+|MV_REFRESH_INTERVAL_MS|LOG_LEVEL)=' |
         grep -vE '^BENCH_(OUT|TMP|DIR|LUA_DIR|PUBLISHER|STAGE|NGINX_PORT|PRODUCT_MIN|PRODUCT_MAX)=' | sort)" '
     def num: if test("^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$") then tonumber
@@ -188,15 +229,18 @@ jq -n \
       targets: ($targets | split("\n") | map(select(length > 0) | split("\t")
                 | {name: .[0], value: (.[1] | num), baseline: (.[2] | num), ratio: (.[3] | num),
                    target: .[4], met: (if .[5] == "-" then null else .[5] == "yes" end)})),
-      series: {e2e50: $e2e50, e2e90: $e2e90},
+      previous_full_run: {commit: (if $prev_commit == "" then null else $prev_commit end),
+                          "e2e.p10.p50_ms": (if $prev_p10 == "" then null else ($prev_p10 | tonumber) end)},
+      series: {e2e10: $e2e10, e2e50: $e2e50, e2e90: $e2e90},
       missing: ($missing | split("\n") | map(select(length > 0)))
     }' >"$BENCH_OUT/latest.json"
 
 # --- latest.png ----------------------------------------------------------------------------------
 rm -f "$BENCH_OUT/latest.png"
 chart_ok=1
-if ran e2e && [[ -s "$BENCH_OUT/series/e2e50.tsv" && -s "$BENCH_OUT/series/e2e90.tsv" ]]; then
-    if ! gnuplot -e "out='$BENCH_OUT/latest.png'; s50='$BENCH_OUT/series/e2e50.tsv'; s90='$BENCH_OUT/series/e2e90.tsv'" \
+if ran e2e && [[ -s "$BENCH_OUT/series/e2e10.tsv" && -s "$BENCH_OUT/series/e2e50.tsv" &&
+    -s "$BENCH_OUT/series/e2e90.tsv" ]]; then
+    if ! gnuplot -e "out='$BENCH_OUT/latest.png'; s10='$BENCH_OUT/series/e2e10.tsv'; s50='$BENCH_OUT/series/e2e50.tsv'; s90='$BENCH_OUT/series/e2e90.tsv'" \
         "$BENCH_DIR/plot.gp" 2>"$BENCH_TMP/gnuplot.log"; then
         log "gnuplot failed: $(cat "$BENCH_TMP/gnuplot.log")"
         chart_ok=0
@@ -215,6 +259,38 @@ targets_table() {
         IFS=$'\t' read -r name value base ratio text met <<<"$row"
         echo "| $name | $value | $base | $ratio | $text | $met |"
     done
+}
+
+# cpu_table: CPU per order by process kind (µs) as a Markdown table: the command API's peak run
+# of the write stage and each end-to-end load (latest.md and the README's copy).
+declare -A CPU_LABELS=([pg_write]="PostgreSQL: write DB backends" [pg_read]="PostgreSQL: read DB backends"
+    [pg_other]="PostgreSQL: other processes (postmaster, walwriter, checkpointer, autovacuum...)"
+    [rabbitmq]="RabbitMQ (beam.smp and its children)" [command_api]="command API"
+    [query_api]="query API" [relay]="relay" [consumer]="consumer" [loadgen]="load generator (wrk)"
+    [pg_total]="**PostgreSQL, all**" [total]="**total, load generator excluded**"
+    [total_with_loadgen]="total with the load generator"
+    [machine]="whole machine (/proc/stat, anything that ran)"
+    [pg_exited]="PostgreSQL processes that ended in the window (not in the totals)")
+cpu_table() {
+    local k pct line
+    line="| µs per order | write, command API at peak ($(f write.peak_conns) connections) |"
+    for pct in "${E2E_LOADS[@]}"; do
+        line+=" end to end, $pct% of peak |"
+    done
+    echo "$line"
+    echo "| --- | ---:$(printf ' | ---:%.0s' "${E2E_LOADS[@]}") |"
+    for k in "${CPU_KEYS[@]}"; do
+        line="| ${CPU_LABELS[$k]} | $(f "write.cpu_us.$k") |"
+        for pct in "${E2E_LOADS[@]}"; do
+            line+=" $(f "e2e.p$pct.cpu_us.$k") |"
+        done
+        echo "$line"
+    done
+    line="| orders in the window / window (s) | $(f write.cpu_orders) / $(f write.cpu_window_s) |"
+    for pct in "${E2E_LOADS[@]}"; do
+        line+=" $(f "e2e.p$pct.cpu_orders") / $(f "e2e.p$pct.cpu_window_s") |"
+    done
+    echo "$line"
 }
 
 # --- latest.md -------------------------------------------------------------------------------------
@@ -252,7 +328,17 @@ targets_table() {
         done
     done
     echo
-    echo "Peak command rate (best of the idle variant, used below): $(f write.peak_rps) orders/s."
+    echo "Peak command rate (best of the idle variant, used below): $(f write.peak_rps) orders/s, at $(f write.peak_conns) connections."
+    echo
+    echo "The physical limit: the minimal transaction (bench/pgbench/minimal_order.sql: the same writes as one order of 2 lines in one plain SQL statement, no function, no NOTIFY; pgbench -M prepared) in bench_minimal, a scratch database of the same cluster, right after each idle pgbench run. The sustained rate of an API run: its orders / the time from its start until the read model had applied the last of them."
+    echo
+    echo "| connections | minimal tps | minimal p50 ms | minimal p99 ms | API sustained orders/s (idle) | API sustained orders/s (always) |"
+    echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+    for c in $BENCH_CONNS; do
+        echo "| $c | $(f "write.minimal.c$c.tps") | $(f "write.minimal.c$c.p50_ms") | $(f "write.minimal.c$c.p99_ms") | $(f "write.idle.api.c$c.sustained_rps") | $(f "write.always.api.c$c.sustained_rps") |"
+    done
+    echo
+    echo "Sustained pipeline rate at the peak: $(f write.sustained_rps) orders/s, $(f write.sustained_vs_minimal) × the minimal transaction's best, $(f write.minimal_best_tps) tps."
 
     echo
     echo "## 2. Relay and 3. consumer: draining a backlog of $BENCH_BACKLOG events"
@@ -267,12 +353,18 @@ targets_table() {
     echo
     echo "| load | target orders/s | achieved | orders | p50 ms | p99 ms | max ms | relay share p50 ms | relay share p99 ms | backlog max | backlog slope /s | unpublished max | drained in s | bounded |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
-    for pct in 50 90; do
+    for pct in "${E2E_LOADS[@]}"; do
         k="e2e.p$pct"
         echo "| $pct% of peak | $(f "$k.target_rps") | $(f "$k.achieved_rps") | $(f "$k.orders") | $(f "$k.p50_ms") | $(f "$k.p99_ms") | $(f "$k.max_ms") | $(f "$k.relay_p50_ms") | $(f "$k.relay_p99_ms") | $(f "$k.backlog_max") | $(f "$k.backlog_slope_per_s") | $(f "$k.unpublished_max") | $(f "$k.drain_s") | $(f "$k.bounded") |"
     done
     echo
     echo "![throughput, delay and backlog over time](latest.png)"
+    echo
+    echo "### CPU per order by process kind"
+    echo
+    echo "From /proc/<pid>/stat (utime + stime) at the start of the load and once the pipeline had drained, divided by the orders committed meanwhile; processes that ended within the window are not seen (bench/README.md)."
+    echo
+    cpu_table
 
     echo
     echo "## 5. Query API (wrk, $BENCH_QUERY_CONNS connections, ${BENCH_QUERY_S}s) vs nginx serving a static file of the same size"
@@ -328,6 +420,10 @@ if [[ "${BENCH_MODE:-}" == full && "$stages" == "write relay consumer e2e scale 
             "[bench/README.md](bench/README.md)."
         echo
         targets_table
+        echo
+        echo "CPU per order by process kind (µs; /proc, from the start of the load until the pipeline drained):"
+        echo
+        cpu_table
         echo
         echo "![throughput, end-to-end delay and backlog over time](bench/results/latest.png)"
     } >"$block"

@@ -6,10 +6,26 @@
 # (bench/pgbench/create_order.sql, -M prepared, -j 2) with the same number of clients. The whole
 # pipeline runs meanwhile; it drains before each run. Figures write.<mode>.{api,pgbench}.c<N>.*,
 # write.<mode>.{api_best_rps,pgbench_best_tps,ratio} and write.peak_rps (the best API rate in
-# the default idle variant, which the consumer and e2e stages use).
+# the default idle variant, which the consumer and e2e stages use) at write.peak_conns.
+#
+# Each API run also gives its sustained pipeline rate, write.<mode>.api.c<N>.sustained_rps: the
+# orders it committed / the time from its start until the read model had applied the last of
+# them (the latest projected_at). And its CPU per order by process kind (bench/cpu.sh) from its
+# start until the pipeline drained; the peak run's are write.cpu_us.<kind>, write.cpu_orders,
+# write.cpu_window_s, its sustained rate write.sustained_rps.
+#
+# The physical limit: in the idle variant, after each pgbench run, pgbench runs the minimal
+# transaction (bench/pgbench/minimal_order.sql: the same writes as one create-order in plain SQL,
+# no function, no NOTIFY) with the same clients in bench_minimal, a scratch database of the same
+# cluster (bench/minimal.sh): write.minimal.c<N>.{tps,p50_ms,p99_ms}, write.minimal_best_tps and
+# write.sustained_vs_minimal = write.sustained_rps / write.minimal_best_tps.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/cpu.sh
+source "$BENCH_DIR/cpu.sh"
+# shellcheck source=bench/minimal.sh
+source "$BENCH_DIR/minimal.sh"
 product_range
 
 # relay_mode MODE: restarts the relay with RELAY_NOTIFY_MODE=MODE (and checks that it got it).
@@ -21,25 +37,46 @@ relay_mode() {
         die "the relay did not get RELAY_NOTIFY_MODE=$1"
 }
 
-# api_run MODE CONNS: one wrk run against the command API.
+# api_run MODE CONNS: one wrk run against the command API, then the pipeline drains: rate and
+# latency, the sustained rate and the CPU per order ($BENCH_TMP/cpu-write-MODE-api-cCONNS.tsv).
 api_run() {
-    local mode="$1" c="$2" r key="write.$1.api.c$2"
-    r="$(run_wrk "write-$mode-api-c$c" "$COMMAND_URL" "$c" "$BENCH_WRITE_S" order.lua)" || return 1
+    local mode="$1" c="$2" r key="write.$1.api.c$2" name="write-$1-api-c$2" w0 w1 n t0 nread last
+    w0="$(wsql -c "SELECT coalesce(max(id), 0) FROM orders")"
+    cpu_snapshot "$BENCH_TMP/cpu-$name.0" || return 1
+    t0="$(date +%s.%N)"
+    r="$(run_wrk "$name" "$COMMAND_URL" "$c" "$BENCH_WRITE_S" order.lua)" || return 1
+    settle || return 1
+    cpu_snapshot "$BENCH_TMP/cpu-$name.1" || return 1
     fig_set "$key.rps" "$(round "$(jget "$r" .rps)")"
     fig_set "$key.p50_ms" "$(round "$(jget "$r" '.p50_us / 1000')")"
     fig_set "$key.p99_ms" "$(round "$(jget "$r" '.p99_us / 1000')")"
+    read -r w1 n < <(wsql -F ' ' -c "SELECT max(id), count(*) FROM orders WHERE id > $w0")
+    ((n > 0)) || {
+        log "$name committed no order"
+        return 1
+    }
+    # one PostgreSQL server on this machine: its clock is the shell's
+    read -r nread last < <(rsql -F ' ' -c "SELECT count(*), extract(epoch FROM max(projected_at))
+        FROM orders_read WHERE order_id > $w0 AND order_id <= $w1")
+    [[ "$nread" == "$n" ]] || {
+        log "$name: $n orders committed, $nread in the read model after the drain"
+        return 1
+    }
+    fig_set "$key.sustained_rps" "$(round "$(calc "$n / ($last - $t0)")")"
+    cpu_account "$BENCH_TMP/cpu-$name.0" "$BENCH_TMP/cpu-$name.1" "$n" \
+        "$(cat "$BENCH_TMP/wrk-$name.cpu")" >"$BENCH_TMP/cpu-$name.tsv"
 }
 
-# pgbench_run MODE CONNS: the same number of clients calling the command function directly.
+# pgbench_run KEY NAME URL SCRIPT CONNS: pgbench with CONNS clients running bench/pgbench/SCRIPT
+# on URL: figures KEY.{tps,p50_ms,p99_ms}.
 pgbench_run() {
-    local mode="$1" c="$2" out prefix tps failed p50 p99 key="write.$1.pgbench.c$2"
-    out="$BENCH_TMP/pgbench-$mode-c$c.txt"
-    prefix="$BENCH_TMP/pgbench-$mode-c$c.log"
+    local key="$1" name="$2" url="$3" script="$4" c="$5" out prefix tps failed p50 p99
+    out="$BENCH_TMP/pgbench-$name.txt"
+    prefix="$BENCH_TMP/pgbench-$name.log"
     rm -f "$prefix".*
     if ! pgbench -n -M prepared -c "$c" -j 2 -T "$BENCH_WRITE_S" \
         -D customers="$BENCH_CUSTOMERS" -D pmin="$BENCH_PRODUCT_MIN" -D pmax="$BENCH_PRODUCT_MAX" \
-        -f "$BENCH_DIR/pgbench/create_order.sql" -l --log-prefix="$prefix" \
-        "$DATABASE_URL" >"$out" 2>&1; then
+        -f "$BENCH_DIR/pgbench/$script" -l --log-prefix="$prefix" "$url" >"$out" 2>&1; then
         log "pgbench failed:"
         cat "$out" >&2
         return 1
@@ -84,6 +121,8 @@ best() {
 
 # A failed run is reported and the others go on; the stage then fails at the end.
 failures=0
+trap 'minimal_drop >/dev/null 2>&1 || true' EXIT
+minimal_setup || die "could not create the scratch database $MINIMAL_DB"
 for mode in idle always; do
     relay_mode "$mode"
     settle
@@ -96,7 +135,12 @@ for mode in idle always; do
         settle
         api_run "$mode" "$c" || failures=$((failures + 1))
         settle
-        pgbench_run "$mode" "$c" || failures=$((failures + 1))
+        pgbench_run "write.$mode.pgbench.c$c" "$mode-c$c" "$DATABASE_URL" create_order.sql "$c" ||
+            failures=$((failures + 1))
+        if [[ "$mode" == idle ]]; then
+            pgbench_run "write.minimal.c$c" "minimal-c$c" "$MINIMAL_URL" minimal_order.sql "$c" ||
+                failures=$((failures + 1))
+        fi
         api_keys+=("write.$mode.api.c$c.rps")
         pg_keys+=("write.$mode.pgbench.c$c.tps")
     done
@@ -111,4 +155,33 @@ done
 relay_mode idle
 settle
 [[ -n "$(fig_get write.idle.api_best_rps)" ]] && fig_set write.peak_rps "$(fig_get write.idle.api_best_rps)"
+
+# the physical limit, and the peak run's sustained rate and CPU per order
+minimal_check_payload || failures=$((failures + 1))
+minimal_keys=()
+for c in $BENCH_CONNS; do
+    minimal_keys+=("write.minimal.c$c.tps")
+done
+minimal_best="$(best "${minimal_keys[@]}")"
+[[ "$minimal_best" != 0 ]] && fig_set write.minimal_best_tps "$minimal_best"
+peak_conns=""
+peak=0
+for c in $BENCH_CONNS; do
+    v="$(fig_get "write.idle.api.c$c.rps")"
+    if [[ -n "$v" ]] && jq -e -n --argjson v "$v" --argjson p "$peak" '$v > $p' >/dev/null; then
+        peak="$v"
+        peak_conns="$c"
+    fi
+done
+if [[ -n "$peak_conns" ]]; then
+    fig_set write.peak_conns "$peak_conns"
+    sustained="$(fig_get "write.idle.api.c$peak_conns.sustained_rps")"
+    if [[ -n "$sustained" ]]; then
+        fig_set write.sustained_rps "$sustained"
+        [[ "$minimal_best" != 0 ]] &&
+            fig_set write.sustained_vs_minimal "$(round "$(calc "$sustained / $minimal_best")")"
+    fi
+    [[ -s "$BENCH_TMP/cpu-write-idle-api-c$peak_conns.tsv" ]] &&
+        cpu_record write "$BENCH_TMP/cpu-write-idle-api-c$peak_conns.tsv"
+fi
 ((failures == 0)) || die "$failures runs failed"
