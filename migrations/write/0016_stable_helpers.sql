@@ -1,0 +1,8 @@
+-- Write DB: iso_utc and iso_utc_ms are STABLE, as what they call is: to_char(timestamp, text)
+-- depends on the session's locale settings, so PostgreSQL marks it STABLE, and it refuses to
+-- inline an IMMUTABLE SQL function whose body calls something less than IMMUTABLE. Declared
+-- IMMUTABLE, they ran as separate SQL functions, parsed and planned on every call (fmgr_sql in
+-- the write backend's profile: every event's occurredAt); declared honestly, they are inlined
+-- into the statement that calls them. No index, constraint or generated column uses them.
+ALTER FUNCTION iso_utc(timestamptz) STABLE;
+ALTER FUNCTION iso_utc_ms(timestamptz) STABLE;
