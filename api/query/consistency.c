@@ -396,9 +396,9 @@ static PGconn *listen_connect(struct consistency *c, char *err, size_t errlen)
     return conn;
 }
 
-/* Reads what the server sent; returns the number of notifications, or -1 when the connection
- * broke. */
-static int drain_notifications(PGconn *conn)
+/* Reads what the server sent, handing each payload to on_payload; returns the number of
+ * notifications, or -1 when the connection broke. */
+static int drain_notifications(struct consistency *c, PGconn *conn)
 {
     PGnotify *n;
     int count = 0;
@@ -406,10 +406,18 @@ static int drain_notifications(PGconn *conn)
     if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
         return -1;
     while ((n = PQnotifies(conn)) != NULL) {
+        if (c->opts.on_payload != NULL)
+            c->opts.on_payload(c->opts.cls, n->extra != NULL ? n->extra : "");
         PQfreemem(n);
         count++;
     }
     return count;
+}
+
+static void tell_listening(struct consistency *c, PGconn *conn)
+{
+    if (c->opts.on_listen != NULL)
+        c->opts.on_listen(c->opts.cls, conn);
 }
 
 static void *listen_main(void *arg)
@@ -432,6 +440,13 @@ static void *listen_main(void *arg)
                          CONSISTENCY_CHANNEL, attempts);
                 attempts = 0;
                 backoff_reset(&backoff);
+                tell_listening(c, conn);
+                /* notifications that came during on_listen's queries wait in libpq's buffer */
+                if (drain_notifications(c, conn) < 0) {
+                    tell_listening(c, NULL);
+                    PQfinish(conn);
+                    conn = NULL;
+                }
                 /* whatever was committed while nobody listened: every parked request checks */
                 consistency_hub_notify(c->hub);
             } else {
@@ -462,19 +477,22 @@ static void *listen_main(void *arg)
         if (r > 0 && (p[0].revents & POLLIN))
             drain_wake(c);
         if (r > 0 && conn != NULL && p[1].revents != 0) {
-            int n = drain_notifications(conn);
+            int n = drain_notifications(c, conn);
             if (n > 0) {
                 consistency_hub_notify(c->hub);
             } else if (n < 0) {
                 pg_error_text(conn, NULL, err, sizeof err);
                 log_warn("lost the notification connection", "channel=%s error=%s",
                          CONSISTENCY_CHANNEL, log_quote(q, sizeof q, err));
+                tell_listening(c, NULL);
                 PQfinish(conn);
                 conn = NULL;
                 next_connect = 0; /* at once; backoff if that fails */
             }
         }
     }
+    if (conn != NULL)
+        tell_listening(c, NULL);
     PQfinish(conn);
     return NULL;
 }

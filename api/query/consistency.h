@@ -14,7 +14,9 @@
  * notifications, a request notes the count before it checks, and it is parked only if no
  * notification came in meanwhile (else it checks again at once). After a (re)connect of the
  * listening connection every parked request checks again, since notifications may have been
- * missed while it was down.
+ * missed while it was down. The same thread hands every notification's payload (the keys the
+ * transaction changed, migrations/read/0018_cache_invalidation.sql) and the state of its
+ * connection to the answer cache (service.c), so the query API has one LISTEN connection.
  *
  * Threads: handlers run in MHD's pool threads; the hub's mutex is held across suspend and
  * resume, so a request is resumed exactly once per park and never after it completed. On stop,
@@ -119,6 +121,13 @@ struct consistency_opts {
     long wait_ms;    /* CONSISTENCY_WAIT_MS */
     size_t max_waiters;
     size_t per_ip_waiters; /* CONSISTENCY_PER_IP_LIMIT: parked requests per client address */
+    /* Optional, called in the LISTEN thread (the one LISTEN connection of the query API also
+     * feeds its answer cache, docs/api.md#caching): on_listen(cls, conn) right after LISTEN
+     * succeeded, and on_listen(cls, NULL) when the connection is lost or the thread stops;
+     * on_payload(cls, payload) for each notification, before the waits are woken. */
+    void (*on_listen)(void *cls, PGconn *conn);
+    void (*on_payload)(void *cls, const char *payload);
+    void *cls;
 };
 
 /* Starts the LISTEN thread (which keeps trying while the database is down). NULL with err. */

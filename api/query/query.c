@@ -3,6 +3,7 @@
 #include "config.h"
 #include "consistency.h"
 #include "log.h"
+#include "respcache.h"
 #include "seeds.h"
 #include "service.h"
 #include "xalloc.h"
@@ -133,12 +134,25 @@ static int page_link(const struct query_page *page, const PGresult *res,
     return http_response_header(resp, "Link", link);
 }
 
-static int run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
-               const char *const *params, const char *not_found_what, const struct query_page *page,
-               const struct http_request *req, struct http_response *resp, struct api_error *err)
+static int run(const struct apiserver_ctx *ctx, const char *cache_key, const char *stmt,
+               int nparams, const char *const *params, const char *not_found_what,
+               const struct query_page *page, const struct http_request *req,
+               struct http_response *resp, struct api_error *err)
 {
     const struct query_service *qs = ctx->ext;
+    struct respcache *cache = qs != NULL && cache_key != NULL ? qs->cache : NULL;
     char detail[256];
+
+    /* the answer cache (docs/api.md#caching); a request with X-Consistency-Token reads the DB
+     * (the invalidation of its write may still be on its way) and refreshes the cache */
+    if (cache != NULL && http_request_header_count(req, CONSISTENCY_HEADER, NULL) == 0) {
+        char *body;
+        size_t len;
+        if (respcache_get(cache, cache_key, &body, &len)) {
+            http_response_json(resp, 200, body, len);
+            return 0;
+        }
+    }
 
     for (int attempt = 0; attempt < 2; attempt++) {
         PGconn *conn = pg_pool_acquire(ctx->pool, detail, sizeof detail);
@@ -161,6 +175,8 @@ static int run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
                             : rc;
         }
         rc = -1;
+        /* before the read: an invalidation that comes after it refuses what it read */
+        uint64_t gen = respcache_begin(cache);
         res = PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
             if (PQgetisnull(res, 0, 0)) {
@@ -169,6 +185,7 @@ static int run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
                 size_t len = (size_t)PQgetlength(res, 0, 0);
                 char *body = xmalloc(len + 1);
                 memcpy(body, PQgetvalue(res, 0, 0), len + 1);
+                respcache_put(cache, cache_key, body, len, gen);
                 http_response_json(resp, 200, body, len);
                 rc = 0;
                 if (page != NULL && page_link(page, res, req, resp) != 0)
@@ -193,7 +210,15 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
               const char *const *params, const char *not_found_what, const struct http_request *req,
               struct http_response *resp, struct api_error *err)
 {
-    return run(ctx, stmt, nparams, params, not_found_what, NULL, req, resp, err);
+    return run(ctx, NULL, stmt, nparams, params, not_found_what, NULL, req, resp, err);
+}
+
+int query_run_cached(const struct apiserver_ctx *ctx, const char *cache_key, const char *stmt,
+                     int nparams, const char *const *params, const char *not_found_what,
+                     const struct http_request *req, struct http_response *resp,
+                     struct api_error *err)
+{
+    return run(ctx, cache_key, stmt, nparams, params, not_found_what, NULL, req, resp, err);
 }
 
 int query_run_page(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
@@ -201,5 +226,5 @@ int query_run_page(const struct apiserver_ctx *ctx, const char *stmt, int nparam
                    const struct http_request *req, struct http_response *resp,
                    struct api_error *err)
 {
-    return run(ctx, stmt, nparams, params, "list", page, req, resp, err);
+    return run(ctx, NULL, stmt, nparams, params, "list", page, req, resp, err);
 }

@@ -18,6 +18,15 @@ int query_run(const struct apiserver_ctx *ctx, const char *stmt, int nparams,
               const char *const *params, const char *not_found_what, const struct http_request *req,
               struct http_response *resp, struct api_error *err);
 
+/* query_run for an answer the query API caches (docs/api.md#caching): cache_key names it as the
+ * read DB's notifications do (order:7, product:3, customer:45). A 200 is served from the cache
+ * when it holds the key (unless the request carries X-Consistency-Token), else read and offered
+ * to the cache. */
+int query_run_cached(const struct apiserver_ctx *ctx, const char *cache_key, const char *stmt,
+                     int nparams, const char *const *params, const char *not_found_what,
+                     const struct http_request *req, struct http_response *resp,
+                     struct api_error *err);
+
 /* A list's page (docs/api.md#pagination): its limit and offset, and the one filter argument the
  * next page's link repeats (arg_name NULL: none; arg_value NULL: not given). */
 struct query_page {

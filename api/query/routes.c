@@ -14,16 +14,18 @@
 static const char *const order_statuses[] = {"CREATED",   "PAID",      "SHIPPED",
                                              "COMPLETED", "CANCELLED", NULL};
 
-/* GET .../{id} answered by a one-parameter statement; what names the resource for a 404. */
+/* GET .../{id} answered by a one-parameter statement; what names the resource for a 404 and,
+ * as "what:id", its answer in the cache (docs/api.md#caching). */
 static int by_id(void *ctx, const char *stmt, const char *what, const struct http_request *req,
                  const struct route_match *m, struct http_response *resp, struct api_error *err)
 {
-    char id[24], label[64];
+    char id[24], label[64], key[64];
     const char *params[] = {id};
 
     snprintf(id, sizeof id, "%lld", m->ids[0]);
     snprintf(label, sizeof label, "%s %lld", what, m->ids[0]);
-    return query_run(ctx, stmt, 1, params, label, req, resp, err);
+    snprintf(key, sizeof key, "%s:%lld", what, m->ids[0]);
+    return query_run_cached(ctx, key, stmt, 1, params, label, req, resp, err);
 }
 
 static int get_product(void *ctx, const struct http_request *req, const struct route_match *m,

@@ -4,11 +4,15 @@
 #include "consistency.h"
 #include "dashboard.h"
 #include "log.h"
+#include "metrics.h"
 #include "mood.h"
+#include "pg.h"
+#include "respcache.h"
 #include "xalloc.h"
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const struct config_var query_service_vars[] = {
     /* how long a query with X-Consistency-Token waits for the read model before 504 */
@@ -17,8 +21,91 @@ static const struct config_var query_service_vars[] = {
     /* how many of those one client address may have waiting at once (429 beyond) */
     {"CONSISTENCY_PER_IP_LIMIT", CONFIG_INT, "32",
      offsetof(struct query_service, consistency_per_ip_limit), 0, 65536},
+    /* the answer cache of the GETs by id (docs/api.md#caching): at most this many answers
+     * (0 disables it) and this many bytes */
+    {"QUERY_CACHE_ENTRIES", CONFIG_INT, "10000", offsetof(struct query_service, cache_entries), 0,
+     10000000},
+    {"QUERY_CACHE_BYTES", CONFIG_INT, "33554432", offsetof(struct query_service, cache_bytes), 4096,
+     17179869184},
 };
 const struct config_table query_service_config_table = CONFIG_TABLE(query_service_vars);
+
+/* The cache's figures in /metrics (docs/observability.md). */
+struct query_cache_metrics {
+    struct respcache *cache;
+    struct metrics_counter *hits, *misses, *bypasses, *evictions, *invalidations, *flushes;
+    struct metrics_gauge *entries, *bytes, *listening;
+};
+
+static void collect_cache(void *arg)
+{
+    struct query_cache_metrics *m = arg;
+    struct respcache_stats st;
+
+    respcache_get_stats(m->cache, &st);
+    metrics_counter_set(m->hits, st.hits);
+    metrics_counter_set(m->misses, st.misses);
+    metrics_counter_set(m->bypasses, st.bypasses);
+    metrics_counter_set(m->evictions, st.evictions);
+    metrics_counter_set(m->invalidations, st.invalidations);
+    metrics_counter_set(m->flushes, st.flushes);
+    metrics_gauge_set(m->entries, (double)st.entries);
+    metrics_gauge_set(m->bytes, (double)st.bytes);
+    metrics_gauge_set(m->listening, st.listening ? 1 : 0);
+}
+
+static struct query_cache_metrics *cache_metrics_new(struct metrics *r, struct respcache *cache)
+{
+    struct query_cache_metrics *m = xcalloc(1, sizeof *m);
+
+    m->cache = cache;
+    m->hits = metrics_counter_new(r, "query_cache_hits_total",
+                                  "GETs by id answered from the answer cache");
+    m->misses = metrics_counter_new(r, "query_cache_misses_total",
+                                    "GETs by id the answer cache did not hold (read from the DB)");
+    m->bypasses = metrics_counter_new(
+        r, "query_cache_bypasses_total",
+        "GETs by id read from the DB because the cache was not listening for invalidations");
+    m->evictions = metrics_counter_new(r, "query_cache_evictions_total",
+                                       "Cached answers dropped for room (least recently used)");
+    m->invalidations = metrics_counter_new(r, "query_cache_invalidations_total",
+                                           "Keys invalidated by the read DB's notifications");
+    m->flushes = metrics_counter_new(
+        r, "query_cache_flushes_total",
+        "Times the answer cache was emptied (notification \"*\", listener lost or regained)");
+    m->entries = metrics_gauge_new(r, "query_cache_entries", "Answers in the answer cache");
+    m->bytes = metrics_gauge_new(r, "query_cache_bytes", "Bytes the answer cache holds");
+    m->listening = metrics_gauge_new(r, "query_cache_listening",
+                                     "1 while the answer cache receives invalidations and answers");
+    metrics_on_collect(r, collect_cache, m);
+    return m;
+}
+
+/* The LISTEN thread (consistency.c) got its connection: cache only if the read DB sends the
+ * keys (migrations/read/0018_cache_invalidation.sql); or lost it (conn NULL). */
+static void cache_on_listen(void *cls, PGconn *conn)
+{
+    struct respcache *cache = cls;
+    bool keyed = false;
+
+    if (conn != NULL) {
+        PGresult *res = PQexec(conn, "SELECT to_regproc('cache_event_keys') IS NOT NULL");
+        keyed = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+                strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        if (!keyed)
+            log_warn("answer cache bypassed: the read DB does not send the keys it changes",
+                     "need=migrations/read/0018_cache_invalidation.sql");
+    }
+    respcache_set_listening(cache, keyed);
+    log_info(keyed ? "answer cache listening" : "answer cache bypassed until listening again",
+             NULL);
+}
+
+static void cache_on_payload(void *cls, const char *payload)
+{
+    respcache_invalidate_list(cls, payload);
+}
 
 int query_service_start(struct apiserver_ctx *ctx)
 {
@@ -30,8 +117,13 @@ int query_service_start(struct apiserver_ctx *ctx)
         free(qs);
         return -1;
     }
+    qs->cache = respcache_new((size_t)qs->cache_entries, (size_t)qs->cache_bytes);
+    if (qs->cache != NULL)
+        qs->cache_metrics = cache_metrics_new(ctx->metrics, qs->cache);
     qs->mood = mood_start(ctx);
     if (qs->mood == NULL) {
+        respcache_free(qs->cache);
+        free(qs->cache_metrics);
         free(qs);
         return -1;
     }
@@ -42,12 +134,17 @@ int query_service_start(struct apiserver_ctx *ctx)
         /* parked requests hold connections; the mood streams may hold 3/4 of them */
         .max_waiters = (size_t)ctx->cfg->connection_limit / 8 + 1,
         .per_ip_waiters = (size_t)qs->consistency_per_ip_limit,
+        .on_listen = qs->cache != NULL ? cache_on_listen : NULL,
+        .on_payload = qs->cache != NULL ? cache_on_payload : NULL,
+        .cls = qs->cache,
     };
     qs->consistency = consistency_start(&opts, err, sizeof err);
     if (qs->consistency == NULL) {
         log_error("could not start read-your-writes", "error=\"%s\"", err);
         mood_stop(qs->mood);
         mood_free(qs->mood);
+        respcache_free(qs->cache);
+        free(qs->cache_metrics);
         free(qs);
         return -1;
     }
@@ -57,6 +154,8 @@ int query_service_start(struct apiserver_ctx *ctx)
         consistency_free(qs->consistency);
         mood_stop(qs->mood);
         mood_free(qs->mood);
+        respcache_free(qs->cache);
+        free(qs->cache_metrics);
         free(qs);
         return -1;
     }
@@ -84,6 +183,8 @@ void query_service_release(struct apiserver_ctx *ctx)
     consistency_free(qs->consistency);
     mood_free(qs->mood);
     dashboard_free(qs->dashboard);
+    respcache_free(qs->cache);
+    free(qs->cache_metrics);
     free(qs);
     ctx->ext = NULL;
 }

@@ -1,6 +1,8 @@
 /* service: the query API's own state (ctx->ext) and the apiserver hooks that start, stop and
- * free it with the server: the mood board's stream (mood.h) and the read-your-writes waits
- * (consistency.h, configured by CONSISTENCY_WAIT_MS). */
+ * free it with the server: the mood board's stream (mood.h), the read-your-writes waits
+ * (consistency.h, configured by CONSISTENCY_WAIT_MS) and the answer cache of the GETs by id
+ * (lib/respcache.h, QUERY_CACHE_ENTRIES and QUERY_CACHE_BYTES), which the read-your-writes
+ * LISTEN thread keeps informed (docs/api.md#caching). */
 #ifndef CQ_QUERY_SERVICE_H
 #define CQ_QUERY_SERVICE_H
 
@@ -11,6 +13,10 @@
 struct query_service {
     long consistency_wait_ms;      /* CONSISTENCY_WAIT_MS */
     long consistency_per_ip_limit; /* CONSISTENCY_PER_IP_LIMIT */
+    long cache_entries;            /* QUERY_CACHE_ENTRIES: 0 disables the cache */
+    long cache_bytes;              /* QUERY_CACHE_BYTES */
+    struct respcache *cache;       /* NULL when disabled */
+    struct query_cache_metrics *cache_metrics;
     struct mood *mood;
     struct consistency *consistency;
     struct dashboard *dashboard; /* the operations dashboard (dashboard.h) */
