@@ -41,7 +41,7 @@ BEGIN
 END $$;
 
 CREATE TEMP VIEW own_functions AS
-SELECT p.oid, p.proname, p.provolatile, p.proowner FROM pg_proc p
+SELECT p.oid, p.proname, p.provolatile, p.prolang, p.proowner FROM pg_proc p
 WHERE p.pronamespace = 'public'::regnamespace AND p.proowner = current_user::regrole
   AND NOT EXISTS (SELECT 1 FROM pg_depend d
                   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
@@ -100,8 +100,9 @@ SELECT is_empty($$SELECT oid::regprocedure::text FROM own_functions
 SELECT set_eq($$SELECT oid::regprocedure::text FROM own_functions
                 WHERE has_function_privilege('cqrs_query', oid, 'EXECUTE')$$,
               $$SELECT oid::regprocedure::text FROM own_functions
-                WHERE proname LIKE 'q\_%' OR provolatile = 'i'$$,
-              'the query API may execute the query functions and the immutable helpers, no more');
+                WHERE proname LIKE 'q\_%' OR provolatile = 'i'
+                   OR (provolatile = 's' AND prolang = (SELECT oid FROM pg_language WHERE lanname = 'sql'))$$,
+              'the query API may execute the query functions and the read-only helpers, no more');
 SELECT set_has($$SELECT proname::text FROM own_functions
                  WHERE has_function_privilege('cqrs_query', oid, 'EXECUTE')$$,
                $$SELECT unnest(ARRAY['q_product', 'q_products', 'q_order', 'q_customer_orders',
