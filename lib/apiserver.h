@@ -37,9 +37,14 @@ struct apiserver_ctx {
 };
 
 struct apiserver_spec {
-    const char *svc;              /* name in logs and application_name */
-    const char *port_var;         /* e.g. COMMAND_SERVICE_PORT */
-    const char *port_default;     /* e.g. "8080" */
+    const char *svc;          /* name in logs and application_name */
+    const char *port_var;     /* e.g. COMMAND_SERVICE_PORT */
+    const char *port_default; /* e.g. "8080" */
+    /* The variable of its worker threads (each holds at most one pool connection) and their
+     * default: NULL for HTTP_THREADS and 8 (the query API); the command API has its own, as
+     * its create-order batches gather only as many orders as it has threads (orderbatch.h). */
+    const char *threads_var;
+    const char *threads_default;
     const char *dsn_var;          /* the service's own role, e.g. COMMAND_DATABASE_URL */
     const char *dsn_fallback_var; /* used when dsn_var is unset or empty, e.g. DATABASE_URL */
     const struct route *routes;

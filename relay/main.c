@@ -96,7 +96,7 @@ static const struct config_var relay_vars[] = {
     /* the leader's status message to the read side (status.h) */
     VAR("RELAY_STATUS_INTERVAL_MS", CONFIG_INT, "1000", status_interval_ms, 100, 60000),
     VAR("RELAY_CONFIRM_TIMEOUT_MS", CONFIG_INT, "30000", confirm_timeout_ms, 100, 600000),
-    VAR("RELAY_MAX_IN_FLIGHT", CONFIG_INT, "4", max_in_flight, 1, 64),
+    VAR("RELAY_MAX_IN_FLIGHT", CONFIG_INT, "32", max_in_flight, 1, 64),
     /* a frozen leader is replaced within this; the leader renews every third of it */
     VAR("RELAY_LEASE_MS", CONFIG_INT, "5000", lease_ms, 300, 600000),
     VAR("OUTBOX_RETENTION", CONFIG_STRING, "7 days", outbox_retention, 0, 0),

@@ -12,6 +12,8 @@ int main(int argc, char **argv)
         .svc = "command-api",
         .port_var = "COMMAND_SERVICE_PORT",
         .port_default = "8080",
+        .threads_var = "COMMAND_HTTP_THREADS",
+        .threads_default = "32",
         .dsn_var = "COMMAND_DATABASE_URL",
         .dsn_fallback_var = "DATABASE_URL",
         .routes = command_routes,

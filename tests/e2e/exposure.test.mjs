@@ -176,7 +176,7 @@ async function ownCommandApi(env, { softNofile } = {}) {
   const bin = path.join(BIN_DIR, 'command-api');
   const [cmd, args] = softNofile ? ['sh', ['-c', `ulimit -Sn ${softNofile} && exec "$0"`, bin]] : [bin, []];
   const child = spawn(cmd, args, {
-    env: { ...process.env, COMMAND_SERVICE_PORT: String(port), HTTP_THREADS: '2', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, COMMAND_SERVICE_PORT: String(port), HTTP_THREADS: '2', COMMAND_HTTP_THREADS: '2', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);

@@ -118,7 +118,7 @@ async function startCommandApi(env) {
   const logFile = path.join(logDir, `command-api-slowclient-${port}.log`);
   const log = fs.openSync(logFile, 'a');
   const child = spawn(bin, [], {
-    env: { ...process.env, COMMAND_SERVICE_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1', HTTP_THREADS: '2',
+    env: { ...process.env, COMMAND_SERVICE_PORT: String(port), HTTP_BIND_ADDRESS: '127.0.0.1', HTTP_THREADS: '2', COMMAND_HTTP_THREADS: '2',
       LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', log, log],
   });
