@@ -61,15 +61,20 @@ int apiserver_metrics(void *ctx, const struct http_request *req, const struct ro
     return metrics_respond(c->metrics, resp, err);
 }
 
+bool apiserver_db_unavailable(const PGconn *conn, const char *state)
+{
+    return PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
+           strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0 ||
+           strcmp(state, "57014") == 0; /* cancelled: a shutdown's grace period ran out */
+}
+
 int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char detail[512], q[600];
 
     pg_error_text(conn, res, detail, sizeof detail);
-    if (PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
-        strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0 ||
-        strcmp(state, "57014") == 0 /* cancelled: a shutdown's grace period ran out */) {
+    if (apiserver_db_unavailable(conn, state)) {
         log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
         return api_error_set(err, API_UNAVAILABLE, "unavailable",
                              "the database is unavailable, retry later");

@@ -82,4 +82,9 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
  * shutting down, 500 otherwise (logged, never shown to the client). Returns -1. */
 int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err);
 
+/* Whether a failed statement's SQLSTATE (NULL: none) or its connection says the database is
+ * unavailable (503) rather than that the statement failed (500): the rule apiserver_db_error
+ * applies, for callers that answer later (api/command/orderbatch.c). */
+bool apiserver_db_unavailable(const PGconn *conn, const char *state);
+
 #endif

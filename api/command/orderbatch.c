@@ -1,5 +1,6 @@
 #include "orderbatch.h"
 
+#include "apiserver.h"
 #include "batcher.h"
 #include "log.h"
 #include "metrics.h"
@@ -56,31 +57,30 @@ static char *dup_value(const PGresult *res, int row, int col)
     return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
 }
 
+/* Fills res with the answer in row's columns from col on: (answer, tokens, id[, replayed]), the
+ * shape of both the batch's rows and the single statements' (command.c's CMD_SQL,
+ * IDEMPOTENT_SQL). */
+static void settle_answer(const PGresult *pr, int row, int col, struct orderbatch_result *res)
+{
+    res->outcome = ORDERBATCH_ANSWERED;
+    res->answer = xstrdup(PQgetvalue(pr, row, col));
+    res->answer_len = (size_t)PQgetlength(pr, row, col);
+    res->tokens = xstrdup(PQgetvalue(pr, row, col + 1));
+    res->id = dup_value(pr, row, col + 2);
+    res->replayed = PQnfields(pr) > col + 3 && strcmp(PQgetvalue(pr, row, col + 3), "t") == 0;
+}
+
 /* Fills res from row (ord, answer, tokens, id, replayed, err_state, err_message, err_column). */
 static void settle_row(const PGresult *pr, int row, struct orderbatch_result *res)
 {
     if (PQgetisnull(pr, row, 5)) {
-        res->outcome = ORDERBATCH_ANSWERED;
-        res->answer = xstrdup(PQgetvalue(pr, row, 1));
-        res->answer_len = (size_t)PQgetlength(pr, row, 1);
-        res->tokens = xstrdup(PQgetvalue(pr, row, 2));
-        res->id = dup_value(pr, row, 3);
-        res->replayed = strcmp(PQgetvalue(pr, row, 4), "t") == 0;
+        settle_answer(pr, row, 1, res);
     } else {
         res->outcome = ORDERBATCH_REFUSED;
         res->err_state = xstrdup(PQgetvalue(pr, row, 5));
         res->err_message = dup_value(pr, row, 6);
         res->err_column = dup_value(pr, row, 7);
     }
-}
-
-/* The database is unavailable (the same classes as apiserver_db_error): the orders are not run
- * again alone, which could not help and, past a shutdown's grace, must not happen. */
-static bool unavailable(PGconn *conn, const char *state)
-{
-    return PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
-           strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0 ||
-           strcmp(state, "57014") == 0;
 }
 
 static void settle_all(struct job *const *jobs, size_t n, enum orderbatch_outcome outcome,
@@ -102,7 +102,7 @@ static void settle_error(PGconn *conn, const PGresult *pr, struct orderbatch_res
     char detail[512];
 
     pg_error_text(conn, pr, detail, sizeof detail);
-    if (unavailable(conn, state)) {
+    if (apiserver_db_unavailable(conn, state)) {
         res->outcome = ORDERBATCH_UNAVAILABLE;
         res->err_message = xstrdup(detail);
         return;
@@ -134,12 +134,7 @@ static void run_alone(struct orderbatch *ob, PGconn *conn, const struct orderbat
         pr = PQexecPrepared(conn, "idempotent", 9, params, NULL, NULL, 0);
     }
     if (PQresultStatus(pr) == PGRES_TUPLES_OK && PQntuples(pr) == 1) {
-        res->outcome = ORDERBATCH_ANSWERED;
-        res->answer = xstrdup(PQgetvalue(pr, 0, 0));
-        res->answer_len = (size_t)PQgetlength(pr, 0, 0);
-        res->tokens = xstrdup(PQgetvalue(pr, 0, 1));
-        res->id = dup_value(pr, 0, 2);
-        res->replayed = PQnfields(pr) > 3 && strcmp(PQgetvalue(pr, 0, 3), "t") == 0;
+        settle_answer(pr, 0, 0, res);
     } else {
         settle_error(conn, pr, res);
     }
@@ -173,7 +168,9 @@ static void run_together(struct orderbatch *ob, PGconn *conn, struct job *const 
     } else {
         const char *state = PQresultErrorField(pr, PG_DIAG_SQLSTATE);
         pg_error_text(conn, pr, detail, sizeof detail);
-        if (unavailable(conn, state)) {
+        /* unavailable: running the orders again alone could not help and, past a shutdown's
+         * grace period, must not happen */
+        if (apiserver_db_unavailable(conn, state)) {
             settle_all(jobs, n, ORDERBATCH_UNAVAILABLE, detail);
         } else {
             log_warn("order batch failed, its orders run alone", "orders=%zu sqlstate=%s error=%s",
