@@ -17,18 +17,22 @@ CFLAGS ?= -O2 -g
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS)) -I$$(shell pg_config --includedir))$(PKG_CFLAGS)
 PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS)))$(PKG_LIBS)
 CHECK_LIBS = $(eval CHECK_LIBS := $$(shell pkg-config --libs check))$(CHECK_LIBS)
-ALL_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ilib -Iapi/command -Iapi/query $(PKG_CFLAGS) -MMD -MP
+# Include paths: lib/ (its headers by layer, "base/log.h", "http/router.h") and the repository root
+# (a service's headers by path, "api/command/routes.h", for tests and tools). A service's own
+# files include each other by bare name, found in their own folder; no folder of two services is
+# on the path, so no two headers of the same name are visible to one unit (docs/architecture.md).
+ALL_CFLAGS = $(CFLAGS) $(WARN) -D_GNU_SOURCE -Ilib -I. $(PKG_CFLAGS) -MMD -MP
 LDLIBS = $(PKG_LIBS) -lpthread
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRC := $(wildcard lib/*.c)
+LIB_SRC := $(wildcard lib/*/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 # The files under web/ (pages, scripts, pictures), embedded into the library as C arrays
-# (lib/assets.h); the folders are prerequisites too, so that removing a file regenerates.
+# (lib/http/assets.h); the folders are prerequisites too, so that removing a file regenerates.
 WEB_FILES := $(sort $(shell find web -type f 2>/dev/null))
 LIB_OBJ += $(BUILD)/gen/assets_data.o
 $(BUILD)/gen/assets_data.c: scripts/embed-assets.sh $(WEB_FILES) $(shell find web -type d 2>/dev/null)
@@ -38,15 +42,16 @@ $(BUILD)/gen/assets_data.o: $(BUILD)/gen/assets_data.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The version the binaries report (--version, build_info): git describe at build time, or
-# VERSION=... from the caller (the Docker builds have no .git). $(BUILD)/gen/version.h is
-# rewritten only when the text changes, so a new commit rebuilds lib/cli.o and relinks, nothing else.
+# VERSION=... from the caller (the Docker builds have no .git). $(BUILD)/gen/cq_version.h is
+# rewritten only when the text changes, so a new commit rebuilds lib/base/version.o and relinks,
+# nothing else.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/gen/version.h: FORCE
+$(BUILD)/gen/cq_version.h: FORCE
 	@mkdir -p $(@D)
 	@printf '#define CQ_VERSION "%s"\n' '$(VERSION)' >$@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-$(BUILD)/lib/cli.o: $(BUILD)/gen/version.h
-$(BUILD)/lib/cli.o: ALL_CFLAGS += -I$(BUILD)/gen
+$(BUILD)/lib/base/version.o: $(BUILD)/gen/cq_version.h
+$(BUILD)/lib/base/version.o: ALL_CFLAGS += -I$(BUILD)/gen
 .PHONY: FORCE
 FORCE:
 

@@ -1,8 +1,8 @@
 #include "consumer_metrics.h"
 
-#include "metrics.h"
-#include "svc_metrics.h"
-#include "xalloc.h"
+#include "metrics/metrics.h"
+#include "service/svc_metrics.h"
+#include "base/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* consumer_metrics: what the consumer measures, served on GET /metrics and GET /health of a small
- * HTTP listener (lib/metrics_server) on HTTP_BIND_ADDRESS:CONSUMER_METRICS_PORT (default 9102):
- *   consumer_events_consumed_total          deliveries received (redeliveries count again)
+ * HTTP listener (lib/http/metrics_server) on HTTP_BIND_ADDRESS:CONSUMER_METRICS_PORT (default
+ * 9102): consumer_events_consumed_total          deliveries received (redeliveries count again)
  *   consumer_events_applied_total           events applied to the read model
  *   consumer_events_deduplicated_total      events the read model already had (skipped)
  *   consumer_events_retried_total           events sent to the retry queue
@@ -19,7 +19,7 @@
 #define CQ_CONSUMER_METRICS_H
 
 #include "receive.h"
-#include "svc_metrics.h"
+#include "service/svc_metrics.h"
 
 struct consumer_metrics;
 

@@ -1,6 +1,6 @@
 #include "crashguard.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 #include "deadletter.h"
 
-#include "event_batch.h"
-#include "log.h"
-#include "xalloc.h"
+#include "mq/event_batch.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 #include <stdbool.h>
 #include <stdio.h>

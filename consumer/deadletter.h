@@ -21,8 +21,8 @@
 #ifndef CQ_CONSUMER_DEADLETTER_H
 #define CQ_CONSUMER_DEADLETTER_H
 
-#include "mq.h"
-#include "pg.h"
+#include "mq/mq.h"
+#include "pg/pg.h"
 
 #include <stddef.h>
 #include <stdint.h>

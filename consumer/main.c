@@ -6,22 +6,22 @@
  * times, then dead-lettered (deadletter.h). Lost connections are re-made with backoff; the broker
  * redelivers what was not acked and the read DB drops events it already applied, so nothing is
  * lost or applied twice. */
-#include "backoff.h"
-#include "cli.h"
-#include "config.h"
+#include "base/backoff.h"
+#include "service/cli.h"
+#include "base/config.h"
 #include "consumer_metrics.h"
 #include "crashguard.h"
 #include "deadletter.h"
-#include "event_batch.h"
-#include "log.h"
-#include "mq.h"
-#include "pg.h"
+#include "mq/event_batch.h"
+#include "base/log.h"
+#include "mq/mq.h"
+#include "pg/pg.h"
 #include "project.h"
 #include "receive.h"
 #include "refresher.h"
-#include "signals.h"
+#include "base/signals.h"
 #include "status.h"
-#include "svc_metrics.h"
+#include "service/svc_metrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -129,7 +129,7 @@ static int consumer_subscribe(struct consumer *c, char *err, size_t errlen)
 /* Connects to the read DB with the consumer's statements, retrying with backoff; the session's
  * server-side bounds (statement_timeout, idle_in_transaction_session_timeout: a consumer frozen
  * inside its transaction loses it and its locks after PG_IDLE_IN_TRANSACTION_TIMEOUT_MS) come
- * with every connection (lib/pg.c). Returns NULL only when a stop was requested meanwhile. */
+ * with every connection (lib/pg/pg.c). Returns NULL only when a stop was requested meanwhile. */
 static PGconn *consumer_pg_connect(const struct consumer *c)
 {
     return pg_connect_retry(c->cfg->read_database_url, "consumer", project_stmts, project_nstmts);

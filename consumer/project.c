@@ -1,7 +1,7 @@
 #include "project.h"
 
-#include "log.h"
-#include "signals.h"
+#include "base/log.h"
+#include "base/signals.h"
 
 #include <jansson.h>
 

@@ -21,9 +21,9 @@
 #define CQ_CONSUMER_PROJECT_H
 
 #include "deadletter.h"
-#include "event_batch.h"
-#include "mq.h"
-#include "pg.h"
+#include "mq/event_batch.h"
+#include "mq/mq.h"
+#include "pg/pg.h"
 #include "receive.h"
 
 /* Statements to prepare on the consumer's read-DB connection. */

@@ -1,8 +1,8 @@
 #include "receive.h"
 
-#include "log.h"
+#include "base/log.h"
 #include "status.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,8 +12,8 @@
 #ifndef CQ_CONSUMER_RECEIVE_H
 #define CQ_CONSUMER_RECEIVE_H
 
-#include "event_batch.h"
-#include "mq.h"
+#include "mq/event_batch.h"
+#include "mq/mq.h"
 
 #include <stdbool.h>
 #include <stddef.h>

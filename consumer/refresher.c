@@ -1,10 +1,10 @@
 #include "refresher.h"
 
-#include "backoff.h"
-#include "deadline.h"
-#include "log.h"
-#include "pg.h"
-#include "xalloc.h"
+#include "base/backoff.h"
+#include "base/deadline.h"
+#include "base/log.h"
+#include "pg/pg.h"
+#include "base/xalloc.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 #include "status.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <stdio.h>
 #include <string.h>

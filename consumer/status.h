@@ -15,8 +15,8 @@
 #ifndef CQ_CONSUMER_STATUS_H
 #define CQ_CONSUMER_STATUS_H
 
-#include "mq.h"
-#include "pg.h"
+#include "mq/mq.h"
+#include "pg/pg.h"
 #include "receive.h"
 
 #include <stdbool.h>

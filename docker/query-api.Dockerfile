@@ -14,7 +14,7 @@ RUN apt-get update \
 ARG VERSION=unknown
 WORKDIR /src
 # What the Makefile needs for the service binaries: the sources, and web/ with the script that
-# embeds its files into the library (lib/assets.h).
+# embeds its files into the library (lib/http/assets.h).
 COPY Makefile ./
 COPY lib lib
 COPY api api

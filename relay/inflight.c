@@ -1,6 +1,6 @@
 #include "inflight.h"
 
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>

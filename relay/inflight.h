@@ -15,7 +15,7 @@
 #ifndef CQ_RELAY_INFLIGHT_H
 #define CQ_RELAY_INFLIGHT_H
 
-#include "mq.h"
+#include "mq/mq.h"
 #include "outbox.h"
 
 #include <stdbool.h>

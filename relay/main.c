@@ -32,20 +32,20 @@
  * FAULT_PAUSE_AFTER_PUBLISH_MS (tests only, 0 = off) makes the relay sleep after the broker
  * confirmed a batch and before it marks the rows published, logging "fault hook: ..." first, so
  * that a test can kill it exactly there. */
-#include "backoff.h"
-#include "cli.h"
-#include "config.h"
+#include "base/backoff.h"
+#include "service/cli.h"
+#include "base/config.h"
 #include "inflight.h"
-#include "log.h"
-#include "mq.h"
+#include "base/log.h"
+#include "mq/mq.h"
 #include "outbox.h"
-#include "pg.h"
+#include "pg/pg.h"
 #include "publish.h"
 #include "purge.h"
 #include "relay_metrics.h"
 #include "status.h"
-#include "signals.h"
-#include "svc_metrics.h"
+#include "base/signals.h"
+#include "service/svc_metrics.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -349,7 +349,7 @@ static int relay_settle_all(struct relay *r)
 }
 
 /* basic.return of a message in flight: its row counts as a failed publish (mq_watch.on_return;
- * the broker's line with the event id and routing key is logged by lib/mq). */
+ * the broker's line with the event id and routing key is logged by lib/mq/mq). */
 static void relay_on_return(void *arg, const struct mq_returned *ret)
 {
     struct relay *r = arg;

@@ -1,6 +1,6 @@
 #include "outbox.h"
 
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -8,8 +8,8 @@
 #ifndef CQ_RELAY_OUTBOX_H
 #define CQ_RELAY_OUTBOX_H
 
-#include "mq.h"
-#include "pg.h"
+#include "mq/mq.h"
+#include "pg/pg.h"
 
 #include <stdbool.h>
 #include <stddef.h>

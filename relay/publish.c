@@ -1,7 +1,7 @@
 #include "publish.h"
 
-#include "log.h"
-#include "tracing.h"
+#include "base/log.h"
+#include "base/tracing.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #ifndef CQ_RELAY_PUBLISH_H
 #define CQ_RELAY_PUBLISH_H
 
-#include "mq.h"
+#include "mq/mq.h"
 #include "outbox.h"
 
 #include <stdint.h>

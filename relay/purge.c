@@ -1,6 +1,6 @@
 #include "purge.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

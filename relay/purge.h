@@ -7,7 +7,7 @@
 #ifndef CQ_RELAY_PURGE_H
 #define CQ_RELAY_PURGE_H
 
-#include "pg.h"
+#include "pg/pg.h"
 
 #include <stdbool.h>
 #include <time.h>

@@ -1,9 +1,9 @@
 #include "relay_metrics.h"
 
-#include "log.h"
-#include "metrics.h"
-#include "svc_metrics.h"
-#include "xalloc.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
+#include "service/svc_metrics.h"
+#include "base/xalloc.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* relay_metrics: what the relay measures, served on GET /metrics and GET /health of a small HTTP
- * listener (lib/metrics_server) on HTTP_BIND_ADDRESS:RELAY_METRICS_PORT (default 9101):
+ * listener (lib/http/metrics_server) on HTTP_BIND_ADDRESS:RELAY_METRICS_PORT (default 9101):
  *   relay_outbox_backlog                          unpublished outbox rows (counted up to 1,000,000)
  *   relay_outbox_oldest_unpublished_age_seconds   age of the oldest unpublished row (0: none)
  *   relay_events_published_total                  events handed to the broker
@@ -22,8 +22,8 @@
 #ifndef CQ_RELAY_METRICS_H
 #define CQ_RELAY_METRICS_H
 
-#include "pg.h"
-#include "svc_metrics.h"
+#include "pg/pg.h"
+#include "service/svc_metrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>

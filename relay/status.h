@@ -21,7 +21,7 @@
 #ifndef CQ_RELAY_STATUS_H
 #define CQ_RELAY_STATUS_H
 
-#include "mq.h"
+#include "mq/mq.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,7 +8,7 @@
 #     left out by .dockerignore); every relative bind-mount source exists.
 #  3. Variables. The variables each service reads are taken from the C code: the configuration
 #     tables in its folder (`{"NAME", CONFIG_...` and `VAR("NAME", CONFIG_...`), its `.port_var`
-#     and `.dsn_var`, lib/apiserver.c's table for the two APIs, and any getenv("NAME").
+#     and `.dsn_var`, lib/service/apiserver.c's table for the two APIs, and any getenv("NAME").
 #     The rule, defaults in the C tables notwithstanding (FAULT_*, the fault-injection hooks of
 #     the tests, are exempt: they default to off and stay out of .env.example and compose):
 #     - each of them has a NAME= line in .env.example (the file documents every setting);
@@ -238,11 +238,11 @@ declare -A SERVICE_VARS=()
 all_vars=()
 for svc in "${!SERVICE_DIR[@]}"; do
     dir="${SERVICE_DIR[$svc]}"
-    # the service's own files, and the library's: lib/apiserver.c's table only for the services
+    # the service's own files, and the library's: lib/service/apiserver.c's table only for the services
     # built on it (the two APIs, which call apiserver_*)
     files=("$dir"/*.c)
-    for f in lib/*.c; do
-        [[ "$f" == lib/apiserver.c ]] && ! grep -qE '\bapiserver_[a-z_]+\(' "$dir"/*.c && continue
+    for f in lib/*/*.c; do
+        [[ "$f" == lib/service/apiserver.c ]] && ! grep -qE '\bapiserver_[a-z_]+\(' "$dir"/*.c && continue
         files+=("$f")
     done
     vars="$(c_vars "${files[@]}" | grep -vE "$EXEMPT_RE" | tr '\n' ' ')"

@@ -7,12 +7,12 @@
  * ID is an event id (the message_id the relay set). Reads BROKER_URL, AMQP_EXCHANGE, AMQP_QUEUE
  * and MOOD_QUEUE like the services (scripts/deadletters.sh loads .env for it).
  *
- * How the queue is read and acted on: lib/dlq.h (shared with the command API's dead-letter
+ * How the queue is read and acted on: lib/mq/dlq.h (shared with the command API's dead-letter
  * actions). Exit status: 0, 1 when an ID was not found, 2 on a usage or broker error. */
-#include "cli.h"
-#include "config.h"
-#include "dlq.h"
-#include "mq.h"
+#include "service/cli.h"
+#include "base/config.h"
+#include "mq/dlq.h"
+#include "mq/mq.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,10 +1,10 @@
 #include "auth.h"
 
-#include "apiserver.h"
+#include "service/apiserver.h"
 #include "command.h"
 #include "deadletters.h"
-#include "log.h"
-#include "router.h"
+#include "base/log.h"
+#include "http/router.h"
 #include "routes.h"
 
 #include <arpa/inet.h>

@@ -6,16 +6,16 @@
  * mood is one counter step). The dashboard's dead-letter actions (/api/dead-letters/...) check
  * the token in their handlers instead, so that their 401 carries the CORS headers
  * (deadletters.h). Without the right token such a request is 401 unauthorized with
- * "WWW-Authenticate: Bearer", decided from the headers before the body is read (lib/http's
+ * "WWW-Authenticate: Bearer", decided from the headers before the body is read (lib/http/http's
  * authorize hook). A request that matches no route is answered 404 or 405 as without
  * authentication (the routes are documented; nothing runs). The token is compared in constant
  * time and never logged. */
 #ifndef CQ_COMMAND_AUTH_H
 #define CQ_COMMAND_AUTH_H
 
-#include "api_error.h"
-#include "http.h"
-#include "router.h"
+#include "http/api_error.h"
+#include "http/http.h"
+#include "http/router.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,7 +55,7 @@ bool auth_token_valid(const char *token);
  * when none) against token. Returns 0, or -1 with err (401 unauthorized). */
 int auth_check(unsigned count, const char *header, const char *token, struct api_error *err);
 
-/* lib/http's authorize hook for the command API (ctx: the apiserver_ctx; its ext the struct
+/* lib/http/http's authorize hook for the command API (ctx: the apiserver_ctx; its ext the struct
  * command_config). */
 int auth_authorize(void *ctx, const struct http_request *req, struct api_error *err);
 

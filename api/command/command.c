@@ -1,17 +1,17 @@
 #include "command.h"
 
 #include "auth.h"
-#include "batcher.h"
-#include "config.h"
+#include "base/batcher.h"
+#include "base/config.h"
 #include "deadletters.h"
-#include "deadline.h"
+#include "base/deadline.h"
 #include "idempotency.h"
-#include "log.h"
+#include "base/log.h"
 #include "orderbatch.h"
 #include "seeds.h"
-#include "tracing.h"
-#include "ratelimit.h"
-#include "xalloc.h"
+#include "base/tracing.h"
+#include "http/ratelimit.h"
+#include "base/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,16 +6,16 @@
 #ifndef CQ_COMMAND_H
 #define CQ_COMMAND_H
 
-#include "apiserver.h"
-#include "config.h"
+#include "service/apiserver.h"
+#include "base/config.h"
 #include "auth.h"
-#include "ratelimit.h"
+#include "http/ratelimit.h"
 
 struct dl_actions;
 struct orderbatch;
 #include "validate.h"
 
-/* The variables the command API's own modules read (--help, lib/cli.h). */
+/* The variables the command API's own modules read (--help, lib/service/cli.h). */
 extern const struct config_table command_config_table;
 
 struct command {

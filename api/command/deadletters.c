@@ -2,11 +2,11 @@
 
 #include "auth.h"
 #include "command.h"
-#include "config.h"
-#include "dlq.h"
-#include "log.h"
-#include "mq.h"
-#include "xalloc.h"
+#include "base/config.h"
+#include "mq/dlq.h"
+#include "base/log.h"
+#include "mq/mq.h"
+#include "base/xalloc.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -157,7 +157,7 @@ static void cors_headers(const struct dl_actions *a, const struct http_request *
 }
 
 /* An error answered by the handler itself, so that it keeps the CORS headers (an error returned
- * to lib/http is answered without them). */
+ * to lib/http/http is answered without them). */
 static int cors_error(const struct dl_actions *a, const struct http_request *req,
                       struct http_response *resp, const struct api_error *err)
 {

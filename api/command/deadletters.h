@@ -3,7 +3,7 @@
  *   POST /api/dead-letters/{eventId}/drop      deleted for good
  *   OPTIONS on both                            CORS preflight
  *
- * The command acts on the broker's dead-letter queue directly (lib/dlq.h, the same code as
+ * The command acts on the broker's dead-letter queue directly (lib/mq/dlq.h, the same code as
  * scripts/deadletters.sh): a dead letter is a broker message, not a row of the write DB, and the
  * write side's guarantees (one transaction per command, the outbox) concern domain events only.
  * The broker is the only copy: a requeued message is confirmed by the broker before the dead one
@@ -24,10 +24,10 @@
 #ifndef CQ_COMMAND_DEADLETTERS_H
 #define CQ_COMMAND_DEADLETTERS_H
 
-#include "config.h"
+#include "base/config.h"
 
-#include "apiserver.h"
-#include "router.h"
+#include "service/apiserver.h"
+#include "http/router.h"
 
 #include <stdbool.h>
 
@@ -51,7 +51,7 @@ int dl_post_drop(void *ctx, const struct http_request *req, const struct route_m
 int dl_options(void *ctx, const struct http_request *req, const struct route_match *m,
                struct http_response *resp, struct api_error *err);
 
-/* The variables the dead-letter actions read (--help, lib/cli.h). */
+/* The variables the dead-letter actions read (--help, lib/service/cli.h). */
 extern const struct config_table dl_config_table;
 
 #endif

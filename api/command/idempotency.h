@@ -9,8 +9,8 @@
 #ifndef CQ_COMMAND_IDEMPOTENCY_H
 #define CQ_COMMAND_IDEMPOTENCY_H
 
-#include "api_error.h"
-#include "http.h"
+#include "http/api_error.h"
+#include "http/http.h"
 
 #include <stdbool.h>
 

@@ -1,5 +1,5 @@
 /* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c and auth.c. */
-#include "apiserver.h"
+#include "service/apiserver.h"
 #include "auth.h"
 #include "command.h"
 #include "deadletters.h"

@@ -1,10 +1,10 @@
 #include "orderbatch.h"
 
-#include "apiserver.h"
-#include "batcher.h"
-#include "log.h"
-#include "metrics.h"
-#include "xalloc.h"
+#include "service/apiserver.h"
+#include "base/batcher.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
+#include "base/xalloc.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -7,11 +7,11 @@
  * batch statement fails as a whole for a reason other than an unavailable database (a deadlock,
  * say), each of its orders runs again alone; when the database is unavailable, each answers so.
  *
- * Threads: orderbatch_run from any HTTP thread (lib/batcher.h). */
+ * Threads: orderbatch_run from any HTTP thread (lib/base/batcher.h). */
 #ifndef CQ_ORDERBATCH_H
 #define CQ_ORDERBATCH_H
 
-#include "pg.h"
+#include "pg/pg.h"
 
 struct metrics;
 

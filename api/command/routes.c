@@ -1,6 +1,6 @@
 #include "routes.h"
 
-#include "assets.h"
+#include "http/assets.h"
 #include "command.h"
 #include "deadletters.h"
 #include "seeds.h"

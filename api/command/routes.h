@@ -2,7 +2,7 @@
 #ifndef CQ_COMMAND_ROUTES_H
 #define CQ_COMMAND_ROUTES_H
 
-#include "router.h"
+#include "http/router.h"
 
 extern const struct route command_routes[];
 extern const size_t command_nroutes;

@@ -1,8 +1,8 @@
 #include "seeds.h"
 
-#include "assets.h"
+#include "http/assets.h"
 #include "command.h"
-#include "jsonv.h"
+#include "http/jsonv.h"
 
 /* The seed commands. id_field names the command function's id (the log line reads it from the
  * untranslated answer); name is what cmd_idempotent runs, with the translated body. */

@@ -12,7 +12,7 @@
 #ifndef CQ_COMMAND_SEEDS_H
 #define CQ_COMMAND_SEEDS_H
 
-#include "router.h"
+#include "http/router.h"
 
 /* A seed statement: b is the seed's body ($1), r the command function's answer; $2 is the
  * request's traceparent (cmd_trace, as in command.c: b is computed before the function runs). */

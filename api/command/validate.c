@@ -1,6 +1,6 @@
 #include "validate.h"
 
-#include "jsonv.h"
+#include "http/jsonv.h"
 
 #include <stdio.h>
 

@@ -1,11 +1,11 @@
-/* validate: the command API's request-body validators. Each parses body strictly (lib/jsonv)
+/* validate: the command API's request-body validators. Each parses body strictly (lib/http/jsonv)
  * and checks every field's presence, type and range, rejecting unknown fields. On success the
  * original body text is what the SQL command function receives. Pure functions: unit-tested
  * and fuzzed. */
 #ifndef CQ_VALIDATE_H
 #define CQ_VALIDATE_H
 
-#include "api_error.h"
+#include "http/api_error.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 
 typedef int (*validate_fn)(const char *body, size_t len, struct api_error *err);
 
-/* Parses body strictly (lib/jsonv) and refuses keys outside allowed (NULL-terminated): the
+/* Parses body strictly (lib/http/jsonv) and refuses keys outside allowed (NULL-terminated): the
  * object, a new reference the caller json_decref's, or NULL with err. */
 json_t *validate_parse_with_keys(const char *body, size_t len, const char *const *allowed,
                                  struct api_error *err);

@@ -1,11 +1,11 @@
 #include "consistency.h"
 
-#include "apiserver.h"
-#include "backoff.h"
-#include "deadline.h"
-#include "log.h"
-#include "pg.h"
-#include "xalloc.h"
+#include "service/apiserver.h"
+#include "base/backoff.h"
+#include "base/deadline.h"
+#include "base/log.h"
+#include "pg/pg.h"
+#include "base/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -25,8 +25,8 @@
 #ifndef CQ_QUERY_CONSISTENCY_H
 #define CQ_QUERY_CONSISTENCY_H
 
-#include "api_error.h"
-#include "http.h"
+#include "http/api_error.h"
+#include "http/http.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>

@@ -1,13 +1,13 @@
 #include "dashboard.h"
 
-#include "assets.h"
-#include "config.h"
-#include "log.h"
-#include "pgwatch.h"
+#include "http/assets.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "pg/pgwatch.h"
 #include "query.h"
 #include "service.h"
-#include "sse.h"
-#include "xalloc.h"
+#include "http/sse.h"
+#include "base/xalloc.h"
 
 #include <stdbool.h>
 #include <stddef.h>

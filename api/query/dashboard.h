@@ -6,9 +6,9 @@
  *                              page's dead-letter panel; the actions are commands of the command
  *                              API (docs/api.md)
  *
- * The stream is fed like the mood wall's (lib/pgwatch + lib/sse): one thread LISTENs on the read
- * DB's channel events_applied (notified once per consumer transaction, 0005_consistency.sql) and
- * runs q_dashboard() at most twice a second however busy the channel is, and at least once a
+ * The stream is fed like the mood wall's (lib/pg/pgwatch + lib/http/sse): one thread LISTENs on the
+ * read DB's channel events_applied (notified once per consumer transaction, 0005_consistency.sql)
+ * and runs q_dashboard() at most twice a second however busy the channel is, and at least once a
  * second (the rate, the lag and the stalled verdict change with time). The document carries its
  * time ("at"), so every run is pushed: 1 to 2 small events per second per client.
  *
@@ -19,14 +19,14 @@
 #ifndef CQ_QUERY_DASHBOARD_H
 #define CQ_QUERY_DASHBOARD_H
 
-#include "config.h"
+#include "base/config.h"
 
-#include "apiserver.h"
+#include "service/apiserver.h"
 
 struct dashboard;
 
 /* Reads its configuration and starts the stream's thread; NULL (logged) on failure. */
-/* The variables dashboard reads (--help, lib/cli.h). */
+/* The variables dashboard reads (--help, lib/service/cli.h). */
 extern const struct config_table dashboard_config_table;
 
 struct dashboard *dashboard_start(const struct apiserver_ctx *ctx);

@@ -1,5 +1,5 @@
 /* query-api: the read side's HTTP API. Wiring only; see routes.c, query.c and service.c. */
-#include "apiserver.h"
+#include "service/apiserver.h"
 #include "dashboard.h"
 #include "mood.h"
 #include "query.h"

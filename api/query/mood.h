@@ -6,14 +6,14 @@
 #ifndef CQ_QUERY_MOOD_H
 #define CQ_QUERY_MOOD_H
 
-#include "config.h"
+#include "base/config.h"
 
-#include "apiserver.h"
+#include "service/apiserver.h"
 
 struct mood;
 
 /* Reads SSE_KEEPALIVE_MS and starts the watch thread; NULL (logged) on failure. */
-/* The variables mood reads (--help, lib/cli.h). */
+/* The variables mood reads (--help, lib/service/cli.h). */
 extern const struct config_table mood_config_table;
 
 struct mood *mood_start(const struct apiserver_ctx *ctx);

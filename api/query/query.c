@@ -1,12 +1,12 @@
 #include "query.h"
 
-#include "config.h"
+#include "base/config.h"
 #include "consistency.h"
-#include "log.h"
-#include "respcache.h"
+#include "base/log.h"
+#include "http/respcache.h"
 #include "seeds.h"
 #include "service.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #ifndef CQ_QUERY_H
 #define CQ_QUERY_H
 
-#include "apiserver.h"
+#include "service/apiserver.h"
 
 #include <stdbool.h>
 

@@ -1,11 +1,11 @@
 #include "routes.h"
 
-#include "assets.h"
+#include "http/assets.h"
 #include "dashboard.h"
-#include "log.h"
+#include "base/log.h"
 #include "mood.h"
 #include "query.h"
-#include "tracing.h"
+#include "base/tracing.h"
 #include "seeds.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #ifndef CQ_QUERY_ROUTES_H
 #define CQ_QUERY_ROUTES_H
 
-#include "router.h"
+#include "http/router.h"
 
 extern const struct route query_routes[];
 extern const size_t query_nroutes;

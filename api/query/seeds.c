@@ -1,6 +1,6 @@
 #include "seeds.h"
 
-#include "log.h"
+#include "base/log.h"
 #include "query.h"
 
 #include <stdio.h>

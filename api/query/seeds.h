@@ -9,7 +9,7 @@
 #ifndef CQ_QUERY_SEEDS_H
 #define CQ_QUERY_SEEDS_H
 
-#include "router.h"
+#include "http/router.h"
 
 /* Appended to query.c's query_stmts. */
 #define SEEDS_QUERY_STMTS                                                                          \

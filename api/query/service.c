@@ -1,14 +1,14 @@
 #include "service.h"
 
-#include "config.h"
+#include "base/config.h"
 #include "consistency.h"
 #include "dashboard.h"
-#include "log.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "metrics/metrics.h"
 #include "mood.h"
-#include "pg.h"
-#include "respcache.h"
-#include "xalloc.h"
+#include "pg/pg.h"
+#include "http/respcache.h"
+#include "base/xalloc.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,14 +1,14 @@
 /* service: the query API's own state (ctx->ext) and the apiserver hooks that start, stop and
  * free it with the server: the mood board's stream (mood.h), the read-your-writes waits
  * (consistency.h, configured by CONSISTENCY_WAIT_MS) and the answer cache of the GETs by id
- * (lib/respcache.h, QUERY_CACHE_ENTRIES and QUERY_CACHE_BYTES), which the read-your-writes
+ * (lib/http/respcache.h, QUERY_CACHE_ENTRIES and QUERY_CACHE_BYTES), which the read-your-writes
  * LISTEN thread keeps informed (docs/api.md#caching). */
 #ifndef CQ_QUERY_SERVICE_H
 #define CQ_QUERY_SERVICE_H
 
-#include "config.h"
+#include "base/config.h"
 
-#include "apiserver.h"
+#include "service/apiserver.h"
 
 struct query_service {
     long consistency_wait_ms;      /* CONSISTENCY_WAIT_MS */
@@ -22,7 +22,7 @@ struct query_service {
     struct dashboard *dashboard; /* the operations dashboard (dashboard.h) */
 };
 
-/* The variables query_service reads (--help, lib/cli.h). */
+/* The variables query_service reads (--help, lib/service/cli.h). */
 extern const struct config_table query_service_config_table;
 
 int query_service_start(struct apiserver_ctx *ctx);

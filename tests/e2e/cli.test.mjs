@@ -1,4 +1,4 @@
-// Every binary's command line (lib/cli.h): `--help` lists the environment variables the binary
+// Every binary's command line (lib/service/cli.h): `--help` lists the environment variables the binary
 // reads, from the config tables it loads, with their defaults; `--version` names the build and
 // the libraries it runs with. The lists are checked against .env.example, the file operators
 // copy: every variable a binary reads is there with the same default, and every variable there

@@ -1,4 +1,4 @@
-// Conditional GET (lib/etag.h): every complete 200 answer to GET carries a strong ETag; the same
+// Conditional GET (lib/http/etag.h): every complete 200 answer to GET carries a strong ETag; the same
 // request with If-None-Match naming it is 304 without a body while the answer is unchanged, and
 // 200 with a new tag once it changed; event streams and commands carry none.
 import { test } from 'node:test';

@@ -2,7 +2,7 @@
  * publisher confirm) to AMQP_EXCHANGE. Test-only: the fault suite sends poison messages with it
  * (malformed JSON, an unknown event type, an event whose predecessor never comes), which no
  * command can produce. Reads BROKER_URL, AMQP_EXCHANGE, AMQP_QUEUE and MOOD_QUEUE. */
-#include "mq.h"
+#include "mq/mq.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #ifndef CQ_FUZZ_H
 #define CQ_FUZZ_H
 
-#include "api_error.h"
+#include "http/api_error.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* fuzz_create_order: validate_create_order (api/command/validate.c) on arbitrary bodies. */
 #include "fuzz.h"
-#include "validate.h"
+#include "api/command/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

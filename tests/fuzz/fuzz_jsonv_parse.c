@@ -1,8 +1,9 @@
-/* fuzz_jsonv_parse: lib/jsonv on arbitrary bodies: jsonv_parse, then every field check on every
- * key of the object (and of the objects in it, one level down). The validators name fields with
- * constants, so the field checks get a constant name; jsonv_only_keys names the client's key. */
+/* fuzz_jsonv_parse: lib/http/jsonv on arbitrary bodies: jsonv_parse, then every field check on
+ * every key of the object (and of the objects in it, one level down). The validators name fields
+ * with constants, so the field checks get a constant name; jsonv_only_keys names the client's key.
+ */
 #include "fuzz.h"
-#include "jsonv.h"
+#include "http/jsonv.h"
 
 #include <stdlib.h>
 #include <string.h>

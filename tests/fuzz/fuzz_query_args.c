@@ -1,8 +1,8 @@
 /* fuzz_query_args: the query API's pure argument parsers on arbitrary text: query_valid_date
  * (from/to of the daily sales) and config_parse_long (limit, offset: query_int_arg). */
-#include "config.h"
+#include "base/config.h"
 #include "fuzz.h"
-#include "query.h"
+#include "api/query/query.h"
 
 #include <stdlib.h>
 #include <string.h>

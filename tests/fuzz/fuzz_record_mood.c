@@ -1,6 +1,6 @@
 /* fuzz_record_mood: validate_record_mood (api/command/validate.c) on arbitrary bodies. */
 #include "fuzz.h"
-#include "validate.h"
+#include "api/command/validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

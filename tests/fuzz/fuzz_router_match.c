@@ -1,18 +1,15 @@
-/* fuzz_router_match: lib/router on arbitrary paths, against the real route tables of both APIs.
- * A match binds only positive decimal ids of up to 18 digits, at most ROUTER_MAX_IDS of them,
+/* fuzz_router_match: lib/http/router on arbitrary paths, against the real route tables of both
+ * APIs. A match binds only positive decimal ids of up to 18 digits, at most ROUTER_MAX_IDS of them,
  * and the matched path is the pattern with each {id} replaced by the id's digits (plus at most
  * one trailing slash). router_dispatch answers 404 or 405 for what no route takes. */
 #include "fuzz.h"
-#include "router.h"
-#include "routes.h"
+#include "http/router.h"
+#include "api/command/routes.h"
+#include "api/query/routes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* "routes.h" is the command API's (first on the include path); the query table, declared here. */
-extern const struct route query_routes[];
-extern const size_t query_nroutes;
 
 static int stub(void *ctx, const struct http_request *req, const struct route_match *m,
                 struct http_response *resp, struct api_error *err)

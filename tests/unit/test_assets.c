@@ -1,5 +1,5 @@
 /* assets: the files under web/ are embedded, found by path, and served with the right types. */
-#include "assets.h"
+#include "http/assets.h"
 
 #include <check.h>
 #include <stdlib.h>

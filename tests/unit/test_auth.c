@@ -1,6 +1,6 @@
 /* auth: which requests are public, the Bearer header check and the constant-time comparison. */
-#include "auth.h"
-#include "routes.h"
+#include "api/command/auth.h"
+#include "api/command/routes.h"
 
 #include <check.h>
 #include <stdlib.h>

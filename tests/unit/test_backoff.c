@@ -1,6 +1,6 @@
-/* backoff: the one exponential backoff (lib/backoff.h): doubling from min to max, and back to min
- * after a success. */
-#include "backoff.h"
+/* backoff: the one exponential backoff (lib/base/backoff.h): doubling from min to max, and back to
+ * min after a success. */
+#include "base/backoff.h"
 
 #include <check.h>
 #include <stdlib.h>

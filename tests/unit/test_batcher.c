@@ -1,6 +1,6 @@
 /* batcher: a lone item runs at once, alone; items that arrive while a batch runs go together in
  * the next one, in order, at most max_batch each; max_running batches run at once. */
-#include "batcher.h"
+#include "base/batcher.h"
 
 #include <check.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* clientaddr: whose address a request counts against, behind trusted proxies or not. */
-#include "clientaddr.h"
+#include "http/clientaddr.h"
 
 #include <check.h>
 #include <stdlib.h>

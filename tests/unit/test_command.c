@@ -1,5 +1,5 @@
 /* command: SQLSTATEs raised by the command functions map to the documented status and code. */
-#include "command.h"
+#include "api/command/command.h"
 
 #include <check.h>
 #include <stdlib.h>

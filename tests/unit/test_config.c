@@ -1,5 +1,5 @@
 /* config: defaults, overrides, bounds and required variables. */
-#include "config.h"
+#include "base/config.h"
 
 #include <check.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* consistency: parsing X-Consistency-Token, and the hub that parks requests until a
  * notification, their deadline or shutdown resumes them. MHD's suspend/resume are replaced by
  * fakes that count per connection. */
-#include "consistency.h"
+#include "api/query/consistency.h"
 
 #include <check.h>
 #include <stdlib.h>

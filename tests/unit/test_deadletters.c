@@ -1,8 +1,8 @@
 /* The command API's dead-letter actions (api/command/deadletters): which origins CORS allows,
  * which paths leave the token to the handler, and that those paths stay out of the public ones
  * for any other route. */
-#include "auth.h"
-#include "deadletters.h"
+#include "api/command/auth.h"
+#include "api/command/deadletters.h"
 
 #include <check.h>
 #include <stdlib.h>

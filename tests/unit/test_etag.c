@@ -1,6 +1,6 @@
 /* etag: the tag of a body is stable and differs with the body; If-None-Match lists, weak tags,
  * "*" and malformed values. */
-#include "etag.h"
+#include "http/etag.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* event_batch: envelope validation (poison detection), the ids the consumer logs, and the JSON
  * array built for apply_events(). */
-#include "event_batch.h"
+#include "mq/event_batch.h"
 
 #include <check.h>
 #include <jansson.h>

@@ -1,6 +1,6 @@
 /* idempotency: which Idempotency-Key values are accepted, and how a reused key maps. */
-#include "command.h"
-#include "idempotency.h"
+#include "api/command/command.h"
+#include "api/command/idempotency.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * list of every in-flight id the next fetch leaves out, and confirms that span several batches
  * (mq_confirms_settle_span over the ring's confirms). Batches are built client-side with libpq's
  * PQmakeEmptyPGresult/PQsetvalue. */
-#include "../../relay/inflight.h" /* the Makefile puts only lib/ and api/ on the include path */
+#include "relay/inflight.h"
 
 #include <check.h>
 #include <stdio.h>

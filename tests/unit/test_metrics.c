@@ -1,8 +1,8 @@
 /* metrics: the registry's exact text exposition (HELP/TYPE, escaping, cumulative buckets, _sum and
  * _count, untouched labelled children left out), lock-free updates from several threads, the HTTP
  * request metrics (route pattern, never the raw path; "unmatched"; codes and classes). */
-#include "httpmetrics.h"
-#include "metrics.h"
+#include "http/httpmetrics.h"
+#include "metrics/metrics.h"
 
 #include <check.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* mq: publisher-confirm book-keeping over delivery tags (with and without `multiple`), broker
  * URL parsing, the derived retry and dead-letter queue names, and reading message headers. */
-#include "mq.h"
+#include "mq/mq.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* orderbatch_json: the batch statement's parameter carries each order's body as JSON (not as a
  * string), its traceparent, and with a key the key, its time-to-live and path, escaped. */
-#include "orderbatch.h"
+#include "api/command/orderbatch.h"
 
 #include <check.h>
 #include <jansson.h>

@@ -1,7 +1,7 @@
 /* outbox: the id array literal the relay sends to PostgreSQL, for both its uses: the rows of the
  * batch in flight that the next fetch leaves out (every row), and the rows marked published (the
  * acked ones only). Batches are built client-side with libpq's PQmakeEmptyPGresult/PQsetvalue. */
-#include "../../relay/outbox.h" /* the Makefile puts only lib/ and api/ on the include path */
+#include "relay/outbox.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* procmetrics: build_info carries the version and the libraries; process_* read this process's
  * real figures (CPU grows with work, memory and descriptors are positive, an opened file shows,
  * the start time is in the past). */
-#include "cli.h"
-#include "metrics.h"
-#include "procmetrics.h"
+#include "base/version.h"
+#include "metrics/metrics.h"
+#include "metrics/procmetrics.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -41,7 +41,7 @@ START_TEST(build_info_names_version_and_libraries)
     struct procmetrics *p = procmetrics_new(m);
     char *s = render(m), want[256];
 
-    snprintf(want, sizeof want, "build_info{version=\"%s\",libpq=\"", cli_version());
+    snprintf(want, sizeof want, "build_info{version=\"%s\",libpq=\"", version_string());
     ck_assert_msg(strstr(s, want) != NULL, "%s", s);
     ck_assert_ptr_nonnull(strstr(s, "libmicrohttpd=\"0."));
     ck_assert_ptr_nonnull(strstr(s, "librabbitmq=\""));

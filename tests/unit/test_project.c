@@ -1,7 +1,7 @@
 /* project: which deliveries a CQ425 from apply_events() names as early (project_ids_name over the
  * error's DETAIL, event ids separated by spaces). A delivery it names is set aside; one it does
  * not name must never be, or the batch would be acked without it being applied. */
-#include "../../consumer/project.h" /* the Makefile puts only lib/ and api/ on the include path */
+#include "consumer/project.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* ratelimit: the token bucket per address, its refill, Retry-After and the bounded table. */
-#include "ratelimit.h"
+#include "http/ratelimit.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* respcache: the LRU bounds (entries and bytes), precise invalidation, the generation that
  * refuses an answer read before an invalidation, flush and bypass while not listening, threads,
  * and the cost of a hit (printed). */
-#include "respcache.h"
+#include "http/respcache.h"
 
 #include <check.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* router: pattern matching, id capture, 404 vs 405. */
-#include "router.h"
+#include "http/router.h"
 
 #include <check.h>
 #include <stdio.h>

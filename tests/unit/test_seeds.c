@@ -1,9 +1,9 @@
 /* seeds (api/command/seeds.c): the seed commands' bodies are checked as strictly as the project's
  * own, with the seed's field names in the errors; the routes are in the command API's table. */
-#include "api_error.h"
-#include "router.h"
-#include "routes.h"
-#include "../../api/command/seeds.h"
+#include "http/api_error.h"
+#include "http/router.h"
+#include "api/command/routes.h"
+#include "api/command/seeds.h"
 
 #include <check.h>
 #include <stdlib.h>

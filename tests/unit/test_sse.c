@@ -1,6 +1,6 @@
 /* sse: what each stream's content reader writes, and when it parks (suspends) or is woken. The
  * MHD suspend/resume calls are replaced by fakes that count per connection. */
-#include "sse.h"
+#include "http/sse.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* The pipeline's status for the dashboard: the relay's status message (relay/status: its JSON,
  * its pacing), the consumer's recognition of it (consumer/status) and the dead-letter notes the
  * consumer stores for the dashboard's panel (consumer/deadletter). */
-#include "../../consumer/deadletter.h" /* the Makefile puts only lib/ and api/ on the include path */
-#include "../../consumer/status.h"
-#include "../../relay/status.h"
+#include "consumer/deadletter.h"
+#include "consumer/status.h"
+#include "relay/status.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* tracing: which request ids and traceparents are taken, and the ones made. */
-#include "tracing.h"
+#include "base/tracing.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* validate + jsonv: every malformed or invalid body is refused with the right code and field. */
-#include "api_error.h"
-#include "jsonv.h"
-#include "validate.h"
+#include "http/api_error.h"
+#include "http/jsonv.h"
+#include "api/command/validate.h"
 
 #include <check.h>
 #include <stdlib.h>

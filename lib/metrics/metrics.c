@@ -1,0 +1,576 @@
+#include "metrics/metrics.h"
+
+#include "base/xalloc.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum family_type { FAMILY_COUNTER, FAMILY_GAUGE, FAMILY_HISTOGRAM };
+
+struct family;
+
+struct metrics_counter {
+    _Atomic uint64_t v;
+    const struct family *fam;
+    char *labels; /* rendered: a="x",b="y"; "" when unlabelled */
+};
+
+struct metrics_gauge {
+    _Atomic uint64_t bits; /* the double's bit pattern */
+    const struct family *fam;
+    char *labels;
+};
+
+struct metrics_histogram {
+    _Atomic uint64_t buckets[METRICS_MAX_BUCKETS + 1]; /* per bucket, not cumulative; last: +Inf */
+    _Atomic uint64_t sum_bits;
+    const struct family *fam;
+    char *labels;
+};
+
+struct family {
+    struct family *next;
+    enum family_type type;
+    char *name, *help;
+    bool labelled;
+    size_t nchildren;
+    double bounds[METRICS_MAX_BUCKETS];
+    size_t nbounds;
+    union {
+        struct metrics_counter *counters;
+        struct metrics_gauge *gauges;
+        struct metrics_histogram *histograms;
+    } u;
+};
+
+struct metrics {
+    struct family *first, *last;
+    struct {
+        void (*fn)(void *arg);
+        void *arg;
+    } collectors[METRICS_MAX_COLLECTORS];
+    size_t ncollectors;
+};
+
+static uint64_t double_bits(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+static double bits_double(uint64_t b)
+{
+    double v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("metrics: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+/* --- text buffer ----------------------------------------------------------------------------- */
+
+struct buf {
+    char *s;
+    size_t len, cap;
+};
+
+static void buf_reserve(struct buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    while (b->len + extra + 1 > b->cap)
+        b->cap = b->cap == 0 ? 4096 : b->cap * 2;
+    b->s = xrealloc(b->s, b->cap);
+}
+
+static void buf_put(struct buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void buf_puts(struct buf *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Escapes for a label value (backslash, double quote, line feed) or, with help set, for a HELP
+ * text (backslash and line feed only). */
+static void buf_escaped(struct buf *b, const char *s, bool help)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\')
+            buf_puts(b, "\\\\");
+        else if (*s == '\n')
+            buf_puts(b, "\\n");
+        else if (*s == '"' && !help)
+            buf_puts(b, "\\\"");
+        else
+            buf_put(b, s, 1);
+    }
+}
+
+/* --- registration ---------------------------------------------------------------------------- */
+
+struct metrics *metrics_new(void)
+{
+    return xcalloc(1, sizeof(struct metrics));
+}
+
+static void family_free(struct family *f)
+{
+    for (size_t i = 0; i < f->nchildren; i++) {
+        switch (f->type) {
+        case FAMILY_COUNTER:
+            free(f->u.counters[i].labels);
+            break;
+        case FAMILY_GAUGE:
+            free(f->u.gauges[i].labels);
+            break;
+        case FAMILY_HISTOGRAM:
+            free(f->u.histograms[i].labels);
+            break;
+        }
+    }
+    switch (f->type) {
+    case FAMILY_COUNTER:
+        free(f->u.counters);
+        break;
+    case FAMILY_GAUGE:
+        free(f->u.gauges);
+        break;
+    case FAMILY_HISTOGRAM:
+        free(f->u.histograms);
+        break;
+    }
+    free(f->name);
+    free(f->help);
+    free(f);
+}
+
+void metrics_free(struct metrics *m)
+{
+    struct family *f, *next;
+
+    if (m == NULL)
+        return;
+    for (f = m->first; f != NULL; f = next) {
+        next = f->next;
+        family_free(f);
+    }
+    free(m);
+}
+
+static bool valid_name(const char *s, bool colon)
+{
+    if (s == NULL || *s == '\0' || (*s >= '0' && *s <= '9'))
+        return false;
+    for (; *s != '\0'; s++) {
+        bool ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                  (*s >= '0' && *s <= '9') || *s == '_' || (colon && *s == ':');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The rendered label pairs of child i. */
+static char *child_labels(const struct metrics_labels *l, size_t i)
+{
+    struct buf b = {NULL, 0, 0};
+
+    buf_reserve(&b, 0);
+    b.s[0] = '\0';
+    for (size_t k = 0; l != NULL && k < l->nlabels; k++) {
+        const char *v = l->values[i * l->nlabels + k];
+        buf_printf(&b, "%s%s=\"", k > 0 ? "," : "", l->names[k]);
+        buf_escaped(&b, v != NULL ? v : "", false);
+        buf_puts(&b, "\"");
+    }
+    return b.s;
+}
+
+static struct family *family_add(struct metrics *m, enum family_type type, const char *name,
+                                 const char *help, const struct metrics_labels *l)
+{
+    struct family *f;
+
+    if (!valid_name(name, true))
+        die("invalid metric name \"%s\"", name != NULL ? name : "(null)");
+    for (f = m->first; f != NULL; f = f->next)
+        if (strcmp(f->name, name) == 0)
+            die("metric \"%s\" registered twice", name);
+    if (l != NULL) {
+        if (l->nlabels == 0 || l->nlabels > METRICS_MAX_LABELS || l->nchildren == 0)
+            die("metric \"%s\": 1 to %d labels and at least one child expected", name,
+                METRICS_MAX_LABELS);
+        for (size_t k = 0; k < l->nlabels; k++) {
+            if (!valid_name(l->names[k], false) || strncmp(l->names[k], "__", 2) == 0)
+                die("metric \"%s\": invalid label name \"%s\"", name, l->names[k]);
+            if (type == FAMILY_HISTOGRAM && strcmp(l->names[k], "le") == 0)
+                die("metric \"%s\": a histogram cannot have a label named le", name);
+        }
+    }
+    f = xcalloc(1, sizeof *f);
+    f->type = type;
+    f->name = xstrdup(name);
+    f->help = xstrdup(help != NULL ? help : "");
+    f->labelled = l != NULL;
+    f->nchildren = l != NULL ? l->nchildren : 1;
+    if (m->last != NULL)
+        m->last->next = f;
+    else
+        m->first = f;
+    m->last = f;
+    return f;
+}
+
+static struct metrics_counter *counter_family(struct metrics *m, const char *name, const char *help,
+                                              const struct metrics_labels *l)
+{
+    struct family *f = family_add(m, FAMILY_COUNTER, name, help, l);
+
+    f->u.counters = xcalloc(f->nchildren, sizeof *f->u.counters);
+    for (size_t i = 0; i < f->nchildren; i++) {
+        atomic_init(&f->u.counters[i].v, 0);
+        f->u.counters[i].fam = f;
+        f->u.counters[i].labels = child_labels(l, i);
+    }
+    return f->u.counters;
+}
+
+static struct metrics_gauge *gauge_family(struct metrics *m, const char *name, const char *help,
+                                          const struct metrics_labels *l)
+{
+    struct family *f = family_add(m, FAMILY_GAUGE, name, help, l);
+
+    f->u.gauges = xcalloc(f->nchildren, sizeof *f->u.gauges);
+    for (size_t i = 0; i < f->nchildren; i++) {
+        atomic_init(&f->u.gauges[i].bits, double_bits(0.0));
+        f->u.gauges[i].fam = f;
+        f->u.gauges[i].labels = child_labels(l, i);
+    }
+    return f->u.gauges;
+}
+
+static struct metrics_histogram *histogram_family(struct metrics *m, const char *name,
+                                                  const char *help, const double *bounds,
+                                                  size_t nbounds, const struct metrics_labels *l)
+{
+    struct family *f;
+
+    if (nbounds > METRICS_MAX_BUCKETS)
+        die("metric \"%s\": at most %d buckets", name, METRICS_MAX_BUCKETS);
+    for (size_t i = 0; i < nbounds; i++)
+        if (isnan(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
+            die("metric \"%s\": bucket bounds must increase strictly", name);
+    f = family_add(m, FAMILY_HISTOGRAM, name, help, l);
+    memcpy(f->bounds, bounds, nbounds * sizeof *bounds);
+    f->nbounds = nbounds;
+    f->u.histograms = xcalloc(f->nchildren, sizeof *f->u.histograms);
+    for (size_t i = 0; i < f->nchildren; i++) {
+        struct metrics_histogram *h = &f->u.histograms[i];
+        for (size_t k = 0; k <= METRICS_MAX_BUCKETS; k++)
+            atomic_init(&h->buckets[k], 0);
+        atomic_init(&h->sum_bits, double_bits(0.0));
+        h->fam = f;
+        h->labels = child_labels(l, i);
+    }
+    return f->u.histograms;
+}
+
+struct metrics_counter *metrics_counter_new(struct metrics *m, const char *name, const char *help)
+{
+    return counter_family(m, name, help, NULL);
+}
+
+struct metrics_gauge *metrics_gauge_new(struct metrics *m, const char *name, const char *help)
+{
+    return gauge_family(m, name, help, NULL);
+}
+
+struct metrics_histogram *metrics_histogram_new(struct metrics *m, const char *name,
+                                                const char *help, const double *bounds,
+                                                size_t nbounds)
+{
+    return histogram_family(m, name, help, bounds, nbounds, NULL);
+}
+
+struct metrics_counter *metrics_counter_vec_new(struct metrics *m, const char *name,
+                                                const char *help, const struct metrics_labels *l)
+{
+    return counter_family(m, name, help, l);
+}
+
+struct metrics_gauge *metrics_gauge_vec_new(struct metrics *m, const char *name, const char *help,
+                                            const struct metrics_labels *l)
+{
+    return gauge_family(m, name, help, l);
+}
+
+struct metrics_histogram *metrics_histogram_vec_new(struct metrics *m, const char *name,
+                                                    const char *help, const double *bounds,
+                                                    size_t nbounds, const struct metrics_labels *l)
+{
+    return histogram_family(m, name, help, bounds, nbounds, l);
+}
+
+struct metrics_counter *metrics_counter_child(struct metrics_counter *c, size_t i)
+{
+    if (c == NULL || i >= c->fam->nchildren)
+        die("counter child %zu out of range", i);
+    return &c->fam->u.counters[i];
+}
+
+struct metrics_gauge *metrics_gauge_child(struct metrics_gauge *g, size_t i)
+{
+    if (g == NULL || i >= g->fam->nchildren)
+        die("gauge child %zu out of range", i);
+    return &g->fam->u.gauges[i];
+}
+
+struct metrics_histogram *metrics_histogram_child(struct metrics_histogram *h, size_t i)
+{
+    if (h == NULL || i >= h->fam->nchildren)
+        die("histogram child %zu out of range", i);
+    return &h->fam->u.histograms[i];
+}
+
+void metrics_on_collect(struct metrics *m, void (*fn)(void *arg), void *arg)
+{
+    if (m->ncollectors >= METRICS_MAX_COLLECTORS)
+        die("at most %d collectors", METRICS_MAX_COLLECTORS);
+    m->collectors[m->ncollectors].fn = fn;
+    m->collectors[m->ncollectors].arg = arg;
+    m->ncollectors++;
+}
+
+/* --- updates --------------------------------------------------------------------------------- */
+
+void metrics_counter_add(struct metrics_counter *c, uint64_t n)
+{
+    if (c != NULL)
+        atomic_fetch_add_explicit(&c->v, n, memory_order_relaxed);
+}
+
+void metrics_counter_inc(struct metrics_counter *c)
+{
+    metrics_counter_add(c, 1);
+}
+
+void metrics_counter_set(struct metrics_counter *c, uint64_t v)
+{
+    if (c != NULL)
+        atomic_store_explicit(&c->v, v, memory_order_relaxed);
+}
+
+uint64_t metrics_counter_value(const struct metrics_counter *c)
+{
+    return c != NULL ? atomic_load_explicit(&c->v, memory_order_relaxed) : 0;
+}
+
+void metrics_gauge_set(struct metrics_gauge *g, double v)
+{
+    if (g != NULL)
+        atomic_store_explicit(&g->bits, double_bits(v), memory_order_relaxed);
+}
+
+/* Adds delta to the double stored in *bits (compare-and-swap loop: lock-free). */
+static void add_double(_Atomic uint64_t *bits, double delta)
+{
+    uint64_t old = atomic_load_explicit(bits, memory_order_relaxed);
+
+    while (!atomic_compare_exchange_weak_explicit(bits, &old, double_bits(bits_double(old) + delta),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+void metrics_gauge_add(struct metrics_gauge *g, double delta)
+{
+    if (g != NULL)
+        add_double(&g->bits, delta);
+}
+
+double metrics_gauge_value(const struct metrics_gauge *g)
+{
+    return g != NULL ? bits_double(atomic_load_explicit(&g->bits, memory_order_relaxed)) : 0.0;
+}
+
+void metrics_histogram_observe(struct metrics_histogram *h, double v)
+{
+    size_t i = 0, n;
+
+    if (h == NULL)
+        return;
+    n = h->fam->nbounds;
+    while (i < n && v > h->fam->bounds[i]) /* a bucket counts values <= its bound */
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    add_double(&h->sum_bits, v);
+}
+
+uint64_t metrics_histogram_count(const struct metrics_histogram *h)
+{
+    uint64_t n = 0;
+
+    if (h == NULL)
+        return 0;
+    for (size_t i = 0; i <= h->fam->nbounds; i++)
+        n += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+    return n;
+}
+
+double metrics_histogram_sum(const struct metrics_histogram *h)
+{
+    return h != NULL ? bits_double(atomic_load_explicit(&h->sum_bits, memory_order_relaxed)) : 0.0;
+}
+
+/* --- rendering ------------------------------------------------------------------------------- */
+
+const char *metrics_format_double(char *buf, size_t len, double v)
+{
+    if (isnan(v)) {
+        snprintf(buf, len, "NaN");
+    } else if (isinf(v)) {
+        snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
+    } else if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+        snprintf(buf, len, "%lld", (long long)v); /* an integer, and never "-0" */
+    } else {
+        for (int p = 1; p <= 17; p++) {
+            snprintf(buf, len, "%.*g", p, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    }
+    return buf;
+}
+
+/* name{labels[,extra]} or name{extra} or name, without the value. */
+static void sample_name(struct buf *b, const char *name, const char *suffix, const char *labels,
+                        const char *extra)
+{
+    bool has_labels = labels[0] != '\0', has_extra = extra != NULL;
+
+    buf_puts(b, name);
+    buf_puts(b, suffix);
+    if (!has_labels && !has_extra)
+        return;
+    buf_puts(b, "{");
+    buf_puts(b, labels);
+    if (has_labels && has_extra)
+        buf_puts(b, ",");
+    if (has_extra)
+        buf_puts(b, extra);
+    buf_puts(b, "}");
+}
+
+static void render_histogram(struct buf *b, const struct family *f,
+                             const struct metrics_histogram *h)
+{
+    uint64_t counts[METRICS_MAX_BUCKETS + 1], cumulative = 0;
+    char num[64], le[80];
+
+    for (size_t i = 0; i <= f->nbounds; i++)
+        counts[i] = atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+    for (size_t i = 0; i <= f->nbounds; i++)
+        cumulative += counts[i];
+    if (f->labelled && cumulative == 0)
+        return;
+    cumulative = 0;
+    for (size_t i = 0; i <= f->nbounds; i++) {
+        cumulative += counts[i];
+        if (i < f->nbounds)
+            snprintf(le, sizeof le, "le=\"%s\"",
+                     metrics_format_double(num, sizeof num, f->bounds[i]));
+        else
+            snprintf(le, sizeof le, "le=\"+Inf\"");
+        sample_name(b, f->name, "_bucket", h->labels, le);
+        buf_printf(b, " %llu\n", (unsigned long long)cumulative);
+    }
+    sample_name(b, f->name, "_sum", h->labels, NULL);
+    buf_printf(b, " %s\n", metrics_format_double(num, sizeof num, metrics_histogram_sum(h)));
+    /* the +Inf bucket's count, so that _count always equals it */
+    sample_name(b, f->name, "_count", h->labels, NULL);
+    buf_printf(b, " %llu\n", (unsigned long long)cumulative);
+}
+
+static void render_family(struct buf *b, const struct family *f)
+{
+    static const char *const types[] = {"counter", "gauge", "histogram"};
+    char num[64];
+
+    buf_printf(b, "# HELP %s ", f->name);
+    buf_escaped(b, f->help, true);
+    buf_printf(b, "\n# TYPE %s %s\n", f->name, types[f->type]);
+    for (size_t i = 0; i < f->nchildren; i++) {
+        switch (f->type) {
+        case FAMILY_COUNTER: {
+            uint64_t v = metrics_counter_value(&f->u.counters[i]);
+            if (f->labelled && v == 0)
+                break;
+            sample_name(b, f->name, "", f->u.counters[i].labels, NULL);
+            buf_printf(b, " %llu\n", (unsigned long long)v);
+            break;
+        }
+        case FAMILY_GAUGE:
+            sample_name(b, f->name, "", f->u.gauges[i].labels, NULL);
+            buf_printf(
+                b, " %s\n",
+                metrics_format_double(num, sizeof num, metrics_gauge_value(&f->u.gauges[i])));
+            break;
+        case FAMILY_HISTOGRAM:
+            render_histogram(b, f, &f->u.histograms[i]);
+            break;
+        }
+    }
+}
+
+char *metrics_render(struct metrics *m, size_t *len)
+{
+    struct buf b = {NULL, 0, 0};
+
+    for (size_t i = 0; i < m->ncollectors; i++)
+        m->collectors[i].fn(m->collectors[i].arg);
+    buf_reserve(&b, 0);
+    b.s[0] = '\0';
+    for (const struct family *f = m->first; f != NULL; f = f->next)
+        render_family(&b, f);
+    if (len != NULL)
+        *len = b.len;
+    return b.s;
+}

@@ -1,0 +1,231 @@
+/* mq: RabbitMQ helpers over librabbitmq-c 0.11, shared by the relay and the consumer.
+ *
+ * The module prefix is mq_ (librabbitmq owns amqp_), and the header is not called amqp.h: with
+ * -Ilib it would shadow the library's <amqp.h>, which <amqp_tcp_socket.h> includes.
+ *
+ * Every connection uses one channel, MQ_CHANNEL. A connection is not shared between threads.
+ * Memory: struct mq_broker owns a copy of the URL (mq_broker_release frees it); a connection
+ * returned by mq_connect*() belongs to the caller, who ends it with mq_close(). */
+#ifndef CQ_MQ_H
+#define CQ_MQ_H
+
+#include "base/config.h"
+
+#include <amqp.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MQ_CHANNEL 1
+
+/* --- broker address ------------------------------------------------------------------------- */
+
+struct mq_broker {
+    char *buf; /* amqp_parse_url() works in place on this copy; info points into it */
+    struct amqp_connection_info info;
+};
+
+/* Parses an amqp:// URL (amqp://user:pass@host:port/vhost, percent-decoded; the vhost defaults
+ * to "/"). Returns 0, or -1 with err (which never contains the URL: it may hold a password). */
+__attribute__((warn_unused_result)) int mq_broker_parse(struct mq_broker *b, const char *url,
+                                                        char *err, size_t errlen);
+void mq_broker_release(struct mq_broker *b);
+
+/* --- topology ------------------------------------------------------------------------------- */
+
+/* Every name the services declare. Both services (and tools/deadletters) fill it with
+ * mq_topology_init() and call mq_declare_topology() with it, so declarations are identical and
+ * idempotent.
+ *
+ * Besides the exchange and the two queues bound to it there are two queues of the read model's
+ * own, reached through the default exchange (routing key = queue name), never bound to the
+ * exchange:
+ * - <queue>.retry: a quorum queue without consumers. The consumer publishes a message it could not
+ *   apply here with a per-message TTL (expiration); when it expires the broker dead-letters it back
+ *   to <queue> (at-least-once dead-lettering: dead-letter-strategy=at-least-once, which needs
+ *   overflow=reject-publish). Quorum queues pause now and then (MACHINE-NOTES), which costs nothing
+ *   on this low-volume path; the main queue stays classic.
+ * - <queue>.dead: a classic queue holding messages that failed their last allowed attempt, with the
+ *   reason in their headers (MQ_HDR_*), until scripts/deadletters.sh requeues or drops them.
+ * New queues have new names: an existing queue's arguments are never changed (a re-declaration
+ * with other arguments fails with PRECONDITION_FAILED). */
+struct mq_topology {
+    const char *exchange;   /* durable topic exchange */
+    const char *queue;      /* read-model queue, bound with "#" */
+    const char *mood_queue; /* bound with "mood.#" */
+    char retry_queue[256];  /* <queue>.retry */
+    char dead_queue[256];   /* <queue>.dead */
+};
+
+/* Fills t; the strings must outlive it. Returns 0, or -1 with err when a derived queue name would
+ * be longer than AMQP allows (255 bytes). */
+__attribute__((warn_unused_result)) int mq_topology_init(struct mq_topology *t,
+                                                         const char *exchange, const char *queue,
+                                                         const char *mood_queue, char *err,
+                                                         size_t errlen);
+
+/* Declares the exchange, the queues and their bindings on MQ_CHANNEL. Returns 0 or -1 with err. */
+__attribute__((warn_unused_result)) int mq_declare_topology(amqp_connection_state_t conn,
+                                                            const struct mq_topology *t, char *err,
+                                                            size_t errlen);
+
+/* Headers the consumer sets on a message it sends to the retry or dead-letter queue. */
+#define MQ_HDR_ATTEMPTS "x-cqrs-attempts"       /* long: tries so far (>= 1) */
+#define MQ_HDR_REASON "x-cqrs-reason"           /* text: why the last try failed */
+#define MQ_HDR_SQLSTATE "x-cqrs-sqlstate"       /* text: SQLSTATE of the last try, may be "" */
+#define MQ_HDR_ROUTING_KEY "x-cqrs-routing-key" /* text: the routing key the relay used */
+#define MQ_HDR_FAILED_AT "x-cqrs-failed-at"     /* timestamp: when the last try failed */
+
+/* Looks key up in a headers table. An integer of any AMQP width goes to *out (true); anything else
+ * or no such key: false. */
+bool mq_header_int(const amqp_table_t *t, const char *key, long long *out);
+/* A string (utf8 or bytes) value of key into buf, NUL-terminated and truncated (true); false, with
+ * buf "", when missing or not a string. */
+bool mq_header_str(const amqp_table_t *t, const char *key, char *buf, size_t len);
+/* The headers of props, or NULL when it has none. */
+const amqp_table_t *mq_headers(const amqp_basic_properties_t *props);
+
+/* --- connections ---------------------------------------------------------------------------- */
+
+/* Checks AMQP_HEARTBEAT_S (the heartbeat asked for at login, default 10 s; 0 = none): 0, or -1
+ * with err naming it (a service calls it at start and exits 2; a bad value otherwise falls back
+ * to the default). */
+__attribute__((warn_unused_result)) int mq_check_options(char *err, size_t errlen);
+/* Those variables, for --help (lib/service/cli.h). */
+extern const struct config_table mq_config_table;
+
+enum mq_flags {
+    MQ_CONFIRMS = 1 << 0, /* put the channel in publisher-confirm mode (confirm.select) */
+};
+
+/* Connects, logs in (advertising the connection.blocked capability, with AMQP_HEARTBEAT_S), opens
+ * MQ_CHANNEL, declares the topology and applies flags. Returns the connection, or NULL with err. */
+amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_topology *t,
+                                   unsigned flags, char *err, size_t errlen);
+
+/* Retries mq_connect with exponential backoff (100 ms to 5 s) until it succeeds or a stop is
+ * requested (then NULL). Logs each failure. */
+amqp_connection_state_t mq_connect_retry(const struct mq_broker *b, const struct mq_topology *t,
+                                         unsigned flags);
+
+/* Ends conn. polite: close the channel and the connection with the broker first (skip it when the
+ * connection is known to be broken: a dead peer would make the close wait for the RPC timeout). */
+void mq_close(amqp_connection_state_t conn, bool polite);
+
+/* Describes an RPC reply (library error, or the broker's close code and text) into buf. */
+const char *mq_reply_text(amqp_rpc_reply_t r, char *buf, size_t len);
+
+/* Describes a non-zero library status (amqp_status_enum) into buf. */
+const char *mq_status_text(int status, char *buf, size_t len);
+
+/* What a publishing connection's reader learns besides its confirms, filled by mq_service and
+ * mq_confirms_read. A basic.return is logged (event id, routing key) and handed to on_return
+ * (optional); connection.blocked / connection.unblocked set and clear blocked. Owned by the
+ * caller, one per connection; clear it when the connection is made again. */
+struct mq_returned {
+    const char *message_id; /* the event id the relay publishes as message_id ("" if none) */
+    const char *routing_key;
+    unsigned reply_code; /* 312 NO_ROUTE */
+};
+struct mq_watch {
+    bool blocked;             /* the broker blocked this connection (a resource alarm) */
+    char blocked_reason[128]; /* as the broker gave it: "low on memory" */
+    void (*on_return)(void *arg, const struct mq_returned *ret);
+    void *arg;
+};
+
+/* Handles one frame that is not what the caller waited for. Heartbeats, stray basic.ack/nack,
+ * connection.blocked/unblocked (logged) and basic.return (whose message is read, logged and
+ * dropped) are harmless: returns 0. channel.close and
+ * connection.close are answered with close-ok: returns -1 with err describing the broker's
+ * reason; the caller must then drop the connection. */
+__attribute__((warn_unused_result)) int
+mq_handle_frame(amqp_connection_state_t conn, const amqp_frame_t *frame, char *err, size_t errlen);
+
+/* Reads whatever frames are already waiting without blocking, which also sends heartbeats on an
+ * otherwise idle connection. Returns 0, or -1 with err when the connection or channel is gone.
+ * For publishing connections only: on a consuming channel a delivery read here counts as an
+ * error (the caller reconnects, and the broker redelivers it). */
+__attribute__((warn_unused_result)) int mq_service(amqp_connection_state_t conn, struct mq_watch *w,
+                                                   char *err, size_t errlen);
+
+/* Waits until conn's socket can take more bytes, so that a publish does not block on a broker
+ * that stopped reading (librabbitmq writes without a deadline), until deadline_ms (mq_now_ms's
+ * clock) or a stop request. Returns 0, or -1 with err: the caller drops the connection. */
+__attribute__((warn_unused_result)) int
+mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *err, size_t errlen);
+/* Milliseconds of CLOCK_MONOTONIC. */
+long long mq_now_ms(void);
+
+/* --- publisher confirms --------------------------------------------------------------------- */
+
+/* MQ_RETURNED: acked, but the broker returned it first as unroutable (a failed publish). */
+enum mq_confirm_state { MQ_PENDING = 0, MQ_ACKED, MQ_NACKED, MQ_RETURNED };
+
+/* Book-keeping for the confirms of one batch of n messages published with consecutive delivery
+ * tags first_tag .. first_tag + n - 1 on a confirm-mode channel. Pure logic, no I/O.
+ * The struct owns its state array (mq_confirms_release frees it). */
+struct mq_confirms {
+    uint64_t first_tag;
+    size_t n;
+    size_t low;     /* every entry below low is settled */
+    size_t pending; /* entries not yet acked or nacked */
+    size_t nacked;
+    size_t
+        returned; /* entries returned as unroutable (mq_confirms_return; their ack still comes) */
+    unsigned char *state;
+    size_t cap;
+};
+
+void mq_confirms_init(struct mq_confirms *c);
+void mq_confirms_release(struct mq_confirms *c);
+/* Starts a batch: n entries, all pending. */
+void mq_confirms_reset(struct mq_confirms *c, uint64_t first_tag, size_t n);
+/* Applies basic.ack (ack=true) or basic.nack for tag; multiple settles every pending entry up to
+ * and including tag. Tags below the batch (an earlier batch's) are ignored. Returns the number
+ * of entries newly settled, or -1 when tag lies beyond the batch (a protocol error). */
+long mq_confirms_settle(struct mq_confirms *c, uint64_t tag, bool multiple, bool ack);
+bool mq_confirms_done(const struct mq_confirms *c);
+/* Applies basic.ack or basic.nack for tag to n batches published one after another (cs[i+1]'s
+ * tags follow cs[i]'s; non-empty). With multiple, every batch the tag reaches is settled up to the
+ * tag (clamped to each batch's last tag); without, only the batch holding the tag. Tags below the
+ * batches (earlier batches', already dropped) are ignored. Returns the number of entries newly
+ * settled, or -1 when tag lies beyond the last batch. n = 0: nothing is in flight, returns 0. */
+long mq_confirms_settle_span(struct mq_confirms *const *cs, size_t n, uint64_t tag, bool multiple,
+                             bool ack);
+enum mq_confirm_state mq_confirms_state(const struct mq_confirms *c, size_t i);
+/* Entry i was returned by the broker (a basic.return, which comes before its ack): once acked it
+ * reads MQ_RETURNED, never MQ_ACKED. Counted once in returned. */
+void mq_confirms_return(struct mq_confirms *c, size_t i);
+/* The number of leading entries that are MQ_ACKED: the rows that may be marked published without
+ * marking one after a row that failed (returned, nacked) or is still pending. */
+size_t mq_confirms_acked_prefix(const struct mq_confirms *c);
+
+/* Publishes one message (mandatory) on a confirm-mode connection and waits up to timeout_ms for
+ * its confirm. *next_tag is the connection's next delivery tag (1 after confirm.select) and is
+ * advanced. Returns 0 when the broker acked it and did not return it as unroutable, or -1 with err
+ * (a nack, a return, a time-out or a broken connection: the caller drops the connection). */
+__attribute__((warn_unused_result)) int
+mq_publish_confirmed(amqp_connection_state_t conn, uint64_t *next_tag, const char *exchange,
+                     const char *routing_key, const amqp_basic_properties_t *props,
+                     amqp_bytes_t body, long timeout_ms, char *err, size_t errlen);
+
+/* Reads frames until every entry of c is settled or timeout_ms passes. Returns 0 when all are
+ * settled (some may be nacked), or -1 with err on time-out or connection/channel failure (the
+ * entries acked so far stay acked in c). A basic.return is logged as a warning. */
+__attribute__((warn_unused_result)) int mq_confirms_wait(amqp_connection_state_t conn,
+                                                         struct mq_confirms *c, long timeout_ms,
+                                                         char *err, size_t errlen);
+
+/* Reads every frame already available without blocking (which also sends heartbeats) and
+ * settles the confirms among the n consecutive batches cs (mq_confirms_settle_span). A
+ * basic.return goes to w (the caller finds the message by its id and calls mq_confirms_return),
+ * as do connection.blocked/unblocked. Returns 0, or -1 with err when the connection or channel is
+ * gone or a confirm names an unknown tag. */
+__attribute__((warn_unused_result)) int mq_confirms_read(amqp_connection_state_t conn,
+                                                         struct mq_confirms *const *cs, size_t n,
+                                                         struct mq_watch *w, char *err,
+                                                         size_t errlen);
+
+#endif
