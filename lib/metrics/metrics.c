@@ -1,5 +1,6 @@
 #include "metrics/metrics.h"
 
+#include "base/buf.h"
 #include "base/xalloc.h"
 
 #include <math.h>
@@ -83,54 +84,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt,
     abort();
 }
 
-/* --- text buffer ----------------------------------------------------------------------------- */
-
-struct buf {
-    char *s;
-    size_t len, cap;
-};
-
-static void buf_reserve(struct buf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap)
-        return;
-    while (b->len + extra + 1 > b->cap)
-        b->cap = b->cap == 0 ? 4096 : b->cap * 2;
-    b->s = xrealloc(b->s, b->cap);
-}
-
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-    buf_reserve(b, n);
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    buf_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* Escapes for a label value (backslash, double quote, line feed) or, with help set, for a HELP
- * text (backslash and line feed only). */
 static void buf_escaped(struct buf *b, const char *s, bool help)
 {
     for (; *s != '\0'; s++) {
