@@ -184,14 +184,15 @@ suite_unit() {
     record unit "$pass" "$fail"
 }
 
-# --- pgtap: pg_prove on db/tests/{write,read}/*.sql --------------------------------------------
-# prove_dir NAME URL DIR: run one folder; adds to pg_pass / pg_fail.
+# --- pgtap: pg_prove on db/tests/{write,read}/*.sql and */*.sql --------------------------------
+# prove_dir NAME URL DIR: run one folder (its files, then one folder per repeatable file of
+# migrations/NAME/functions/); adds to pg_pass / pg_fail.
 prove_dir() {
     local name="$1" url="$2" dir="$3" out st line result=""
     local tests=0 failed=0 missing=0 dubious=0 in_entry=0 cur_failed=0 cur_missing=0
     local -a files=()
     shopt -s nullglob
-    files=("$dir"/*.sql)
+    files=("$dir"/*.sql "$dir"/*/*.sql)
     shopt -u nullglob
     if ((${#files[@]} == 0)); then
         echo "run.sh: no pgTAP tests in $dir, skipped"
