@@ -5,7 +5,9 @@
 #     the repeatable files SIDE/functions/*.sql;
 #   - a repeatable file creates them with CREATE OR REPLACE (scripts/migrate.sh applies it again
 #     whenever it changes);
-#   - each function name is created in one file of the side, once: one current body.
+#   - each function name is created in one file of the side, once: one current body;
+#   - the pgTAP tests mirror the repeatable files: db/tests/SIDE/NN_role/ for each
+#     SIDE/functions/NN_role.sql, and no test folder without its file (besides 00_schema/).
 # One test per file and one per side; prints a line per failure and, last, "N passed, M failed".
 set -euo pipefail
 
@@ -46,6 +48,18 @@ for side in write read; do
         result "$([[ -z "$plain" ]] && echo 1 || echo 0)" \
             "$f is repeatable but creates without OR REPLACE: $(tr '\n' ',' <<<"$plain" | sed 's/,$//')"
         all+="$(awk -v f="$f" '$1 != "trigger" { print $2, f }' <<<"$found")"$'\n'
+    done
+    for f in "$dir"/functions/*.sql; do
+        [[ -e "$f" ]] || continue
+        t="db/tests/$side/$(basename "$f" .sql)"
+        result "$(compgen -G "$t/*.sql" >/dev/null && echo 1 || echo 0)" \
+            "$f has no pgTAP tests in $t/ (the tests mirror the repeatable files)"
+    done
+    for t in db/tests/"$side"/*/; do
+        t="${t%/}"
+        [[ -d "$t" && "${t##*/}" != 00_schema ]] || continue
+        result "$([[ -f "$dir/functions/${t##*/}.sql" ]] && echo 1 || echo 0)" \
+            "$t/ mirrors no repeatable file ($dir/functions/${t##*/}.sql does not exist)"
     done
     dups="$(awk 'NF { n[$1]++; where[$1] = where[$1] " " $2 } END { for (k in n) if (n[k] > 1) print k ":" where[k] }' <<<"$all" | sort)"
     result "$([[ -z "$dups" ]] && echo 1 || echo 0)" \
