@@ -12,10 +12,8 @@ export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}"
 applied=0
 skipped=0
 
-die() {
-    echo "migrate.sh: $*" >&2
-    exit 1
-}
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh" # die
 
 # run_psql URL ARGS...: psql without ~/.psqlrc, quiet, stopping at the first error.
 run_psql() {
