@@ -26,10 +26,8 @@ skipped=0
 rewritten=0
 side_applied=0
 
-die() {
-    echo "migrate.sh: $*" >&2
-    exit 1
-}
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh" # die
 
 # run_psql URL ARGS...: psql without ~/.psqlrc, quiet, stopping at the first error.
 run_psql() {

@@ -51,10 +51,9 @@ for arg in "$@"; do
     esac
 done
 
-die() {
-    echo "rebuild.sh: $*" >&2
-    exit 2
-}
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh"
+die_status=2 # die: exit status 2, failure (see above)
 
 [[ -n "${DATABASE_URL:-}" && -n "${READ_DATABASE_URL:-}" ]] || die "DATABASE_URL and READ_DATABASE_URL must be set"
 url_re='^(postgres(ql)?://[^/]*/)([^?]+)(\?.*)?$'
@@ -83,7 +82,7 @@ admin() {
     fi
     local sock="$STATE_DIR/pg/run"
     [[ -S "$sock/.s.PGSQL.${PG_PORT:-5432}" ]] || die "could not run '$1' (needs CREATEDB) and no local superuser socket in $sock"
-    psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$PG_PORT" -U postgres -d postgres -c "$1" >/dev/null
+    superuser_psql -A -t -d postgres -c "$1" >/dev/null
 }
 
 t0=$(date +%s%N)

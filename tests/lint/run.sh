@@ -31,25 +31,25 @@ shell_scripts() {
 }
 
 pass=0 fail=0
-while IFS= read -r f; do
-    if out="$(clang-format --dry-run --Werror "$f" 2>&1)"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "lint: clang-format: $f is not formatted (make format)"
-        head -n 6 <<<"$out"
-    fi
-done < <(git ls-files '*.c' '*.h')
+# check LINES MESSAGE CMD...: runs CMD FILE for each file read on stdin; a failure prints
+# "lint: MESSAGE" (FILE in place of {}) and the first LINES lines of CMD's output.
+check() {
+    local lines="$1" message="$2" f out
+    shift 2
+    while IFS= read -r f; do
+        if out="$("$@" "$f" 2>&1)"; then
+            pass=$((pass + 1))
+        else
+            fail=$((fail + 1))
+            echo "lint: ${message//\{\}/$f}"
+            head -n "$lines" <<<"$out"
+        fi
+    done
+}
 
-while IFS= read -r f; do
-    if out="$(shellcheck "$f" 2>&1)"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "lint: shellcheck: $f"
-        head -n 20 <<<"$out"
-    fi
-done < <(shell_scripts | sort -u)
+check 6 'clang-format: {} is not formatted (make format)' clang-format --dry-run --Werror \
+    < <(git ls-files '*.c' '*.h')
+check 20 'shellcheck: {}' shellcheck < <(shell_scripts | sort -u)
 
 # SQL filed by role: no function in a versioned migration, one current body each
 st=0
