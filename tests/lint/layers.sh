@@ -20,7 +20,7 @@ declare -A LIB_MAY_USE=(
     [pg]="base"
     [mq]="base"
     [http]="base metrics"
-    [service]="base metrics http pg mq"
+    [service]="base metrics domain http pg mq"
 )
 SERVICES="api/command api/query relay consumer tools"
 MAP=docs/architecture.md
