@@ -97,6 +97,7 @@ while IFS= read -r f; do
 done < <(git ls-files '*.c' '*.h')
 
 # The map: the folders named in the "Map of the tree" section, as "- `path/`" items.
+# shellcheck disable=SC2016 # the backquotes are the markdown's, not an expansion
 mapfile -t mapped < <(sed -n '/^## Map of the tree/,/^## /p' "$MAP" |
     sed -n 's/^- `\([^`]*\)\/`.*/\1/p')
 if ((${#mapped[@]} == 0)); then

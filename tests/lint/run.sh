@@ -2,8 +2,8 @@
 # The lint suite of `make test` (tests/run.sh) and `make lint`: clang-format --dry-run --Werror on
 # every tracked C file (the check `make format-check` makes) and shellcheck on every tracked shell
 # script (*.sh, .ci/run and any tracked file without an extension whose first line is a shell
-# shebang). Each file is one test; prints one line per failure and, as its last line,
-# "N passed, M failed". Exits non-zero if a file failed or a tool is missing.
+# shebang), and the layering check (tests/lint/layers.sh: each of its checks is a test). Each file
+# is one test; prints one line per failure and, as its last line, "N passed, M failed". Exits non-zero if a file failed or a tool is missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -49,6 +49,20 @@ while IFS= read -r f; do
         head -n 20 <<<"$out"
     fi
 done < <(shell_scripts | sort -u)
+
+# the layering check keeps docs/architecture.md's map of the tree true; its failure lines go out
+# as they are, its last line ("layers: N passed, M failed") is added to the totals
+layers_out="$(bash tests/lint/layers.sh 2>&1)" || true
+layers_last="$(tail -n 1 <<<"$layers_out")"
+if [[ "$layers_last" =~ ^layers:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    pass=$((pass + BASH_REMATCH[1]))
+    fail=$((fail + BASH_REMATCH[2]))
+    sed '$d' <<<"$layers_out"
+else
+    fail=$((fail + 1))
+    echo "lint: tests/lint/layers.sh did not finish"
+    head -n 20 <<<"$layers_out"
+fi
 
 echo "lint: $pass passed, $fail failed"
 ((fail == 0))
