@@ -158,6 +158,19 @@ static void *watch_main(void *arg)
             next_connect = 0; /* at once; backoff if that fails */
             continue;
         }
+        /* notifications that came while the tick's queries ran wait in libpq's buffer, where
+         * poll() does not see them: hand them over now and tick again */
+        if (conn != NULL) {
+            int n = drain_notifications(w, conn);
+            if (n > 0)
+                continue;
+            if (n < 0) {
+                watch_lost(w, conn);
+                conn = NULL;
+                next_connect = 0;
+                continue;
+            }
+        }
         if (conn == NULL && next_connect < wake_at)
             wake_at = next_connect;
         now = deadline_now_ms();
