@@ -3,7 +3,7 @@
 #include "http/assets.h"
 #include "base/config.h"
 #include "base/log.h"
-#include "pg/pgwatch.h"
+#include "notifier.h"
 #include "query.h"
 #include "service.h"
 #include "http/sse.h"
@@ -33,10 +33,10 @@ struct dashboard {
     char stall_after[24]; /* cfg.stall_after_ms as q_dashboard()'s parameter */
     char csp[256];        /* the page's policy: also connects to the command API */
     struct sse_hub *hub;
-    struct pgwatch *watch;
+    bool stopped;
 };
 
-/* pgwatch's params hook, in the watch thread: the parameter never changes. */
+/* the feed's params hook, in the notifier's thread: the parameter never changes. */
 static int watch_params(void *cls, const char **values)
 {
     const struct dashboard *d = cls;
@@ -59,7 +59,8 @@ static const struct config_var dashboard_vars[] = {
 };
 const struct config_table dashboard_config_table = CONFIG_TABLE(dashboard_vars);
 
-struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
+struct dashboard *dashboard_start(const struct apiserver_ctx *ctx, struct parking *lot,
+                                  struct notifier *n)
 {
     struct dashboard *d = xcalloc(1, sizeof *d);
     char err[256];
@@ -75,11 +76,9 @@ struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
              "frame-ancestors 'none'",
              d->cfg.command_port, d->cfg.command_port);
     /* dashboards are few: a sixteenth of the connections (the mood wall may hold 3/4) */
-    d->hub = sse_hub_new((size_t)ctx->cfg->connection_limit / 16 + 1, DASHBOARD_RETRY_MS);
+    d->hub = sse_hub_new(lot, (size_t)ctx->cfg->connection_limit / 16 + 1, DASHBOARD_RETRY_MS);
     sse_hub_set_per_ip_limit(d->hub, (size_t)d->cfg.per_ip_limit);
-    struct pgwatch_opts opts = {
-        .dsn = ctx->cfg->database_url,
-        .app = "query-api-dashboard-watch",
+    struct feed_opts opts = {
         .channel = DASHBOARD_CHANNEL,
         .sql = DASHBOARD_SQL,
         .keepalive_ms = d->cfg.keepalive_ms,
@@ -89,9 +88,8 @@ struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
         .params = watch_params,
         .params_cls = d,
     };
-    d->watch = pgwatch_start(&opts, err, sizeof err);
-    if (d->watch == NULL) {
-        log_error("could not start the dashboard stream", "error=\"%s\"", err);
+    if (notifier_add_feed(n, &opts) != 0) {
+        log_error("could not start the dashboard stream", "error=\"too many feeds\"");
         sse_hub_free(d->hub);
         free(d);
         return NULL;
@@ -102,10 +100,9 @@ struct dashboard *dashboard_start(const struct apiserver_ctx *ctx)
 
 void dashboard_stop(struct dashboard *d)
 {
-    if (d == NULL || d->watch == NULL)
+    if (d == NULL || d->stopped)
         return;
-    pgwatch_stop(d->watch);
-    d->watch = NULL;
+    d->stopped = true;
     sse_hub_close(d->hub);
     if (!sse_hub_wait_idle(d->hub, 2000))
         log_warn("dashboard streams still open at shutdown", "streams=%zu",
@@ -116,7 +113,6 @@ void dashboard_free(struct dashboard *d)
 {
     if (d == NULL)
         return;
-    pgwatch_stop(d->watch); /* NULL after dashboard_stop */
     sse_hub_free(d->hub);
     free(d);
 }

@@ -6,11 +6,12 @@
  *                              page's dead-letter panel; the actions are commands of the command
  *                              API (docs/api.md)
  *
- * The stream is fed like the mood wall's (lib/pg/pgwatch + lib/http/sse): one thread LISTENs on the
- * read DB's channel events_applied (notified once per consumer transaction, 0005_consistency.sql)
- * and runs q_dashboard() at most twice a second however busy the channel is, and at least once a
- * second (the rate, the lag and the stalled verdict change with time). The document carries its
- * time ("at"), so every run is pushed: 1 to 2 small events per second per client.
+ * The stream is fed like the mood wall's (feed.h + lib/http/sse): the query API's one notifier
+ * thread (notifier.h), which LISTENs on the read DB's channel events_applied among others
+ * (notified once per consumer transaction, 0005_consistency.sql), runs q_dashboard() at most
+ * twice a second however busy the channel is, and at least once a second (the rate, the lag and the
+ * stalled verdict change with time). The document carries its time ("at"), so every run is pushed:
+ * 1 to 2 small events per second per client.
  *
  * The query API never calls the relay or the broker: the pipeline's figures come from what the
  * read side receives (0015_pipeline_status.sql): the relay's status messages and the consumer's
@@ -24,13 +25,17 @@
 #include "service/apiserver.h"
 
 struct dashboard;
+struct notifier;
+struct parking;
 
-/* Reads its configuration and starts the stream's thread; NULL (logged) on failure. */
 /* The variables dashboard reads (--help, lib/service/cli.h). */
 extern const struct config_table dashboard_config_table;
 
-struct dashboard *dashboard_start(const struct apiserver_ctx *ctx);
-/* Stops the thread and ends the streams (waits up to 2 s for them). */
+/* Reads its configuration, makes the hub in lot and adds its feed to n (before n starts); NULL
+ * (logged) on failure. */
+struct dashboard *dashboard_start(const struct apiserver_ctx *ctx, struct parking *lot,
+                                  struct notifier *n);
+/* After the notifier stopped: ends the streams (waits up to 2 s for them). */
 void dashboard_stop(struct dashboard *d);
 /* After the HTTP server stopped. */
 void dashboard_free(struct dashboard *d);

@@ -3,7 +3,7 @@
 #include "http/assets.h"
 #include "base/config.h"
 #include "base/log.h"
-#include "pg/pgwatch.h"
+#include "notifier.h"
 #include "query.h"
 #include "service.h"
 #include "http/sse.h"
@@ -25,7 +25,7 @@ struct mood_config {
 struct mood {
     struct mood_config cfg;
     struct sse_hub *hub;
-    struct pgwatch *watch;
+    bool stopped;
 };
 
 static const struct config_var mood_vars[] = {
@@ -37,7 +37,7 @@ static const struct config_var mood_vars[] = {
 };
 const struct config_table mood_config_table = CONFIG_TABLE(mood_vars);
 
-struct mood *mood_start(const struct apiserver_ctx *ctx)
+struct mood *mood_start(const struct apiserver_ctx *ctx, struct parking *lot, struct notifier *n)
 {
     struct mood *mood = xcalloc(1, sizeof *mood);
     char err[256];
@@ -50,19 +50,16 @@ struct mood *mood_start(const struct apiserver_ctx *ctx)
     }
     /* suspended streams hold connections: leave a quarter of them to other requests */
     max_streams = (size_t)ctx->cfg->connection_limit * 3 / 4;
-    mood->hub = sse_hub_new(max_streams, MOOD_RETRY_MS);
+    mood->hub = sse_hub_new(lot, max_streams, MOOD_RETRY_MS);
     sse_hub_set_per_ip_limit(mood->hub, (size_t)mood->cfg.per_ip_limit);
-    struct pgwatch_opts opts = {
-        .dsn = ctx->cfg->database_url,
-        .app = "query-api-mood-watch",
+    struct feed_opts opts = {
         .channel = MOOD_CHANNEL,
         .sql = MOOD_STATS_SQL,
         .keepalive_ms = mood->cfg.keepalive_ms,
         .hub = mood->hub,
     };
-    mood->watch = pgwatch_start(&opts, err, sizeof err);
-    if (mood->watch == NULL) {
-        log_error("could not start the mood stream", "error=\"%s\"", err);
+    if (notifier_add_feed(n, &opts) != 0) {
+        log_error("could not start the mood stream", "error=\"too many feeds\"");
         sse_hub_free(mood->hub);
         free(mood);
         return NULL;
@@ -74,10 +71,9 @@ void mood_stop(struct mood *mood)
 {
     size_t streams;
 
-    if (mood == NULL || mood->watch == NULL)
+    if (mood == NULL || mood->stopped)
         return;
-    pgwatch_stop(mood->watch);
-    mood->watch = NULL;
+    mood->stopped = true;
     streams = sse_hub_streams(mood->hub);
     sse_hub_close(mood->hub);
     /* give the streams a moment to send their last chunk; MHD closes what is left */
@@ -90,7 +86,6 @@ void mood_free(struct mood *mood)
 {
     if (mood == NULL)
         return;
-    pgwatch_stop(mood->watch); /* NULL after mood_stop */
     sse_hub_free(mood->hub);
     free(mood);
 }

@@ -7,7 +7,9 @@
 #include "metrics/metrics.h"
 #include "mood.h"
 #include "pg/pg.h"
+#include "http/parking.h"
 #include "http/respcache.h"
+#include "notifier.h"
 #include "base/xalloc.h"
 
 #include <stddef.h>
@@ -81,7 +83,7 @@ static struct query_cache_metrics *cache_metrics_new(struct metrics *r, struct r
     return m;
 }
 
-/* The LISTEN thread (consistency.c) got its connection: cache only if the read DB sends the
+/* The notifier (notifier.h) got its connection: cache only if the read DB sends the
  * keys (migrations/read/0018_cache_invalidation.sql); or lost it (conn NULL). */
 static void cache_on_listen(void *cls, PGconn *conn)
 {
@@ -107,6 +109,18 @@ static void cache_on_payload(void *cls, const char *payload)
     respcache_invalidate_list(cls, payload);
 }
 
+static void query_service_free(struct query_service *qs)
+{
+    mood_free(qs->mood);
+    dashboard_free(qs->dashboard);
+    consistency_hub_free(qs->consistency);
+    notifier_free(qs->notifier);
+    parking_free(qs->lot);
+    respcache_free(qs->cache);
+    free(qs->cache_metrics);
+    free(qs);
+}
+
 int query_service_start(struct apiserver_ctx *ctx)
 {
     struct query_service *qs = xcalloc(1, sizeof *qs);
@@ -120,43 +134,31 @@ int query_service_start(struct apiserver_ctx *ctx)
     qs->cache = respcache_new((size_t)qs->cache_entries, (size_t)qs->cache_bytes);
     if (qs->cache != NULL)
         qs->cache_metrics = cache_metrics_new(ctx->metrics, qs->cache);
-    qs->mood = mood_start(ctx);
-    if (qs->mood == NULL) {
-        respcache_free(qs->cache);
-        free(qs->cache_metrics);
-        free(qs);
-        return -1;
-    }
-    struct consistency_opts opts = {
+    qs->lot = parking_new();
+    /* parked requests hold connections; the mood streams may hold 3/4 of them */
+    qs->consistency = consistency_hub_new(qs->lot, (size_t)ctx->cfg->connection_limit / 8 + 1);
+    consistency_hub_set_wait_ms(qs->consistency, qs->consistency_wait_ms);
+    consistency_hub_set_per_ip_limit(qs->consistency, (size_t)qs->consistency_per_ip_limit);
+    struct notifier_opts opts = {
         .dsn = ctx->cfg->database_url,
-        .app = "query-api-consistency-watch",
-        .wait_ms = qs->consistency_wait_ms,
-        /* parked requests hold connections; the mood streams may hold 3/4 of them */
-        .max_waiters = (size_t)ctx->cfg->connection_limit / 8 + 1,
-        .per_ip_waiters = (size_t)qs->consistency_per_ip_limit,
+        .app = "query-api-notifier",
+        .lot = qs->lot,
+        .consistency = qs->consistency,
         .on_listen = qs->cache != NULL ? cache_on_listen : NULL,
         .on_payload = qs->cache != NULL ? cache_on_payload : NULL,
         .cls = qs->cache,
     };
-    qs->consistency = consistency_start(&opts, err, sizeof err);
-    if (qs->consistency == NULL) {
-        log_error("could not start read-your-writes", "error=\"%s\"", err);
-        mood_stop(qs->mood);
-        mood_free(qs->mood);
-        respcache_free(qs->cache);
-        free(qs->cache_metrics);
-        free(qs);
+    qs->notifier = notifier_new(&opts);
+    qs->mood = mood_start(ctx, qs->lot, qs->notifier);
+    if (qs->mood != NULL)
+        qs->dashboard = dashboard_start(ctx, qs->lot, qs->notifier);
+    if (qs->mood == NULL || qs->dashboard == NULL) {
+        query_service_free(qs);
         return -1;
     }
-    qs->dashboard = dashboard_start(ctx);
-    if (qs->dashboard == NULL) {
-        consistency_stop(qs->consistency);
-        consistency_free(qs->consistency);
-        mood_stop(qs->mood);
-        mood_free(qs->mood);
-        respcache_free(qs->cache);
-        free(qs->cache_metrics);
-        free(qs);
+    if (notifier_start(qs->notifier, err, sizeof err) != 0) {
+        log_error("could not start the notifier", "error=\"%s\"", err);
+        query_service_free(qs);
         return -1;
     }
     ctx->ext = qs;
@@ -166,12 +168,20 @@ int query_service_start(struct apiserver_ctx *ctx)
 void query_service_stop(struct apiserver_ctx *ctx)
 {
     struct query_service *qs = ctx->ext;
+    size_t parked;
 
     if (qs == NULL)
         return;
-    consistency_stop(qs->consistency);
+    notifier_stop(qs->notifier); /* no wake-up but the closes below from here on */
+    parked = consistency_hub_parked(qs->consistency);
+    consistency_hub_close(qs->consistency);
+    /* the resumed requests answer 503; MHD must not stop while one is still suspended */
+    if (!consistency_hub_wait_idle(qs->consistency, 2000))
+        log_warn("requests still waiting for consistency at shutdown", NULL);
+    log_info("consistency waits closed", "parked=%zu", parked);
     mood_stop(qs->mood);
     dashboard_stop(qs->dashboard);
+    parking_close(qs->lot); /* anything still parked, and no new park */
 }
 
 void query_service_release(struct apiserver_ctx *ctx)
@@ -180,11 +190,6 @@ void query_service_release(struct apiserver_ctx *ctx)
 
     if (qs == NULL)
         return;
-    consistency_free(qs->consistency);
-    mood_free(qs->mood);
-    dashboard_free(qs->dashboard);
-    respcache_free(qs->cache);
-    free(qs->cache_metrics);
-    free(qs);
+    query_service_free(qs);
     ctx->ext = NULL;
 }

@@ -1,8 +1,10 @@
 /* service: the query API's own state (ctx->ext) and the apiserver hooks that start, stop and
- * free it with the server: the mood board's stream (mood.h), the read-your-writes waits
- * (consistency.h, configured by CONSISTENCY_WAIT_MS) and the answer cache of the GETs by id
- * (lib/http/respcache.h, QUERY_CACHE_ENTRIES and QUERY_CACHE_BYTES), which the read-your-writes
- * LISTEN thread keeps informed (docs/api.md#caching). */
+ * free it with the server: the one parking lot of its suspended connections
+ * (lib/http/parking.h), the one notifier thread and LISTEN connection (notifier.h) that wakes
+ * them, the mood board's stream (mood.h), the dashboard's (dashboard.h), the read-your-writes
+ * waits (consistency.h, configured by CONSISTENCY_WAIT_MS) and the answer cache of the GETs by
+ * id (lib/http/respcache.h, QUERY_CACHE_ENTRIES and QUERY_CACHE_BYTES), which the notifier keeps
+ * informed (docs/api.md#caching). */
 #ifndef CQ_QUERY_SERVICE_H
 #define CQ_QUERY_SERVICE_H
 
@@ -17,8 +19,10 @@ struct query_service {
     long cache_bytes;              /* QUERY_CACHE_BYTES */
     struct respcache *cache;       /* NULL when disabled */
     struct query_cache_metrics *cache_metrics;
+    struct parking *lot;       /* every suspended connection: streams and waits */
+    struct notifier *notifier; /* the one LISTEN connection and the thread that wakes them */
     struct mood *mood;
-    struct consistency *consistency;
+    struct consistency_hub *consistency;
     struct dashboard *dashboard; /* the operations dashboard (dashboard.h) */
 };
 

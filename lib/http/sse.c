@@ -1,7 +1,9 @@
 #include "http/sse.h"
 
+#include "base/buf.h"
 #include "base/deadline.h"
 #include "base/xalloc.h"
+#include "http/parking.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -17,13 +19,13 @@ struct sse_stream {
     struct sse_stream *prev, *next;
     struct sse_hub *hub;
     struct MHD_Connection *conn;
-    uint64_t seq_sent; /* seq of the last document written; 0: none yet */
-    uint64_t ka_sent;  /* keep-alive round last answered */
-    bool started;      /* "retry:" written */
-    bool suspended;    /* suspended by the reader, not yet resumed */
-    char client[48];   /* the client's address (req->client) */
-    char *out;         /* what is being written, and how much of it went out */
-    size_t out_len, out_off, out_cap;
+    struct parking_spot spot; /* parked by the reader, keyed by the hub */
+    uint64_t seq_sent;        /* seq of the last document written; 0: none yet */
+    uint64_t ka_sent;         /* keep-alive round last answered */
+    bool started;             /* "retry:" written */
+    char client[48];          /* the client's address (req->client) */
+    struct buf out;           /* what is being written */
+    size_t out_off;           /* how much of it went out */
 };
 
 struct sse_hub {
@@ -38,11 +40,11 @@ struct sse_hub {
     uint64_t seq; /* bumped by every new document; 0: no document yet */
     uint64_t ka;  /* bumped by every keep-alive round */
     bool closed;
-    void (*suspend)(struct MHD_Connection *);
-    void (*resume)(struct MHD_Connection *);
+    struct parking *lot; /* where the streams wait, under key */
+    uint64_t key;
 };
 
-struct sse_hub *sse_hub_new(size_t max_streams, unsigned retry_ms)
+struct sse_hub *sse_hub_new(struct parking *lot, size_t max_streams, unsigned retry_ms)
 {
     struct sse_hub *h = xcalloc(1, sizeof *h);
 
@@ -51,8 +53,8 @@ struct sse_hub *sse_hub_new(size_t max_streams, unsigned retry_ms)
     h->streams.prev = h->streams.next = &h->streams;
     h->max_streams = max_streams;
     h->retry_ms = retry_ms;
-    h->suspend = MHD_suspend_connection;
-    h->resume = MHD_resume_connection;
+    h->lot = lot;
+    h->key = parking_new_key(lot);
     return h;
 }
 
@@ -64,7 +66,8 @@ void sse_hub_free(struct sse_hub *h)
     while (h->streams.next != &h->streams) {
         struct sse_stream *st = h->streams.next;
         h->streams.next = st->next;
-        free(st->out);
+        parking_unpark(h->lot, &st->spot);
+        buf_free(&st->out);
         free(st);
     }
     free(h->doc);
@@ -90,26 +93,9 @@ static size_t streams_of(const struct sse_hub *h, const char *client)
     return n;
 }
 
-void sse_hub_set_conn_ops(struct sse_hub *h, void (*suspend)(struct MHD_Connection *),
-                          void (*resume)(struct MHD_Connection *))
+uint64_t sse_hub_key(const struct sse_hub *h)
 {
-    h->suspend = suspend;
-    h->resume = resume;
-}
-
-static void out_add(struct sse_stream *st, const char *s, size_t n)
-{
-    if (st->out_len + n > st->out_cap) {
-        st->out_cap = (st->out_len + n) * 2;
-        st->out = xrealloc(st->out, st->out_cap);
-    }
-    memcpy(st->out + st->out_len, s, n);
-    st->out_len += n;
-}
-
-static void out_add_str(struct sse_stream *st, const char *s)
-{
-    out_add(st, s, strlen(s));
+    return h->key;
 }
 
 /* Appends the current document as "data:" lines, one per line of doc (a line break is \n, \r\n
@@ -122,9 +108,9 @@ static void out_add_data(struct sse_stream *st, const char *doc, size_t len)
         size_t j = i;
         while (j < len && doc[j] != '\n' && doc[j] != '\r')
             j++;
-        out_add_str(st, "data: ");
-        out_add(st, doc + i, j - i);
-        out_add_str(st, "\n");
+        buf_puts(&st->out, "data: ");
+        buf_put(&st->out, doc + i, j - i);
+        buf_puts(&st->out, "\n");
         if (j == len)
             break;
         if (doc[j] == '\r' && j + 1 < len && doc[j + 1] == '\n')
@@ -137,30 +123,28 @@ static void out_add_data(struct sse_stream *st, const char *doc, size_t len)
  * the hub's mutex held. */
 static bool stream_next(struct sse_hub *h, struct sse_stream *st)
 {
-    char line[48];
     bool event = h->seq != 0 && st->seq_sent != h->seq;
 
-    st->out_len = st->out_off = 0;
+    buf_reset(&st->out);
+    st->out_off = 0;
     if (!st->started) {
-        snprintf(line, sizeof line, "retry: %u\n", h->retry_ms);
-        out_add_str(st, line);
+        buf_printf(&st->out, "retry: %u\n", h->retry_ms);
         st->started = true;
         if (!event) {
-            out_add_str(st, "\n");
+            buf_puts(&st->out, "\n");
             return true;
         }
     }
     if (event) {
-        snprintf(line, sizeof line, "id: %llu\n", (unsigned long long)h->seq);
-        out_add_str(st, line);
+        buf_printf(&st->out, "id: %llu\n", (unsigned long long)h->seq);
         out_add_data(st, h->doc, h->doc_len);
-        out_add_str(st, "\n");
+        buf_puts(&st->out, "\n");
         st->seq_sent = h->seq;
         st->ka_sent = h->ka; /* the event keeps the connection alive too */
         return true;
     }
     if (st->ka_sent != h->ka) {
-        out_add_str(st, ": keep-alive\n\n");
+        buf_puts(&st->out, ": keep-alive\n\n");
         st->ka_sent = h->ka;
         return true;
     }
@@ -176,23 +160,25 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
     (void)pos;
     pthread_mutex_lock(&h->mu);
-    if (st->out_off == st->out_len) {
+    if (st->out_off == st->out.len) {
         if (h->closed) {
             n = MHD_CONTENT_READER_END_OF_STREAM;
             goto out;
         }
         if (!stream_next(h, st)) {
-            /* nothing to say: park the connection until publish/keepalive/close resumes it */
-            st->suspended = true;
-            h->suspend(st->conn);
-            n = 0;
+            /* nothing to say: park the connection until publish/keepalive/close wakes the hub's
+             * key; a closed lot (shutdown) ends the stream */
+            n = parking_park(h->lot, &st->spot, st->conn, h->key, h->key, PARKING_NO_DEADLINE,
+                             st->client)
+                    ? 0
+                    : MHD_CONTENT_READER_END_OF_STREAM;
             goto out;
         }
     }
-    size_t len = st->out_len - st->out_off;
+    size_t len = st->out.len - st->out_off;
     if (len > max)
         len = max;
-    memcpy(buf, st->out + st->out_off, len);
+    memcpy(buf, st->out.s + st->out_off, len);
     st->out_off += len;
     n = (ssize_t)len;
 out:
@@ -207,12 +193,13 @@ static void stream_free(void *cls)
     struct sse_hub *h = st->hub;
 
     pthread_mutex_lock(&h->mu);
+    parking_unpark(h->lot, &st->spot); /* only if the server stopped with it parked */
     st->prev->next = st->next;
     st->next->prev = st->prev;
     if (--h->nstreams == 0)
         pthread_cond_broadcast(&h->drained);
     pthread_mutex_unlock(&h->mu);
-    free(st->out);
+    buf_free(&st->out);
     free(st);
 }
 
@@ -254,16 +241,12 @@ int sse_hub_attach(struct sse_hub *h, const struct http_request *req, struct htt
     return 0;
 }
 
-/* Resumes every suspended stream. Called with the hub's mutex held, so no stream is freed
- * meanwhile (MHD frees it through stream_free, which takes the mutex). */
+/* Resumes every parked stream of the hub (and no other spot of the lot). Called with the hub's
+ * mutex held, so no stream is freed meanwhile (MHD frees it through stream_free, which takes the
+ * mutex) and no reader parks between its decision and this wake-up. */
 static void wake_all(struct sse_hub *h)
 {
-    for (struct sse_stream *st = h->streams.next; st != &h->streams; st = st->next) {
-        if (st->suspended) {
-            st->suspended = false;
-            h->resume(st->conn);
-        }
-    }
+    parking_wake(h->lot, h->key);
 }
 
 bool sse_hub_publish(struct sse_hub *h, const char *doc, size_t len)

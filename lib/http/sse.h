@@ -4,9 +4,10 @@
  * the clients that watch it. Each stream is an HTTP response whose body a content reader
  * produces: when the client has not seen the current document, the reader writes it as one
  * event ("id: <n>", "data: <document>"); when a keep-alive is due, a comment line; otherwise it
- * suspends the connection and returns 0, so no pool thread waits for news.
- * sse_hub_publish() and sse_hub_keepalive() resume every suspended stream; sse_hub_close() ends
- * them all. A new stream first gets "retry: <ms>" and the current document, if there is one yet.
+ * parks the connection in the hub's parking lot (lib/http/parking.h) and returns 0, so no pool
+ * thread waits for news. sse_hub_publish() and sse_hub_keepalive() wake the hub's own streams
+ * (its key in the lot), not the other spots of the lot; sse_hub_close() ends them all. A new stream
+ * first gets "retry: <ms>" and the current document, if there is one yet.
  *
  * Threads: publish, keepalive and close may be called from any thread; the readers run in MHD's
  * pool threads. The hub must outlive the HTTP server, because MHD frees streams (in its own
@@ -19,12 +20,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+struct parking;
 struct sse_hub;
 
-/* max_streams: more concurrent streams are refused with 503 (keeps connections for other
- * requests); retry_ms: the reconnect delay the clients are told. */
-struct sse_hub *sse_hub_new(size_t max_streams, unsigned retry_ms);
+/* Streams park in lot (which must outlive the hub). max_streams: more concurrent streams are
+ * refused with 503 (keeps connections for other requests); retry_ms: the reconnect delay the
+ * clients are told. */
+struct sse_hub *sse_hub_new(struct parking *lot, size_t max_streams, unsigned retry_ms);
+/* The key (and group) the hub's streams are parked with in its lot. */
+uint64_t sse_hub_key(const struct sse_hub *h);
 /* At most per_ip streams per client address (0: no limit, the default). */
 void sse_hub_set_per_ip_limit(struct sse_hub *h, size_t per_ip);
 #define SSE_PER_IP_RETRY_S 5
@@ -47,9 +53,5 @@ void sse_hub_close(struct sse_hub *h);
 /* Waits up to timeout_ms until no stream is left; returns true if none is. */
 bool sse_hub_wait_idle(struct sse_hub *h, long timeout_ms);
 size_t sse_hub_streams(struct sse_hub *h);
-
-/* For tests: replace MHD_suspend_connection / MHD_resume_connection. */
-void sse_hub_set_conn_ops(struct sse_hub *h, void (*suspend)(struct MHD_Connection *),
-                          void (*resume)(struct MHD_Connection *));
 
 #endif

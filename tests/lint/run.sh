@@ -2,9 +2,9 @@
 # The lint suite of `make test` (tests/run.sh) and `make lint`: clang-format --dry-run --Werror on
 # every tracked C file (the check `make format-check` makes) and shellcheck on every tracked shell
 # script (*.sh, .ci/run and any tracked file without an extension whose first line is a shell
-# shebang), and tests/lint/sql-by-role.sh on migrations/. Each file is one test; prints one line
-# per failure and, as its last line, "N passed, M failed". Exits non-zero if a file failed or a
-# tool is missing.
+# shebang), tests/lint/sql-by-role.sh on migrations/ and the layering check (tests/lint/layers.sh),
+# each of their checks one test. Each file is one test; prints one line per failure and, as its
+# last line, "N passed, M failed". Exits non-zero if a file failed or a tool is missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -51,14 +51,20 @@ check 6 'clang-format: {} is not formatted (make format)' clang-format --dry-run
     < <(git ls-files '*.c' '*.h')
 check 20 'shellcheck: {}' shellcheck < <(shell_scripts | sort -u)
 
-# SQL filed by role: no function in a versioned migration, one current body each
-st=0
-out="$(tests/lint/sql-by-role.sh 2>&1)" || st=$?
-grep -v '^sql-by-role: [0-9]* passed' <<<"$out" || true
-if [[ "$(tail -n 1 <<<"$out")" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-    pass=$((pass + BASH_REMATCH[1])) fail=$((fail + BASH_REMATCH[2]))
-fi
-((st == 0)) || ((fail > 0)) || fail=$((fail + 1))
+# The tree's own rules, each check one test: SQL filed by role (no function in a versioned
+# migration, one current body each) and the layering of docs/architecture.md's map.
+for sub in sql-by-role layers; do
+    out="$(bash "tests/lint/$sub.sh" 2>&1)" || true
+    if [[ "$(tail -n 1 <<<"$out")" =~ ^$sub:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        pass=$((pass + BASH_REMATCH[1]))
+        fail=$((fail + BASH_REMATCH[2]))
+        sed '$d' <<<"$out"
+    else
+        fail=$((fail + 1))
+        echo "lint: tests/lint/$sub.sh did not finish"
+        head -n 20 <<<"$out"
+    fi
+done
 
 echo "lint: $pass passed, $fail failed"
 ((fail == 0))

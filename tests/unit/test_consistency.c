@@ -2,6 +2,9 @@
  * notification, their deadline or shutdown resumes them. MHD's suspend/resume are replaced by
  * fakes that count per connection. */
 #include "api/query/consistency.h"
+#include "http/parking.h"
+
+#include "tests/unit/fake_conn.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -93,20 +96,6 @@ END_TEST
 
 /* --- the hub --- */
 
-struct fake_conn {
-    int suspended, resumed;
-};
-
-static void fake_suspend(struct MHD_Connection *c)
-{
-    ((struct fake_conn *)(void *)c)->suspended++;
-}
-
-static void fake_resume(struct MHD_Connection *c)
-{
-    ((struct fake_conn *)(void *)c)->resumed++;
-}
-
 static int wakes;
 static void fake_wake(void *cls)
 {
@@ -114,13 +103,22 @@ static void fake_wake(void *cls)
     wakes++;
 }
 
+static struct parking *the_lot; /* the hub's, freed with it by hub_free */
+
 static struct consistency_hub *hub(size_t max)
 {
-    struct consistency_hub *h = consistency_hub_new(max);
-    consistency_hub_set_conn_ops(h, fake_suspend, fake_resume);
-    consistency_hub_set_waker(h, fake_wake, NULL);
+    the_lot = parking_new();
+    parking_set_conn_ops(the_lot, fake_suspend, fake_resume);
+    parking_set_waker(the_lot, fake_wake, NULL);
     wakes = 0;
-    return h;
+    return consistency_hub_new(the_lot, max);
+}
+
+static void hub_free(struct consistency_hub *h)
+{
+    consistency_hub_free(h);
+    parking_free(the_lot);
+    the_lot = NULL;
 }
 
 static struct consistency_wait *wait_for(struct consistency_hub *h, long long deadline)
@@ -129,8 +127,6 @@ static struct consistency_wait *wait_for(struct consistency_hub *h, long long de
     ck_assert_int_eq(parse_ok(U1, &t), 0);
     return consistency_wait_new(h, &t, deadline);
 }
-
-#define CONN(fc) ((struct MHD_Connection *)(void *)(fc))
 
 START_TEST(notify_resumes_parked)
 {
@@ -155,7 +151,7 @@ START_TEST(notify_resumes_parked)
     consistency_wait_free(wa);
     consistency_wait_free(wb);
     ck_assert(consistency_hub_wait_idle(h, 10));
-    consistency_hub_free(h);
+    hub_free(h);
 }
 END_TEST
 
@@ -174,7 +170,7 @@ START_TEST(notification_between_check_and_park_is_not_lost)
     consistency_hub_notify(h);
     ck_assert_int_eq(a.resumed, 1);
     consistency_wait_free(w);
-    consistency_hub_free(h);
+    hub_free(h);
 }
 END_TEST
 
@@ -184,28 +180,28 @@ START_TEST(deadlines_resume_and_wake_the_thread)
     struct fake_conn a = {0}, b = {0};
     struct consistency_wait *wa = wait_for(h, 1000), *wb = wait_for(h, 3000);
 
-    ck_assert_int_eq(consistency_hub_expire(h, 0), -1); /* nothing parked: sleeps long */
+    ck_assert_int_eq(parking_expire(the_lot, 0), -1); /* nothing parked: sleeps long */
     ck_assert_int_eq(consistency_hub_park(h, wb, CONN(&b), consistency_hub_seq(h)),
                      CONSISTENCY_PARKED);
     ck_assert_int_eq(wakes, 1); /* earlier than what the thread sleeps until */
     ck_assert_int_eq(consistency_hub_park(h, wa, CONN(&a), consistency_hub_seq(h)),
                      CONSISTENCY_PARKED);
     ck_assert_int_eq(wakes, 2);
-    ck_assert_int_eq(consistency_hub_expire(h, 999), 1000);
+    ck_assert_int_eq(parking_expire(the_lot, 999), 1000);
     ck_assert_int_eq(a.resumed + b.resumed, 0);
-    ck_assert_int_eq(consistency_hub_expire(h, 1000), 3000);
+    ck_assert_int_eq(parking_expire(the_lot, 1000), 3000);
     ck_assert_int_eq(a.resumed, 1);
     ck_assert_int_eq(b.resumed, 0);
     /* parked again: its old deadline is earlier than what the thread sleeps until */
     ck_assert_int_eq(consistency_hub_park(h, wa, CONN(&a), consistency_hub_seq(h)),
                      CONSISTENCY_PARKED);
     ck_assert_int_eq(wakes, 3);
-    ck_assert_int_eq(consistency_hub_expire(h, 5000), -1);
+    ck_assert_int_eq(parking_expire(the_lot, 5000), -1);
     ck_assert_int_eq(a.resumed, 2);
     ck_assert_int_eq(b.resumed, 1);
     consistency_wait_free(wa);
     consistency_wait_free(wb);
-    consistency_hub_free(h);
+    hub_free(h);
 }
 END_TEST
 
@@ -228,7 +224,7 @@ START_TEST(full_and_closed)
     consistency_wait_free(wa);
     consistency_wait_free(wb);
     ck_assert(consistency_hub_wait_idle(h, 10));
-    consistency_hub_free(h);
+    hub_free(h);
 }
 END_TEST
 
@@ -244,7 +240,7 @@ START_TEST(freeing_a_parked_wait_unparks_it)
     ck_assert_uint_eq(consistency_hub_parked(h), 0);
     consistency_hub_notify(h);
     ck_assert_int_eq(a.resumed, 0);
-    consistency_hub_free(h);
+    hub_free(h);
 }
 END_TEST
 

@@ -1,6 +1,9 @@
 /* sse: what each stream's content reader writes, and when it parks (suspends) or is woken. The
  * MHD suspend/resume calls are replaced by fakes that count per connection. */
+#include "http/parking.h"
 #include "http/sse.h"
+
+#include "tests/unit/fake_conn.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -8,25 +11,21 @@
 
 #define END_OF_STREAM ((ssize_t)-1)
 
-struct fake_conn {
-    int suspended, resumed;
-};
-
-static void fake_suspend(struct MHD_Connection *c)
+/* The hubs' parking lot (one per test process, as one per server). */
+static struct parking *lot(void)
 {
-    ((struct fake_conn *)(void *)c)->suspended++;
-}
+    static struct parking *l;
 
-static void fake_resume(struct MHD_Connection *c)
-{
-    ((struct fake_conn *)(void *)c)->resumed++;
+    if (l == NULL) {
+        l = parking_new();
+        parking_set_conn_ops(l, fake_suspend, fake_resume);
+    }
+    return l;
 }
 
 static struct sse_hub *hub(size_t max)
 {
-    struct sse_hub *h = sse_hub_new(max, 2000);
-    sse_hub_set_conn_ops(h, fake_suspend, fake_resume);
-    return h;
+    return sse_hub_new(lot(), max, 2000);
 }
 
 static void attach(struct sse_hub *h, struct fake_conn *fc, struct http_response *resp)
