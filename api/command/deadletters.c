@@ -1,12 +1,14 @@
 #include "deadletters.h"
 
 #include "auth.h"
-#include "command.h"
+#include "service.h"
+
 #include "base/config.h"
-#include "mq/dlq.h"
+#include "base/deadline.h"
 #include "base/log.h"
-#include "mq/mq.h"
 #include "base/xalloc.h"
+#include "mq/dlq.h"
+#include "mq/mq.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -16,7 +18,6 @@
 
 #define DL_CONFIRM_TIMEOUT_MS 10000
 #define DL_MAX_ORIGINS 8
-#define DL_PREFIX "/api/dead-letters/"
 
 struct dl_config {
     const char *broker_url; /* "" : the actions are off (503) */
@@ -122,11 +123,6 @@ void dl_actions_free(struct dl_actions *a)
     free(a);
 }
 
-bool dl_actions_path(const char *path)
-{
-    return strncmp(path, DL_PREFIX, strlen(DL_PREFIX)) == 0;
-}
-
 bool dl_actions_origin_allowed(const struct dl_actions *a, const char *origin)
 {
     if (a == NULL || origin == NULL)
@@ -196,16 +192,16 @@ static int publish_notice(amqp_connection_state_t conn, uint64_t *next_tag,
 {
     amqp_basic_properties_t props;
     char body[400], key[64], at[40];
-    struct timespec now;
+    long long now_us = deadline_wall_us();
+    time_t secs = (time_t)(now_us / 1000000);
     struct tm tm;
     int n;
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
     /* event_id is a router token: no character needs escaping in JSON */
-    n = snprintf(body, sizeof body, "{\"eventId\":\"%s\",\"status\":\"%s\",\"at\":\"%s.%06ldZ\"}",
-                 event_id, status, at, now.tv_nsec / 1000);
+    n = snprintf(body, sizeof body, "{\"eventId\":\"%s\",\"status\":\"%s\",\"at\":\"%s.%06lldZ\"}",
+                 event_id, status, at, now_us % 1000000);
     snprintf(key, sizeof key, "deadletter.DeadLetter%s",
              strcmp(status, "requeued") == 0 ? "Requeued" : "Dropped");
     memset(&props, 0, sizeof props);

@@ -38,9 +38,6 @@ struct dl_actions;
 struct dl_actions *dl_actions_new(void);
 void dl_actions_free(struct dl_actions *a);
 
-/* Whether path is one of the routes above (the authorize hook leaves them to the handler). */
-bool dl_actions_path(const char *path);
-
 /* Whether origin is allowed (exposed for tests). */
 bool dl_actions_origin_allowed(const struct dl_actions *a, const char *origin);
 

@@ -1,9 +1,11 @@
-/* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c and auth.c. */
-#include "service/apiserver.h"
+/* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c, service.c and
+ * auth.c. */
 #include "auth.h"
-#include "command.h"
 #include "deadletters.h"
 #include "routes.h"
+#include "service.h"
+
+#include "service/apiserver.h"
 
 int main(int argc, char **argv)
 {
