@@ -102,29 +102,29 @@ static int answer(const struct command *cmd, const char *trace_id, const char *p
     return 0;
 }
 
-/* The error for a command the database refused: a business error (command_map_sqlstate) or an
- * internal one. */
+/* Whether the database refused the command for a business rule (command_map_sqlstate): err is
+ * set and the refusal logged. */
+static bool rejected(const struct command *cmd, const char *state, const char *message,
+                     const char *column, struct api_error *err)
+{
+    if (command_map_sqlstate(state, message, column, err) == 0)
+        return false;
+    log_debug("command rejected", "stmt=%s code=%s", cmd->stmt, err->code);
+    return true;
+}
+
+/* The error for a command the database refused in a batch: a business error or an internal
+ * one. */
 static int refused(const struct command *cmd, const char *state, const char *message,
                    const char *column, struct api_error *err)
 {
     char q[300];
 
-    if (command_map_sqlstate(state, message, column, err) != 0) {
-        log_debug("command rejected", "stmt=%s code=%s", cmd->stmt, err->code);
+    if (rejected(cmd, state, message, column, err))
         return -1;
-    }
     log_error("statement failed", "sqlstate=%s error=%s", state != NULL ? state : "-",
               log_quote(q, sizeof q, message != NULL ? message : ""));
     return api_error_set(err, API_INTERNAL, "internal", "internal error");
-}
-
-static int unavailable(const char *detail, struct api_error *err)
-{
-    char q[600];
-
-    log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
-    return api_error_set(err, API_UNAVAILABLE, "unavailable",
-                         "the database is unavailable, retry later");
 }
 
 /* Runs stmt with params and answers with its row: (body, event ids, id for logs[, replayed]).
@@ -141,7 +141,7 @@ static int run_statement(const struct apiserver_ctx *ctx, const struct command *
 
     conn = pg_pool_acquire(ctx->pool, detail, sizeof detail);
     if (conn == NULL)
-        return unavailable(detail, err);
+        return apiserver_unavailable(detail, err);
     res = PQexecPrepared(conn, stmt, nparams, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         struct answer_row row = {
@@ -153,11 +153,9 @@ static int run_statement(const struct apiserver_ctx *ctx, const struct command *
         };
         rc = answer(cmd, trace_id, path, key, &row, resp);
     } else {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (command_map_sqlstate(state, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-                                 PQresultErrorField(res, PG_DIAG_COLUMN_NAME), err) != 0)
-            log_debug("command rejected", "stmt=%s code=%s", cmd->stmt, err->code);
-        else
+        if (!rejected(cmd, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+                      PQresultErrorField(res, PG_DIAG_COLUMN_NAME), err))
             apiserver_db_error(conn, res, err);
     }
     PQclear(res);
@@ -188,7 +186,7 @@ static int run_batched(const struct command_config *cfg, const struct command *c
         rc = refused(cmd, r.err_state, r.err_message, r.err_column, err);
         break;
     case ORDERBATCH_UNAVAILABLE:
-        rc = unavailable(r.err_message != NULL ? r.err_message : "", err);
+        rc = apiserver_unavailable(r.err_message != NULL ? r.err_message : "", err);
         break;
     }
     orderbatch_result_clear(&r);

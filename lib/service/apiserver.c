@@ -54,17 +54,23 @@ bool apiserver_db_unavailable(const PGconn *conn, const char *state)
            strcmp(state, "57014") == 0; /* cancelled: a shutdown's grace period ran out */
 }
 
+int apiserver_unavailable(const char *detail, struct api_error *err)
+{
+    char q[600];
+
+    log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
+    return api_error_set(err, API_UNAVAILABLE, "unavailable",
+                         "the database is unavailable, retry later");
+}
+
 int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char detail[512], q[600];
 
     pg_error_text(conn, res, detail, sizeof detail);
-    if (apiserver_db_unavailable(conn, state)) {
-        log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
-        return api_error_set(err, API_UNAVAILABLE, "unavailable",
-                             "the database is unavailable, retry later");
-    }
+    if (apiserver_db_unavailable(conn, state))
+        return apiserver_unavailable(detail, err);
     log_error("statement failed", "sqlstate=%s error=%s", state, log_quote(q, sizeof q, detail));
     return api_error_set(err, API_INTERNAL, "internal", "internal error");
 }

@@ -82,6 +82,10 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
  * shutting down, 500 otherwise (logged, never shown to the client). Returns -1. */
 int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err);
 
+/* The database could not be reached (detail: why, for the log): logged, and err is 503
+ * unavailable. Returns -1. */
+int apiserver_unavailable(const char *detail, struct api_error *err);
+
 /* Whether a failed statement's SQLSTATE (NULL: none) or its connection says the database is
  * unavailable (503) rather than that the statement failed (500): the rule apiserver_db_error
  * applies, for callers that answer later (api/command/orderbatch.c). */
