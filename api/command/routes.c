@@ -1,3 +1,5 @@
+/* routes: the command API's route table (routes.h): its commands, and each route with who may call
+ * it and what its handler runs. */
 #include "routes.h"
 
 #include "http/assets.h"
