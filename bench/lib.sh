@@ -6,6 +6,10 @@
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 export BENCH_LUA_DIR="$BENCH_DIR/lua"
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh" # superuser_psql (its die is replaced below)
+# shellcheck source=scripts/stack.sh
+source "$REPO_ROOT/scripts/stack.sh" # the throwaway stack: stack_init, stack_up, stack_db ...
 
 log() {
     printf '%s bench/%s: %s\n' "$(date +%T)" "${BENCH_STAGE:-run}" "$*" >&2
@@ -28,7 +32,7 @@ rsql() {
 # pg_super ARGS...: psql as the cluster's superuser over its socket (databases, the whole
 # cluster's pg_stat_activity), unaligned, tuples only; name the database with -d.
 pg_super() {
-    psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$STATE_DIR/pg/run" -p "$PG_PORT" -U postgres "$@"
+    superuser_psql -A -t "$@"
 }
 
 # url_db URL: the database name of a PostgreSQL URL.
@@ -268,9 +272,7 @@ reset_databases() {
         pg_super -d postgres -c "DROP DATABASE IF EXISTS \"$(url_db "$url")\" WITH (FORCE)" ||
             return 1
     done
-    {
-        "$REPO_ROOT/scripts/pg.sh" start && "$REPO_ROOT/scripts/migrate.sh"
-    } >>"$BENCH_TMP/stack.log" 2>&1 || return 1
+    stack_db >>"$BENCH_TMP/stack.log" 2>&1 || return 1
     services start
 }
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # bench/run.sh full|smoke: the benchmark harness (`make bench`, `make bench-smoke`).
 #
-# Installs what it needs, builds the services (-O2, build/bin) and the baseline publisher, starts
-# a throwaway stack (PostgreSQL, RabbitMQ and the four services) on free ports in a temp
-# STATE_DIR, loads 1,000 products, runs the stages (bench/<stage>.sh: write relay consumer e2e
-# scale query; query runs last, on the largest data set scale built) and writes the report with
-# bench/report.sh:
+# Installs what it needs (scripts/deps.sh), builds the services (-O2, build/bench) and the
+# baseline publisher, starts a throwaway stack (scripts/stack.sh: PostgreSQL, RabbitMQ and the four
+# services) on free ports in a temp STATE_DIR, loads 1,000 products, runs the stages
+# (bench/<stage>.sh: write relay consumer e2e scale query; query runs last, on the largest data
+# set scale built) and writes the report with bench/report.sh:
 #   full:  bench/results/latest.{md,json,png}, raw outputs in bench/results/tmp/
 #   smoke: bench/results/smoke/latest.{md,json,png}, raw outputs in bench/results/smoke/tmp/
 # smoke runs every stage for seconds on tiny data (5 s write runs: pgbench needs a few seconds
@@ -72,31 +72,9 @@ mkdir -p "$BENCH_OUT/series"
 
 # --- dependencies and build -----------------------------------------------------------------
 log "dependencies"
-scripts/deps.sh
-bench_packages=(wrk nginx-light gnuplot-nox linux-perf)
-missing=()
-for pkg in "${bench_packages[@]}"; do
-    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" == installed ]] ||
-        missing+=("$pkg")
-done
-if ((${#missing[@]} > 0)); then
-    ((EUID == 0)) || die "missing packages: ${missing[*]}; run as root to install them"
-    log "installing ${missing[*]}"
-    # no service (nginx) may start during the install, as in scripts/deps.sh
-    policy=/usr/sbin/policy-rc.d
-    created_policy=0
-    if [[ ! -e "$policy" ]]; then
-        printf '#!/bin/sh\n# temporary, from bench/run.sh: no service starts during install\nexit 101\n' \
-            >"$policy"
-        chmod 755 "$policy"
-        created_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    install_ok=1
-    { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; } || install_ok=0
-    ((created_policy)) && rm -f "$policy"
-    ((install_ok)) || die "could not install ${missing[*]}"
-fi
+# the project's packages (nginx, the query baseline, among them), the load generator, the chart
+# and the profiler
+scripts/deps.sh wrk gnuplot-nox linux-perf || die "could not install the dependencies"
 
 # A build folder of its own (a `make clean` elsewhere cannot pull binaries from under a run),
 # normal flags (-O2 -g, no sanitizer); the binaries are then copied into the run's STATE_DIR.
@@ -111,44 +89,16 @@ if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 BUILD="$BENCH_BUILD" SANIT
 fi
 
 # --- the stack ----------------------------------------------------------------------------------
-mapfile -t ports < <(scripts/free-port.sh 10)
-((${#ports[@]} == 10)) || die "could not pick free ports"
-STATE_DIR="$(mktemp -d /tmp/cqrs-bench.XXXXXX)"
-chmod 711 "$STATE_DIR" # the postgres user must be able to enter it
-export STATE_DIR
+# per-event info lines (relay, consumer) would write gigabytes at these rates; warn by default
+export LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}"
+unset RELAY_NOTIFY_MODE
+stack_init bench "$BENCH_TMP" BENCH_NGINX_PORT BENCH_MINIMAL_PORT || die "could not pick free ports"
 mkdir -p "$STATE_DIR/bin"
 cp "$BENCH_BUILD"/bin/{command-api,query-api,relay,consumer} "$BENCH_BUILD/bench/publisher" \
     "$BENCH_BUILD/bench/mhd_minimal" "$STATE_DIR/bin/"
 export BIN_DIR="$STATE_DIR/bin" BENCH_PUBLISHER="$STATE_DIR/bin/publisher"
 export BENCH_MHD_MINIMAL="$STATE_DIR/bin/mhd_minimal"
-export PG_PORT="${ports[0]}" AMQP_PORT="${ports[1]}" AMQP_DIST_PORT="${ports[2]}"
-export AMQP_EPMD_PORT="${ports[3]}" COMMAND_SERVICE_PORT="${ports[4]}" QUERY_SERVICE_PORT="${ports[5]}"
-export BENCH_NGINX_PORT="${ports[6]}" RELAY_METRICS_PORT="${ports[7]}" CONSUMER_METRICS_PORT="${ports[8]}"
-export BENCH_MINIMAL_PORT="${ports[9]}"
-export DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_write"
-export READ_DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_read"
-# each service as its own least-privilege role, as in production and tests/run.sh (this also
-# overrides role URLs a caller exported for another stack)
-export COMMAND_DATABASE_URL="postgresql://cqrs_command:cqrs_command@127.0.0.1:$PG_PORT/cqrs_write"
-export RELAY_DATABASE_URL="postgresql://cqrs_relay:cqrs_relay@127.0.0.1:$PG_PORT/cqrs_write"
-export QUERY_DATABASE_URL="postgresql://cqrs_query:cqrs_query@127.0.0.1:$PG_PORT/cqrs_read"
-unset CONSUMER_DATABASE_URL
-export BROKER_URL="amqp://cqrs:cqrs@127.0.0.1:$AMQP_PORT/cqrs"
-export COMMAND_URL="http://127.0.0.1:$COMMAND_SERVICE_PORT"
-export QUERY_URL="http://127.0.0.1:$QUERY_SERVICE_PORT"
-export HTTP_BIND_ADDRESS=127.0.0.1
-# per-event info lines (relay, consumer) would write gigabytes at these rates; warn by default
-export LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}"
-unset RABBITMQ_MANAGEMENT_PORT RELAY_NOTIFY_MODE
-# shellcheck source=scripts/env.sh disable=SC1091
-source scripts/env.sh # everything else from .env / .env.example
 
-cleaned=0
-cleanup() {
-    ((cleaned)) && return 0
-    cleaned=1
-    scripts/teardown.sh "$BENCH_TMP" bench/run.sh
-}
 # A stage runs in the background under timeout (its own process group), so that a signal here
 # is handled at once: the stage gets it too, then everything is stopped.
 stage_pid=""
@@ -159,14 +109,11 @@ on_signal() {
     fi
     exit "$1"
 }
-trap cleanup EXIT
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 
 log "stack in $STATE_DIR (PostgreSQL :$PG_PORT, RabbitMQ :$AMQP_PORT, command API :$COMMAND_SERVICE_PORT, query API :$QUERY_SERVICE_PORT)"
-{
-    scripts/pg.sh start && scripts/rabbit.sh start && scripts/migrate.sh
-} >>"$BENCH_TMP/stack.log" 2>&1 || die "could not start the stack; see $BENCH_TMP/stack.log"
+stack_up servers >>"$BENCH_TMP/stack.log" 2>&1 || die "could not start the stack; see $BENCH_TMP/stack.log"
 services start
 load_products || die "could not load the products"
 settle_within 120 0.3 || die "the products did not reach the read DB"
@@ -191,7 +138,7 @@ for stage in $STAGES; do
     fi
 done
 
-cleanup
+stack_stop
 log "=== report"
 report_ok=1
 BENCH_STAGE=report "$BENCH_DIR/report.sh" || report_ok=0

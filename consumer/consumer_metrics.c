@@ -1,5 +1,6 @@
 #include "consumer_metrics.h"
 
+#include "base/deadline.h"
 #include "metrics/metrics.h"
 #include "service/svc_metrics.h"
 #include "base/xalloc.h"
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The read DB's materialized views (mv_state); anything else counts as "other". */
 static const char *const views[] = {"mv_order_stats", "mv_sales_daily", "mv_top_products",
@@ -17,39 +17,20 @@ static const char *const views[] = {"mv_order_stats", "mv_sales_daily", "mv_top_
 static const double seconds_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                         0.1,   0.25,   0.5,   1,    2.5,   5};
 
-struct consumer_metrics {
-    struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
-    struct metrics_counter *consumed, *applied, *deduplicated, *retried, *dead, *refreshes;
-    struct metrics_gauge *lag, *last_occurred;
-    struct metrics_histogram *batch_seconds, *refresh_seconds;
-};
-
-static const struct svc_metrics_opts consumer_metrics_opts = {
+const struct svc_metrics_opts consumer_metrics_opts = {
     .svc = "consumer",
     .port_var = "CONSUMER_METRICS_PORT",
     .default_port = "9102",
     .db_name = "read database",
 };
 
-void consumer_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS])
+void consumer_metrics_init(struct consumer_metrics *m, struct svc_metrics *base)
 {
-    svc_metrics_config_vars(&consumer_metrics_opts, vars);
-}
-
-struct consumer_metrics *consumer_metrics_start(void)
-{
-    const struct svc_metrics_opts opts = consumer_metrics_opts;
     static const char *const view_label[] = {"view"};
     const struct metrics_labels by_view = {1, view_label, NVIEWS, views};
-    struct consumer_metrics *m = xcalloc(1, sizeof *m);
-    struct metrics *r;
+    struct metrics *r = svc_metrics_registry(base);
 
-    m->base = svc_metrics_new(&opts);
-    if (m->base == NULL) {
-        free(m);
-        return NULL;
-    }
-    r = svc_metrics_registry(m->base);
+    m->base = base;
     m->consumed = metrics_counter_new(r, "consumer_events_consumed_total",
                                       "Deliveries received from the queue (redeliveries included)");
     m->applied =
@@ -76,21 +57,6 @@ struct consumer_metrics *consumer_metrics_start(void)
         r, "consumer_mv_refresh_duration_seconds",
         "Time of one materialized view's refresh (by the refresher, beside the batches)",
         seconds_bounds, sizeof seconds_bounds / sizeof seconds_bounds[0]);
-    svc_metrics_listen(m->base);
-    return m;
-}
-
-struct svc_metrics *consumer_metrics_base(struct consumer_metrics *m)
-{
-    return m != NULL ? m->base : NULL;
-}
-
-void consumer_metrics_stop(struct consumer_metrics *m)
-{
-    if (m == NULL)
-        return;
-    svc_metrics_free(m->base);
-    free(m);
 }
 
 void consumer_metrics_received(struct consumer_metrics *m, size_t n)
@@ -102,8 +68,6 @@ void consumer_metrics_received(struct consumer_metrics *m, size_t n)
 void consumer_metrics_batch(struct consumer_metrics *m, const struct receive_batch *b,
                             double seconds)
 {
-    struct timespec now;
-
     if (m == NULL || b->n == 0)
         return;
     metrics_counter_add(m->applied, b->applied);
@@ -113,8 +77,7 @@ void consumer_metrics_batch(struct consumer_metrics *m, const struct receive_bat
     if (seconds >= 0)
         metrics_histogram_observe(m->batch_seconds, seconds);
     if (b->applied > 0 && b->newest_occurred_at > 0) {
-        clock_gettime(CLOCK_REALTIME, &now);
-        double lag = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - b->newest_occurred_at;
+        double lag = (double)deadline_wall_ms() / 1000.0 - b->newest_occurred_at;
         metrics_gauge_set(m->lag, lag > 0 ? lag : 0); /* clocks of two hosts may differ a bit */
         metrics_gauge_set(m->last_occurred, b->newest_occurred_at);
     }

@@ -14,25 +14,26 @@
  *   db_up, broker_up                        1 while connected (svc_metrics.h, like /health)
  *   db_reconnects_total, broker_reconnects_total   connections made again after one was lost
  * The loop calls the functions below (atomics, no locks). /health is 200 while both connections
- * are up, else 503. Every function accepts a NULL struct consumer_metrics (metrics off). */
+ * are up, else 503. */
 #ifndef CQ_CONSUMER_METRICS_H
 #define CQ_CONSUMER_METRICS_H
 
 #include "receive.h"
 #include "service/svc_metrics.h"
 
-struct consumer_metrics;
+/* The consumer's metrics, registered on the daemon's registry (lib/service/daemon.h), which
+ * serves them with the connection metrics. Owned by the engine (struct consumer). */
+struct consumer_metrics {
+    struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
+    struct metrics_counter *consumed, *applied, *deduplicated, *retried, *dead, *refreshes;
+    struct metrics_gauge *lag, *last_occurred;
+    struct metrics_histogram *batch_seconds, *refresh_seconds;
+};
 
-/* Reads CONSUMER_METRICS_PORT (0: no listener) and HTTP_BIND_ADDRESS, registers the metrics and
- * starts listening. NULL (logged) when the configuration is invalid. A port that cannot be bound
- * is logged as an error and the consumer runs on without the listener. */
-struct consumer_metrics *consumer_metrics_start(void);
-/* The variables consumer_metrics_start reads (--help). */
-void consumer_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS]);
-void consumer_metrics_stop(struct consumer_metrics *m);
-
-/* The connection metrics and /health (svc_metrics.h); NULL when m is. */
-struct svc_metrics *consumer_metrics_base(struct consumer_metrics *m);
+/* The listener's options: CONSUMER_METRICS_PORT (default 9102). */
+extern const struct svc_metrics_opts consumer_metrics_opts;
+/* Registers the consumer's metrics on base (before the listener starts). */
+void consumer_metrics_init(struct consumer_metrics *m, struct svc_metrics *base);
 
 /* n deliveries received. */
 void consumer_metrics_received(struct consumer_metrics *m, size_t n);

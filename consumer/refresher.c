@@ -55,11 +55,9 @@ static bool wait_or_stop(struct refresher *r, long ms)
     return stop;
 }
 
-static double seconds_since(const struct timespec *t0)
+static double seconds_since(long long t0_us)
 {
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+    return (double)(deadline_now_us() - t0_us) / 1e6;
 }
 
 /* Refreshes one due view. Returns 1 when it refreshed one, 0 when none was due, -1 with err. */
@@ -67,12 +65,12 @@ static int refresh_one(struct refresher *r, PGconn *pg, char *err, size_t errlen
 {
     char interval[24], detail[400];
     const char *params[1] = {interval};
-    struct timespec t0;
+    long long t0;
     PGresult *res;
     int rc = 0;
 
     snprintf(interval, sizeof interval, "%ld", r->interval_ms);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = deadline_now_us();
     res = PQexecPrepared(pg, "refresh_next_view", 1, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         pg_error_text(pg, res, detail, sizeof detail);
@@ -80,7 +78,7 @@ static int refresh_one(struct refresher *r, PGconn *pg, char *err, size_t errlen
         rc = -1;
     } else if (!PQgetisnull(res, 0, 0)) {
         const char *view = PQgetvalue(res, 0, 0);
-        double s = seconds_since(&t0);
+        double s = seconds_since(t0);
         consumer_metrics_refresh(r->metrics, view, s);
         log_debug("refreshed materialized view", "view=%s ms=%.3f", view, s * 1000.0);
         rc = 1;

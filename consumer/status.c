@@ -1,5 +1,6 @@
 #include "status.h"
 
+#include "base/deadline.h"
 #include "base/log.h"
 
 #include <stdio.h>
@@ -99,12 +100,13 @@ static int read_queue(amqp_connection_state_t conn, const char *queue, char *mes
 }
 
 int consumer_status_tick(struct consumer_status *s, amqp_connection_state_t conn, PGconn *pg,
-                         const struct mq_topology *t, char *err, size_t errlen)
+                         const struct mq_topology *t, const struct domain_names *names, char *err,
+                         size_t errlen)
 {
-    const char *queues[4] = {t->queue, t->retry_queue, t->dead_queue, t->mood_queue};
+    const char *queues[4] = {t->queue, t->retry_queue, t->dead_queue, names->mood_queue};
     char figures[8][24], q[600];
     const char *params[12];
-    long long now = mq_now_ms();
+    long long now = deadline_now_ms();
     PGresult *res;
     int rc = 0;
 

@@ -15,6 +15,7 @@
 #ifndef CQ_CONSUMER_STATUS_H
 #define CQ_CONSUMER_STATUS_H
 
+#include "domain/domain.h"
 #include "mq/mq.h"
 #include "pg/pg.h"
 #include "receive.h"
@@ -22,12 +23,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONSUMER_STATUS_RELAY_KEY "relay.RelayStatus"
-#define CONSUMER_STATUS_NOTICE_PREFIX "deadletter."
+#define CONSUMER_STATUS_RELAY_KEY DOMAIN_RELAY_STATUS_KEY
+#define CONSUMER_STATUS_NOTICE_PREFIX DOMAIN_NOTICE_PREFIX
 
 struct consumer_status {
     long interval_ms;
-    long long next_ms; /* mq_now_ms clock */
+    long long next_ms; /* deadline_now_ms clock */
     bool failing;      /* the last store failed (logged once) */
 };
 
@@ -44,11 +45,13 @@ __attribute__((warn_unused_result)) int consumer_status_take_notices(struct rece
                                                                      PGconn *pg, char *err,
                                                                      size_t errlen);
 
-/* When due: reads the four queues of t on conn and stores them on pg. Returns 0; -1 with err when
+/* When due: reads the four queues (t's work queue, its retry and dead queues, and the mood queue
+ * of names) on conn and stores them on pg. Returns 0; -1 with err when
  * the broker failed (the caller drops the connections); -2 with err when the database
  * connection is broken (the caller reconnects it). */
 __attribute__((warn_unused_result)) int
 consumer_status_tick(struct consumer_status *s, amqp_connection_state_t conn, PGconn *pg,
-                     const struct mq_topology *t, char *err, size_t errlen);
+                     const struct mq_topology *t, const struct domain_names *names, char *err,
+                     size_t errlen);
 
 #endif

@@ -10,9 +10,9 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid cqrs --home-dir /nonexistent --shell /usr/sbin/nologin cqrs
 WORKDIR /app
 # scripts/env.sh (sourced by migrate.sh) takes REPO_ROOT=/app and skips the .env files it does
-# not find: every setting comes from the container's environment.
+# not find: every setting comes from the container's environment. scripts/lib.sh: its die.
 COPY migrations migrations
-COPY scripts/env.sh scripts/migrate.sh scripts/
+COPY scripts/env.sh scripts/lib.sh scripts/migrate.sh scripts/
 USER 10001:10001
 # A job, not a server: compose waits for it to exit (service_completed_successfully).
 HEALTHCHECK NONE

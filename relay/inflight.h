@@ -26,7 +26,7 @@
 struct inflight_batch {
     struct outbox_batch b;
     struct mq_confirms c;
-    struct timespec sent; /* when its first row was published (CLOCK_MONOTONIC) */
+    long long sent_ms; /* when its first row was published (deadline_now_ms) */
 };
 
 struct inflight {

@@ -1,17 +1,11 @@
 #include "purge.h"
 
+#include "base/deadline.h"
 #include "base/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int purge_check_retention(PGconn *conn, const char *retention, char *err, size_t errlen)
 {
@@ -47,7 +41,7 @@ int purge_check_retention(PGconn *conn, const char *retention, char *err, size_t
 /* Runs one purge statement (two parameters, returns one integer) until it deletes fewer than
  * p->batch rows or the deadline passes. *total gets the rows deleted. */
 static int purge_loop(PGconn *conn, const struct purge *p, const char *sql, const char *arg,
-                      long deadline, long *total, char *err, size_t errlen)
+                      long long deadline, long *total, char *err, size_t errlen)
 {
     char limit[24];
     const char *params[2] = {arg, limit};
@@ -67,33 +61,27 @@ static int purge_loop(PGconn *conn, const struct purge *p, const char *sql, cons
         n = atol(PQgetvalue(res, 0, 0));
         PQclear(res);
         *total += n;
-        if (n < p->batch || now_ms() >= deadline)
+        if (n < p->batch || deadline_now_ms() >= deadline)
             return 0;
     }
 }
 
 int purge_run(PGconn *conn, struct purge *p, char *err, size_t errlen)
 {
-    long start = now_ms(), outbox = 0, keys = 0;
+    long long start = deadline_now_ms();
+    long outbox = 0, keys = 0;
     char ttl[24], q[600];
 
-    if ((p->next.tv_sec != 0 || p->next.tv_nsec != 0) &&
-        start < (long)p->next.tv_sec * 1000 + p->next.tv_nsec / 1000000)
+    if (p->next_ms != 0 && start < p->next_ms)
         return 0;
-    clock_gettime(CLOCK_MONOTONIC, &p->next);
-    p->next.tv_sec += p->interval_ms / 1000;
-    p->next.tv_nsec += (p->interval_ms % 1000) * 1000000;
-    if (p->next.tv_nsec >= 1000000000) {
-        p->next.tv_sec++;
-        p->next.tv_nsec -= 1000000000;
-    }
+    p->next_ms = start + p->interval_ms;
 
     if (purge_loop(conn, p, "SELECT outbox_purge($1::interval, $2::integer)", p->retention,
                    start + p->budget_ms, &outbox, err, errlen) != 0)
         return -1;
     if (outbox > 0)
         log_info("purged published outbox rows", "count=%ld retention=%s ms=%ld", outbox,
-                 log_quote(q, sizeof q, p->retention), now_ms() - start);
+                 log_quote(q, sizeof q, p->retention), (long)(deadline_now_ms() - start));
 
     snprintf(ttl, sizeof ttl, "%ld", p->key_ttl_s);
     if (purge_loop(conn, p,
@@ -111,6 +99,6 @@ int purge_run(PGconn *conn, struct purge *p, char *err, size_t errlen)
     p->keys_failed = false;
     if (keys > 0)
         log_info("purged idempotency keys", "count=%ld ttl_s=%ld ms=%ld", keys, p->key_ttl_s,
-                 now_ms() - start);
+                 (long)(deadline_now_ms() - start));
     return 0;
 }

@@ -10,7 +10,6 @@
 #include "pg/pg.h"
 
 #include <stdbool.h>
-#include <time.h>
 
 struct purge {
     const char *retention; /* OUTBOX_RETENTION */
@@ -18,7 +17,7 @@ struct purge {
     long interval_ms;      /* RELAY_PURGE_INTERVAL_MS */
     long batch;            /* rows per statement */
     long budget_ms;        /* at most this long per call, then the relay goes back to publishing */
-    struct timespec next;  /* monotonic time of the next purge; zero: right away */
+    long long next_ms;     /* deadline_now_ms of the next purge; zero: right away */
     bool keys_failed;      /* idempotency_purge failed once: logged, not retried every time */
 };
 

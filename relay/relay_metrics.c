@@ -1,5 +1,6 @@
 #include "relay_metrics.h"
 
+#include "base/deadline.h"
 #include "base/log.h"
 #include "metrics/metrics.h"
 #include "service/svc_metrics.h"
@@ -8,7 +9,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #define BACKLOG_INTERVAL_MS 1000
 
@@ -19,25 +19,8 @@
     "LIMIT 1000000) b), coalesce(extract(epoch FROM clock_timestamp() - (SELECT created_at "       \
     "FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1)), 0)::float8"
 
-struct relay_metrics {
-    struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
-    struct metrics_gauge *backlog, *oldest_age, *leader, *blocked, *unroutable;
-    struct metrics_counter *published, *confirmed, *nacked, *returned;
-    struct metrics_histogram *batch_seconds;
-    long long next_backlog_ms; /* the loop's thread only */
-    bool backlog_sampled;      /* the loop's thread only: a count succeeded */
-};
-
 static const double batch_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                       0.1,   0.25,   0.5,   1,    2.5,   5};
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* /health also says whether this relay leads */
 static void health_leader(void *arg, char *buf, size_t len)
@@ -59,7 +42,7 @@ static const char *health_degraded(void *arg)
     return NULL;
 }
 
-static struct svc_metrics_opts relay_metrics_opts(struct relay_metrics *m)
+struct svc_metrics_opts relay_metrics_opts(struct relay_metrics *m)
 {
     return (struct svc_metrics_opts){
         .svc = "relay",
@@ -72,25 +55,11 @@ static struct svc_metrics_opts relay_metrics_opts(struct relay_metrics *m)
     };
 }
 
-void relay_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS])
+void relay_metrics_init(struct relay_metrics *m, struct svc_metrics *base)
 {
-    const struct svc_metrics_opts opts = relay_metrics_opts(NULL);
+    struct metrics *r = svc_metrics_registry(base);
 
-    svc_metrics_config_vars(&opts, vars);
-}
-
-struct relay_metrics *relay_metrics_start(void)
-{
-    struct relay_metrics *m = xcalloc(1, sizeof *m);
-    const struct svc_metrics_opts opts = relay_metrics_opts(m);
-    struct metrics *r;
-
-    m->base = svc_metrics_new(&opts);
-    if (m->base == NULL) {
-        free(m);
-        return NULL;
-    }
-    r = svc_metrics_registry(m->base);
+    m->base = base;
     m->backlog = metrics_gauge_new(r, "relay_outbox_backlog",
                                    "Outbox rows not yet published (counted up to 1000000)");
     m->oldest_age =
@@ -115,21 +84,6 @@ struct relay_metrics *relay_metrics_start(void)
     m->unroutable = metrics_gauge_new(r, "relay_events_unroutable",
                                       "1 while events the broker returned as unroutable are held "
                                       "back, unmarked, and retried");
-    svc_metrics_listen(m->base);
-    return m;
-}
-
-struct svc_metrics *relay_metrics_base(struct relay_metrics *m)
-{
-    return m != NULL ? m->base : NULL;
-}
-
-void relay_metrics_stop(struct relay_metrics *m)
-{
-    if (m == NULL)
-        return;
-    svc_metrics_free(m->base);
-    free(m);
 }
 
 void relay_metrics_db_lost(struct relay_metrics *m)
@@ -173,7 +127,7 @@ void relay_metrics_batch(struct relay_metrics *m, size_t published, size_t acked
 void relay_metrics_sample_backlog(struct relay_metrics *m, PGconn *pg)
 {
     PGresult *res;
-    long long now = now_ms();
+    long long now = deadline_now_ms();
 
     if (m == NULL || pg == NULL || now < m->next_backlog_ms)
         return;

@@ -18,7 +18,7 @@
  * own connection at most once a second. /health is 200 while both connections are up, else 503;
  * "degraded" (200) with reason "broker blocked" or "events returned as unroutable" while either
  * gauge is 1.
- * Every function accepts a NULL struct relay_metrics (metrics off). */
+ */
 #ifndef CQ_RELAY_METRICS_H
 #define CQ_RELAY_METRICS_H
 
@@ -28,20 +28,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct relay_metrics;
+/* The relay's metrics, registered on the daemon's registry (lib/service/daemon.h), which serves
+ * them with the connection metrics. Owned by the engine (struct relay). */
+struct relay_metrics {
+    struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
+    struct metrics_gauge *backlog, *oldest_age, *leader, *blocked, *unroutable;
+    struct metrics_counter *published, *confirmed, *nacked, *returned;
+    struct metrics_histogram *batch_seconds;
+    long long next_backlog_ms; /* the loop's thread only */
+    bool backlog_sampled;      /* the loop's thread only: a count succeeded */
+};
 
-/* Reads RELAY_METRICS_PORT (0: no listener) and HTTP_BIND_ADDRESS, registers the metrics and
- * starts listening. NULL (logged) when the configuration is invalid. A port that cannot be bound
- * is logged as an error and the relay runs on without the listener: the metrics must not take
- * the relay down (e.g. another stack on this host holds the port). */
-struct relay_metrics *relay_metrics_start(void);
-/* The variables relay_metrics_start reads (--help). */
-void relay_metrics_config_vars(struct config_var vars[SVC_METRICS_NVARS]);
-/* Stops the listener and frees everything. */
-void relay_metrics_stop(struct relay_metrics *m);
+/* The listener's options: RELAY_METRICS_PORT (default 9101), /health's "leader" and its degraded
+ * reasons, read from m (which must outlive the listener). */
+struct svc_metrics_opts relay_metrics_opts(struct relay_metrics *m);
+/* Registers the relay's metrics on base (before the listener starts). */
+void relay_metrics_init(struct relay_metrics *m, struct svc_metrics *base);
 
-/* The connection metrics and /health (svc_metrics.h); NULL when m is. */
-struct svc_metrics *relay_metrics_base(struct relay_metrics *m);
 /* The write DB connection was lost: db_up and relay_leader drop to 0. */
 void relay_metrics_db_lost(struct relay_metrics *m);
 void relay_metrics_leader(struct relay_metrics *m, bool leader);

@@ -66,7 +66,7 @@ int relay_status_publish(const struct relay_status *s, amqp_connection_state_t c
                    AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_EXPIRATION_FLAG;
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = 1; /* transient */
-    props.type = amqp_cstring_bytes("RelayStatus");
+    props.type = amqp_cstring_bytes(DOMAIN_RELAY_STATUS_TYPE);
     props.expiration = amqp_cstring_bytes(expiration);
     status = amqp_basic_publish(conn, RELAY_STATUS_CHANNEL, amqp_cstring_bytes(exchange),
                                 amqp_cstring_bytes(RELAY_STATUS_ROUTING_KEY), 0, 0, &props,

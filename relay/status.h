@@ -21,13 +21,14 @@
 #ifndef CQ_RELAY_STATUS_H
 #define CQ_RELAY_STATUS_H
 
+#include "domain/domain.h"
 #include "mq/mq.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #define RELAY_STATUS_CHANNEL 2
-#define RELAY_STATUS_ROUTING_KEY "relay.RelayStatus"
+#define RELAY_STATUS_ROUTING_KEY DOMAIN_RELAY_STATUS_KEY
 #define RELAY_STATUS_TTL_FACTOR 10
 
 struct relay_status_figures {

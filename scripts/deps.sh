@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the project needs to build, run and test (as root), and the
-# browser test's npm packages (tests/browser, from its package-lock.json). Fast no-op when
-# everything is present. Services that the packages would start on install
-# (postgresql, rabbitmq-server, epmd) are kept from starting, or stopped if they started anyway.
+# deps.sh [--only] [PACKAGE...]: installs the Debian 12 packages the project needs to build, run
+# and test (as root), and the browser test's npm packages (tests/browser, from its
+# package-lock.json). PACKAGE...: these too (bench/run.sh: wrk, perf ...); --only PACKAGE...:
+# these alone, no npm (scripts/fuzz.sh). Fast no-op when everything is present. Services that the
+# packages would start on install (postgresql, rabbitmq-server, epmd, nginx) are kept from
+# starting; PostgreSQL and RabbitMQ are stopped if they started anyway.
 set -euo pipefail
 
-# what builds the services: scripts/packages-build.txt, the list the Dockerfiles install too
-mapfile -t build_packages < <(grep -Ev '^[[:space:]]*(#|$)' "$(dirname "${BASH_SOURCE[0]}")/packages-build.txt")
-packages=(
-    "${build_packages[@]}" check
-    postgresql-15 postgresql-contrib postgresql-15-pgtap pgtap rabbitmq-server curl jq nodejs
-    chromium docker-compose python3-yaml iproute2 procps nginx-light gettext-base shellcheck clang-format
-)
+only=0
+if [[ "${1:-}" == --only ]]; then
+    only=1
+    shift
+fi
+if ((only)); then
+    packages=("$@")
+else
+    # what builds the services: scripts/packages-build.txt, the list the Dockerfiles install too
+    mapfile -t build_packages < <(grep -Ev '^[[:space:]]*(#|$)' "$(dirname "${BASH_SOURCE[0]}")/packages-build.txt")
+    packages=(
+        "${build_packages[@]}" check
+        postgresql-15 postgresql-contrib postgresql-15-pgtap pgtap rabbitmq-server curl jq nodejs
+        chromium docker-compose python3-yaml iproute2 procps nginx-light gettext-base shellcheck clang-format
+        "$@"
+    )
+fi
 
 # browser_deps: npm ci in tests/browser when node_modules is missing or the lock file changed
 # since the last install (its sha256 is kept in node_modules/.lock.sha256).
 browser_deps() {
     local dir lock stamp sum
+    ((!only)) || return 0
     dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
     lock="$dir/package-lock.json"
     stamp="$dir/node_modules/.lock.sha256"
@@ -39,7 +52,7 @@ for pkg in "${packages[@]}"; do
     installed "$pkg" || missing+=("$pkg")
 done
 # npm may come with another nodejs build: only install Debian's when there is no npm at all.
-if ! command -v npm >/dev/null 2>&1; then
+if ((!only)) && ! command -v npm >/dev/null 2>&1; then
     missing+=(npm)
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what `make fuzz` needs, as scripts/deps.sh does for the rest (Debian 12, as root):
+# Installs what `make fuzz` needs with scripts/deps.sh --only (Debian 12, as root):
 # clang and libFuzzer's runtime (libclang-rt-14-dev; clang only recommends it, and deps.sh
 # installs without recommends). Fast no-op when `$FUZZ_CC -fsanitize=fuzzer` already links.
 set -euo pipefail
@@ -21,30 +21,10 @@ links_fuzzer() {
     return "$rc"
 }
 
-installed() {
-    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
-}
-
 links_fuzzer && exit 0
 
-missing=()
-for pkg in "${packages[@]}"; do
-    installed "$pkg" || missing+=("$pkg")
-done
-if ((${#missing[@]} == 0)); then
+"$(dirname "${BASH_SOURCE[0]}")/deps.sh" --only "${packages[@]}"
+links_fuzzer || {
     echo "fuzz.sh: $FUZZ_CC cannot link -fsanitize=fuzzer,address,undefined although ${packages[*]} are installed" >&2
     exit 1
-fi
-if ((EUID != 0)); then
-    echo "fuzz.sh: missing packages: ${missing[*]}; run as root to install them" >&2
-    exit 1
-fi
-echo "fuzz.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "${missing[@]}"
-links_fuzzer || {
-    echo "fuzz.sh: $FUZZ_CC still cannot link -fsanitize=fuzzer,address,undefined" >&2
-    exit 1
 }
-echo "fuzz.sh: done"

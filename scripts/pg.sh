@@ -8,17 +8,14 @@ set -euo pipefail
 
 # shellcheck source=scripts/env.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh"
 
 PGBIN=/usr/lib/postgresql/15/bin
 PG_DIR="$STATE_DIR/pg"
 PGDATA="$PG_DIR/data"
 PG_SOCK="$PG_DIR/run"
 PG_LOG="$PG_DIR/log/postgres.log"
-
-die() {
-    echo "pg.sh: $*" >&2
-    exit 1
-}
 
 as_postgres() {
     (cd / && runuser -u postgres -- "$@")
@@ -64,41 +61,27 @@ check_traversable() {
     die "the postgres user cannot use $PG_DIR"
 }
 
-# parse_pg_url URL: sets url_user, url_pass, url_host, url_port, url_db.
-parse_pg_url() {
-    local re='^postgres(ql)?://([^:@/]+)(:([^@/]*))?@([^:/?]+)(:([0-9]+))?/([^?]+)'
-    [[ "$1" =~ $re ]] || die "cannot parse database URL (expected postgresql://user:pass@host:port/db)"
-    url_user="$(url_decode "${BASH_REMATCH[2]}")"
-    url_pass="$(url_decode "${BASH_REMATCH[4]}")"
-    url_host="${BASH_REMATCH[5]}"
-    url_port="${BASH_REMATCH[7]:-5432}"
-    url_db="$(url_decode "${BASH_REMATCH[8]}")"
-}
-
-url_decode() {
-    local s="${1//\\/\\\\}"
-    printf '%b' "${s//%/\\x}"
-}
-
-superuser_psql() {
-    psql -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres "$@"
+# is_local_url NAME WHAT: whether the URL just parsed (parse_pg_url) points to this cluster; says
+# otherwise that WHAT (it, its role) is not created.
+is_local_url() {
+    case "$url_host" in
+        127.0.0.1 | localhost | ::1 | "[::1]") ;;
+        *)
+            echo "pg.sh: $1 points to $url_host, not to this cluster; not creating $2" >&2
+            return 1
+            ;;
+    esac
+    if [[ "$url_port" != "$PG_PORT" ]]; then
+        echo "pg.sh: $1 uses port $url_port, this cluster listens on $PG_PORT; not creating $2" >&2
+        return 1
+    fi
 }
 
 # Create or update the role and database of one URL and install pgtap in it.
 ensure_db() {
     local name="$1" url="$2"
     parse_pg_url "$url"
-    case "$url_host" in
-        127.0.0.1 | localhost | ::1 | "[::1]") ;;
-        *)
-            echo "pg.sh: $name points to $url_host, not to this cluster; not creating it" >&2
-            return 0
-            ;;
-    esac
-    if [[ "$url_port" != "$PG_PORT" ]]; then
-        echo "pg.sh: $name uses port $url_port, this cluster listens on $PG_PORT; not creating it" >&2
-        return 0
-    fi
+    is_local_url "$name" it || return 0
     superuser_psql -d postgres -v role="$url_user" -v pass="$url_pass" -v db="$url_db" <<'SQL'
 SELECT format('CREATE ROLE %I', :'role')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
@@ -109,22 +92,6 @@ SELECT format('ALTER DATABASE %I OWNER TO %I', :'db', :'role') \gexec
 SQL
     superuser_psql -d "$url_db" -c "SET client_min_messages = warning" \
         -c "CREATE EXTENSION IF NOT EXISTS pgtap"
-}
-
-# is_local_url NAME: whether the URL just parsed (parse_pg_url) points to this cluster; says why
-# not otherwise.
-is_local_url() {
-    case "$url_host" in
-        127.0.0.1 | localhost | ::1 | "[::1]") ;;
-        *)
-            echo "pg.sh: $1 points to $url_host, not to this cluster; not creating its role" >&2
-            return 1
-            ;;
-    esac
-    if [[ "$url_port" != "$PG_PORT" ]]; then
-        echo "pg.sh: $1 uses port $url_port, this cluster listens on $PG_PORT; not creating its role" >&2
-        return 1
-    fi
 }
 
 # The services' roles (least privilege, docs/reliability.md). The migrations grant to three
@@ -161,7 +128,7 @@ SQL
         parse_pg_url "${!base}"
         base_db="$url_db"
         parse_pg_url "${!var}"
-        is_local_url "$var" || continue
+        is_local_url "$var" "its role" || continue
         if [[ "$url_user" == "$write_owner" || "$url_user" == "$read_owner" ]]; then
             echo "pg.sh: $var connects as the owner $url_user: that service keeps every privilege" >&2
             continue

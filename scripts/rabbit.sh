@@ -16,6 +16,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/env.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh"
 
 RMQ_BIN=/usr/lib/rabbitmq/bin
 RABBIT_DIR="$STATE_DIR/rabbit"
@@ -42,11 +44,6 @@ export RABBITMQ_CONF_ENV_FILE="$RABBIT_DIR/rabbitmq-env.conf"
 # Erlang distribution on loopback only (it listens on every interface by default).
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 
-die() {
-    echo "rabbit.sh: $*" >&2
-    exit 1
-}
-
 ctl() {
     "$RMQ_BIN/rabbitmqctl" -n "$NODE" "$@"
 }
@@ -54,9 +51,8 @@ ctl() {
 # Pid of our beam.smp (from the pid file, checked against /proc), or nothing.
 server_pid() {
     local pid
-    [[ -f "$PID_FILE" ]] || return 0
-    pid="$(tr -dc '0-9' <"$PID_FILE")"
-    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+    pid="$(pid_in "$PID_FILE")"
+    [[ -n "$pid" ]] || return 0
     [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == beam.smp ]] || return 0
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-home $HOME " || return 0
     echo "$pid"
@@ -65,26 +61,10 @@ server_pid() {
 # Pid of the shell wrapper that runs beam.smp (our setsid child), or nothing.
 wrapper_pid() {
     local pid
-    [[ -f "$WRAPPER_PID_FILE" ]] || return 0
-    pid="$(tr -dc '0-9' <"$WRAPPER_PID_FILE")"
-    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+    pid="$(pid_in "$WRAPPER_PID_FILE")"
+    [[ -n "$pid" ]] || return 0
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$RMQ_BIN/rabbitmq-server" || return 0
     echo "$pid"
-}
-
-# parse_amqp_url URL: sets url_user, url_pass, url_vhost.
-parse_amqp_url() {
-    local re='^amqps?://([^:@/]+)(:([^@/]*))?@[^/]+(/(.*))?$'
-    [[ "$1" =~ $re ]] || die "cannot parse BROKER_URL (expected amqp://user:pass@host:port/vhost)"
-    url_user="$(url_decode "${BASH_REMATCH[1]}")"
-    url_pass="$(url_decode "${BASH_REMATCH[3]}")"
-    url_vhost="$(url_decode "${BASH_REMATCH[5]}")"
-    [[ -n "$url_vhost" ]] || url_vhost=/
-}
-
-url_decode() {
-    local s="${1//\\/\\\\}"
-    printf '%b' "${s//%/\\x}"
 }
 
 write_config() {

@@ -3,7 +3,8 @@
 # compares it with the live read DB table by table and prints the differences.
 #   1. reads the write DB in ONE repeatable-read transaction (so everything it reads agrees)
 #   2. creates REBUILD_DATABASE_URL (default: READ_DATABASE_URL's database + "_rebuild"), dropping
-#      an older one, and applies migrations/read/*.sql to it (recorded in schema_migrations)
+#      an older one, and applies migrations/read to it with scripts/migrate.sh read (versioned
+#      files and repeatable functions, recorded in schema_migrations and schema_repeatables)
 #   3. replay mode (default): applies the retained history, `SELECT id, payload FROM outbox ORDER
 #      BY id`, in chunks of 1000 with apply_events(), the consumer's own function. It REFUSES
 #      (exit status 3, before creating anything) when the retention purge removed the creating
@@ -50,10 +51,9 @@ for arg in "$@"; do
     esac
 done
 
-die() {
-    echo "rebuild.sh: $*" >&2
-    exit 2
-}
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh"
+die_status=2 # die: exit status 2, failure (see above)
 
 [[ -n "${DATABASE_URL:-}" && -n "${READ_DATABASE_URL:-}" ]] || die "DATABASE_URL and READ_DATABASE_URL must be set"
 url_re='^(postgres(ql)?://[^/]*/)([^?]+)(\?.*)?$'
@@ -82,7 +82,7 @@ admin() {
     fi
     local sock="$STATE_DIR/pg/run"
     [[ -S "$sock/.s.PGSQL.${PG_PORT:-5432}" ]] || die "could not run '$1' (needs CREATEDB) and no local superuser socket in $sock"
-    psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$PG_PORT" -U postgres -d postgres -c "$1" >/dev/null
+    superuser_psql -A -t -d postgres -c "$1" >/dev/null
 }
 
 t0=$(date +%s%N)
@@ -132,20 +132,9 @@ fi
 # --- 2. a fresh database with the read schema --------------------------------------------------
 admin "DROP DATABASE IF EXISTS \"$new_db\""
 admin "CREATE DATABASE \"$new_db\" OWNER \"$owner\""
-q "$REBUILD_DATABASE_URL" -c "SET client_min_messages = warning" -c "
-    CREATE TABLE schema_migrations (version text PRIMARY KEY, checksum text NOT NULL,
-                                    applied_at timestamptz NOT NULL DEFAULT now())"
-for file in "$REPO_ROOT"/migrations/read/*.sql; do
-    version="$(basename "$file" .sql)"
-    checksum="$(sha256sum "$file" | cut -d' ' -f1)"
-    (cd "$REPO_ROOT/migrations/read" && q "$REBUILD_DATABASE_URL" -v version="$version" \
-        -v checksum="$checksum" -v file="$version.sql") <<'SQL' >/dev/null || die "migration $version failed"
-BEGIN;
-\i :file
-INSERT INTO schema_migrations (version, checksum) VALUES (:'version', :'checksum');
-COMMIT;
-SQL
-done
+# the same runner as the live read DB's (versioned files, then the repeatable ones and the grants)
+READ_DATABASE_URL="$REBUILD_DATABASE_URL" "$REPO_ROOT/scripts/migrate.sh" read >/dev/null ||
+    die "the read migrations failed on $new_db"
 lap
 echo "rebuild.sh: created $new_db with the read schema in $lap_ms ms"
 
@@ -220,7 +209,7 @@ echo "rebuild.sh: replayed $events $what (outbox ids $first..$last) into $new_db
 skip_cols="'processed_at', 'projected_at', 'updated_at', 'refreshed_at'"
 # and the read DB's operational tables, which no event projects: the relay's and the broker's
 # last reported state, the dead letters seen, the consumer's crash counts (read 0013, 0015)
-skip_tables="'schema_migrations', 'mv_state', 'relay_status', 'queue_status', 'dead_letters', 'event_attempts'"
+skip_tables="'schema_migrations', 'schema_repeatables', 'mv_state', 'relay_status', 'queue_status', 'dead_letters', 'event_attempts'"
 if ((snapshot)); then
     skip_cols="$skip_cols, 'timeline', 'created_at', 'occurred_at'"
     skip_tables="$skip_tables, 'processed_events'"

@@ -8,6 +8,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/env.sh disable=SC1091
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh"
 
 ALL=(command-api query-api relay consumer)
 BIN_DIR="${BIN_DIR:-build/bin}"
@@ -17,17 +19,11 @@ RUN_DIR="$STATE_DIR/run"
 HEALTH_TIMEOUT_S=15
 STOP_TIMEOUT_S=15
 
-die() {
-    echo "services.sh: $*" >&2
-    exit 1
-}
-
 # Pid of the running service NAME (pid file checked against /proc/<pid>/cmdline), or nothing.
 service_pid() {
     local name="$1" pid arg0=""
-    [[ -f "$RUN_DIR/$name.pid" ]] || return 0
-    pid="$(tr -dc '0-9' <"$RUN_DIR/$name.pid")"
-    [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+    pid="$(pid_in "$RUN_DIR/$name.pid")"
+    [[ -n "$pid" ]] || return 0
     IFS= read -r -d '' arg0 <"/proc/$pid/cmdline" || true
     [[ "$(basename -- "$arg0")" == "$name" ]] || return 0
     echo "$pid"

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The `make test` driver: installs missing packages, builds with ASan+UBSan into build/asan,
-# starts a throwaway stack (PostgreSQL, RabbitMQ, services) on free ports in a temp STATE_DIR,
-# and runs the suites in TEST_SUITES (default: every suite, see SUITES), going on after a failing
-# suite. e2e, seeds, browser and newman share one start of the services, stopped after the last.
+# starts a throwaway stack (scripts/stack.sh: PostgreSQL, RabbitMQ, services) on free ports in a
+# temp STATE_DIR, and runs the suites in TEST_SUITES (default: every suite, see SUITES), going
+# on after a failing suite. e2e, seeds, browser and newman share one start of the services,
+# stopped after the last.
 # Prints one line per suite, then as its very last line "N passed, M failed" (individual tests).
 # Exits non-zero if any test failed or any suite could not run. Logs end up in test-artifacts/.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
+# shellcheck source=scripts/stack.sh
+source scripts/stack.sh
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
 
 SUITES="${TEST_SUITES:-lint makefile unit pgtap e2e seeds browser newman faults fuzz compose bench}"
 for s in $SUITES; do
@@ -74,55 +79,30 @@ if [[ " $SUITES " == *" unit "* || " $SUITES " == *" e2e "* || " $SUITES " == *"
     fi
 fi
 
-mapfile -t ports < <(scripts/free-port.sh 8)
-if ((${#ports[@]} != 8)); then
+export BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin"
+export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-30}"
+# the query API's event streams send a keep-alive this often; short, so e2e sees one quickly
+export SSE_KEEPALIVE_MS="${SSE_KEEPALIVE_MS:-2000}"
+# the services run as `make up` runs them (loopback, no token: the seeds' curl commands carry
+# none); tests/e2e/auth.test.mjs starts a command API of its own with a token
+export COMMAND_API_TOKEN="" COMMAND_API_AUTH=auto
+if ! stack_init --sanitized test "$ARTIFACTS"; then
     echo "run.sh: could not pick free ports"
     echo "0 passed, 0 failed"
     exit 1
 fi
-STATE_DIR="$(mktemp -d /tmp/cqrs-test.XXXXXX)"
-chmod 711 "$STATE_DIR" # the postgres user must be able to enter it
-export STATE_DIR
-export PG_PORT="${ports[0]}" AMQP_PORT="${ports[1]}" AMQP_DIST_PORT="${ports[2]}"
-export AMQP_EPMD_PORT="${ports[3]}" COMMAND_SERVICE_PORT="${ports[4]}" QUERY_SERVICE_PORT="${ports[5]}"
-export RELAY_METRICS_PORT="${ports[6]}" CONSUMER_METRICS_PORT="${ports[7]}"
-export DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_write"
-export READ_DATABASE_URL="postgresql://cqrs:cqrs@127.0.0.1:$PG_PORT/cqrs_read"
-# each service as its own least-privilege role (scripts/pg.sh creates them, docs/reliability.md)
-export COMMAND_DATABASE_URL="postgresql://cqrs_command:cqrs_command@127.0.0.1:$PG_PORT/cqrs_write"
-export RELAY_DATABASE_URL="postgresql://cqrs_relay:cqrs_relay@127.0.0.1:$PG_PORT/cqrs_write"
-export QUERY_DATABASE_URL="postgresql://cqrs_query:cqrs_query@127.0.0.1:$PG_PORT/cqrs_read"
-export BROKER_URL="amqp://cqrs:cqrs@127.0.0.1:$AMQP_PORT/cqrs"
-export COMMAND_URL="http://127.0.0.1:$COMMAND_SERVICE_PORT"
-export QUERY_URL="http://127.0.0.1:$QUERY_SERVICE_PORT"
-export HTTP_BIND_ADDRESS=127.0.0.1
-export BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin"
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-30}"
-# the query API's event streams send a keep-alive this often; short, so e2e sees one quickly
-export SSE_KEEPALIVE_MS="${SSE_KEEPALIVE_MS:-2000}"
-unset RABBITMQ_MANAGEMENT_PORT
-# the services run as `make up` runs them (loopback, no token: the seeds' curl commands carry
-# none); tests/e2e/auth.test.mjs starts a command API of its own with a token
-export COMMAND_API_TOKEN="" COMMAND_API_AUTH=auto
-# shellcheck source=scripts/env.sh disable=SC1091
-source scripts/env.sh # everything else from .env / .env.example
 
-cleaned=0
-cleanup() {
-    ((cleaned)) && return 0
-    cleaned=1
-    scripts/teardown.sh "$ARTIFACTS" run.sh
+# built SUITE: whether the sanitizer build succeeded; if not, SUITE could not run.
+built() {
+    ((build_ok)) && return 0
+    cannot_run "$1" "build failed"
+    return 1
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 db_state=unknown # unknown | ready | failed
 db_ready() {
     if [[ "$db_state" == unknown ]]; then
-        if scripts/pg.sh start && scripts/migrate.sh; then
+        if stack_db; then
             db_state=ready
         else
             db_state=failed
@@ -134,10 +114,7 @@ db_ready() {
 # --- unit: the Check (or cmocka) test binaries -------------------------------------------------
 suite_unit() {
     section "unit"
-    if ((!build_ok)); then
-        cannot_run unit "build failed"
-        return 0
-    fi
+    built unit || return 0
     local bin out st pass=0 fail=0 n f e line found
     local log="$ARTIFACTS/unit.log"
     : >"$log"
@@ -184,14 +161,15 @@ suite_unit() {
     record unit "$pass" "$fail"
 }
 
-# --- pgtap: pg_prove on db/tests/{write,read}/*.sql --------------------------------------------
-# prove_dir NAME URL DIR: run one folder; adds to pg_pass / pg_fail.
+# --- pgtap: pg_prove on db/tests/{write,read}/*.sql and */*.sql --------------------------------
+# prove_dir NAME URL DIR: run one folder (its files, then one folder per repeatable file of
+# migrations/NAME/functions/); adds to pg_pass / pg_fail.
 prove_dir() {
     local name="$1" url="$2" dir="$3" out st line result=""
     local tests=0 failed=0 missing=0 dubious=0 in_entry=0 cur_failed=0 cur_missing=0
     local -a files=()
     shopt -s nullglob
-    files=("$dir"/*.sql)
+    files=("$dir"/*.sql "$dir"/*/*.sql)
     shopt -u nullglob
     if ((${#files[@]} == 0)); then
         echo "run.sh: no pgTAP tests in $dir, skipped"
@@ -262,9 +240,9 @@ services_up() {
     if [[ "$services_state" == down ]]; then
         if ! db_ready; then
             services_state=failed services_why="PostgreSQL start or migrations failed"
-        elif ! scripts/rabbit.sh start; then
+        elif ! stack_broker; then
             services_state=failed services_why="RabbitMQ did not start"
-        elif ! scripts/services.sh start; then
+        elif ! stack_services; then
             scripts/services.sh stop || true
             services_state=failed services_why="services did not start, see test-artifacts/logs"
         else
@@ -278,45 +256,29 @@ services_up() {
 # sanitizer_fail to the number of service logs with a sanitizer report (0 otherwise).
 sanitizer_fail=0
 services_done() {
-    local sanitizer line
     sanitizer_fail=0
     [[ "$1" == "$last_service_suite" && "$services_state" == up ]] || return 0
     scripts/services.sh stop || true
     services_state=stopped
     # A sanitizer report in a service log fails the suite (one failure per log with a report).
-    sanitizer="$(grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
-        "$STATE_DIR"/logs/*.log 2>/dev/null || true)"
-    if [[ -n "$sanitizer" ]]; then
-        while IFS= read -r line; do
-            echo "run.sh: sanitizer report in $(basename "$line"):"
-            grep -m 5 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$line"
-            sanitizer_fail=$((sanitizer_fail + 1))
-        done <<<"$sanitizer"
-    fi
+    sanitizer_reports run.sh "$STATE_DIR/logs"
+    sanitizer_fail=$sanitizer_logs
 }
 
-# node_tests NAME DIR: node --test on DIR with the TAP reporter, output in
-# test-artifacts/NAME.log; sets node_pass and node_fail from its "# pass" / "# fail" /
-# "# cancelled" lines (a non-zero exit with no failure counted is one failure).
-node_tests() {
-    local name="$1" dir="$2" out st=0 line cancelled=0
-    node_pass=0 node_fail=0
+# node_suite NAME DIR: node --test on DIR with the TAP reporter against the services (started
+# if need be), output in test-artifacts/NAME.log; records its counts (tap_counts, tests/lib.sh)
+# and, after the last suite on the services, their sanitizer reports.
+node_suite() {
+    local name="$1" dir="$2" out st=0
+    if ! services_up; then
+        cannot_run "$name" "$services_why"
+        return 0
+    fi
     out="$(timeout -k 10 1800 node --test --test-reporter=tap "$dir" 2>&1)" || st=$?
     printf '%s\n' "$out" | tee "$ARTIFACTS/$name.log"
-    while IFS= read -r line; do
-        if [[ "$line" =~ ^#\ pass\ ([0-9]+) ]]; then
-            node_pass="${BASH_REMATCH[1]}"
-        elif [[ "$line" =~ ^#\ fail\ ([0-9]+) ]]; then
-            node_fail="${BASH_REMATCH[1]}"
-        elif [[ "$line" =~ ^#\ cancelled\ ([0-9]+) ]]; then
-            cancelled="${BASH_REMATCH[1]}"
-        fi
-    done <<<"$out"
-    node_fail=$((node_fail + cancelled))
-    if ((st != 0 && node_fail == 0)); then
-        echo "run.sh: node --test $dir exited with status $st"
-        node_fail=1
-    fi
+    tap_counts "run.sh: $dir" "$st" "$out"
+    services_done "$name"
+    record "$name" "$tap_pass" "$((tap_fail + sanitizer_fail))"
 }
 
 # e2e_deps: the npm packages of tests/e2e (ajv and friends for the OpenAPI contract check, which
@@ -339,10 +301,7 @@ e2e_deps() {
 # --- e2e: node --test against the four real services (ASan+UBSan builds) -------------------------
 suite_e2e() {
     section "e2e"
-    if ((!build_ok)); then
-        cannot_run e2e "build failed"
-        return 0
-    fi
+    built e2e || return 0
     local -a files=()
     mapfile -t files < <(find tests/e2e -name node_modules -prune -o -type f \
         \( -name '*.test.*js' -o -name '*-test.*js' -o -name '*_test.*js' -o -name 'test-*.*js' \) \
@@ -352,45 +311,26 @@ suite_e2e() {
         return 0
     fi
     e2e_deps
-    if ! services_up; then
-        cannot_run e2e "$services_why"
-        return 0
-    fi
-
-    node_tests e2e tests/e2e/
-    services_done e2e
-    record e2e "$node_pass" "$((node_fail + sanitizer_fail))"
+    node_suite e2e tests/e2e/
 }
 
 # --- seeds: the seed systems' own commands, as their READMEs write them, against the same services
 # and through the nginx gateway of docker/gateway (tests/seeds, docs/seeds.md) --------------------
 suite_seeds() {
     section "seeds"
-    if ((!build_ok)); then
-        cannot_run seeds "build failed"
-        return 0
-    fi
+    built seeds || return 0
     if ! command -v nginx >/dev/null 2>&1; then
         cannot_run seeds "nginx is not installed (scripts/deps.sh installs nginx-light)"
         return 0
     fi
     e2e_deps
-    if ! services_up; then
-        cannot_run seeds "$services_why"
-        return 0
-    fi
-    node_tests seeds tests/seeds/
-    services_done seeds
-    record seeds "$node_pass" "$((node_fail + sanitizer_fail))"
+    node_suite seeds tests/seeds/
 }
 
 # --- browser: node --test + playwright-core driving Debian's chromium, against the same services -
 suite_browser() {
     section "browser"
-    if ((!build_ok)); then
-        cannot_run browser "build failed"
-        return 0
-    fi
+    built browser || return 0
     if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
         cannot_run browser "playwright-core is not installed in tests/browser (scripts/deps.sh)"
         return 0
@@ -399,14 +339,7 @@ suite_browser() {
         cannot_run browser "no chromium at ${CHROMIUM_PATH:-/usr/bin/chromium} (scripts/deps.sh)"
         return 0
     fi
-    if ! services_up; then
-        cannot_run browser "$services_why"
-        return 0
-    fi
-
-    node_tests browser tests/browser/
-    services_done browser
-    record browser "$node_pass" "$((node_fail + sanitizer_fail))"
+    node_suite browser tests/browser/
 }
 
 # summary_suite NAME LOG CMD...: runs CMD, logs its output, and records the counts of its last
@@ -428,10 +361,7 @@ summary_suite() {
 # and RabbitMQ); it rewrites the figures table of docs/reliability.md --------------------------
 suite_faults() {
     section "faults"
-    if ((!build_ok)); then
-        cannot_run faults "build failed"
-        return 0
-    fi
+    built faults || return 0
     summary_suite faults "$ARTIFACTS/faults.log" env FAULTS_SKIP_DEPS=1 \
         FAULTS_BUILD_DIR="$BUILD_DIR" FAULTS_ARTIFACTS="$ARTIFACTS/faults" \
         timeout -k 10 1800 tests/faults/run.sh
@@ -474,10 +404,7 @@ suite_compose() {
 # --- newman: the Postman collection (postman/) against the running services -----------------
 suite_newman() {
     section "newman"
-    if ((!build_ok)); then
-        cannot_run newman "build failed"
-        return 0
-    fi
+    built newman || return 0
     if ! services_up; then
         cannot_run newman "$services_why"
         return 0
@@ -518,7 +445,7 @@ for s in $SUITES; do
     timings+=("$(printf '%-10s %4d s' "$s" $((SECONDS - suite_started)))")
 done
 
-cleanup
+stack_stop
 # the work tree: a test run writes only ignored folders (test-artifacts/, build/, .state/ ...)
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     tree_after="$(git status --porcelain --untracked-files=all)"

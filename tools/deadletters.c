@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "mq/dlq.h"
 #include "mq/mq.h"
+#include "service/topology.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,9 +26,6 @@
 
 struct dl_config {
     const char *broker_url;
-    const char *exchange;
-    const char *queue;
-    const char *mood_queue;
 };
 
 #define VAR(name, type, def, field, min, max)                                                      \
@@ -36,9 +34,6 @@ struct dl_config {
     }
 static const struct config_var dl_vars[] = {
     VAR("BROKER_URL", CONFIG_STRING, NULL, broker_url, 0, 0),
-    VAR("AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", exchange, 0, 0),
-    VAR("AMQP_QUEUE", CONFIG_STRING, "read_model", queue, 0, 0),
-    VAR("MOOD_QUEUE", CONFIG_STRING, "mood_events", mood_queue, 0, 0),
 };
 #undef VAR
 
@@ -103,13 +98,15 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    const struct config_table tables[] = {CONFIG_TABLE(dl_vars), mq_config_table};
+    const struct config_table tables[] = {CONFIG_TABLE(dl_vars), domain_names_table,
+                                          mq_config_table};
     const struct cli_spec cli = {
         "deadletters", "deadletters: lists, requeues and drops the dead-letter queue",
         NULL,          0,
         tables,        sizeof tables / sizeof tables[0],
         usage_text};
     struct dl_config cfg;
+    struct domain_names names;
     struct mq_broker broker;
     struct mq_topology topo;
     amqp_connection_state_t conn;
@@ -138,7 +135,8 @@ int main(int argc, char **argv)
         ids = argv + 2;
         nids = all ? 0 : argc - 2;
     }
-    if (config_load(&cfg, dl_vars, sizeof dl_vars / sizeof dl_vars[0], err, sizeof err) != 0) {
+    if (config_load(&cfg, dl_vars, sizeof dl_vars / sizeof dl_vars[0], err, sizeof err) != 0 ||
+        domain_names_load(&names, err, sizeof err) != 0) {
         fprintf(stderr, "deadletters: %s\n", err);
         return 2;
     }
@@ -146,7 +144,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "deadletters: BROKER_URL: %s\n", err);
         return 2;
     }
-    if (mq_topology_init(&topo, cfg.exchange, cfg.queue, cfg.mood_queue, err, sizeof err) != 0) {
+    if (svc_topology_init(&topo, &names, err, sizeof err) != 0) {
         fprintf(stderr, "deadletters: AMQP_QUEUE: %s\n", err);
         mq_broker_release(&broker);
         return 2;

@@ -9,6 +9,7 @@
 #include "base/xalloc.h"
 #include "mq/dlq.h"
 #include "mq/mq.h"
+#include "service/topology.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -94,8 +95,9 @@ struct dl_actions *dl_actions_new(void)
                  a->cfg.query_port, a->cfg.query_port);
     if (split_origins(a, err, sizeof err) != 0)
         goto fail;
-    if (mq_topology_init(&a->topo, a->cfg.exchange, a->cfg.queue, a->cfg.mood_queue, err,
-                         sizeof err) != 0)
+    if (svc_topology_init(&a->topo,
+                          &(struct domain_names){a->cfg.exchange, a->cfg.queue, a->cfg.mood_queue},
+                          err, sizeof err) != 0)
         goto fail;
     if (a->cfg.broker_url[0] != '\0') {
         char detail[400];

@@ -4,10 +4,10 @@
 # local stack:
 # - the owner role (not a superuser) and the write and read databases it owns, with pgTAP in
 #   both (for the `pgtap` test service);
-# - the services' roles (least privilege, migrations/write/0006_roles.sql and
-#   migrations/read/0006_roles.sql grant to them): cqrs_command, cqrs_relay and cqrs_query, with
-#   LOGIN and a password when one is given (else NOLOGIN), the owner a member of each (the pgTAP
-#   tests SET ROLE to them).
+# - the services' roles (least privilege, grant_service_roles() of
+#   migrations/{write,read}/functions/90_roles.sql grants to them): cqrs_command, cqrs_relay and
+#   cqrs_query, with LOGIN and a password when one is given (else NOLOGIN), the owner a member of
+#   each (the pgTAP tests SET ROLE to them).
 # Everything comes from the db service's environment in docker-compose.yml: CQRS_DB_USER,
 # CQRS_DB_PASSWORD, CQRS_WRITE_DB, CQRS_READ_DB, and CQRS_COMMAND_DB_PASSWORD,
 # CQRS_RELAY_DB_PASSWORD, CQRS_QUERY_DB_PASSWORD.

@@ -35,6 +35,11 @@ long long deadline_wall_us(void)
     return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
+long long deadline_wall_ms(void)
+{
+    return deadline_wall_us() / 1000;
+}
+
 bool deadline_wait_zero(pthread_mutex_t *mu, pthread_cond_t *cv, const size_t *count,
                         long timeout_ms)
 {

@@ -11,11 +11,12 @@
 struct timespec deadline_after_ms(long ms);
 /* CLOCK_MONOTONIC in milliseconds: for durations and rate limits. */
 long long deadline_now_ms(void);
-/* The same clock in microseconds: for durations shorter than a few milliseconds (request
- * latencies). */
+/* The same clock in microseconds: for durations finer than a millisecond (request latencies). */
 long long deadline_now_us(void);
-/* CLOCK_REALTIME in microseconds since the epoch: for timestamps shown to people or other
- * hosts, never for durations. */
+/* CLOCK_REALTIME in milliseconds since the Unix epoch: for timestamps other hosts read, never
+ * for durations. */
+long long deadline_wall_ms(void);
+/* The same wall clock in microseconds (timestamps with microseconds, as PostgreSQL writes them). */
 long long deadline_wall_us(void);
 /* Waits on cv (mu must be held) up to timeout_ms until *count is 0; returns whether it is. The
  * one "wait for the last one to finish" of the HTTP server, the event streams and the

@@ -1,7 +1,7 @@
 #include "mq/event_batch.h"
 
+#include "base/buf.h"
 #include "base/log.h"
-#include "base/xalloc.h"
 
 #include <jansson.h>
 
@@ -159,57 +159,41 @@ void event_batch_init(struct event_batch *b)
 
 void event_batch_release(struct event_batch *b)
 {
-    free(b->buf);
-    memset(b, 0, sizeof *b);
+    buf_free(&b->buf);
+    b->count = 0;
 }
 
 void event_batch_reset(struct event_batch *b)
 {
-    b->len = 0;
+    buf_reset(&b->buf);
     b->count = 0;
-}
-
-/* Makes room for extra more bytes after len. */
-static void reserve(struct event_batch *b, size_t extra)
-{
-    size_t need = b->len + extra;
-    size_t cap = b->cap ? b->cap : 4096;
-
-    if (need <= b->cap)
-        return;
-    while (cap < need)
-        cap *= 2;
-    b->buf = xrealloc(b->buf, cap);
-    b->cap = cap;
 }
 
 void event_batch_add(struct event_batch *b, const void *body, size_t len)
 {
-    reserve(b, len + 3); /* separator, plus room for "]\0" in event_batch_json */
-    b->buf[b->len++] = b->count == 0 ? '[' : ',';
-    memcpy(b->buf + b->len, body, len);
-    b->len += len;
+    buf_reserve(&b->buf, len + 2); /* separator, plus room for the "]" of event_batch_json */
+    buf_put(&b->buf, b->count == 0 ? "[" : ",", 1);
+    buf_put(&b->buf, body, len);
     b->count++;
 }
 
 const char *event_batch_json(struct event_batch *b)
 {
     if (b->count == 0) {
-        reserve(b, 3);
-        memcpy(b->buf, "[]", 3);
-        return b->buf;
+        buf_reset(&b->buf);
+        buf_puts(&b->buf, "[]");
+        b->buf.len = 0; /* the text stays readable; the batch is still empty */
+        return b->buf.s;
     }
-    reserve(b, 2);
-    b->buf[b->len] = ']';
-    b->buf[b->len + 1] = '\0';
-    return b->buf;
+    buf_put(&b->buf, "]", 1);
+    b->buf.len--; /* the "]" is not part of the batch: a later add replaces it */
+    return b->buf.s;
 }
 
 const char *event_batch_one(struct event_batch *b, const void *body, size_t len)
 {
     event_batch_reset(b);
-    reserve(b, len + 1);
-    memcpy(b->buf, body, len);
-    b->buf[len] = '\0';
-    return b->buf; /* len and count stay 0: the batch itself is empty */
+    buf_put(&b->buf, body, len);
+    b->buf.len = 0; /* the text stays readable; the batch itself is empty */
+    return b->buf.s;
 }

@@ -7,6 +7,7 @@
 #ifndef CQ_EVENT_BATCH_H
 #define CQ_EVENT_BATCH_H
 
+#include "base/buf.h"
 #include "base/tracing.h"
 
 #include <stddef.h>
@@ -36,9 +37,7 @@ event_info_parse(const void *body, size_t len, struct event_info *info, char *er
 const char *event_info_keys(const struct event_info *info, char *buf, size_t len);
 
 struct event_batch {
-    char *buf;
-    size_t len; /* bytes used, without the closing ']' and NUL */
-    size_t cap;
+    struct buf buf; /* '[' body ',' body ..., without the closing ']' (lib/base/buf.h) */
     size_t count;
 };
 

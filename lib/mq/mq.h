@@ -3,6 +3,10 @@
  * The module prefix is mq_ (librabbitmq owns amqp_), and the header is not called amqp.h: with
  * -Ilib it would shadow the library's <amqp.h>, which <amqp_tcp_socket.h> includes.
  *
+ * The module knows no name of the domain: the caller names the exchange and the queues
+ * (struct mq_topology). Files by job: mq.c (connections), topology.c, headers.c, frames.c
+ * (frames besides confirms), confirms.c (publisher confirms).
+ *
  * Every connection uses one channel, MQ_CHANNEL. A connection is not shared between threads.
  * Memory: struct mq_broker owns a copy of the URL (mq_broker_release frees it); a connection
  * returned by mq_connect*() belongs to the caller, who ends it with mq_close(). */
@@ -34,13 +38,13 @@ void mq_broker_release(struct mq_broker *b);
 
 /* --- topology ------------------------------------------------------------------------------- */
 
-/* Every name the services declare. Both services (and tools/deadletters) fill it with
- * mq_topology_init() and call mq_declare_topology() with it, so declarations are identical and
- * idempotent.
+/* What a program declares, named by its caller (lib/mq knows no queue of the domain: the names
+ * come from lib/domain through lib/service/topology.h). Every program that touches the broker
+ * fills it the same way and calls mq_declare_topology() with it, so declarations are identical
+ * and idempotent.
  *
- * Besides the exchange and the two queues bound to it there are two queues of the read model's
- * own, reached through the default exchange (routing key = queue name), never bound to the
- * exchange:
+ * The work queue (bound to the exchange with queue_binding) has two queues of its own, reached
+ * through the default exchange (routing key = queue name), never bound to the exchange:
  * - <queue>.retry: a quorum queue without consumers. The consumer publishes a message it could not
  *   apply here with a per-message TTL (expiration); when it expires the broker dead-letters it back
  *   to <queue> (at-least-once dead-lettering: dead-letter-strategy=at-least-once, which needs
@@ -48,22 +52,34 @@ void mq_broker_release(struct mq_broker *b);
  *   on this low-volume path; the main queue stays classic.
  * - <queue>.dead: a classic queue holding messages that failed their last allowed attempt, with the
  *   reason in their headers (MQ_HDR_*), until scripts/deadletters.sh requeues or drops them.
+ * Taps are further classic queues bound to the exchange for subscribers outside the services.
  * New queues have new names: an existing queue's arguments are never changed (a re-declaration
  * with other arguments fails with PRECONDITION_FAILED). */
+#define MQ_TOPOLOGY_MAX_TAPS 4
+struct mq_binding {
+    const char *queue;
+    const char *binding; /* the routing pattern that binds it to the exchange */
+};
 struct mq_topology {
-    const char *exchange;   /* durable topic exchange */
-    const char *queue;      /* read-model queue, bound with "#" */
-    const char *mood_queue; /* bound with "mood.#" */
-    char retry_queue[256];  /* <queue>.retry */
-    char dead_queue[256];   /* <queue>.dead */
+    const char *exchange;      /* durable topic exchange */
+    const char *queue;         /* the work queue */
+    const char *queue_binding; /* its routing pattern */
+    struct mq_binding taps[MQ_TOPOLOGY_MAX_TAPS];
+    size_t ntaps;
+    char retry_queue[256]; /* <queue>.retry */
+    char dead_queue[256];  /* <queue>.dead */
 };
 
-/* Fills t; the strings must outlive it. Returns 0, or -1 with err when a derived queue name would
- * be longer than AMQP allows (255 bytes). */
+/* Fills t with the exchange and the work queue; the strings must outlive it. Returns 0, or -1 with
+ * err when a derived queue name would be longer than AMQP allows (255 bytes). */
 __attribute__((warn_unused_result)) int mq_topology_init(struct mq_topology *t,
                                                          const char *exchange, const char *queue,
-                                                         const char *mood_queue, char *err,
+                                                         const char *binding, char *err,
                                                          size_t errlen);
+/* Adds a queue bound to the exchange with binding. Returns 0, or -1 with err when t is full. */
+__attribute__((warn_unused_result)) int mq_topology_add_tap(struct mq_topology *t,
+                                                            const char *queue, const char *binding,
+                                                            char *err, size_t errlen);
 
 /* Declares the exchange, the queues and their bindings on MQ_CHANNEL. Returns 0 or -1 with err. */
 __attribute__((warn_unused_result)) int mq_declare_topology(amqp_connection_state_t conn,
@@ -151,12 +167,11 @@ __attribute__((warn_unused_result)) int mq_service(amqp_connection_state_t conn,
                                                    char *err, size_t errlen);
 
 /* Waits until conn's socket can take more bytes, so that a publish does not block on a broker
- * that stopped reading (librabbitmq writes without a deadline), until deadline_ms (mq_now_ms's
- * clock) or a stop request. Returns 0, or -1 with err: the caller drops the connection. */
+ * that stopped reading (librabbitmq writes without a deadline), until deadline_ms
+ * (deadline_now_ms's clock) or a stop request. Returns 0, or -1 with err: the caller drops the
+ * connection. */
 __attribute__((warn_unused_result)) int
 mq_wait_writable(amqp_connection_state_t conn, long long deadline_ms, char *err, size_t errlen);
-/* Milliseconds of CLOCK_MONOTONIC. */
-long long mq_now_ms(void);
 
 /* --- publisher confirms --------------------------------------------------------------------- */
 

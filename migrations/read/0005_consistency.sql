@@ -18,29 +18,5 @@
 -- commit completes) is the same either way and is paid once per consumer transaction. The
 -- trigger is worth its 10 us: it keeps working whatever later migration replaces apply_events.
 
-CREATE FUNCTION events_applied_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- delivered at commit; one per transaction, whatever the number of statements
-    PERFORM pg_notify('events_applied', '');
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER processed_events_notify AFTER INSERT ON processed_events
-    FOR EACH STATEMENT EXECUTE FUNCTION events_applied_notify();
-
--- The query API's check: true when every one of p_ids has been applied to the read model (an
--- empty array: true).
-CREATE FUNCTION q_events_applied(p_ids uuid[]) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT NOT EXISTS (
-        SELECT 1 FROM unnest(p_ids) AS u(id)
-        WHERE NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = u.id))
-$$;
-
--- With least privilege in place (0006_roles.sql, whichever of the two was applied first), the
--- query role gets EXECUTE on the new query function.
-DO $$
-BEGIN
-    IF to_regproc('grant_service_roles') IS NOT NULL THEN
-        PERFORM grant_service_roles();
-    END IF;
-END $$;
+-- Its functions and triggers live in migrations/read/functions/ (repeatable, one
+-- current body each: docs/architecture.md, "SQL by role").

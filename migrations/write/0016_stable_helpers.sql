@@ -4,5 +4,6 @@
 -- IMMUTABLE, they ran as separate SQL functions, parsed and planned on every call (fmgr_sql in
 -- the write backend's profile: every event's occurredAt); declared honestly, they are inlined
 -- into the statement that calls them. No index, constraint or generated column uses them.
-ALTER FUNCTION iso_utc(timestamptz) STABLE;
-ALTER FUNCTION iso_utc_ms(timestamptz) STABLE;
+
+-- Its functions and triggers live in migrations/write/functions/ (repeatable, one
+-- current body each: docs/architecture.md, "SQL by role").

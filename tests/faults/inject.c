@@ -3,6 +3,7 @@
  * (malformed JSON, an unknown event type, an event whose predecessor never comes), which no
  * command can produce. Reads BROKER_URL, AMQP_EXCHANGE, AMQP_QUEUE and MOOD_QUEUE. */
 #include "mq/mq.h"
+#include "service/topology.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ static const char *env_or(const char *name, const char *def)
 int main(int argc, char **argv)
 {
     struct mq_broker broker;
+    struct domain_names names;
     struct mq_topology topo;
     amqp_basic_properties_t props;
     amqp_connection_state_t conn;
@@ -31,9 +33,8 @@ int main(int argc, char **argv)
     }
     len = fread(body, 1, sizeof body, stdin);
     if (mq_broker_parse(&broker, env_or("BROKER_URL", ""), err, sizeof err) != 0 ||
-        mq_topology_init(&topo, env_or("AMQP_EXCHANGE", "cqrs.events"),
-                         env_or("AMQP_QUEUE", "read_model"), env_or("MOOD_QUEUE", "mood_events"),
-                         err, sizeof err) != 0) {
+        domain_names_load(&names, err, sizeof err) != 0 ||
+        svc_topology_init(&topo, &names, err, sizeof err) != 0) {
         fprintf(stderr, "faults-inject: %s\n", err);
         return 2;
     }

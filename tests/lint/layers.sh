@@ -20,7 +20,7 @@ declare -A LIB_MAY_USE=(
     [pg]="base"
     [mq]="base"
     [http]="base metrics"
-    [service]="base metrics http pg mq"
+    [service]="base metrics domain http pg mq"
 )
 SERVICES="api/command api/query relay consumer tools"
 MAP=docs/architecture.md
@@ -97,6 +97,7 @@ while IFS= read -r f; do
 done < <(git ls-files '*.c' '*.h')
 
 # The map: the folders named in the "Map of the tree" section, as "- `path/`" items.
+# shellcheck disable=SC2016 # the backquotes are Markdown, not shell
 mapfile -t mapped < <(sed -n '/^## Map of the tree/,/^## /p' "$MAP" |
     sed -n 's/^- `\([^`]*\)\/`.*/\1/p')
 if ((${#mapped[@]} == 0)); then

@@ -2,8 +2,9 @@
 # The lint suite of `make test` (tests/run.sh) and `make lint`: clang-format --dry-run --Werror on
 # every tracked C file (the check `make format-check` makes) and shellcheck on every tracked shell
 # script (*.sh, .ci/run and any tracked file without an extension whose first line is a shell
-# shebang). Each file is one test; prints one line per failure and, as its last line,
-# "N passed, M failed". Exits non-zero if a file failed or a tool is missing.
+# shebang), and tests/lint/sql-by-role.sh on migrations/. Each file is one test; prints one line
+# per failure and, as its last line, "N passed, M failed". Exits non-zero if a file failed or a
+# tool is missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -30,25 +31,34 @@ shell_scripts() {
 }
 
 pass=0 fail=0
-while IFS= read -r f; do
-    if out="$(clang-format --dry-run --Werror "$f" 2>&1)"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "lint: clang-format: $f is not formatted (make format)"
-        head -n 6 <<<"$out"
-    fi
-done < <(git ls-files '*.c' '*.h')
+# check LINES MESSAGE CMD...: runs CMD FILE for each file read on stdin; a failure prints
+# "lint: MESSAGE" (FILE in place of {}) and the first LINES lines of CMD's output.
+check() {
+    local lines="$1" message="$2" f out
+    shift 2
+    while IFS= read -r f; do
+        if out="$("$@" "$f" 2>&1)"; then
+            pass=$((pass + 1))
+        else
+            fail=$((fail + 1))
+            echo "lint: ${message//\{\}/$f}"
+            head -n "$lines" <<<"$out"
+        fi
+    done
+}
 
-while IFS= read -r f; do
-    if out="$(shellcheck "$f" 2>&1)"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "lint: shellcheck: $f"
-        head -n 20 <<<"$out"
-    fi
-done < <(shell_scripts | sort -u)
+check 6 'clang-format: {} is not formatted (make format)' clang-format --dry-run --Werror \
+    < <(git ls-files '*.c' '*.h')
+check 20 'shellcheck: {}' shellcheck < <(shell_scripts | sort -u)
+
+# SQL filed by role: no function in a versioned migration, one current body each
+st=0
+out="$(tests/lint/sql-by-role.sh 2>&1)" || st=$?
+grep -v '^sql-by-role: [0-9]* passed' <<<"$out" || true
+if [[ "$(tail -n 1 <<<"$out")" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+    pass=$((pass + BASH_REMATCH[1])) fail=$((fail + BASH_REMATCH[2]))
+fi
+((st == 0)) || ((fail > 0)) || fail=$((fail + 1))
 
 echo "lint: $pass passed, $fail failed"
 ((fail == 0))

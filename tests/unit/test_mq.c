@@ -1,6 +1,7 @@
 /* mq: publisher-confirm book-keeping over delivery tags (with and without `multiple`), broker
  * URL parsing, the derived retry and dead-letter queue names, and reading message headers. */
 #include "mq/mq.h"
+#include "service/topology.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -146,18 +147,38 @@ END_TEST
 
 START_TEST(topology_derives_retry_and_dead_queue_names)
 {
+    const struct domain_names names = {"ex", "read_model", "moods"};
     struct mq_topology t;
     char err[256], longname[300];
-    ck_assert_int_eq(mq_topology_init(&t, "ex", "read_model", "moods", err, sizeof err), 0);
+    ck_assert_int_eq(svc_topology_init(&t, &names, err, sizeof err), 0);
     ck_assert_str_eq(t.exchange, "ex");
     ck_assert_str_eq(t.queue, "read_model");
-    ck_assert_str_eq(t.mood_queue, "moods");
+    ck_assert_str_eq(t.queue_binding, "#");
+    ck_assert_uint_eq(t.ntaps, 1);
+    ck_assert_str_eq(t.taps[0].queue, "moods");
+    ck_assert_str_eq(t.taps[0].binding, "mood.#");
     ck_assert_str_eq(t.retry_queue, "read_model.retry");
     ck_assert_str_eq(t.dead_queue, "read_model.dead");
     memset(longname, 'q', 250);
     longname[250] = '\0';
-    ck_assert_int_eq(mq_topology_init(&t, "ex", longname, "moods", err, sizeof err), -1);
+    ck_assert_int_eq(mq_topology_init(&t, "ex", longname, "#", err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "too long"));
+}
+END_TEST
+
+/* lib/mq knows no queue of the domain: a topology holds exactly what its caller named */
+START_TEST(topology_declares_only_what_the_caller_names)
+{
+    struct mq_topology t;
+    char err[256];
+    ck_assert_int_eq(mq_topology_init(&t, "ex", "work", "jobs.#", err, sizeof err), 0);
+    ck_assert_str_eq(t.queue_binding, "jobs.#");
+    ck_assert_uint_eq(t.ntaps, 0);
+    for (int i = 0; i < MQ_TOPOLOGY_MAX_TAPS; i++)
+        ck_assert_int_eq(mq_topology_add_tap(&t, "tap", "x.#", err, sizeof err), 0);
+    ck_assert_int_eq(mq_topology_add_tap(&t, "one-too-many", "y.#", err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "too many queues"));
+    ck_assert_uint_eq(t.ntaps, MQ_TOPOLOGY_MAX_TAPS);
 }
 END_TEST
 
@@ -281,6 +302,7 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("topology and headers");
     tcase_add_test(tc, topology_derives_retry_and_dead_queue_names);
+    tcase_add_test(tc, topology_declares_only_what_the_caller_names);
     tcase_add_test(tc, headers_are_read_by_kind);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

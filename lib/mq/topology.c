@@ -1,0 +1,101 @@
+/* mq topology: the exchange and the queues a caller names, declared identically by every
+ * program (mq.h). */
+#include "mq/internal.h"
+#include "mq/mq.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int mq_topology_init(struct mq_topology *t, const char *exchange, const char *queue,
+                     const char *binding, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->exchange = exchange;
+    t->queue = queue;
+    t->queue_binding = binding;
+    if (strlen(queue) > 249) {
+        snprintf(err, errlen,
+                 "queue name is too long: at most 249 bytes, to leave room for .retry");
+        return -1;
+    }
+    snprintf(t->retry_queue, sizeof t->retry_queue, "%s.retry", queue);
+    snprintf(t->dead_queue, sizeof t->dead_queue, "%s.dead", queue);
+    return 0;
+}
+
+int mq_topology_add_tap(struct mq_topology *t, const char *queue, const char *binding, char *err,
+                        size_t errlen)
+{
+    if (t->ntaps == MQ_TOPOLOGY_MAX_TAPS) {
+        snprintf(err, errlen, "too many queues: at most %d besides \"%s\"", MQ_TOPOLOGY_MAX_TAPS,
+                 t->queue);
+        return -1;
+    }
+    t->taps[t->ntaps].queue = queue;
+    t->taps[t->ntaps].binding = binding;
+    t->ntaps++;
+    return 0;
+}
+
+static amqp_table_entry_t utf8_entry(const char *key, const char *value)
+{
+    amqp_table_entry_t e;
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = amqp_cstring_bytes(value);
+    return e;
+}
+
+/* Declares a durable queue with args; bound to the exchange with binding unless that is NULL. */
+static int declare_queue(amqp_connection_state_t conn, const struct mq_topology *t,
+                         const char *queue, amqp_table_t args, const char *binding, char *err,
+                         size_t errlen)
+{
+    char what[600];
+
+    amqp_queue_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0, args);
+    snprintf(what, sizeof what, "declare queue \"%s\"", queue);
+    if (mq_check_reply(conn, what, err, errlen) != 0)
+        return -1;
+    if (binding == NULL)
+        return 0;
+    amqp_queue_bind(conn, MQ_CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(t->exchange),
+                    amqp_cstring_bytes(binding), amqp_empty_table);
+    snprintf(what, sizeof what, "bind queue \"%s\" to \"%s\"", queue, t->exchange);
+    return mq_check_reply(conn, what, err, errlen);
+}
+
+/* One place for every declaration, so that every program declares the same arguments (a queue
+ * re-declared with different arguments fails with PRECONDITION_FAILED: change a queue's arguments
+ * only together with its name). */
+int mq_declare_topology(amqp_connection_state_t conn, const struct mq_topology *t, char *err,
+                        size_t errlen)
+{
+    amqp_table_entry_t classic_entries[1] = {utf8_entry("x-queue-type", "classic")};
+    amqp_table_t classic = {1, classic_entries};
+    /* expired retries go back to the read-model queue through the default exchange */
+    amqp_table_entry_t retry_entries[5] = {
+        utf8_entry("x-queue-type", "quorum"),
+        utf8_entry("x-dead-letter-exchange", ""),
+        utf8_entry("x-dead-letter-routing-key", t->queue),
+        utf8_entry("x-dead-letter-strategy", "at-least-once"),
+        utf8_entry("x-overflow", "reject-publish"),
+    };
+    amqp_table_t retry = {5, retry_entries};
+    char what[300];
+
+    amqp_exchange_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(t->exchange),
+                          amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+    snprintf(what, sizeof what, "declare exchange \"%s\"", t->exchange);
+    if (mq_check_reply(conn, what, err, errlen) != 0)
+        return -1;
+    if (declare_queue(conn, t, t->queue, classic, t->queue_binding, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < t->ntaps; i++)
+        if (declare_queue(conn, t, t->taps[i].queue, classic, t->taps[i].binding, err, errlen) != 0)
+            return -1;
+    if (declare_queue(conn, t, t->retry_queue, retry, NULL, err, errlen) != 0 ||
+        declare_queue(conn, t, t->dead_queue, classic, NULL, err, errlen) != 0)
+        return -1;
+    return 0;
+}

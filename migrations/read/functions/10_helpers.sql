@@ -1,0 +1,23 @@
+-- Read DB: the small helpers of projections and queries (time formats, rejecting an event).
+-- Repeatable: scripts/migrate.sh applies this file again whenever its sha256 changes (after the
+-- versioned migrations, with check_function_bodies off), so each function here has exactly one
+-- current body: edit it in place.
+
+-- Raised for an event the projections cannot apply (unknown type, missing fields).
+CREATE OR REPLACE FUNCTION proj_reject(p_event jsonb, p_reason text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'cannot apply event %: %', coalesce(p_event->>'eventId', '?'), p_reason
+        USING ERRCODE = 'CQ422';
+END $$;
+
+-- ISO 8601 UTC with microseconds, as the write DB's occurredAt. STABLE as to_char is, so that it
+-- is inlined (migrations/read/0021 says why).
+CREATE OR REPLACE FUNCTION iso_utc(ts timestamptz) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+-- Milliseconds from p_from to p_to (NULL for NULL).
+CREATE OR REPLACE FUNCTION ms_between(p_from timestamptz, p_to timestamptz) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT round(extract(epoch FROM p_to - p_from) * 1000)::bigint
+$$;

@@ -1,0 +1,242 @@
+-- Read DB: applying events: apply_events (the consumer's entry point), the version checks (stale,
+-- early: CQ425), the dispatch to the projections, the consumer's attempt counts.
+-- Repeatable: scripts/migrate.sh applies this file again whenever its sha256 changes (after the
+-- versioned migrations, with check_function_bodies off), so each function here has exactly one
+-- current body: edit it in place.
+
+-- Raises CQ425 for an event that arrived before what it needs; DETAIL holds its event id.
+CREATE OR REPLACE FUNCTION proj_early(e jsonb, p_why text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'event % (% version % of % %) arrived early: %', e->>'eventId',
+        e->>'eventType', e->>'aggregateVersion', e->>'aggregateType', e->>'aggregateId', p_why
+        USING ERRCODE = 'CQ425', DETAIL = e->>'eventId';
+END $$;
+
+-- After a versioned update found its aggregate not at version - 1: p_have is the version the
+-- read model holds (NULL: the aggregate is unknown). Returns false when the event is stale;
+-- raises CQ425 when it is early.
+CREATE OR REPLACE FUNCTION proj_version_missed(e jsonb, p_have integer) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_have >= (e->>'aggregateVersion')::integer THEN
+        RETURN false;
+    END IF;
+    PERFORM proj_early(e, CASE WHEN p_have IS NULL
+                               THEN format('the %s is not in the read model yet', e->>'aggregateType')
+                               ELSE format('the %s is at version %s', e->>'aggregateType', p_have) END);
+    RETURN false; -- not reached
+END $$;
+
+-- The projection of one event, without deduplication: true when applied, false when stale.
+CREATE OR REPLACE FUNCTION proj_dispatch(e jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    CASE e->>'eventType'
+        WHEN 'ProductCreated' THEN RETURN proj_product_created(e);
+        WHEN 'OrderCreated' THEN RETURN proj_order_created(e);
+        WHEN 'OrderPaid' THEN RETURN proj_order_paid(e);
+        WHEN 'OrderShipped' THEN RETURN proj_order_shipped(e);
+        WHEN 'OrderCompleted' THEN RETURN proj_order_completed(e);
+        WHEN 'OrderCancelled' THEN RETURN proj_order_cancelled(e);
+        WHEN 'InventoryAdjusted' THEN RETURN proj_inventory_adjusted(e);
+        WHEN 'TodoCreated', 'TodoCompleted', 'TodoReopened', 'TodoDeleted' THEN RETURN proj_todo(e);
+        WHEN 'MoodRecorded' THEN PERFORM proj_mood_recorded(e); RETURN true;
+        ELSE PERFORM proj_reject(e, format('unknown event type %s', e->>'eventType'));
+    END CASE;
+    RETURN false; -- not reached
+END $$;
+
+-- The newest schema version of each event type the projections read; NULL: an unknown type
+-- (proj_dispatch refuses those).
+CREATE OR REPLACE FUNCTION proj_known_event_version(p_event_type text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_event_type IN ('ProductCreated', 'InventoryAdjusted', 'OrderCreated',
+                                      'OrderPaid', 'OrderShipped', 'OrderCompleted',
+                                      'OrderCancelled', 'TodoCreated', 'TodoCompleted',
+                                      'TodoReopened', 'TodoDeleted', 'MoodRecorded')
+                THEN 1 END
+$$;
+
+-- Raises CQ422 naming the first event of es (a JSON array of envelopes) whose eventVersion is
+-- not a positive integer or is newer than proj_known_event_version.
+CREATE OR REPLACE FUNCTION proj_check_event_versions(es jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    bad jsonb;
+BEGIN
+    SELECT ev INTO bad
+    FROM jsonb_array_elements(es) AS x(ev)
+    WHERE ev ? 'eventVersion'
+      AND (jsonb_typeof(ev->'eventVersion') IS DISTINCT FROM 'number'
+           OR (ev->>'eventVersion')::numeric <> floor((ev->>'eventVersion')::numeric)
+           OR (ev->>'eventVersion')::numeric < 1
+           OR (ev->>'eventVersion')::numeric > coalesce(proj_known_event_version(ev->>'eventType'), 1))
+    LIMIT 1;
+    IF bad IS NOT NULL THEN
+        PERFORM proj_reject(bad, format('eventVersion %s of %s is not one this read model knows (up to %s)',
+                                        bad->'eventVersion', bad->>'eventType',
+                                        coalesce(proj_known_event_version(bad->>'eventType'), 1)));
+    END IF;
+END $$;
+
+-- apply_event and apply_events, restated from 0014: each sends its one notification with the
+-- keys of the events it applied (cache_notify(cache_event_keys(...))) once they are projected.
+CREATE OR REPLACE FUNCTION apply_event(e jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('cq.events_notify', 'apply', true);
+    IF jsonb_typeof(e) IS DISTINCT FROM 'object' OR e->>'eventId' IS NULL
+       OR e->>'eventType' IS NULL THEN
+        PERFORM proj_reject(e, 'not an event envelope');
+    END IF;
+    PERFORM proj_check_event_versions(jsonb_build_array(e));
+    INSERT INTO processed_events (event_id, event_type, occurred_at)
+    VALUES ((e->>'eventId')::uuid, e->>'eventType', (e->>'occurredAt')::timestamptz)
+    ON CONFLICT (event_id) DO NOTHING;
+    IF NOT FOUND THEN
+        PERFORM cache_notify('');
+        RETURN 'duplicate';
+    END IF;
+    IF NOT proj_dispatch(e) THEN
+        PERFORM cache_notify('');
+        RETURN 'duplicate';
+    END IF;
+    PERFORM cache_notify(cache_event_keys(jsonb_build_array(e)));
+    RETURN 'applied';
+END $$;
+
+-- Applies a JSON array of events in the caller's transaction. Returns {"applied": n,
+-- "duplicates": m}; m counts repeated event ids and stale events. Raises CQ425 (DETAIL: the early
+-- events' ids) when an event is early: the consumer sets those aside and calls again.
+CREATE OR REPLACE FUNCTION apply_events(es jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_new jsonb;
+    v_applied integer;
+    v_early text;
+    r record;
+BEGIN
+    PERFORM set_config('cq.events_notify', 'apply', true);
+    IF jsonb_typeof(es) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'apply_events expects a JSON array' USING ERRCODE = 'CQ422';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(es) AS x(ev)
+               WHERE jsonb_typeof(ev) IS DISTINCT FROM 'object' OR ev->>'eventId' IS NULL
+                     OR ev->>'eventType' IS NULL) THEN
+        PERFORM proj_reject(es, 'not an event envelope');
+    END IF;
+    PERFORM proj_check_event_versions(es);
+
+    -- the events not applied before, first occurrence of each id, in the order they will be
+    -- applied: by aggregateVersion (each aggregate's events keep their order; every creating
+    -- event comes first), OrderCreated after the other creates (an order after the products of
+    -- the batch), then batch order
+    WITH input AS (
+        SELECT ev, ord, (ev->>'eventId')::uuid AS id
+        FROM jsonb_array_elements(es) WITH ORDINALITY AS x(ev, ord)
+    ), firsts AS (
+        SELECT DISTINCT ON (id) id, ord, ev FROM input ORDER BY id, ord
+    ), inserted AS (
+        INSERT INTO processed_events (event_id, event_type, occurred_at)
+        SELECT id, ev->>'eventType', (ev->>'occurredAt')::timestamptz FROM firsts
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id
+    )
+    SELECT coalesce(jsonb_agg(f.ev ORDER BY
+                        CASE WHEN jsonb_typeof(f.ev->'aggregateVersion') = 'number'
+                             THEN (f.ev->>'aggregateVersion')::numeric END NULLS FIRST,
+                        f.ev->>'eventType' = 'OrderCreated', f.ord), '[]')
+    INTO v_new
+    FROM firsts f JOIN inserted i ON i.event_id = f.id;
+    v_applied := jsonb_array_length(v_new);
+    v_early := proj_early_events(v_new);
+    IF v_early IS NOT NULL THEN
+        RAISE EXCEPTION 'events arrived early: a predecessor or a product they name is not in the read model yet'
+            USING ERRCODE = 'CQ425', DETAIL = v_early;
+    END IF;
+
+    -- each run of consecutive OrderCreated events is one group, applied set-based; every other
+    -- event is a group of its own; groups are applied in that order
+    FOR r IN
+        WITH n AS (
+            SELECT ev, ord, ev->>'eventType' = 'OrderCreated' AS created,
+                   count(*) FILTER (WHERE ev->>'eventType' <> 'OrderCreated')
+                       OVER (ORDER BY ord) AS others_before
+            FROM jsonb_array_elements(v_new) WITH ORDINALITY AS x(ev, ord)
+        )
+        SELECT bool_and(created) AS created, jsonb_agg(ev ORDER BY ord) AS evs,
+               count(*)::integer AS n, min(ord) AS first
+        FROM n
+        GROUP BY CASE WHEN created THEN -others_before ELSE ord END
+        ORDER BY first
+    LOOP
+        IF r.created THEN
+            v_applied := v_applied - (r.n - proj_orders_created(r.evs));
+        ELSIF NOT proj_dispatch(r.evs->0) THEN
+            v_applied := v_applied - 1;
+        END IF;
+    END LOOP;
+    PERFORM cache_notify(cache_event_keys(v_new));
+    RETURN jsonb_build_object('applied', v_applied,
+                              'duplicates', jsonb_array_length(es) - v_applied);
+END $$;
+
+CREATE OR REPLACE FUNCTION proj_early_events(es jsonb) RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
+        WITH typed AS (
+            SELECT e, ord,
+                   CASE WHEN e->>'eventType' IN ('ProductCreated', 'InventoryAdjusted') THEN 'product'
+                        WHEN e->>'eventType' IN ('OrderCreated', 'OrderPaid', 'OrderShipped',
+                                                 'OrderCompleted', 'OrderCancelled') THEN 'order'
+                        WHEN e->>'eventType' IN ('TodoCreated', 'TodoCompleted', 'TodoReopened',
+                                                 'TodoDeleted') THEN 'todo' END AS agg
+            FROM jsonb_array_elements(es) WITH ORDINALITY AS x(e, ord)
+        ), ev AS (
+            -- the aggregate's id as its projection reads it
+            SELECT e->>'eventId' AS id, ord, e->>'eventType' AS t, e->'items' AS items, agg,
+                   (e->>'aggregateVersion')::integer AS v,
+                   (e->>(CASE agg WHEN 'product' THEN 'productId' WHEN 'order' THEN 'orderId'
+                                  ELSE 'todoId' END))::bigint AS agg_id
+            FROM typed WHERE agg IS NOT NULL
+        ), cur AS (
+            SELECT ev.*,
+                   coalesce(CASE agg
+                       WHEN 'product' THEN (SELECT version FROM products_read WHERE product_id = agg_id)
+                       WHEN 'order' THEN (SELECT version FROM orders_read WHERE order_id = agg_id)
+                       WHEN 'todo' THEN (SELECT version FROM todos_read WHERE todo_id = agg_id) END,
+                       -- unknown to the read model: a creating event starts the aggregate at its
+                       -- own version (1 from the command functions; the current version in a rebuild
+                       -- from the write DB's snapshot), anything else waits for its create
+                       min(v) FILTER (WHERE t IN ('ProductCreated', 'OrderCreated', 'TodoCreated'))
+                           OVER (PARTITION BY agg, agg_id) - 1,
+                       0) AS have
+            FROM ev
+        ), ranked AS (
+            -- the k-th distinct version above the read model's must be have + k
+            SELECT cur.*, dense_rank() OVER (PARTITION BY agg, agg_id ORDER BY v) AS k
+            FROM cur WHERE v > have
+        )
+        SELECT string_agg(id, ' ' ORDER BY ord) FROM ranked r
+        WHERE r.v <> r.have + r.k
+           OR (r.t IN ('OrderCreated', 'OrderCancelled') AND EXISTS (
+                   SELECT 1 FROM jsonb_array_elements(r.items) AS i
+                   -- a scalar lookup by key, which the planner cannot turn into an anti
+                   -- join that hashes all of products_read once per event
+                   WHERE (SELECT p.product_id FROM products_read p
+                          WHERE p.product_id = (i->>'productId')::bigint) IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM ev c
+                                     WHERE c.t = 'ProductCreated'
+                                       AND c.agg_id = (i->>'productId')::bigint)))
+    );
+END $$;
+
+CREATE OR REPLACE FUNCTION event_attempt_clear(p_event_id uuid) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM event_attempts WHERE event_id = p_event_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION event_attempt_record(p_event_id uuid) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    n integer;
+BEGIN
+    INSERT INTO event_attempts AS a (event_id, attempts) VALUES (p_event_id, 1)
+    ON CONFLICT (event_id) DO UPDATE SET attempts = a.attempts + 1, last_at = clock_timestamp()
+    RETURNING attempts INTO n;
+    RETURN n;
+END $$;
