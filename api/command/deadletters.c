@@ -7,6 +7,7 @@
 #include "base/deadline.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "domain/domain.h"
 #include "mq/dlq.h"
 #include "mq/mq.h"
 #include "service/topology.h"
@@ -22,9 +23,6 @@
 
 struct dl_config {
     const char *broker_url; /* "" : the actions are off (503) */
-    const char *exchange;
-    const char *queue;
-    const char *mood_queue;
     const char *origins;
     long query_port;
 };
@@ -70,9 +68,6 @@ static int split_origins(struct dl_actions *a, char *err, size_t errlen)
 static const struct config_var dl_vars[] = {
     /* the dead-letter actions reach the broker; "" turns them off (503) */
     {"BROKER_URL", CONFIG_STRING, "", OFF(broker_url), 0, 0},
-    {"AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", OFF(exchange), 0, 0},
-    {"AMQP_QUEUE", CONFIG_STRING, "read_model", OFF(queue), 0, 0},
-    {"MOOD_QUEUE", CONFIG_STRING, "mood_events", OFF(mood_queue), 0, 0},
     /* the dashboard's origins, allowed by CORS on the dead-letter routes; "" : the query
      * API's local origins */
     {"DASHBOARD_ORIGINS", CONFIG_STRING, "", OFF(origins), 0, 0},
@@ -84,9 +79,11 @@ const struct config_table dl_config_table = CONFIG_TABLE(dl_vars);
 struct dl_actions *dl_actions_new(void)
 {
     struct dl_actions *a = xcalloc(1, sizeof *a);
+    struct domain_names names;
     char err[512];
 
-    if (config_load(&a->cfg, dl_vars, dl_config_table.n, err, sizeof err) != 0)
+    if (config_load(&a->cfg, dl_vars, dl_config_table.n, err, sizeof err) != 0 ||
+        domain_names_load(&names, err, sizeof err) != 0)
         goto fail;
     if (a->cfg.origins[0] != '\0')
         snprintf(a->origin_buf, sizeof a->origin_buf, "%s", a->cfg.origins);
@@ -95,9 +92,7 @@ struct dl_actions *dl_actions_new(void)
                  a->cfg.query_port, a->cfg.query_port);
     if (split_origins(a, err, sizeof err) != 0)
         goto fail;
-    if (svc_topology_init(&a->topo,
-                          &(struct domain_names){a->cfg.exchange, a->cfg.queue, a->cfg.mood_queue},
-                          err, sizeof err) != 0)
+    if (svc_topology_init(&a->topo, &names, err, sizeof err) != 0)
         goto fail;
     if (a->cfg.broker_url[0] != '\0') {
         char detail[400];

@@ -5,11 +5,13 @@
 #include "routes.h"
 #include "service.h"
 
+#include "domain/domain.h"
 #include "service/apiserver.h"
 
 int main(int argc, char **argv)
 {
-    static const struct config_table *const config[] = {&command_config_table, &dl_config_table};
+    static const struct config_table *const config[] = {
+        &command_config_table, &domain_idempotency_table, &dl_config_table, &domain_names_table};
     const struct apiserver_spec spec = {
         .svc = "command-api",
         .port_var = "COMMAND_SERVICE_PORT",

@@ -12,6 +12,7 @@
 #include "base/deadline.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "domain/domain.h"
 #include "http/ratelimit.h"
 
 #include <stdlib.h>
@@ -62,7 +63,6 @@ const size_t command_nstmts = sizeof command_stmts / sizeof command_stmts[0];
 static const struct config_var command_vars[] = {
     {"COMMAND_API_TOKEN", CONFIG_STRING, "", OFF(api_token), 0, 0},
     {"COMMAND_API_AUTH", CONFIG_STRING, "auto", OFF(api_auth), 0, 0},
-    {"IDEMPOTENCY_KEY_TTL_S", CONFIG_INT, "86400", OFF(idempotency_ttl_s), 1, 31536000},
     {"MOOD_RATE_PER_S", CONFIG_INT, "10", OFF(mood_rate_per_s), 0, 1000000},
     {"MOOD_RATE_BURST", CONFIG_INT, "20", OFF(mood_rate_burst), 1, 1000000},
     {"ORDER_BATCH_MAX", CONFIG_INT, "32", OFF(order_batch_max), 1, BATCHER_MAX_BATCH},
@@ -77,11 +77,15 @@ int command_start(struct apiserver_ctx *ctx)
     const char *bind = ctx->cfg->bind_address;
     char err[256];
 
-    if (config_load(cfg, command_vars, command_config_table.n, err, sizeof err) != 0) {
+    struct domain_idempotency idem;
+
+    if (config_load(cfg, command_vars, command_config_table.n, err, sizeof err) != 0 ||
+        domain_idempotency_load(&idem, err, sizeof err) != 0) {
         log_error("invalid configuration", "error=\"%s\"", err);
         free(cfg);
         return -1;
     }
+    cfg->idempotency_ttl_s = idem.key_ttl_s;
     if (strcmp(cfg->api_auth, "auto") != 0 && strcmp(cfg->api_auth, "off") != 0) {
         log_error("invalid configuration",
                   "error=\"invalid value for COMMAND_API_AUTH: expected auto or off\"");

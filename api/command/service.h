@@ -21,7 +21,7 @@ struct command_config {
     const char *api_token;    /* COMMAND_API_TOKEN; "" when unset */
     const char *api_auth;     /* COMMAND_API_AUTH: auto | off */
     enum auth_mode auth_mode; /* from the two above and HTTP_BIND_ADDRESS (auth.h) */
-    long idempotency_ttl_s;   /* IDEMPOTENCY_KEY_TTL_S */
+    long idempotency_ttl_s;   /* IDEMPOTENCY_KEY_TTL_S (lib/domain) */
     long mood_rate_per_s;     /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
     long mood_rate_burst;     /* MOOD_RATE_BURST */
     struct ratelimit *mood_limit; /* NULL when there is no limit; owned */
