@@ -82,7 +82,7 @@ $(BUILD)/%.o: %.c
 
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(@D)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 SERVICE_A := $(SERVICES:%=$(BUILD)/%.a)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SERVICE_A) $(LIB_A)

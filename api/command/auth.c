@@ -1,11 +1,10 @@
 #include "auth.h"
 
-#include "service/apiserver.h"
-#include "command.h"
-#include "deadletters.h"
+#include "routes.h"
+#include "service.h"
+
 #include "base/log.h"
 #include "http/router.h"
-#include "routes.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -36,30 +35,19 @@ enum auth_mode auth_mode_for(const char *bind_address, const char *token, const 
     return auth_is_loopback(bind_address) ? AUTH_LOCAL : AUTH_REFUSE;
 }
 
+bool auth_required(const struct route_match *m)
+{
+    return m->route != NULL && m->route->access == ROUTE_TOKEN;
+}
+
 bool auth_is_public(const char *method, const char *path)
 {
     struct route_match m;
 
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         return true;
-    /* the dead-letter actions check the token themselves, so that their 401 carries the CORS
-     * headers; their CORS preflights carry no credentials (deadletters.h) */
-    if (dl_actions_path(path))
-        return true;
-    return strcmp(method, "POST") == 0 && router_match("/api/moods", path, &m);
-}
-
-bool auth_required(const struct route *routes, size_t n, const char *method, const char *path)
-{
-    struct route_match m;
-
-    if (auth_is_public(method, path))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(routes[i].method, method) == 0 && router_match(routes[i].pattern, path, &m))
-            return true;
-    }
-    return false;
+    router_find(command_routes, command_nroutes, method, path, &m);
+    return m.route != NULL && m.route->access != ROUTE_TOKEN;
 }
 
 bool auth_token_equal(const char *a, size_t a_len, const char *b, size_t b_len)
@@ -120,8 +108,7 @@ int auth_authorize(void *ctx, const struct http_request *req, struct api_error *
     unsigned count;
     char q[300], qm[40];
 
-    if (cfg == NULL || cfg->auth_mode != AUTH_TOKEN ||
-        !auth_required(command_routes, command_nroutes, req->method, req->path))
+    if (cfg == NULL || cfg->auth_mode != AUTH_TOKEN || !auth_required(req->match))
         return 0;
     count = http_request_header_count(req, "Authorization", &header);
     if (auth_check(count, header, cfg->api_token, err) == 0)

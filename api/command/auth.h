@@ -5,11 +5,12 @@
  * POST /api/moods (the mood page runs in any visitor's browser, which cannot keep a secret; a
  * mood is one counter step). The dashboard's dead-letter actions (/api/dead-letters/...) check
  * the token in their handlers instead, so that their 401 carries the CORS headers
- * (deadletters.h). Without the right token such a request is 401 unauthorized with
- * "WWW-Authenticate: Bearer", decided from the headers before the body is read (lib/http/http's
- * authorize hook). A request that matches no route is answered 404 or 405 as without
- * authentication (the routes are documented; nothing runs). The token is compared in constant
- * time and never logged. */
+ * (deadletters.h). Each route says which it is (its access in routes.c, lib/http/router.h), and
+ * the request's one match tells the hook. Without the right token such a request is 401
+ * unauthorized with "WWW-Authenticate: Bearer", decided from the headers before the body is read
+ * (lib/http/http's authorize hook). A request that matches no route is answered 404 or 405 as
+ * without authentication (the routes are documented; nothing runs). The token is compared in
+ * constant time and never logged. */
 #ifndef CQ_COMMAND_AUTH_H
 #define CQ_COMMAND_AUTH_H
 
@@ -37,12 +38,12 @@ bool auth_is_loopback(const char *addr);
 /* The mode for these settings (auth: "auto" or "off"; token "" when unset). */
 enum auth_mode auth_mode_for(const char *bind_address, const char *token, const char *auth);
 
-/* Whether method + path is served without a token. */
-bool auth_is_public(const char *method, const char *path);
+/* Whether the request matched to m needs the token: its route (m->route) says ROUTE_TOKEN. */
+bool auth_required(const struct route_match *m);
 
-/* Whether method + path needs the token: it is routed (some route of routes matches both) and
- * not public. */
-bool auth_required(const struct route *routes, size_t n, const char *method, const char *path);
+/* Whether method + path is served without a token: any read (GET or HEAD: no route protects
+ * one), else what its route in command_routes says (public, or checked by the handler). */
+bool auth_is_public(const char *method, const char *path);
 
 /* Compares a and b in time that depends on b_len only (b is the secret): no early exit at the
  * first differing byte. */
@@ -56,7 +57,7 @@ bool auth_token_valid(const char *token);
 int auth_check(unsigned count, const char *header, const char *token, struct api_error *err);
 
 /* lib/http/http's authorize hook for the command API (ctx: the apiserver_ctx; its ext the struct
- * command_config). */
+ * command_config): auth_check when the token is set and auth_required(req->match). */
 int auth_authorize(void *ctx, const struct http_request *req, struct api_error *err);
 
 #endif

@@ -6,17 +6,10 @@
 #ifndef CQ_COMMAND_H
 #define CQ_COMMAND_H
 
-#include "service/apiserver.h"
-#include "base/config.h"
-#include "auth.h"
-#include "http/ratelimit.h"
-
-struct dl_actions;
-struct orderbatch;
+#include "service.h"
 #include "validate.h"
 
-/* The variables the command API's own modules read (--help, lib/service/cli.h). */
-extern const struct config_table command_config_table;
+#include "http/router.h"
 
 struct command {
     const char *stmt;     /* prepared statement name (see command_stmts); cmd_idempotent's name */
@@ -39,36 +32,15 @@ struct command {
     bool batched;
 };
 
-/* The command API's own settings (ctx->ext), read once by command_start. */
-struct command_config {
-    const char *api_token;    /* COMMAND_API_TOKEN; "" when unset */
-    const char *api_auth;     /* COMMAND_API_AUTH: auto | off */
-    enum auth_mode auth_mode; /* from the two above and HTTP_BIND_ADDRESS (auth.h) */
-    long idempotency_ttl_s;   /* IDEMPOTENCY_KEY_TTL_S */
-    long mood_rate_per_s;     /* MOOD_RATE_PER_S: POST /api/moods per client address; 0: no limit */
-    long mood_rate_burst;     /* MOOD_RATE_BURST */
-    struct ratelimit *mood_limit; /* NULL when there is no limit; owned */
-    struct dl_actions *dl;        /* the dead-letter actions (deadletters.h); owned */
-    long order_batch_max;         /* ORDER_BATCH_MAX: orders per batch; 1: no batching */
-    long order_batch_runners;     /* ORDER_BATCH_RUNNERS: batches running at once */
-    struct orderbatch *orders;    /* NULL when ORDER_BATCH_MAX is 1; owned */
-};
-
-extern const struct pg_stmt command_stmts[];
-extern const size_t command_nstmts;
-
-/* apiserver hooks: load struct command_config into ctx->ext (-1 on a bad value), free it. */
-int command_start(struct apiserver_ctx *ctx);
-void command_release(struct apiserver_ctx *ctx);
-
-/* POST /api/moods is public: a token bucket per client address (MOOD_RATE_PER_S, burst
- * MOOD_RATE_BURST). Returns 0, or -1 with err 429 rate_limited (Retry-After) and nothing run. */
-int command_mood_rate_check(const struct apiserver_ctx *ctx, const struct http_request *req,
-                            struct api_error *err);
-
+/* Runs cmd for the request (m: its path id, when cmd takes one). */
 int command_run(const struct apiserver_ctx *ctx, const struct command *cmd,
                 const struct http_request *req, const struct route_match *m,
                 struct http_response *resp, struct api_error *err);
+
+/* The handler of a command's route: command_run with the command the route names
+ * (m->route->arg, a struct command). */
+int command_route(void *ctx, const struct http_request *req, const struct route_match *m,
+                  struct http_response *resp, struct api_error *err);
 
 /* Maps a SQLSTATE raised by a command function to a typed error; returns -1 when it did,
  * 0 when the state is not a business error. Exposed for tests. */

@@ -1,13 +1,16 @@
 #include "deadletters.h"
 
 #include "auth.h"
-#include "command.h"
+#include "service.h"
+
 #include "base/config.h"
-#include "mq/dlq.h"
+#include "base/deadline.h"
 #include "base/log.h"
+#include "base/xalloc.h"
+#include "domain/domain.h"
+#include "mq/dlq.h"
 #include "mq/mq.h"
 #include "service/topology.h"
-#include "base/xalloc.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -17,13 +20,9 @@
 
 #define DL_CONFIRM_TIMEOUT_MS 10000
 #define DL_MAX_ORIGINS 8
-#define DL_PREFIX "/api/dead-letters/"
 
 struct dl_config {
     const char *broker_url; /* "" : the actions are off (503) */
-    const char *exchange;
-    const char *queue;
-    const char *mood_queue;
     const char *origins;
     long query_port;
 };
@@ -69,9 +68,6 @@ static int split_origins(struct dl_actions *a, char *err, size_t errlen)
 static const struct config_var dl_vars[] = {
     /* the dead-letter actions reach the broker; "" turns them off (503) */
     {"BROKER_URL", CONFIG_STRING, "", OFF(broker_url), 0, 0},
-    {"AMQP_EXCHANGE", CONFIG_STRING, "cqrs.events", OFF(exchange), 0, 0},
-    {"AMQP_QUEUE", CONFIG_STRING, "read_model", OFF(queue), 0, 0},
-    {"MOOD_QUEUE", CONFIG_STRING, "mood_events", OFF(mood_queue), 0, 0},
     /* the dashboard's origins, allowed by CORS on the dead-letter routes; "" : the query
      * API's local origins */
     {"DASHBOARD_ORIGINS", CONFIG_STRING, "", OFF(origins), 0, 0},
@@ -83,9 +79,11 @@ const struct config_table dl_config_table = CONFIG_TABLE(dl_vars);
 struct dl_actions *dl_actions_new(void)
 {
     struct dl_actions *a = xcalloc(1, sizeof *a);
+    struct domain_names names;
     char err[512];
 
-    if (config_load(&a->cfg, dl_vars, dl_config_table.n, err, sizeof err) != 0)
+    if (config_load(&a->cfg, dl_vars, dl_config_table.n, err, sizeof err) != 0 ||
+        domain_names_load(&names, err, sizeof err) != 0)
         goto fail;
     if (a->cfg.origins[0] != '\0')
         snprintf(a->origin_buf, sizeof a->origin_buf, "%s", a->cfg.origins);
@@ -94,9 +92,7 @@ struct dl_actions *dl_actions_new(void)
                  a->cfg.query_port, a->cfg.query_port);
     if (split_origins(a, err, sizeof err) != 0)
         goto fail;
-    if (svc_topology_init(&a->topo,
-                          &(struct domain_names){a->cfg.exchange, a->cfg.queue, a->cfg.mood_queue},
-                          err, sizeof err) != 0)
+    if (svc_topology_init(&a->topo, &names, err, sizeof err) != 0)
         goto fail;
     if (a->cfg.broker_url[0] != '\0') {
         char detail[400];
@@ -122,11 +118,6 @@ void dl_actions_free(struct dl_actions *a)
     if (a->broker_ok)
         mq_broker_release(&a->broker);
     free(a);
-}
-
-bool dl_actions_path(const char *path)
-{
-    return strncmp(path, DL_PREFIX, strlen(DL_PREFIX)) == 0;
 }
 
 bool dl_actions_origin_allowed(const struct dl_actions *a, const char *origin)
@@ -198,16 +189,16 @@ static int publish_notice(amqp_connection_state_t conn, uint64_t *next_tag,
 {
     amqp_basic_properties_t props;
     char body[400], key[64], at[40];
-    struct timespec now;
+    long long now_us = deadline_wall_us();
+    time_t secs = (time_t)(now_us / 1000000);
     struct tm tm;
     int n;
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
     /* event_id is a router token: no character needs escaping in JSON */
-    n = snprintf(body, sizeof body, "{\"eventId\":\"%s\",\"status\":\"%s\",\"at\":\"%s.%06ldZ\"}",
-                 event_id, status, at, now.tv_nsec / 1000);
+    n = snprintf(body, sizeof body, "{\"eventId\":\"%s\",\"status\":\"%s\",\"at\":\"%s.%06lldZ\"}",
+                 event_id, status, at, now_us % 1000000);
     snprintf(key, sizeof key, "deadletter.DeadLetter%s",
              strcmp(status, "requeued") == 0 ? "Requeued" : "Dropped");
     memset(&props, 0, sizeof props);

@@ -33,13 +33,10 @@
 
 struct dl_actions;
 
-/* Reads BROKER_URL, AMQP_EXCHANGE, AMQP_QUEUE, MOOD_QUEUE, DASHBOARD_ORIGINS and
- * QUERY_SERVICE_PORT. NULL (logged) on a bad value. */
+/* Reads BROKER_URL, DASHBOARD_ORIGINS and QUERY_SERVICE_PORT (dl_config_table), and AMQP_EXCHANGE,
+ * AMQP_QUEUE and MOOD_QUEUE (lib/domain's domain_names_table). NULL (logged) on a bad value. */
 struct dl_actions *dl_actions_new(void);
 void dl_actions_free(struct dl_actions *a);
-
-/* Whether path is one of the routes above (the authorize hook leaves them to the handler). */
-bool dl_actions_path(const char *path);
 
 /* Whether origin is allowed (exposed for tests). */
 bool dl_actions_origin_allowed(const struct dl_actions *a, const char *origin);

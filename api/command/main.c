@@ -1,13 +1,17 @@
-/* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c and auth.c. */
-#include "service/apiserver.h"
+/* command-api: the write side's HTTP API. Wiring only; see routes.c, command.c, service.c and
+ * auth.c. */
 #include "auth.h"
-#include "command.h"
 #include "deadletters.h"
 #include "routes.h"
+#include "service.h"
+
+#include "domain/domain.h"
+#include "service/apiserver.h"
 
 int main(int argc, char **argv)
 {
-    static const struct config_table *const config[] = {&command_config_table, &dl_config_table};
+    static const struct config_table *const config[] = {
+        &command_config_table, &domain_idempotency_table, &dl_config_table, &domain_names_table};
     const struct apiserver_spec spec = {
         .svc = "command-api",
         .port_var = "COMMAND_SERVICE_PORT",

@@ -1,3 +1,5 @@
+/* routes: the command API's route table (routes.h): its commands, and each route with who may call
+ * it and what its handler runs. */
 #include "routes.h"
 
 #include "http/assets.h"
@@ -37,23 +39,6 @@ CMD(update_todo, validate_update_todo, true, 200, "updated todo", "todo_id", "id
 CMD(delete_todo, validate_no_fields, true, 200, "deleted todo", "todo_id", "id", NULL)
 CMD(record_mood, validate_record_mood, false, 202, "recorded mood", "mood_id", "id", NULL)
 
-#define COMMAND_ROUTE(fn, cmd)                                                                     \
-    static int fn(void *ctx, const struct http_request *req, const struct route_match *m,          \
-                  struct http_response *resp, struct api_error *err)                               \
-    {                                                                                              \
-        return command_run(ctx, &cmd, req, m, resp, err);                                          \
-    }
-
-COMMAND_ROUTE(post_products, create_product)
-COMMAND_ROUTE(post_orders, create_order)
-COMMAND_ROUTE(post_payment, pay_order)
-COMMAND_ROUTE(post_ship, ship_order)
-COMMAND_ROUTE(post_complete, complete_order)
-COMMAND_ROUTE(post_cancel, cancel_order)
-COMMAND_ROUTE(post_inventory, adjust_inventory)
-COMMAND_ROUTE(post_todos, create_todo)
-COMMAND_ROUTE(patch_todo, update_todo)
-COMMAND_ROUTE(delete_todo_route, delete_todo)
 /* POST /api/moods: public, so a valid mood is rate-limited per client address before anything
  * is run (a refused body writes nothing anyway and costs no token) */
 static int post_moods(void *ctx, const struct http_request *req, const struct route_match *m,
@@ -66,49 +51,50 @@ static int post_moods(void *ctx, const struct http_request *req, const struct ro
     return command_run(ctx, &record_mood, req, m, resp, err);
 }
 
-/* GET /mood: the page with the two pictures that record moods */
-static int get_mood_page(void *ctx, const struct http_request *req, const struct route_match *m,
-                         struct http_response *resp, struct api_error *err)
+/* GET of a page: the asset the route names (m->route->arg) */
+static int get_page(void *ctx, const struct http_request *req, const struct route_match *m,
+                    struct http_response *resp, struct api_error *err)
 {
     (void)ctx;
     (void)req;
-    (void)m;
-    return assets_respond("mood/send.html", resp, err);
+    return assets_respond(m->route->arg, resp, err);
 }
 
+/* Each route with who may call it (auth.h: a command needs the token, reads and moods do not;
+ * the dead-letter actions check it themselves) and what its handler runs. */
 const struct route command_routes[] = {
-    {"GET", "/health", apiserver_health},
-    {"GET", "/metrics", apiserver_metrics},
-    {"POST", "/api/products", post_products},
-    {"POST", "/api/orders", post_orders},
-    {"POST", "/api/orders/{id}/payments", post_payment},
-    {"POST", "/api/orders/{id}/ship", post_ship},
-    {"POST", "/api/orders/{id}/complete", post_complete},
-    {"POST", "/api/orders/{id}/cancel", post_cancel},
-    {"POST", "/api/inventory", post_inventory},
-    {"POST", "/api/todos", post_todos},
-    {"PATCH", "/api/todos/{id}", patch_todo},
-    {"DELETE", "/api/todos/{id}", delete_todo_route},
-    {"POST", "/api/moods", post_moods},
-    /* the dashboard's dead-letter panel (deadletters.h): the token is checked by the handlers */
-    {"POST", "/api/dead-letters/{eventId}/requeue", dl_post_requeue},
-    {"POST", "/api/dead-letters/{eventId}/drop", dl_post_drop},
-    {"OPTIONS", "/api/dead-letters/{eventId}/requeue", dl_options},
-    {"OPTIONS", "/api/dead-letters/{eventId}/drop", dl_options},
-    {"GET", "/mood", get_mood_page},
-    {"GET", "/mood/send.js", assets_route},
-    {"GET", "/mood/mood.css", assets_route},
-    {"GET", "/mood/happy.svg", assets_route},
-    {"GET", "/mood/sad.svg", assets_route},
-    /* the seed systems' commands (seeds.h, docs/seeds.md) */
-    {"GET", "/", seeds_get_sender},
-    {"POST", "/todos", post_todos},
-    {"PUT", "/todos/{id}", patch_todo},
-    {"PATCH", "/todos/{id}", patch_todo},
-    {"DELETE", "/todos/{id}", delete_todo_route},
-    {"GET", "/commands/health", apiserver_health},
-    {"POST", "/commands/orders", seeds_post_order},
-    {"POST", "/commands/payments", seeds_post_payment},
-    {"POST", "/commands/inventory", seeds_post_inventory},
+    {"GET", "/health", apiserver_health, ROUTE_PUBLIC, NULL},
+    {"GET", "/metrics", apiserver_metrics, ROUTE_PUBLIC, NULL},
+    {"POST", "/api/products", command_route, ROUTE_TOKEN, &create_product},
+    {"POST", "/api/orders", command_route, ROUTE_TOKEN, &create_order},
+    {"POST", "/api/orders/{id}/payments", command_route, ROUTE_TOKEN, &pay_order},
+    {"POST", "/api/orders/{id}/ship", command_route, ROUTE_TOKEN, &ship_order},
+    {"POST", "/api/orders/{id}/complete", command_route, ROUTE_TOKEN, &complete_order},
+    {"POST", "/api/orders/{id}/cancel", command_route, ROUTE_TOKEN, &cancel_order},
+    {"POST", "/api/inventory", command_route, ROUTE_TOKEN, &adjust_inventory},
+    {"POST", "/api/todos", command_route, ROUTE_TOKEN, &create_todo},
+    {"PATCH", "/api/todos/{id}", command_route, ROUTE_TOKEN, &update_todo},
+    {"DELETE", "/api/todos/{id}", command_route, ROUTE_TOKEN, &delete_todo},
+    {"POST", "/api/moods", post_moods, ROUTE_PUBLIC, NULL},
+    /* the dashboard's dead-letter panel (deadletters.h): their 401 carries CORS */
+    {"POST", "/api/dead-letters/{eventId}/requeue", dl_post_requeue, ROUTE_OWN_TOKEN, NULL},
+    {"POST", "/api/dead-letters/{eventId}/drop", dl_post_drop, ROUTE_OWN_TOKEN, NULL},
+    {"OPTIONS", "/api/dead-letters/{eventId}/requeue", dl_options, ROUTE_PUBLIC, NULL},
+    {"OPTIONS", "/api/dead-letters/{eventId}/drop", dl_options, ROUTE_PUBLIC, NULL},
+    {"GET", "/mood", get_page, ROUTE_PUBLIC, "mood/send.html"},
+    {"GET", "/mood/send.js", assets_route, ROUTE_PUBLIC, NULL},
+    {"GET", "/mood/mood.css", assets_route, ROUTE_PUBLIC, NULL},
+    {"GET", "/mood/happy.svg", assets_route, ROUTE_PUBLIC, NULL},
+    {"GET", "/mood/sad.svg", assets_route, ROUTE_PUBLIC, NULL},
+    /* the seed systems' commands (seeds.h, docs/seeds.md); / is the mood relay's sender page */
+    {"GET", "/", get_page, ROUTE_PUBLIC, "mood/send.html"},
+    {"POST", "/todos", command_route, ROUTE_TOKEN, &create_todo},
+    {"PUT", "/todos/{id}", command_route, ROUTE_TOKEN, &update_todo},
+    {"PATCH", "/todos/{id}", command_route, ROUTE_TOKEN, &update_todo},
+    {"DELETE", "/todos/{id}", command_route, ROUTE_TOKEN, &delete_todo},
+    {"GET", "/commands/health", apiserver_health, ROUTE_PUBLIC, NULL},
+    {"POST", "/commands/orders", command_route, ROUTE_TOKEN, &seeds_create_order},
+    {"POST", "/commands/payments", command_route, ROUTE_TOKEN, &seeds_pay_order},
+    {"POST", "/commands/inventory", command_route, ROUTE_TOKEN, &seeds_adjust_inventory},
 };
 const size_t command_nroutes = sizeof command_routes / sizeof command_routes[0];

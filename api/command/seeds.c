@@ -1,13 +1,12 @@
 #include "seeds.h"
 
-#include "http/assets.h"
 #include "command.h"
 #include "http/jsonv.h"
 
 /* The seed commands. id_field names the command function's id (the log line reads it from the
  * untranslated answer); name is what cmd_idempotent runs, with the translated body. */
 #define SEED_COMMAND(var, stmt_, validate_, msg, key, field, name_, loc)                           \
-    static const struct command var = {                                                            \
+    const struct command var = {                                                                   \
         .stmt = stmt_,                                                                             \
         .validate = validate_,                                                                     \
         .takes_id = false,                                                                         \
@@ -20,11 +19,11 @@
         .location = loc,                                                                           \
     };
 
-SEED_COMMAND(seed_create_order, "seed_create_order", seeds_validate_order, "created order",
+SEED_COMMAND(seeds_create_order, "seed_create_order", seeds_validate_order, "created order",
              "order_id", "orderId", "create_order", "/queries/orders/")
-SEED_COMMAND(seed_pay_order, "seed_pay_order", seeds_validate_payment, "paid order", "order_id",
+SEED_COMMAND(seeds_pay_order, "seed_pay_order", seeds_validate_payment, "paid order", "order_id",
              "orderId", "pay_order", "/queries/orders/")
-SEED_COMMAND(seed_adjust_inventory, "seed_adjust_inventory", seeds_validate_inventory,
+SEED_COMMAND(seeds_adjust_inventory, "seed_adjust_inventory", seeds_validate_inventory,
              "adjusted inventory", "product_id", "productId", "adjust_inventory", "/api/products/")
 
 int seeds_validate_order(const char *body, size_t len, struct api_error *err)
@@ -81,31 +80,4 @@ int seeds_validate_inventory(const char *body, size_t len, struct api_error *err
 out:
     json_decref(root);
     return rc;
-}
-
-int seeds_post_order(void *ctx, const struct http_request *req, const struct route_match *m,
-                     struct http_response *resp, struct api_error *err)
-{
-    return command_run(ctx, &seed_create_order, req, m, resp, err);
-}
-
-int seeds_post_payment(void *ctx, const struct http_request *req, const struct route_match *m,
-                       struct http_response *resp, struct api_error *err)
-{
-    return command_run(ctx, &seed_pay_order, req, m, resp, err);
-}
-
-int seeds_post_inventory(void *ctx, const struct http_request *req, const struct route_match *m,
-                         struct http_response *resp, struct api_error *err)
-{
-    return command_run(ctx, &seed_adjust_inventory, req, m, resp, err);
-}
-
-int seeds_get_sender(void *ctx, const struct http_request *req, const struct route_match *m,
-                     struct http_response *resp, struct api_error *err)
-{
-    (void)ctx;
-    (void)req;
-    (void)m;
-    return assets_respond("mood/send.html", resp, err);
 }

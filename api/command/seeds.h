@@ -12,7 +12,11 @@
 #ifndef CQ_COMMAND_SEEDS_H
 #define CQ_COMMAND_SEEDS_H
 
-#include "http/router.h"
+#include "http/api_error.h"
+
+#include <stddef.h>
+
+struct command;
 
 /* A seed statement: b is the seed's body ($1), r the command function's answer; $2 is the
  * request's traceparent (cmd_trace, as in command.c: b is computed before the function runs). */
@@ -78,15 +82,9 @@ int seeds_validate_order(const char *body, size_t len, struct api_error *err);
 int seeds_validate_payment(const char *body, size_t len, struct api_error *err);
 int seeds_validate_inventory(const char *body, size_t len, struct api_error *err);
 
-/* The routes (command_routes in routes.c lists them). */
-int seeds_post_order(void *ctx, const struct http_request *req, const struct route_match *m,
-                     struct http_response *resp, struct api_error *err);
-int seeds_post_payment(void *ctx, const struct http_request *req, const struct route_match *m,
-                       struct http_response *resp, struct api_error *err);
-int seeds_post_inventory(void *ctx, const struct http_request *req, const struct route_match *m,
-                         struct http_response *resp, struct api_error *err);
-/* GET /: the mood relay's sender page (web/mood/send.html, also at /mood) */
-int seeds_get_sender(void *ctx, const struct http_request *req, const struct route_match *m,
-                     struct http_response *resp, struct api_error *err);
+/* The seed commands (command_routes in routes.c runs them with command_route). */
+extern const struct command seeds_create_order;
+extern const struct command seeds_pay_order;
+extern const struct command seeds_adjust_inventory;
 
 #endif

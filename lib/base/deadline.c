@@ -16,10 +16,7 @@ struct timespec deadline_after_ms(long ms)
 
 long long deadline_now_ms(void)
 {
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return deadline_now_us() / 1000;
 }
 
 long long deadline_now_us(void)
@@ -30,12 +27,17 @@ long long deadline_now_us(void)
     return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-long long deadline_wall_ms(void)
+long long deadline_wall_us(void)
 {
     struct timespec t;
 
     clock_gettime(CLOCK_REALTIME, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+long long deadline_wall_ms(void)
+{
+    return deadline_wall_us() / 1000;
 }
 
 bool deadline_wait_zero(pthread_mutex_t *mu, pthread_cond_t *cv, const size_t *count,

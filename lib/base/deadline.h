@@ -11,10 +11,13 @@
 struct timespec deadline_after_ms(long ms);
 /* CLOCK_MONOTONIC in milliseconds: for durations and rate limits. */
 long long deadline_now_ms(void);
-/* CLOCK_MONOTONIC in microseconds: for durations measured finer than a millisecond. */
+/* The same clock in microseconds: for durations finer than a millisecond (request latencies). */
 long long deadline_now_us(void);
-/* CLOCK_REALTIME in milliseconds since the Unix epoch: for timestamps other hosts read. */
+/* CLOCK_REALTIME in milliseconds since the Unix epoch: for timestamps other hosts read, never
+ * for durations. */
 long long deadline_wall_ms(void);
+/* The same wall clock in microseconds (timestamps with microseconds, as PostgreSQL writes them). */
+long long deadline_wall_us(void);
 /* Waits on cv (mu must be held) up to timeout_ms until *count is 0; returns whether it is. The
  * one "wait for the last one to finish" of the HTTP server, the event streams and the
  * read-your-writes waits: whoever brings *count to 0 broadcasts cv. */

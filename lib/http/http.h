@@ -1,10 +1,13 @@
-/* http: libmicrohttpd plumbing shared by the command and query APIs.
+/* http: libmicrohttpd plumbing shared by the command and query APIs and the metrics listener.
  *
  * The server owns one struct http_request per request (allocated on MHD's first call, freed in
- * the completion callback). The body is accumulated up to max_body bytes; a larger body is read
- * and discarded and answered 413. A non-empty body whose Content-Type is not application/json is
- * answered 415. Everything else goes to the handler, which fills a struct http_response or
- * returns -1 with a struct api_error that this module turns into the JSON error response.
+ * the completion callback). When its headers are in, the request is matched against the server's
+ * route table, once (lib/http/router.h); the match is the request's (req->match) and serves every
+ * later stage: the authorize hook, the handler, the request metrics. The body is accumulated up
+ * to max_body bytes; a larger body is read and discarded and answered 413. A non-empty body whose
+ * Content-Type is not application/json is answered 415. Everything else goes to the matched
+ * route's handler (or is answered 404 or 405), which fills a struct http_response or returns -1
+ * with a struct api_error that this module turns into the JSON error response.
  *
  * A handler may also answer with a body produced piece by piece (http_response_stream, used for
  * server-sent events): the daemon runs with MHD_ALLOW_SUSPEND_RESUME, so such a reader may
@@ -13,15 +16,19 @@
  * A handler that must wait for something (read-your-writes, api/query/consistency.h) suspends
  * the request instead: it calls http_connection_suspend(req->conn) and returns HTTP_SUSPENDED,
  * which parks the connection without holding a pool thread; once another thread calls
- * http_connection_resume(conn), the handler is called again for the same request. What it needs
- * across calls it keeps with http_request_set_state (freed when the request completes, also if the
- * client went away).
+ * http_connection_resume(conn), the handler is called again for the same request (and match).
+ * What it needs across calls it keeps with http_request_set_state (freed when the request
+ * completes, also if the client went away).
  *
  * Every answer carries X-Request-Id (see struct http_request's id).
  *
  * An optional authorize hook sees every request once its headers are in, before its body is
  * read: a refused request's body is read and discarded, not kept, and the request is answered
- * with the hook's error (a 401 gets "WWW-Authenticate: Bearer"), keeping the connection alive. */
+ * with the hook's error (a 401 gets "WWW-Authenticate: Bearer"), keeping the connection alive.
+ *
+ * The module's files: http.c a request's course (libmicrohttpd's callbacks), http_server.c the
+ * server's start, drain and stop (lib/http/http_internal.h joins the two), http_handler.c what
+ * handlers call. */
 #ifndef CQ_HTTP_H
 #define CQ_HTTP_H
 
@@ -34,6 +41,9 @@
 #include <sys/types.h>
 
 struct MHD_Connection;
+struct route;
+struct route_match;
+struct http_metrics;
 
 /* A streamed body, with the contract of MHD's content reader: returns the bytes written to buf
  * (at most max), 0 only after suspending the connection, or -1 at the end of the stream. */
@@ -54,6 +64,9 @@ struct http_request {
     char client[48]; /* the client's address (IPv4/IPv6 text; behind a trusted proxy, the one it
                         named), "" if unknown: what per-address limits count */
     struct http_request_state *state; /* the server's per-request state (opaque) */
+    /* the route the request was matched to when its headers came in (lib/http/router.h): the
+     * same on every call, NULL only in a request made up by a test */
+    const struct route_match *match;
 };
 
 /* What a handler returns after http_connection_suspend(): no response yet, call me again. */
@@ -74,17 +87,10 @@ struct http_response {
     void *stream_cls; /* owned by the response until stream_free is called */
 };
 
-/* Returns 0 with resp filled, -1 with err filled, or HTTP_SUSPENDED (see above). */
-typedef int (*http_handler_fn)(void *ctx, const struct http_request *req,
-                               struct http_response *resp, struct api_error *err);
 /* Returns 0 to let the request through, or -1 with err filled (typically API_UNAUTHORIZED).
- * Sees the method, path and headers; body is empty. Runs in a pool thread: must not block. */
+ * Sees the method, path, headers and match (the route's access, lib/http/router.h); body is
+ * empty. Runs in a pool thread: must not block. */
 typedef int (*http_authorize_fn)(void *ctx, const struct http_request *req, struct api_error *err);
-/* Called once per request just before its response is queued (also for refusals and errors),
- * with its status and the seconds since its headers arrived. Runs in a pool thread: must not
- * block (lib/http/httpmetrics records it). */
-typedef void (*http_observe_fn)(void *ctx, const struct http_request *req, unsigned status,
-                                double seconds);
 
 struct http_server_opts {
     const char *bind_address; /* IPv4 literal, e.g. 127.0.0.1 */
@@ -96,10 +102,15 @@ struct http_server_opts {
     unsigned connection_timeout_s;
     /* reverse proxies whose X-Forwarded-For names the client (lib/http/clientaddr.h); NULL: none */
     const struct clientaddr_trust *trusted_proxies;
-    http_handler_fn handler;
+    /* the routes (lib/http/router.h; the table outlives the server): each handler returns 0
+     * with resp filled, -1 with err filled, or HTTP_SUSPENDED (see above) */
+    const struct route *routes;
+    size_t nroutes;
     http_authorize_fn authorize; /* optional */
-    http_observe_fn observe;     /* optional */
-    void *ctx;
+    /* optional: counts every answered request (also refusals and errors) by its route and status,
+     * with the time from its headers to its answer being queued (lib/http/httpmetrics.h) */
+    struct http_metrics *metrics;
+    void *ctx;       /* the handlers' and the authorize hook's */
     const char *svc; /* for logs */
 };
 

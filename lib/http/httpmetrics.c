@@ -119,23 +119,18 @@ void http_metrics_free(struct http_metrics *hm)
     free(hm);
 }
 
-void http_metrics_observe(struct http_metrics *hm, const char *method, const char *path,
+void http_metrics_observe(struct http_metrics *hm, const struct route_match *m, const char *method,
                           unsigned status, double seconds)
 {
-    struct route_match m;
-    size_t entry = SIZE_MAX, child;
+    size_t entry, child;
 
     if (hm == NULL)
         return;
-    /* the route the router picked: the first whose pattern and method match */
-    for (size_t i = 0; i < hm->nroutes; i++) {
-        if (strcmp(hm->routes[i].method, method) == 0 &&
-            router_match(hm->routes[i].pattern, path, &m)) {
-            entry = hm->entry_of_route[i];
-            break;
-        }
-    }
-    if (entry == SIZE_MAX)
+    /* the entry the request's match found in this table, else its method's unmatched series */
+    if (m != NULL && m->route != NULL && m->index < hm->nroutes &&
+        m->route == &hm->routes[m->index])
+        entry = hm->entry_of_route[m->index];
+    else
         entry = hm->nentries - NMETHODS + method_index(method);
     child = entry * NCODES + code_index(status);
     metrics_counter_inc(metrics_counter_child(hm->requests, child));

@@ -52,16 +52,9 @@ static int get_health(void *ctx, const struct http_request *req, const struct ro
 }
 
 static const struct route metrics_routes[] = {
-    {"GET", "/metrics", get_metrics},
-    {"GET", "/health", get_health},
+    {"GET", "/metrics", get_metrics, ROUTE_PUBLIC, NULL},
+    {"GET", "/health", get_health, ROUTE_PUBLIC, NULL},
 };
-
-static int dispatch(void *ctx, const struct http_request *req, struct http_response *resp,
-                    struct api_error *err)
-{
-    return router_dispatch(metrics_routes, sizeof metrics_routes / sizeof metrics_routes[0], ctx,
-                           req, resp, err);
-}
 
 struct metrics_server *metrics_server_start(const struct metrics_server_opts *opts, char *err,
                                             size_t errlen)
@@ -77,7 +70,8 @@ struct metrics_server *metrics_server_start(const struct metrics_server_opts *op
         .max_body = 1024,
         .connection_limit = 64,
         .connection_timeout_s = 10,
-        .handler = dispatch,
+        .routes = metrics_routes,
+        .nroutes = sizeof metrics_routes / sizeof metrics_routes[0],
         .ctx = s,
         .svc = opts->svc,
     };

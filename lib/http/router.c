@@ -65,22 +65,45 @@ bool router_match(const char *pattern, const char *path, struct route_match *m)
     return *pattern == '\0' && *path == '\0';
 }
 
-int router_dispatch(const struct route *routes, size_t n, void *ctx, const struct http_request *req,
-                    struct http_response *resp, struct api_error *err)
+void router_find(const struct route *routes, size_t n, const char *method, const char *path,
+                 struct route_match *m)
 {
-    bool path_known = false;
-    struct route_match m;
+    struct route_match other;
 
+    m->route = NULL;
+    m->index = 0;
+    m->path_known = false;
     for (size_t i = 0; i < n; i++) {
-        if (!router_match(routes[i].pattern, req->path, &m))
-            continue;
-        path_known = true;
-        if (strcmp(routes[i].method, req->method) == 0)
-            return routes[i].fn(ctx, req, &m, resp, err);
+        if (strcmp(routes[i].method, method) == 0 && router_match(routes[i].pattern, path, m)) {
+            m->route = &routes[i];
+            m->index = i;
+            m->path_known = true;
+            return;
+        }
     }
-    if (path_known)
+    for (size_t i = 0; i < n && !m->path_known; i++)
+        m->path_known = router_match(routes[i].pattern, path, &other);
+    m->nids = 0;
+    m->key[0] = '\0';
+}
+
+int router_call(const struct route_match *m, void *ctx, const struct http_request *req,
+                struct http_response *resp, struct api_error *err)
+{
+    if (m->route != NULL)
+        return m->route->fn(ctx, req, m, resp, err);
+    if (m->path_known)
         return api_error_set(err, API_METHOD_NOT_ALLOWED, "method_not_allowed",
                              "method %s is not allowed on %s", req->method, req->path);
     return api_error_set(err, API_NOT_FOUND, "not_found", "no route for %s %s", req->method,
                          req->path);
+}
+
+int router_dispatch(const struct route *routes, size_t n, void *ctx, const struct http_request *req,
+                    struct http_response *resp, struct api_error *err)
+{
+    struct route_match m;
+
+    router_find(routes, n, req->method, req->path, &m);
+    return router_call(&m, ctx, req, resp, err);
 }

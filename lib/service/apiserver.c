@@ -13,20 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int dispatch(void *ctx, const struct http_request *req, struct http_response *resp,
-                    struct api_error *err)
-{
-    const struct apiserver_ctx *c = ctx;
-    return router_dispatch(c->routes, c->nroutes, ctx, req, resp, err);
-}
-
-/* lib/http/http's observe hook: every answered request, by route pattern and status. */
-static void observe(void *ctx, const struct http_request *req, unsigned status, double seconds)
-{
-    const struct apiserver_ctx *c = ctx;
-    http_metrics_observe(c->http_metrics, req->method, req->path, status, seconds);
-}
-
 /* The pool's counts, copied into the registry on each GET /metrics. */
 struct pool_metrics {
     struct pg_pool *pool;
@@ -68,17 +54,23 @@ bool apiserver_db_unavailable(const PGconn *conn, const char *state)
            strcmp(state, "57014") == 0; /* cancelled: a shutdown's grace period ran out */
 }
 
+int apiserver_unavailable(const char *detail, struct api_error *err)
+{
+    char q[600];
+
+    log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
+    return api_error_set(err, API_UNAVAILABLE, "unavailable",
+                         "the database is unavailable, retry later");
+}
+
 int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char detail[512], q[600];
 
     pg_error_text(conn, res, detail, sizeof detail);
-    if (apiserver_db_unavailable(conn, state)) {
-        log_warn("database unavailable", "error=%s", log_quote(q, sizeof q, detail));
-        return api_error_set(err, API_UNAVAILABLE, "unavailable",
-                             "the database is unavailable, retry later");
-    }
+    if (apiserver_db_unavailable(conn, state))
+        return apiserver_unavailable(detail, err);
     log_error("statement failed", "sqlstate=%s error=%s", state, log_quote(q, sizeof q, detail));
     return api_error_set(err, API_INTERNAL, "internal", "internal error");
 }
@@ -205,8 +197,6 @@ int apiserver_main(const struct apiserver_spec *spec, int argc, char **argv)
     }
     nofile_raise(); /* every connection and suspended stream holds a descriptor */
     ctx.cfg = &cfg;
-    ctx.routes = spec->routes;
-    ctx.nroutes = spec->nroutes;
     ctx.ext = NULL;
     ctx.pool =
         pg_pool_new(cfg.database_url, spec->svc, (size_t)cfg.threads, spec->stmts, spec->nstmts);
@@ -236,9 +226,10 @@ int apiserver_main(const struct apiserver_spec *spec, int argc, char **argv)
         .per_ip_connection_limit = (unsigned)cfg.per_ip_connection_limit,
         .connection_timeout_s = (unsigned)cfg.connection_timeout_s,
         .trusted_proxies = trust.n > 0 ? &trust : NULL,
-        .handler = dispatch,
+        .routes = spec->routes,
+        .nroutes = spec->nroutes,
         .authorize = spec->authorize,
-        .observe = observe,
+        .metrics = ctx.http_metrics,
         .ctx = &ctx,
         .svc = spec->svc,
     };

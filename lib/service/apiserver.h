@@ -1,6 +1,7 @@
 /* apiserver: the common main of the two HTTP APIs: loads the shared HTTP and database settings,
- * starts logging, signal handling, a connection pool and the HTTP server, routes requests with
- * lib/http/router, and runs until SIGTERM/SIGINT. */
+ * starts logging, signal handling, a connection pool and the HTTP server on the service's route
+ * table (lib/http/router.h: each request is matched once, and its route serves the authorize
+ * hook, the handler and the request metrics), and runs until SIGTERM/SIGINT. */
 #ifndef CQ_APISERVER_H
 #define CQ_APISERVER_H
 
@@ -26,8 +27,6 @@ struct apiserver_config {
 struct apiserver_ctx {
     const struct apiserver_config *cfg;
     struct pg_pool *pool;
-    const struct route *routes;
-    size_t nroutes;
     void *ext; /* the service's own state, made by spec->start */
     /* GET /metrics renders this registry (lib/metrics/metrics.h); spec->start may register the
      * service's own metrics in it. http_metrics records every request (lib/http/httpmetrics.h). */
@@ -57,8 +56,8 @@ struct apiserver_spec {
     int (*start)(struct apiserver_ctx *ctx);
     void (*stop)(struct apiserver_ctx *ctx);
     void (*release)(struct apiserver_ctx *ctx);
-    /* Optional: sees each request before its body (see lib/http/http.h); ctx is the apiserver_ctx.
-     */
+    /* Optional: sees each request before its body, with its route (see lib/http/http.h); ctx is
+     * the apiserver_ctx. */
     http_authorize_fn authorize;
     /* For the command line (lib/service/cli.h): one line on what it is, and the tables of the
      * variables the service's own modules read (the shared HTTP ones and PG_* are added). */
@@ -82,6 +81,10 @@ int apiserver_health(void *ctx, const struct http_request *req, const struct rou
 /* Maps a failed statement to an api_error: 503 when the connection is gone or the server is
  * shutting down, 500 otherwise (logged, never shown to the client). Returns -1. */
 int apiserver_db_error(PGconn *conn, const PGresult *res, struct api_error *err);
+
+/* The database could not be reached (detail: why, for the log): logged, and err is 503
+ * unavailable. Returns -1. */
+int apiserver_unavailable(const char *detail, struct api_error *err);
 
 /* Whether a failed statement's SQLSTATE (NULL: none) or its connection says the database is
  * unavailable (503) rather than that the statement failed (500): the rule apiserver_db_error

@@ -1,7 +1,9 @@
 /* fuzz_router_match: lib/http/router on arbitrary paths, against the real route tables of both
  * APIs. A match binds only positive decimal ids of up to 18 digits, at most ROUTER_MAX_IDS of them,
  * and the matched path is the pattern with each {id} replaced by the id's digits (plus at most
- * one trailing slash). router_dispatch answers 404 or 405 for what no route takes. */
+ * one trailing slash). router_find names the first entry whose method and pattern match (what
+ * lib/http/http matches once per request), and router_dispatch answers 404 or 405 for what no
+ * route takes. */
 #include "fuzz.h"
 #include "http/router.h"
 #include "api/command/routes.h"
@@ -60,11 +62,43 @@ static void check_table(const struct route *routes, size_t n, const char *path, 
     }
 }
 
+/* router_find against a scan of the table: the first entry of method whose pattern matches,
+ * its index and captures; with none, path_known when any pattern matches. */
+static void check_find(const struct route *routes, size_t n, const char *method, const char *path)
+{
+    struct route_match m, want;
+    size_t first = n;
+    bool known = false;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!router_match(routes[i].pattern, path, &want))
+            continue;
+        known = true;
+        if (strcmp(routes[i].method, method) == 0) {
+            first = i;
+            break;
+        }
+    }
+    router_find(routes, n, method, path, &m);
+    if (first == n) {
+        if (m.route != NULL || m.path_known != known)
+            fuzz_fail("%s %s: found %s, path_known %d (want none, %d)", method, path,
+                      m.route != NULL ? m.route->pattern : "none", m.path_known, known);
+        return;
+    }
+    if (m.route != &routes[first] || m.index != first || !m.path_known || m.nids != want.nids ||
+        strcmp(m.key, want.key) != 0 ||
+        (want.nids > 0 && memcmp(m.ids, want.ids, (size_t)want.nids * sizeof m.ids[0]) != 0))
+        fuzz_fail("%s %s: found entry %zu, want %zu (%s)", method, path, m.index, first,
+                  routes[first].pattern);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const methods[] = {"GET", "POST", "PATCH", "DELETE", "PUT", "HEAD"};
     struct route stubs[64];
     const struct route_match *seen = NULL;
+    const char *method;
     struct http_request req;
     struct http_response resp;
     struct api_error err;
@@ -78,6 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     len = strlen(path); /* the server's path is a C string: it ends at the first NUL */
     check_table(command_routes, command_nroutes, path, len);
     check_table(query_routes, query_nroutes, path, len);
+    method = methods[data[0] % (sizeof methods / sizeof methods[0])];
+    check_find(command_routes, command_nroutes, method, path);
+    check_find(query_routes, query_nroutes, method, path);
 
     /* dispatch over the command table with stub handlers */
     n = command_nroutes < 64 ? command_nroutes : 64;
@@ -88,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&req, 0, sizeof req);
     memset(&resp, 0, sizeof resp);
     memset(&err, 0, sizeof err);
-    req.method = methods[data[0] % (sizeof methods / sizeof methods[0])];
+    req.method = method;
     req.path = path;
     req.body = (char *)(uintptr_t) "";
     rc = router_dispatch(stubs, n, &seen, &req, &resp, &err);

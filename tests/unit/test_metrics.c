@@ -210,7 +210,7 @@ START_TEST(test_null_metrics_are_ignored)
     metrics_gauge_add(NULL, 1);
     metrics_histogram_observe(NULL, 1);
     ck_assert_uint_eq(metrics_counter_value(NULL), 0);
-    http_metrics_observe(NULL, "GET", "/", 200, 0.1);
+    http_metrics_observe(NULL, NULL, "GET", 200, 0.1);
 }
 END_TEST
 
@@ -271,26 +271,38 @@ static int noop(void *ctx, const struct http_request *req, const struct route_ma
 }
 
 static const struct route routes[] = {
-    {"GET", "/health", noop},
-    {"GET", "/api/orders/{id}", noop},
-    {"POST", "/api/orders", noop},
-    {"GET", "/api/orders/{id}", noop}, /* a duplicate entry shares the first one's series */
+    {"GET", "/health", noop, ROUTE_PUBLIC, NULL},
+    {"GET", "/api/orders/{id}", noop, ROUTE_PUBLIC, NULL},
+    {"POST", "/api/orders", noop, ROUTE_TOKEN, NULL},
+    /* a duplicate entry shares the first one's series */
+    {"GET", "/api/orders/{id}", noop, ROUTE_PUBLIC, NULL},
 };
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+/* One answered request, as lib/http/http records it: matched once, then observed. */
+static void observe(struct http_metrics *hm, const char *method, const char *path, unsigned status,
+                    double seconds)
+{
+    struct route_match m;
+
+    router_find(routes, NROUTES, method, path, &m);
+    http_metrics_observe(hm, &m, method, status, seconds);
+}
 
 START_TEST(test_http_metrics_by_pattern_and_code)
 {
     struct metrics *m = metrics_new();
-    struct http_metrics *hm = http_metrics_new(m, routes, sizeof routes / sizeof routes[0]);
+    struct http_metrics *hm = http_metrics_new(m, routes, NROUTES);
     char *s;
 
-    http_metrics_observe(hm, "GET", "/api/orders/17", 200, 0.002);
-    http_metrics_observe(hm, "GET", "/api/orders/18", 200, 0.003);
-    http_metrics_observe(hm, "GET", "/api/orders/19", 404, 0.001);
-    http_metrics_observe(hm, "POST", "/api/orders", 201, 0.02);
-    http_metrics_observe(hm, "POST", "/api/orders", 299, 0.02);     /* unknown code: its class */
-    http_metrics_observe(hm, "DELETE", "/api/orders", 405, 0.0001); /* wrong method */
-    http_metrics_observe(hm, "GET", "/nope/1", 404, 0.0001);        /* no route */
-    http_metrics_observe(hm, "BREW", "/pot", 404, 0.0001);          /* unusual method */
+    observe(hm, "GET", "/api/orders/17", 200, 0.002);
+    observe(hm, "GET", "/api/orders/18", 200, 0.003);
+    observe(hm, "GET", "/api/orders/19", 404, 0.001);
+    observe(hm, "POST", "/api/orders", 201, 0.02);
+    observe(hm, "POST", "/api/orders", 299, 0.02);     /* unknown code: its class */
+    observe(hm, "DELETE", "/api/orders", 405, 0.0001); /* wrong method */
+    observe(hm, "GET", "/nope/1", 404, 0.0001);        /* no route */
+    observe(hm, "BREW", "/pot", 404, 0.0001);          /* unusual method */
     s = render(m);
     /* the counter family comes first; untouched series are left out */
     const char *want =

@@ -1,4 +1,5 @@
-/* router: pattern matching, id capture, 404 vs 405. */
+/* router: pattern matching, id capture, the one match of a request (its entry, index and
+ * captures), 404 vs 405. */
 #include "http/router.h"
 
 #include <check.h>
@@ -17,8 +18,8 @@ static int hit_a(void *ctx, const struct http_request *req, const struct route_m
 }
 
 static const struct route routes[] = {
-    {"GET", "/api/orders/{id}", hit_a},
-    {"POST", "/api/orders", hit_a},
+    {"GET", "/api/orders/{id}", hit_a, ROUTE_PUBLIC, NULL},
+    {"POST", "/api/orders", hit_a, ROUTE_TOKEN, NULL},
 };
 
 static int dispatch(const char *method, const char *path, long long *got, struct api_error *err)
@@ -98,6 +99,74 @@ START_TEST(matches_a_named_token_segment)
 }
 END_TEST
 
+/* Several entries, as the APIs have them: one pattern with two methods, an id pattern before a
+ * literal one of another method, and a duplicate. */
+static const struct route table[] = {
+    {"GET", "/api/todos/{id}", hit_a, ROUTE_PUBLIC, NULL},
+    {"PATCH", "/api/todos/{id}", hit_a, ROUTE_TOKEN, "patch"},
+    {"POST", "/api/orders/{id}/ship", hit_a, ROUTE_TOKEN, NULL},
+    {"PATCH", "/api/todos/{id}", hit_a, ROUTE_PUBLIC, "duplicate"},
+};
+
+START_TEST(find_names_the_entry_its_index_and_its_captures)
+{
+    struct route_match m;
+
+    router_find(table, 4, "PATCH", "/api/todos/77/", &m);
+    ck_assert_ptr_eq(m.route, &table[1]); /* the first entry that serves it */
+    ck_assert_uint_eq(m.index, 1);
+    ck_assert_str_eq(m.route->arg, "patch");
+    ck_assert(m.path_known);
+    ck_assert_int_eq(m.nids, 1);
+    ck_assert_int_eq(m.ids[0], 77);
+    router_find(table, 4, "POST", "/api/orders/5/ship", &m);
+    ck_assert_ptr_eq(m.route, &table[2]);
+    ck_assert_uint_eq(m.index, 2);
+    ck_assert_int_eq(m.ids[0], 5);
+}
+END_TEST
+
+START_TEST(find_tells_405_from_404)
+{
+    struct route_match m;
+
+    router_find(table, 4, "DELETE", "/api/todos/3", &m);
+    ck_assert_ptr_null(m.route);
+    ck_assert(m.path_known);
+    ck_assert_int_eq(m.nids, 0);
+    router_find(table, 4, "GET", "/api/todos/x", &m);
+    ck_assert_ptr_null(m.route);
+    ck_assert(!m.path_known);
+    router_find(table, 0, "GET", "/", &m);
+    ck_assert_ptr_null(m.route);
+    ck_assert(!m.path_known);
+}
+END_TEST
+
+START_TEST(call_runs_the_matched_entry_or_answers_404_405)
+{
+    struct http_request req = {.method = "PATCH", .path = "/api/todos/8"};
+    struct http_response resp;
+    struct api_error err;
+    struct route_match m;
+    long long got = 0;
+
+    memset(&resp, 0, sizeof resp);
+    router_find(table, 4, req.method, req.path, &m);
+    ck_assert_int_eq(router_call(&m, &got, &req, &resp, &err), 0);
+    ck_assert_int_eq(got, 8);
+    req.method = "PUT";
+    router_find(table, 4, req.method, req.path, &m);
+    ck_assert_int_eq(router_call(&m, &got, &req, &resp, &err), -1);
+    ck_assert_int_eq(api_status_http(err.kind), 405);
+    ck_assert_str_eq(err.code, "method_not_allowed");
+    req.path = "/nope";
+    router_find(table, 4, req.method, req.path, &m);
+    ck_assert_int_eq(router_call(&m, &got, &req, &resp, &err), -1);
+    ck_assert_int_eq(api_status_http(err.kind), 404);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("router");
@@ -106,6 +175,9 @@ int main(void)
     tcase_add_test(tc, rejects_bad_ids);
     tcase_add_test(tc, dispatch_404_405);
     tcase_add_test(tc, matches_a_named_token_segment);
+    tcase_add_test(tc, find_names_the_entry_its_index_and_its_captures);
+    tcase_add_test(tc, find_tells_405_from_404);
+    tcase_add_test(tc, call_runs_the_matched_entry_or_answers_404_405);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
