@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 START_TEST(single_acks_settle_one_entry_each)
@@ -187,6 +188,29 @@ START_TEST(bad_url_lists_fail_without_leaking_the_password)
         "amqp://u:hunter2@h:9",
     };
     assert_bad_urls(bad, sizeof bad / sizeof bad[0]);
+}
+END_TEST
+
+START_TEST(connect_tries_every_node_then_fails)
+{
+    struct mq_broker b;
+    struct mq_topology t;
+    char err[512];
+    /* nothing listens on these (privileged, unused) ports: each refuses at once */
+    ck_assert_int_eq(mq_broker_parse(&b,
+                                     "amqp://u:p@127.0.0.1:1/v,amqp://u:p@127.0.0.1:2/v,"
+                                     "amqp://u:p@127.0.0.1:3/v",
+                                     err, sizeof err),
+                     0);
+    ck_assert_int_eq(mq_topology_init(&t, "ex", "rm", "#", err, sizeof err), 0);
+    err[0] = '\0';
+    ck_assert_ptr_null(mq_connect(&b, &t, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "3 of 3 nodes tried") != NULL, "%s", err);
+    /* the last node tried was the third (the first round starts with the first node) */
+    ck_assert_msg(strstr(err, "127.0.0.1:3") != NULL, "%s", err);
+    /* a failed round leaves the starting node as it was */
+    ck_assert_uint_eq(atomic_load(b.next), 0);
+    mq_broker_release(&b);
 }
 END_TEST
 
@@ -424,6 +448,7 @@ int main(void)
     tcase_add_test(tc, url_defaults);
     tcase_add_test(tc, bad_urls_fail_without_leaking_the_password);
     tcase_add_test(tc, url_list_names_each_node_of_a_cluster);
+    tcase_add_test(tc, connect_tries_every_node_then_fails);
     tcase_add_test(tc, bad_url_lists_fail_without_leaking_the_password);
     tcase_add_test(tc, classic_queues_keep_their_arguments);
     tcase_add_test(tc, quorum_queues_have_an_explicit_delivery_limit);
