@@ -89,7 +89,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SERVICE_A) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-.PHONY: build deps up down logs migrate test test-unit format format-check lint clean compose-check
+.PHONY: build deps up down up-cluster down-cluster test-cluster logs migrate test test-unit format \
+	format-check lint clean compose-check
 
 build: $(SERVICES:%=$(BUILD)/bin/%) $(UNIT_BIN)
 
@@ -103,6 +104,19 @@ up: deps
 
 down:
 	scripts/down.sh
+
+# the same stack on a 3-node RabbitMQ cluster with quorum queues, on ports of its own
+# (CLUSTER_* in .env.example; docs/scaling.md)
+up-cluster: deps
+	+$(MAKE) --no-print-directory build
+	scripts/up.sh --cluster
+
+down-cluster:
+	scripts/down.sh --cluster
+
+# a throwaway cluster on free ports: failover and no loss when a broker node is killed
+test-cluster: build
+	tests/cluster/run.sh
 
 logs:
 	scripts/logs.sh

@@ -303,32 +303,56 @@ url_re='^([a-z]+)://([^:@/]+):([^@/]*)@([^:/]+):([0-9]+)/([^?]+)$'
 declare -A SERVER_PORT=([db]=5432 [broker]=5672)
 for svc in "${services[@]}"; do
     for v in $(printf '%s\n' "${!URL_TARGET[@]}" | sort); do
-        url="$(svc_env "$svc" "$v")"
-        [[ -n "$url" ]] || continue # unset, or empty: the service uses the owner's URL
+        urls="$(svc_env "$svc" "$v")"
+        [[ -n "$urls" ]] || continue # unset, or empty: the service uses the owner's URL
         IFS=: read -r target role_var pass_var name_var <<<"${URL_TARGET[$v]}"
-        if [[ ! "$url" =~ $url_re ]]; then
-            problems+=("$svc: $v is not of the form scheme://user:password@host:port/name")
-            continue
-        fi
-        user="${BASH_REMATCH[2]}" pass="${BASH_REMATCH[3]}" host="${BASH_REMATCH[4]}"
-        port="${BASH_REMATCH[5]}" name="${BASH_REMATCH[6]}"
-        if [[ "$host" != "$target" ]]; then
-            problems+=("$svc: $v points at host '$host', not at the $target service")
-            continue
-        fi
-        case "$role_var" in
-            -) want_user="$(svc_env "$target" CQRS_DB_USER)" role_what="CQRS_DB_USER" ;;
-            [A-Z]*) want_user="$(svc_env "$target" "$role_var")" role_what="$role_var" ;;
-            *) want_user="$role_var" role_what="the role the migrations grant to" ;;
-        esac
-        [[ "$port" == "${SERVER_PORT[$target]}" ]] ||
-            problems+=("$svc: $v uses port $port, $target listens on ${SERVER_PORT[$target]}")
-        [[ "$user" == "$want_user" ]] ||
-            problems+=("$svc: $v's user is '$user', not '$want_user' ($target's $role_what)")
-        [[ "$pass" == "$(svc_env "$target" "$pass_var")" ]] ||
-            problems+=("$svc: $v's password is not the $target service's $pass_var")
-        [[ "$name" == "$(svc_env "$target" "$name_var")" ]] ||
-            problems+=("$svc: $v names '$name', not the $target service's $name_var ('$(svc_env "$target" "$name_var")')")
+        # BROKER_URL lists the broker's nodes: broker, then the cluster profile's broker-N, each
+        # a node of broker's cluster (its Erlang cookie, the formation config, docs/scaling.md)
+        n=0
+        while IFS= read -r url; do
+            n=$((n + 1))
+            ((n == 1)) || target="${URL_TARGET[$v]%%:*}-$n"
+            if ((n > 1)); then
+                [[ "$v" == BROKER_URL ]] ||
+                    problems+=("$svc: $v lists more than one URL (only BROKER_URL may)")
+                [[ "$(cfg --arg s "$target" '.services[$s].profiles // [] | index("cluster") != null')" == true ]] ||
+                    problems+=("$svc: $v's node $n is not a service $target of the cluster profile")
+                [[ "$(svc_env "$target" RABBITMQ_ERLANG_COOKIE)" == "$(svc_env broker RABBITMQ_ERLANG_COOKIE)" &&
+                    -n "$(svc_env broker RABBITMQ_ERLANG_COOKIE)" ]] ||
+                    problems+=("$target: RABBITMQ_ERLANG_COOKIE is not broker's (one cluster, one cookie)")
+                [[ "$(cfg --arg s "$target" '[.services[$s].volumes[]? | tostring | test("cluster.conf")] | any')" == true ]] ||
+                    problems+=("$target: docker/rabbitmq/cluster.conf (the cluster formation) is not mounted")
+                SERVER_PORT[$target]=5672
+                pass_var=RABBITMQ_DEFAULT_PASS role_var=RABBITMQ_DEFAULT_USER name_var=RABBITMQ_DEFAULT_VHOST
+                # the vhost, user and password are the cluster's: broker's
+                target_env=broker
+            else
+                target_env="$target"
+            fi
+            if [[ ! "$url" =~ $url_re ]]; then
+                problems+=("$svc: $v is not of the form scheme://user:password@host:port/name")
+                continue
+            fi
+            user="${BASH_REMATCH[2]}" pass="${BASH_REMATCH[3]}" host="${BASH_REMATCH[4]}"
+            port="${BASH_REMATCH[5]}" name="${BASH_REMATCH[6]}"
+            if [[ "$host" != "$target" ]]; then
+                problems+=("$svc: $v points at host '$host', not at the $target service")
+                continue
+            fi
+            case "$role_var" in
+                -) want_user="$(svc_env "$target_env" CQRS_DB_USER)" role_what="CQRS_DB_USER" ;;
+                [A-Z]*) want_user="$(svc_env "$target_env" "$role_var")" role_what="$role_var" ;;
+                *) want_user="$role_var" role_what="the role the migrations grant to" ;;
+            esac
+            [[ "$port" == "${SERVER_PORT[$target]}" ]] ||
+                problems+=("$svc: $v uses port $port, $target listens on ${SERVER_PORT[$target]}")
+            [[ "$user" == "$want_user" ]] ||
+                problems+=("$svc: $v's user is '$user', not '$want_user' ($target's $role_what)")
+            [[ "$pass" == "$(svc_env "$target_env" "$pass_var")" ]] ||
+                problems+=("$svc: $v's password is not the $target service's $pass_var")
+            [[ "$name" == "$(svc_env "$target_env" "$name_var")" ]] ||
+                problems+=("$svc: $v names '$name', not the $target service's $name_var ('$(svc_env "$target_env" "$name_var")')")
+        done < <(tr ',' '\n' <<<"$urls")
     done
 done
 for svc in "${!PORT_VAR[@]}"; do

@@ -25,10 +25,11 @@ parse_pg_url() {
     url_db="$(url_decode "${BASH_REMATCH[8]}")"
 }
 
-# parse_amqp_url URL: sets url_user, url_pass and url_vhost (default /).
+# parse_amqp_url URL: sets url_user, url_pass and url_vhost (default /). A list of a cluster's
+# node URLs (BROKER_URL, docs/scaling.md) shares them: the first URL is read.
 parse_amqp_url() {
     local re='^amqps?://([^:@/]+)(:([^@/]*))?@[^/]+(/(.*))?$'
-    [[ "$1" =~ $re ]] || die "cannot parse BROKER_URL (expected amqp://user:pass@host:port/vhost)"
+    [[ "${1%%,*}" =~ $re ]] || die "cannot parse BROKER_URL (expected amqp://user:pass@host:port/vhost)"
     url_user="$(url_decode "${BASH_REMATCH[1]}")"
     url_pass="$(url_decode "${BASH_REMATCH[3]}")"
     url_vhost="$(url_decode "${BASH_REMATCH[5]}")"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# rabbit.sh start|stop|status|queues|policies|ctl ARGS...: the project-local RabbitMQ node, all state in
-# $STATE_DIR/rabbit. Listens on 127.0.0.1:$AMQP_PORT, distribution on $AMQP_DIST_PORT, with a
+# rabbit.sh start|stop|status|queues|policies|ctl ARGS...|nodename|join NODE|stop-epmd: the
+# project-local RabbitMQ node, all state in $STATE_DIR/rabbit. Listens on 127.0.0.1:$AMQP_PORT, distribution on $AMQP_DIST_PORT, with a
 # private epmd on $AMQP_EPMD_PORT. start creates the vhost and user of BROKER_URL, deletes
 # `guest` and applies the policies; stop also ends the private epmd. Idempotent. status exits 0 if
 # running, 3 if not; queues lists the vhost's queues with their ready messages and consumers (for
@@ -10,6 +10,12 @@
 # (default 10000; the oldest are dropped, overflow drop-head) and each message lives at most
 # MOOD_QUEUE_TTL_MS (default 86400000, a day); 0 turns either bound off. A policy, not a queue
 # argument, so an existing queue takes it without being declared again (docs/reliability.md).
+# One node of a cluster (scripts/rabbit-cluster.sh sets these): RABBIT_NODE=I keeps the node's state
+# in $STATE_DIR/rabbit-I and leaves the epmd, which the cluster's nodes share, to stop-epmd;
+# RABBIT_COOKIE is the Erlang cookie every node of the cluster shares (written into the node's
+# private HOME); RABBIT_SETUP=0 skips the vhost, user and policies at start (a node about to join
+# takes the cluster's). nodename prints the node's Erlang name; join NODE makes this node a member
+# of NODE's cluster (rabbitmqctl join_cluster; nothing when it already is one).
 # Every rabbitmqctl call starts an epmd on ERL_EPMD_PORT if none runs: never call it without
 # the environment below, and let stop clean up.
 set -euo pipefail
@@ -20,7 +26,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 source "$REPO_ROOT/scripts/lib.sh"
 
 RMQ_BIN=/usr/lib/rabbitmq/bin
-RABBIT_DIR="$STATE_DIR/rabbit"
+RABBIT_DIR="$STATE_DIR/rabbit${RABBIT_NODE:+-$RABBIT_NODE}"
 NODE="cqrs-${AMQP_PORT}@localhost"
 PID_FILE="$RABBIT_DIR/rabbit.pid"
 WRAPPER_PID_FILE="$RABBIT_DIR/wrapper.pid"
@@ -69,6 +75,11 @@ wrapper_pid() {
 
 write_config() {
     mkdir -p "$HOME" "$LOG_DIR" "$RABBITMQ_MNESIA_BASE"
+    if [[ -n "${RABBIT_COOKIE:-}" ]]; then
+        rm -f "$HOME/.erlang.cookie"
+        (umask 077 && printf '%s' "$RABBIT_COOKIE" >"$HOME/.erlang.cookie")
+        chmod 400 "$HOME/.erlang.cookie"
+    fi
     {
         echo "# Written by scripts/rabbit.sh on every start; edit the script, not this file."
         echo "log.console = false"
@@ -181,8 +192,28 @@ start() {
         wait_for_boot
         echo "rabbit.sh: started $NODE on 127.0.0.1:$AMQP_PORT (logs $LOG_DIR)"
     fi
-    ensure_user
-    ensure_policies
+    if [[ "${RABBIT_SETUP:-1}" != 0 ]]; then
+        ensure_user
+        ensure_policies
+    fi
+}
+
+# join NODE: this node becomes a member of NODE's cluster (its own data reset first, as
+# join_cluster requires); nothing when it already is one.
+join() {
+    local target="$1"
+    [[ -n "$(server_pid)" ]] || die "not running"
+    if ctl cluster_status --formatter json 2>/dev/null | grep -qF "\"$target\""; then
+        echo "rabbit.sh: $NODE is already in the cluster of $target"
+        return 0
+    fi
+    # the CLI prints the joining node's warnings: they go to the node's log folder
+    if ! { ctl stop_app && ctl reset && ctl join_cluster "$target" && ctl start_app &&
+        ctl await_startup --timeout "$START_TIMEOUT_S"; } >>"$LOG_DIR/join.log" 2>&1; then
+        tail -n 20 "$LOG_DIR/join.log" >&2
+        die "$NODE could not join the cluster of $target; see $LOG_DIR/join.log"
+    fi
+    echo "rabbit.sh: $NODE joined the cluster of $target"
 }
 
 stop() {
@@ -205,7 +236,7 @@ stop() {
             kill -KILL "$p" 2>/dev/null || true
         fi
     done
-    stop_epmd
+    [[ -n "${RABBIT_NODE:-}" ]] || stop_epmd # a cluster's nodes share it: stop-epmd
     rm -f "$PID_FILE" "$WRAPPER_PID_FILE"
     if [[ -n "$pid$wrapper" ]]; then
         echo "rabbit.sh: stopped"
@@ -246,12 +277,15 @@ case "${1:-}" in
     status) status ;;
     queues) queues ;;
     ctl) shift; ctl_cmd "$@" ;;
+    nodename) echo "$NODE" ;;
+    join) join "${2:?usage: $0 join NODE}" ;;
+    stop-epmd) stop_epmd ;;
     policies)
         [[ -n "$(server_pid)" ]] || die "not running"
         ensure_policies
         ;;
     *)
-        echo "usage: $0 start|stop|status|queues|policies|ctl ARGS..." >&2
+        echo "usage: $0 start|stop|status|queues|policies|ctl ARGS...|nodename|join NODE|stop-epmd" >&2
         exit 2
         ;;
 esac

@@ -13,6 +13,13 @@
 #       (scripts/env.sh). Unset what must come from .env.example before the call; what is set
 #       after it wins. Traps: stack_stop on EXIT, exit 130 on INT, 143 on TERM. Returns 1 when no
 #       free ports could be picked (nothing started, no trap set).
+#   stack_cluster_env   (after stack_init, or after scripts/env.sh for `make up-cluster`) the
+#                   cluster's settings: the CLUSTER_* ports of .env.example in place of the single
+#                   stack's (PG_PORT, the APIs', the metrics'; the database URLs follow PG_PORT),
+#                   STATE_DIR=CLUSTER_STATE_DIR when STATE_DIR is not a stack_init one,
+#                   BROKER_URL the list of the three nodes' URLs (same user and vhost),
+#                   AMQP_QUEUE_TYPE=quorum; stack_broker and stack_stop then drive
+#                   scripts/rabbit-cluster.sh instead of scripts/rabbit.sh (docs/scaling.md)
 #   stack_db        PostgreSQL started (scripts/pg.sh) and migrated (scripts/migrate.sh)
 #   stack_broker    RabbitMQ started (scripts/rabbit.sh)
 #   stack_services  the four services started (scripts/services.sh), with the caller's environment
@@ -28,6 +35,7 @@
 STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 stack_log_dir=""
 stack_stopped=0
+stack_rabbit=rabbit.sh
 
 stack_init() {
     local sanitized=0 roles=1 name log_dir i pg
@@ -85,12 +93,42 @@ stack_init() {
     trap 'exit 143' TERM
 }
 
+stack_cluster_env() {
+    local old_pg="${PG_PORT:-}" base creds rest path i p list="" v
+    export PG_PORT="$CLUSTER_PG_PORT" COMMAND_SERVICE_PORT="$CLUSTER_COMMAND_SERVICE_PORT"
+    export QUERY_SERVICE_PORT="$CLUSTER_QUERY_SERVICE_PORT"
+    export RELAY_METRICS_PORT="$CLUSTER_RELAY_METRICS_PORT"
+    export CONSUMER_METRICS_PORT="$CLUSTER_CONSUMER_METRICS_PORT"
+    export AMQP_PORT="$CLUSTER_AMQP_PORT_1" AMQP_DIST_PORT="$CLUSTER_AMQP_DIST_PORT_1"
+    export AMQP_EPMD_PORT="$CLUSTER_AMQP_EPMD_PORT"
+    export COMMAND_URL="http://127.0.0.1:$COMMAND_SERVICE_PORT" QUERY_URL="http://127.0.0.1:$QUERY_SERVICE_PORT"
+    if [[ -z "$stack_log_dir" ]]; then # not a stack_init one: `make up-cluster`'s own folder
+        STATE_DIR="$CLUSTER_STATE_DIR"
+        [[ "$STATE_DIR" == /* ]] || STATE_DIR="$REPO_ROOT/$STATE_DIR"
+        export STATE_DIR
+    fi
+    # the database URLs on the cluster's PostgreSQL port
+    for v in DATABASE_URL READ_DATABASE_URL COMMAND_DATABASE_URL RELAY_DATABASE_URL \
+        QUERY_DATABASE_URL CONSUMER_DATABASE_URL; do
+        [[ -n "${!v:-}" && -n "$old_pg" ]] && export "$v=${!v/:$old_pg\//:$PG_PORT/}"
+    done
+    # one URL per node: BROKER_URL's user, password and vhost, each node's port
+    base="${BROKER_URL%%,*}" creds="${base%%@*}" rest="${base#*@}"
+    path="" && [[ "$rest" == */* ]] && path="/${rest#*/}"
+    for ((i = 1; i <= 3; i++)); do
+        p="CLUSTER_AMQP_PORT_$i"
+        list+="${list:+,}$creds@127.0.0.1:${!p}$path"
+    done
+    export BROKER_URL="$list" AMQP_QUEUE_TYPE=quorum
+    stack_rabbit="rabbit-cluster.sh"
+}
+
 stack_db() {
     "$STACK_SCRIPTS/pg.sh" start && "$STACK_SCRIPTS/migrate.sh"
 }
 
 stack_broker() {
-    "$STACK_SCRIPTS/rabbit.sh" start
+    "$STACK_SCRIPTS/$stack_rabbit" start
 }
 
 stack_services() {
@@ -116,14 +154,17 @@ stack_stop() {
                 [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null
             done
             "$STACK_SCRIPTS/services.sh" stop
-            "$STACK_SCRIPTS/rabbit.sh" stop
+            "$STACK_SCRIPTS/$stack_rabbit" stop
             "$STACK_SCRIPTS/pg.sh" stop
         } >"$stack_log_dir/teardown.log" 2>&1
         [[ -d "$STATE_DIR/logs" ]] && cp -r "$STATE_DIR/logs/." "$stack_log_dir/logs/"
         [[ -d "$STATE_DIR/pg/log" ]] && cp -r "$STATE_DIR/pg/log" "$stack_log_dir/logs/postgres"
-        [[ -d "$STATE_DIR/rabbit/log" ]] && cp -r "$STATE_DIR/rabbit/log" "$stack_log_dir/logs/rabbitmq"
-        if "$STACK_SCRIPTS/pg.sh" status >/dev/null 2>&1 ||
-            "$STACK_SCRIPTS/rabbit.sh" status >/dev/null 2>&1; then
+        for d in "$STATE_DIR"/rabbit "$STATE_DIR"/rabbit-[0-9]; do
+            [[ -d "$d/log" ]] && cp -r "$d/log" "$stack_log_dir/logs/rabbitmq${d##*/rabbit}"
+        done
+        rc=0
+        "$STACK_SCRIPTS/$stack_rabbit" status >/dev/null 2>&1 || rc=$? # 3: none runs
+        if "$STACK_SCRIPTS/pg.sh" status >/dev/null 2>&1 || ((rc != 3)); then
             echo "$0: a server of this run is still running; keeping $STATE_DIR" >&2
         else
             rm -rf "$STATE_DIR"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the local stack (`make up`, after deps and build): PostgreSQL, migrations, RabbitMQ, then
 # the four services (scripts/stack.sh, on the settings of .env / .env.example). Idempotent: what
-# already runs is left running.
+# already runs is left running. --cluster (`make up-cluster`): the same on the cluster's ports
+# and state folder (CLUSTER_* in .env.example), with a 3-node RabbitMQ cluster and quorum queues
+# (stack_cluster_env, docs/scaling.md).
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh disable=SC1091
@@ -10,5 +12,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 source "$REPO_ROOT/scripts/stack.sh"
 cd "$REPO_ROOT"
 
+case "${1:-}" in
+    "") ;;
+    --cluster) stack_cluster_env ;;
+    *)
+        echo "usage: $0 [--cluster]" >&2
+        exit 2
+        ;;
+esac
 stack_up services
-scripts/urls.sh
+scripts/urls.sh "$@"

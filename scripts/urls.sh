@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints every address a person needs for the local stack (the end of `make up`): the two APIs,
 # the dashboard, the mood sender and wall, RabbitMQ's management UI when enabled, and whether
-# commands need a token (the command API's rule, docs/api.md#authentication).
+# commands need a token (the command API's rule, docs/api.md#authentication). --cluster: the stack
+# of `make up-cluster`.
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh disable=SC1091
@@ -13,6 +14,11 @@ case "$host" in
     *:*) host="[$host]" ;;
 esac
 cmd="http://$host:$COMMAND_SERVICE_PORT"
+# --cluster: the stack of `make up-cluster` (scripts/up.sh --cluster)
+logs="make logs   (or: tail -F $STATE_DIR/logs/*.log)" stop="make down"
+if [[ "${1:-}" == --cluster ]]; then
+    logs="tail -F $STATE_DIR/logs/*.log" stop="make down-cluster"
+fi
 qry="http://$host:$QUERY_SERVICE_PORT"
 
 # token_rule: the same decision as api/command/auth.c's auth_mode_for.
@@ -45,6 +51,6 @@ else
 fi
 cat <<MSG
 Metrics:          $cmd/metrics  $qry/metrics  relay :$RELAY_METRICS_PORT/metrics  consumer :$CONSUMER_METRICS_PORT/metrics
-Logs:             make logs   (or: tail -F $STATE_DIR/logs/*.log)
-Stop:             make down
+Logs:             $logs
+Stop:             $stop
 MSG

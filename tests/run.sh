@@ -15,12 +15,12 @@ source scripts/stack.sh
 # shellcheck source=tests/lib.sh
 source tests/lib.sh
 
-SUITES="${TEST_SUITES:-lint makefile unit pgtap e2e seeds browser newman faults fuzz compose bench}"
+SUITES="${TEST_SUITES:-lint makefile unit pgtap e2e seeds browser newman faults cluster fuzz compose bench}"
 for s in $SUITES; do
     case "$s" in
-        lint | makefile | unit | pgtap | e2e | seeds | browser | newman | faults | fuzz | compose | bench) ;;
+        lint | makefile | unit | pgtap | e2e | seeds | browser | newman | faults | cluster | fuzz | compose | bench) ;;
         *)
-            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: lint makefile unit pgtap e2e seeds browser newman faults fuzz compose bench)" >&2
+            echo "run.sh: unknown suite '$s' in TEST_SUITES (known: lint makefile unit pgtap e2e seeds browser newman faults cluster fuzz compose bench)" >&2
             exit 2
             ;;
     esac
@@ -365,6 +365,15 @@ suite_faults() {
     summary_suite faults "$ARTIFACTS/faults.log" env FAULTS_SKIP_DEPS=1 \
         FAULTS_BUILD_DIR="$BUILD_DIR" FAULTS_ARTIFACTS="$ARTIFACTS/faults" \
         timeout -k 10 1800 tests/faults/run.sh
+}
+
+# --- cluster: the broker cluster (tests/cluster/run.sh: its own throwaway stack with three
+# RabbitMQ nodes; orders end to end, one node killed -9 under load; about 2 minutes) ----------
+suite_cluster() {
+    section "cluster"
+    built cluster || return 0
+    summary_suite cluster "$ARTIFACTS/cluster.log" env BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin" \
+        CLUSTER_ARTIFACTS="$ARTIFACTS/cluster" timeout -k 10 900 tests/cluster/run.sh
 }
 
 # --- fuzz: every libFuzzer target for FUZZ_SECONDS (default 8) from its seed corpus ------------

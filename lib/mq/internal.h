@@ -5,7 +5,17 @@
 
 #include "mq/mq.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* The module's options (AMQP_HEARTBEAT_S, AMQP_QUEUE_TYPE, AMQP_DELIVERY_LIMIT), loaded once. */
+struct mq_options {
+    long heartbeat_s;
+    const char *queue_type; /* "classic" or "quorum" */
+    long delivery_limit;
+    bool quorum;
+};
+const struct mq_options *mq_options_get(void);
 
 /* Formats a channel.close / connection.close method: "channel closed by broker: 404 NOT_FOUND". */
 void mq_close_text(const amqp_method_t *m, char *buf, size_t len);

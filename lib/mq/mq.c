@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,14 +29,15 @@
 
 /* --- options -------------------------------------------------------------------------------- */
 
-struct mq_options {
-    long heartbeat_s;
-};
-
 static const struct config_var mq_option_vars[] = {
     /* the heartbeat asked for at login (the broker may lower it; 0 = none): a frozen peer is
      * noticed after about two heartbeats, and a frozen consumer's unacked deliveries go back */
     {"AMQP_HEARTBEAT_S", CONFIG_INT, "10", offsetof(struct mq_options, heartbeat_s), 0, 3600},
+    /* classic (one node) or quorum (a cluster: every queue replicated, docs/scaling.md) */
+    {"AMQP_QUEUE_TYPE", CONFIG_STRING, "classic", offsetof(struct mq_options, queue_type), 0, 0},
+    /* quorum queues: deliveries of one message before it is dead-lettered (or dropped) */
+    {"AMQP_DELIVERY_LIMIT", CONFIG_INT, "20", offsetof(struct mq_options, delivery_limit), 1,
+     1000000},
 };
 
 const struct config_table mq_config_table = CONFIG_TABLE(mq_option_vars);
@@ -47,8 +49,23 @@ static char mq_opts_err[256];
 static void mq_options_load(void)
 {
     if (config_load(&mq_opts, mq_option_vars, sizeof mq_option_vars / sizeof mq_option_vars[0],
-                    mq_opts_err, sizeof mq_opts_err) != 0)
-        mq_opts.heartbeat_s = 10; /* mq_check_options() reports it at start */
+                    mq_opts_err, sizeof mq_opts_err) != 0) {
+        mq_opts = (struct mq_options){10, "classic", 20, false}; /* mq_check_options() reports it */
+        return;
+    }
+    if (strcmp(mq_opts.queue_type, "quorum") == 0) {
+        mq_opts.quorum = true;
+    } else if (strcmp(mq_opts.queue_type, "classic") != 0) {
+        snprintf(mq_opts_err, sizeof mq_opts_err,
+                 "invalid value for AMQP_QUEUE_TYPE: expected classic or quorum");
+        mq_opts = (struct mq_options){10, "classic", 20, false};
+    }
+}
+
+const struct mq_options *mq_options_get(void)
+{
+    pthread_once(&mq_options_once, mq_options_load);
+    return &mq_opts;
 }
 
 int mq_check_options(char *err, size_t errlen)
@@ -63,23 +80,62 @@ int mq_check_options(char *err, size_t errlen)
 
 /* --- broker address ------------------------------------------------------------------------- */
 
+/* Parses one node's URL, the NUL-terminated url (in b->buf), into b->nodes[b->nnodes++]. */
+static int broker_add(struct mq_broker *b, char *url, char *err, size_t errlen)
+{
+    struct amqp_connection_info *info;
+
+    if (b->nnodes == MQ_BROKER_MAX_NODES) {
+        snprintf(err, errlen, "invalid broker URL: at most %d nodes", MQ_BROKER_MAX_NODES);
+        return -1;
+    }
+    info = &b->nodes[b->nnodes];
+    amqp_default_connection_info(info);
+    if (amqp_parse_url(url, info) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "invalid broker URL: expected amqp://user:password@host:port/vhost");
+        return -1;
+    }
+    if (info->ssl) {
+        snprintf(err, errlen, "invalid broker URL: amqps is not supported");
+        return -1;
+    }
+    if (info->host == NULL || *info->host == '\0') {
+        snprintf(err, errlen, "invalid broker URL: missing host");
+        return -1;
+    }
+    b->nnodes++;
+    return 0;
+}
+
 int mq_broker_parse(struct mq_broker *b, const char *url, char *err, size_t errlen)
 {
+    char *p, *end;
+
     memset(b, 0, sizeof *b);
     b->buf = xstrdup(url);
-    amqp_default_connection_info(&b->info);
-    if (amqp_parse_url(b->buf, &b->info) != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "invalid broker URL: expected amqp://user:password@host:port/vhost");
-        goto fail;
+    for (p = b->buf;; p = end + 1) {
+        end = p + strcspn(p, ",");
+        bool last = *end == '\0';
+        *end = '\0';
+        p += strspn(p, " \t");
+        for (char *q = end; q > p && (q[-1] == ' ' || q[-1] == '\t');)
+            *--q = '\0';
+        if (broker_add(b, p, err, errlen) != 0)
+            goto fail;
+        if (last)
+            break;
     }
-    if (b->info.ssl) {
-        snprintf(err, errlen, "invalid broker URL: amqps is not supported");
-        goto fail;
-    }
-    if (b->info.host == NULL || *b->info.host == '\0') {
-        snprintf(err, errlen, "invalid broker URL: missing host");
-        goto fail;
-    }
+    if (b->nnodes > 1)
+        for (size_t i = 1; i < b->nnodes; i++)
+            if (strcmp(b->nodes[i].vhost, b->nodes[0].vhost) != 0 ||
+                strcmp(b->nodes[i].user, b->nodes[0].user) != 0) {
+                snprintf(err, errlen,
+                         "invalid broker URL: every node of the list needs the same user and "
+                         "vhost (one broker)");
+                goto fail;
+            }
+    b->next = xmalloc(sizeof *b->next);
+    atomic_init(b->next, 0);
     return 0;
 fail:
     mq_broker_release(b);
@@ -89,6 +145,7 @@ fail:
 void mq_broker_release(struct mq_broker *b)
 {
     free(b->buf);
+    free(b->next);
     memset(b, 0, sizeof *b);
 }
 
@@ -163,8 +220,10 @@ static amqp_table_entry_t bool_entry(const char *key)
     return e;
 }
 
-amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_topology *t,
-                                   unsigned flags, char *err, size_t errlen)
+/* Connects to one node: mq_connect's work. */
+static amqp_connection_state_t connect_node(const struct amqp_connection_info *info,
+                                            const struct mq_topology *t, unsigned flags, char *err,
+                                            size_t errlen)
 {
     amqp_connection_state_t conn = amqp_new_connection();
     struct timeval connect_tv = {MQ_CONNECT_TIMEOUT_S, 0};
@@ -182,9 +241,9 @@ amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_to
         snprintf(err, errlen, "could not create a TCP socket");
         goto fail;
     }
-    status = amqp_socket_open_noblock(sock, b->info.host, b->info.port, &connect_tv);
+    status = amqp_socket_open_noblock(sock, info->host, info->port, &connect_tv);
     if (status != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "could not connect to %s:%d: %s", b->info.host, b->info.port,
+        snprintf(err, errlen, "could not connect to %s:%d: %s", info->host, info->port,
                  mq_status_text(status, detail, sizeof detail));
         goto fail;
     }
@@ -210,11 +269,11 @@ amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_to
     props[0].value.value.table.entries = caps;
     pthread_once(&mq_options_once, mq_options_load);
     amqp_rpc_reply_t r = amqp_login_with_properties(
-        conn, b->info.vhost, 0, MQ_FRAME_MAX, (int)mq_opts.heartbeat_s, &props_table,
-        AMQP_SASL_METHOD_PLAIN, b->info.user, b->info.password);
+        conn, info->vhost, 0, MQ_FRAME_MAX, (int)mq_opts.heartbeat_s, &props_table,
+        AMQP_SASL_METHOD_PLAIN, info->user, info->password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-        snprintf(err, errlen, "could not log in to vhost \"%s\" as \"%s\": %s", b->info.vhost,
-                 b->info.user, mq_reply_text(r, detail, sizeof detail));
+        snprintf(err, errlen, "could not log in to vhost \"%s\" as \"%s\": %s", info->vhost,
+                 info->user, mq_reply_text(r, detail, sizeof detail));
         goto fail;
     }
     amqp_channel_open(conn, MQ_CHANNEL);
@@ -233,6 +292,35 @@ fail:
     return NULL;
 }
 
+amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_topology *t,
+                                   unsigned flags, char *err, size_t errlen)
+{
+    unsigned first = atomic_load(b->next);
+
+    for (size_t k = 0; k < b->nnodes; k++) {
+        size_t i = (first + k) % b->nnodes;
+        char detail[400];
+        char q[600];
+        amqp_connection_state_t conn = connect_node(&b->nodes[i], t, flags, detail, sizeof detail);
+
+        if (conn != NULL) {
+            /* the next connection (after this one is lost) starts with the next node */
+            atomic_store(b->next, (unsigned)((i + 1) % b->nnodes));
+            return conn;
+        }
+        if (b->nnodes == 1) {
+            snprintf(err, errlen, "%s", detail);
+        } else {
+            snprintf(err, errlen, "%zu of %zu nodes tried, the last: %s", k + 1, b->nnodes, detail);
+            if (k + 1 < b->nnodes)
+                log_warn("could not connect to rabbitmq node, trying the next",
+                         "node=%zu nodes=%zu error=%s", i + 1, b->nnodes,
+                         log_quote(q, sizeof q, detail));
+        }
+    }
+    return NULL;
+}
+
 amqp_connection_state_t mq_connect_retry(const struct mq_broker *b, const struct mq_topology *t,
                                          unsigned flags)
 {
@@ -246,9 +334,13 @@ amqp_connection_state_t mq_connect_retry(const struct mq_broker *b, const struct
         amqp_connection_state_t conn = mq_connect(b, t, flags, err, sizeof err);
         long delay_ms;
         if (conn != NULL) {
-            log_info("connected to rabbitmq", "host=%s port=%d vhost=%s attempts=%u",
-                     log_quote(q, sizeof q, b->info.host), b->info.port, b->info.vhost,
-                     attempt + 1);
+            /* the node mq_connect reached is the one before next */
+            const struct amqp_connection_info *node =
+                &b->nodes[(atomic_load(b->next) + b->nnodes - 1) % b->nnodes];
+            log_info("connected to rabbitmq",
+                     "host=%s port=%d vhost=%s node=%zu nodes=%zu attempts=%u",
+                     log_quote(q, sizeof q, node->host), node->port, node->vhost,
+                     (size_t)(node - b->nodes) + 1, b->nnodes, attempt + 1);
             return conn;
         }
         attempt++;

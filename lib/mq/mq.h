@@ -25,13 +25,22 @@
 
 /* --- broker address ------------------------------------------------------------------------- */
 
+/* The nodes of one broker (a single node, or the nodes of a RabbitMQ cluster), tried in turn by
+ * mq_connect. next is the node the next connection tries first: after a connection to node i it
+ * is i + 1, so a connection that was lost goes to the next node first and the lost one is tried
+ * last (docs/scaling.md). Shared by the connections of one program (atomic). */
+#define MQ_BROKER_MAX_NODES 8
 struct mq_broker {
-    char *buf; /* amqp_parse_url() works in place on this copy; info points into it */
-    struct amqp_connection_info info;
+    char *buf; /* amqp_parse_url() works in place on this copy; nodes point into it */
+    struct amqp_connection_info nodes[MQ_BROKER_MAX_NODES];
+    size_t nnodes;
+    _Atomic unsigned *next; /* owned: index (modulo nnodes) of the node to try first */
 };
 
-/* Parses an amqp:// URL (amqp://user:pass@host:port/vhost, percent-decoded; the vhost defaults
- * to "/"). Returns 0, or -1 with err (which never contains the URL: it may hold a password). */
+/* Parses BROKER_URL: one amqp:// URL (amqp://user:pass@host:port/vhost, percent-decoded; the vhost
+ * defaults to "/"), or up to MQ_BROKER_MAX_NODES of them separated by commas, one per node of a
+ * cluster (blanks around each are ignored). Returns 0, or -1 with err (which never contains the
+ * URL: it may hold a password). */
 __attribute__((warn_unused_result)) int mq_broker_parse(struct mq_broker *b, const char *url,
                                                         char *err, size_t errlen);
 void mq_broker_release(struct mq_broker *b);
@@ -54,7 +63,16 @@ void mq_broker_release(struct mq_broker *b);
  *   reason in their headers (MQ_HDR_*), until scripts/deadletters.sh requeues or drops them.
  * Taps are further classic queues bound to the exchange for subscribers outside the services.
  * New queues have new names: an existing queue's arguments are never changed (a re-declaration
- * with other arguments fails with PRECONDITION_FAILED). */
+ * with other arguments fails with PRECONDITION_FAILED).
+ *
+ * AMQP_QUEUE_TYPE=quorum (a cluster, docs/scaling.md) makes every queue a quorum queue, replicated
+ * by Raft over the cluster's nodes, each with an explicit x-delivery-limit: AMQP_DELIVERY_LIMIT
+ * for the work queue, the taps and the retry queue, MQ_DEAD_DELIVERY_LIMIT for the dead queue
+ * (every listing of dead letters returns them, and each return counts as a delivery). The work
+ * queue dead-letters a message that reached its limit (a consumer that crashed on it again and
+ * again) into <queue>.dead, at least once. The default, classic, declares what it always did. A
+ * queue's type cannot change once declared: docs/scaling.md gives the migration. */
+#define MQ_DEAD_DELIVERY_LIMIT 1000000
 #define MQ_TOPOLOGY_MAX_TAPS 4
 struct mq_binding {
     const char *queue;
@@ -81,6 +99,18 @@ __attribute__((warn_unused_result)) int mq_topology_add_tap(struct mq_topology *
                                                             const char *queue, const char *binding,
                                                             char *err, size_t errlen);
 
+enum mq_queue_role { MQ_QUEUE_WORK, MQ_QUEUE_TAP, MQ_QUEUE_RETRY, MQ_QUEUE_DEAD };
+#define MQ_QUEUE_ARGS_MAX 6
+struct mq_queue_args {
+    amqp_table_entry_t entries[MQ_QUEUE_ARGS_MAX];
+    amqp_table_t table; /* points into entries and the topology's names */
+};
+/* Fills a with the declaration arguments of the queue of t with role: quorum (else classic) with
+ * delivery_limit. Pure: the caller passes the options (mq_declare_topology passes
+ * AMQP_QUEUE_TYPE's and AMQP_DELIVERY_LIMIT's). */
+void mq_queue_args(struct mq_queue_args *a, const struct mq_topology *t, enum mq_queue_role role,
+                   bool quorum, long delivery_limit);
+
 /* Declares the exchange, the queues and their bindings on MQ_CHANNEL. Returns 0 or -1 with err. */
 __attribute__((warn_unused_result)) int mq_declare_topology(amqp_connection_state_t conn,
                                                             const struct mq_topology *t, char *err,
@@ -104,8 +134,9 @@ const amqp_table_t *mq_headers(const amqp_basic_properties_t *props);
 
 /* --- connections ---------------------------------------------------------------------------- */
 
-/* Checks AMQP_HEARTBEAT_S (the heartbeat asked for at login, default 10 s; 0 = none): 0, or -1
- * with err naming it (a service calls it at start and exits 2; a bad value otherwise falls back
+/* Checks AMQP_HEARTBEAT_S (the heartbeat asked for at login, default 10 s; 0 = none),
+ * AMQP_QUEUE_TYPE (classic or quorum) and AMQP_DELIVERY_LIMIT (quorum queues): 0, or -1 with err
+ * naming the variable (a service calls it at start and exits 2; a bad value otherwise falls back
  * to the default). */
 __attribute__((warn_unused_result)) int mq_check_options(char *err, size_t errlen);
 /* Those variables, for --help (lib/service/cli.h). */
@@ -115,13 +146,15 @@ enum mq_flags {
     MQ_CONFIRMS = 1 << 0, /* put the channel in publisher-confirm mode (confirm.select) */
 };
 
-/* Connects, logs in (advertising the connection.blocked capability, with AMQP_HEARTBEAT_S), opens
- * MQ_CHANNEL, declares the topology and applies flags. Returns the connection, or NULL with err. */
+/* Connects to one node of b (each in turn, from the next one, until one succeeds), logs in
+ * (advertising the connection.blocked capability, with AMQP_HEARTBEAT_S), opens MQ_CHANNEL,
+ * declares the topology and applies flags. Returns the connection, or NULL with err (the last
+ * node's error, with how many were tried). */
 amqp_connection_state_t mq_connect(const struct mq_broker *b, const struct mq_topology *t,
                                    unsigned flags, char *err, size_t errlen);
 
-/* Retries mq_connect with exponential backoff (100 ms to 5 s) until it succeeds or a stop is
- * requested (then NULL). Logs each failure. */
+/* Retries mq_connect (every node once per round) with exponential backoff between rounds (100 ms
+ * to 5 s) until it succeeds or a stop is requested (then NULL). Logs each failure. */
 amqp_connection_state_t mq_connect_retry(const struct mq_broker *b, const struct mq_topology *t,
                                          unsigned flags);
 

@@ -65,23 +65,51 @@ static int declare_queue(amqp_connection_state_t conn, const struct mq_topology 
     return mq_check_reply(conn, what, err, errlen);
 }
 
+static amqp_table_entry_t int_entry(const char *key, long value)
+{
+    amqp_table_entry_t e;
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_I64;
+    e.value.value.i64 = value;
+    return e;
+}
+
+void mq_queue_args(struct mq_queue_args *a, const struct mq_topology *t, enum mq_queue_role role,
+                   bool quorum, long delivery_limit)
+{
+    amqp_table_entry_t *e = a->entries;
+    int n = 0;
+
+    e[n++] = utf8_entry("x-queue-type", quorum || role == MQ_QUEUE_RETRY ? "quorum" : "classic");
+    if (role == MQ_QUEUE_RETRY) {
+        /* expired retries go back to the read-model queue through the default exchange */
+        e[n++] = utf8_entry("x-dead-letter-exchange", "");
+        e[n++] = utf8_entry("x-dead-letter-routing-key", t->queue);
+        e[n++] = utf8_entry("x-dead-letter-strategy", "at-least-once");
+        e[n++] = utf8_entry("x-overflow", "reject-publish");
+    } else if (role == MQ_QUEUE_WORK && quorum) {
+        /* a message delivered delivery_limit times (its consumer crashed on it each time) goes
+         * to the dead queue, at least once, not away */
+        e[n++] = utf8_entry("x-dead-letter-exchange", "");
+        e[n++] = utf8_entry("x-dead-letter-routing-key", t->dead_queue);
+        e[n++] = utf8_entry("x-dead-letter-strategy", "at-least-once");
+        e[n++] = utf8_entry("x-overflow", "reject-publish");
+    }
+    if (quorum)
+        e[n++] = int_entry("x-delivery-limit",
+                           role == MQ_QUEUE_DEAD ? MQ_DEAD_DELIVERY_LIMIT : delivery_limit);
+    a->table.num_entries = n;
+    a->table.entries = a->entries;
+}
+
 /* One place for every declaration, so that every program declares the same arguments (a queue
  * re-declared with different arguments fails with PRECONDITION_FAILED: change a queue's arguments
  * only together with its name). */
 int mq_declare_topology(amqp_connection_state_t conn, const struct mq_topology *t, char *err,
                         size_t errlen)
 {
-    amqp_table_entry_t classic_entries[1] = {utf8_entry("x-queue-type", "classic")};
-    amqp_table_t classic = {1, classic_entries};
-    /* expired retries go back to the read-model queue through the default exchange */
-    amqp_table_entry_t retry_entries[5] = {
-        utf8_entry("x-queue-type", "quorum"),
-        utf8_entry("x-dead-letter-exchange", ""),
-        utf8_entry("x-dead-letter-routing-key", t->queue),
-        utf8_entry("x-dead-letter-strategy", "at-least-once"),
-        utf8_entry("x-overflow", "reject-publish"),
-    };
-    amqp_table_t retry = {5, retry_entries};
+    const struct mq_options *o = mq_options_get();
+    struct mq_queue_args a;
     char what[300];
 
     amqp_exchange_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(t->exchange),
@@ -89,13 +117,16 @@ int mq_declare_topology(amqp_connection_state_t conn, const struct mq_topology *
     snprintf(what, sizeof what, "declare exchange \"%s\"", t->exchange);
     if (mq_check_reply(conn, what, err, errlen) != 0)
         return -1;
-    if (declare_queue(conn, t, t->queue, classic, t->queue_binding, err, errlen) != 0)
+    mq_queue_args(&a, t, MQ_QUEUE_WORK, o->quorum, o->delivery_limit);
+    if (declare_queue(conn, t, t->queue, a.table, t->queue_binding, err, errlen) != 0)
         return -1;
+    mq_queue_args(&a, t, MQ_QUEUE_TAP, o->quorum, o->delivery_limit);
     for (size_t i = 0; i < t->ntaps; i++)
-        if (declare_queue(conn, t, t->taps[i].queue, classic, t->taps[i].binding, err, errlen) != 0)
+        if (declare_queue(conn, t, t->taps[i].queue, a.table, t->taps[i].binding, err, errlen) != 0)
             return -1;
-    if (declare_queue(conn, t, t->retry_queue, retry, NULL, err, errlen) != 0 ||
-        declare_queue(conn, t, t->dead_queue, classic, NULL, err, errlen) != 0)
+    mq_queue_args(&a, t, MQ_QUEUE_RETRY, o->quorum, o->delivery_limit);
+    if (declare_queue(conn, t, t->retry_queue, a.table, NULL, err, errlen) != 0)
         return -1;
-    return 0;
+    mq_queue_args(&a, t, MQ_QUEUE_DEAD, o->quorum, o->delivery_limit);
+    return declare_queue(conn, t, t->dead_queue, a.table, NULL, err, errlen);
 }

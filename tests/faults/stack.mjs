@@ -140,6 +140,8 @@ export const pgStop = () => run(script('pg.sh'), ['stop']);
 export const pgStart = () => run(script('pg.sh'), ['start']);
 export const rabbitStop = () => run(script('rabbit.sh'), ['stop']);
 export const rabbitStart = () => run(script('rabbit.sh'), ['start']);
+// scripts/rabbit-cluster.sh ARGS (tests/cluster): start, stop, node I start|stop|status, ctl ...
+export const rabbitCluster = (...args) => run(script('rabbit-cluster.sh'), args);
 
 // {name: {ready, consumers}} of the vhost's queues (rabbitmqctl: about a second).
 export async function queues() {

@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 START_TEST(single_acks_settle_one_entry_each)
@@ -104,11 +105,11 @@ START_TEST(url_with_every_part)
     char err[256];
     ck_assert_int_eq(
         mq_broker_parse(&b, "amqp://cqrs:s%40cret@127.0.0.1:56729/cqrs", err, sizeof err), 0);
-    ck_assert_str_eq(b.info.user, "cqrs");
-    ck_assert_str_eq(b.info.password, "s@cret");
-    ck_assert_str_eq(b.info.host, "127.0.0.1");
-    ck_assert_int_eq(b.info.port, 56729);
-    ck_assert_str_eq(b.info.vhost, "cqrs");
+    ck_assert_str_eq(b.nodes[0].user, "cqrs");
+    ck_assert_str_eq(b.nodes[0].password, "s@cret");
+    ck_assert_str_eq(b.nodes[0].host, "127.0.0.1");
+    ck_assert_int_eq(b.nodes[0].port, 56729);
+    ck_assert_str_eq(b.nodes[0].vhost, "cqrs");
     mq_broker_release(&b);
 }
 END_TEST
@@ -118,30 +119,177 @@ START_TEST(url_defaults)
     struct mq_broker b;
     char err[256];
     ck_assert_int_eq(mq_broker_parse(&b, "amqp://rabbit", err, sizeof err), 0);
-    ck_assert_str_eq(b.info.host, "rabbit");
-    ck_assert_int_eq(b.info.port, 5672);
-    ck_assert_str_eq(b.info.user, "guest");
-    ck_assert_str_eq(b.info.vhost, "/");
+    ck_assert_str_eq(b.nodes[0].host, "rabbit");
+    ck_assert_int_eq(b.nodes[0].port, 5672);
+    ck_assert_str_eq(b.nodes[0].user, "guest");
+    ck_assert_str_eq(b.nodes[0].vhost, "/");
     mq_broker_release(&b);
     ck_assert_int_eq(mq_broker_parse(&b, "amqp://u:p@h:1/%2f", err, sizeof err), 0);
-    ck_assert_str_eq(b.info.vhost, "/");
+    ck_assert_str_eq(b.nodes[0].vhost, "/");
     mq_broker_release(&b);
 }
 END_TEST
 
-START_TEST(bad_urls_fail_without_leaking_the_password)
+/* Each of bad fails to parse, with an error that does not show the password, and leaves nothing
+ * allocated. */
+static void assert_bad_urls(const char *const *bad, size_t n)
 {
     struct mq_broker b;
     char err[256];
-    const char *bad[] = {"http://u:hunter2@h/v", "amqp://u:hunter2@h:port/v", "",
-                         "amqps://u:hunter2@h/v"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    for (size_t i = 0; i < n; i++) {
         err[0] = '\0';
         ck_assert_int_eq(mq_broker_parse(&b, bad[i], err, sizeof err), -1);
         ck_assert(err[0] != '\0');
         ck_assert_ptr_null(strstr(err, "hunter2"));
         ck_assert_ptr_null(b.buf);
+        ck_assert_ptr_null(b.next);
     }
+}
+
+START_TEST(bad_urls_fail_without_leaking_the_password)
+{
+    const char *bad[] = {"http://u:hunter2@h/v", "amqp://u:hunter2@h:port/v", "",
+                         "amqps://u:hunter2@h/v"};
+    assert_bad_urls(bad, sizeof bad / sizeof bad[0]);
+}
+END_TEST
+
+START_TEST(url_list_names_each_node_of_a_cluster)
+{
+    struct mq_broker b;
+    char err[256];
+    ck_assert_int_eq(mq_broker_parse(&b,
+                                     "amqp://u:p@127.0.0.1:1/v, amqp://u:p@127.0.0.1:2/v ,"
+                                     "amqp://u:p@h3:3/v",
+                                     err, sizeof err),
+                     0);
+    ck_assert_uint_eq(b.nnodes, 3);
+    ck_assert_int_eq(b.nodes[0].port, 1);
+    ck_assert_int_eq(b.nodes[1].port, 2);
+    ck_assert_str_eq(b.nodes[2].host, "h3");
+    ck_assert_str_eq(b.nodes[2].password, "p");
+    ck_assert_str_eq(b.nodes[1].vhost, "v");
+    mq_broker_release(&b);
+    ck_assert_int_eq(mq_broker_parse(&b, "amqp://u:p@h:1/v", err, sizeof err), 0);
+    ck_assert_uint_eq(b.nnodes, 1);
+    mq_broker_release(&b);
+}
+END_TEST
+
+START_TEST(bad_url_lists_fail_without_leaking_the_password)
+{
+    const char *bad[] = {
+        "amqp://u:hunter2@h:1/v,", /* an empty node */
+        "amqp://u:hunter2@h:1/v,,amqp://u:hunter2@h:2/v",
+        "amqp://u:hunter2@h:1/v,http://h/v",
+        "amqp://u:hunter2@h:1/v,amqp://u:hunter2@h:2/w", /* two brokers, not one */
+        "amqp://u:hunter2@h:1/v,amqp://x:hunter2@h:2/v",
+        "amqp://h:1,amqp://h:2,amqp://h:3,amqp://h:4,amqp://h:5,amqp://h:6,amqp://h:7,amqp://h:8,"
+        "amqp://u:hunter2@h:9",
+    };
+    assert_bad_urls(bad, sizeof bad / sizeof bad[0]);
+}
+END_TEST
+
+START_TEST(connect_tries_every_node_then_fails)
+{
+    struct mq_broker b;
+    struct mq_topology t;
+    char err[512];
+    /* nothing listens on these (privileged, unused) ports: each refuses at once */
+    ck_assert_int_eq(mq_broker_parse(&b,
+                                     "amqp://u:p@127.0.0.1:1/v,amqp://u:p@127.0.0.1:2/v,"
+                                     "amqp://u:p@127.0.0.1:3/v",
+                                     err, sizeof err),
+                     0);
+    ck_assert_int_eq(mq_topology_init(&t, "ex", "rm", "#", err, sizeof err), 0);
+    err[0] = '\0';
+    ck_assert_ptr_null(mq_connect(&b, &t, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "3 of 3 nodes tried") != NULL, "%s", err);
+    /* the last node tried was the third (the first round starts with the first node) */
+    ck_assert_msg(strstr(err, "127.0.0.1:3") != NULL, "%s", err);
+    /* a failed round leaves the starting node as it was */
+    ck_assert_uint_eq(atomic_load(b.next), 0);
+    mq_broker_release(&b);
+}
+END_TEST
+
+/* The value of key in a, or NULL. */
+static const amqp_field_value_t *arg(const struct mq_queue_args *a, const char *key)
+{
+    for (int i = 0; i < a->table.num_entries; i++)
+        if (a->table.entries[i].key.len == strlen(key) &&
+            memcmp(a->table.entries[i].key.bytes, key, strlen(key)) == 0)
+            return &a->table.entries[i].value;
+    return NULL;
+}
+
+static void assert_utf8(const struct mq_queue_args *a, const char *key, const char *want)
+{
+    const amqp_field_value_t *v = arg(a, key);
+    ck_assert_msg(v != NULL, "%s missing", key);
+    ck_assert_int_eq(v->kind, AMQP_FIELD_KIND_UTF8);
+    ck_assert_uint_eq(v->value.bytes.len, strlen(want));
+    ck_assert(memcmp(v->value.bytes.bytes, want, strlen(want)) == 0);
+}
+
+START_TEST(classic_queues_keep_their_arguments)
+{
+    struct mq_topology t;
+    struct mq_queue_args a;
+    char err[256];
+    ck_assert_int_eq(mq_topology_init(&t, "ex", "rm", "#", err, sizeof err), 0);
+    for (int role = MQ_QUEUE_WORK; role <= MQ_QUEUE_DEAD; role++) {
+        if (role == MQ_QUEUE_RETRY)
+            continue;
+        mq_queue_args(&a, &t, (enum mq_queue_role)role, false, 20);
+        ck_assert_int_eq(a.table.num_entries, 1);
+        assert_utf8(&a, "x-queue-type", "classic");
+    }
+    /* the retry queue was always a quorum queue, without a delivery limit */
+    mq_queue_args(&a, &t, MQ_QUEUE_RETRY, false, 20);
+    ck_assert_int_eq(a.table.num_entries, 5);
+    assert_utf8(&a, "x-queue-type", "quorum");
+    assert_utf8(&a, "x-dead-letter-routing-key", "rm");
+    ck_assert_ptr_null(arg(&a, "x-delivery-limit"));
+}
+END_TEST
+
+START_TEST(quorum_queues_have_an_explicit_delivery_limit)
+{
+    struct mq_topology t;
+    struct mq_queue_args a;
+    char err[256];
+    ck_assert_int_eq(mq_topology_init(&t, "ex", "rm", "#", err, sizeof err), 0);
+    for (int role = MQ_QUEUE_WORK; role <= MQ_QUEUE_DEAD; role++) {
+        mq_queue_args(&a, &t, (enum mq_queue_role)role, true, 7);
+        assert_utf8(&a, "x-queue-type", "quorum");
+        const amqp_field_value_t *v = arg(&a, "x-delivery-limit");
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(v->kind, AMQP_FIELD_KIND_I64);
+        ck_assert_int_eq(v->value.i64, role == MQ_QUEUE_DEAD ? MQ_DEAD_DELIVERY_LIMIT : 7);
+    }
+    /* the work queue dead-letters what reached the limit into the dead queue, at least once */
+    mq_queue_args(&a, &t, MQ_QUEUE_WORK, true, 7);
+    assert_utf8(&a, "x-dead-letter-exchange", "");
+    assert_utf8(&a, "x-dead-letter-routing-key", "rm.dead");
+    assert_utf8(&a, "x-dead-letter-strategy", "at-least-once");
+    assert_utf8(&a, "x-overflow", "reject-publish");
+    mq_queue_args(&a, &t, MQ_QUEUE_RETRY, true, 7);
+    assert_utf8(&a, "x-dead-letter-routing-key", "rm");
+    mq_queue_args(&a, &t, MQ_QUEUE_TAP, true, 7);
+    ck_assert_int_eq(a.table.num_entries, 2);
+}
+END_TEST
+
+START_TEST(queue_type_is_checked)
+{
+    char err[256];
+    /* read once per process: this test's variable is the first reading */
+    setenv("AMQP_QUEUE_TYPE", "mirrored", 1);
+    ck_assert_int_eq(mq_check_options(err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "AMQP_QUEUE_TYPE"));
+    unsetenv("AMQP_QUEUE_TYPE");
 }
 END_TEST
 
@@ -299,6 +447,12 @@ int main(void)
     tcase_add_test(tc, url_with_every_part);
     tcase_add_test(tc, url_defaults);
     tcase_add_test(tc, bad_urls_fail_without_leaking_the_password);
+    tcase_add_test(tc, url_list_names_each_node_of_a_cluster);
+    tcase_add_test(tc, connect_tries_every_node_then_fails);
+    tcase_add_test(tc, bad_url_lists_fail_without_leaking_the_password);
+    tcase_add_test(tc, classic_queues_keep_their_arguments);
+    tcase_add_test(tc, quorum_queues_have_an_explicit_delivery_limit);
+    tcase_add_test(tc, queue_type_is_checked);
     suite_add_tcase(s, tc);
     tc = tcase_create("topology and headers");
     tcase_add_test(tc, topology_derives_retry_and_dead_queue_names);
