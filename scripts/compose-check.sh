@@ -6,10 +6,10 @@
 #     (Debian's docker-compose v1; `docker compose` v2 if v1 is missing).
 #  2. Every build context, Dockerfile, and COPY source of those Dockerfiles exists (and is not
 #     left out by .dockerignore); every relative bind-mount source exists.
-#  3. Variables. The variables each service reads are taken from the C code: the configuration
-#     tables in its folder (`{"NAME", CONFIG_...` and `VAR("NAME", CONFIG_...`), its `.port_var`
-#     and `.dsn_var`, lib/service/apiserver.c's table for the two APIs, and any getenv("NAME").
-#     The rule, defaults in the C tables notwithstanding (FAULT_*, the fault-injection hooks of
+#  3. Variables. The variables each service reads are what its binary's `--help` lists (every
+#     configuration table it loads, lib/service/cli.h), plus any getenv("NAME") in its folder;
+#     the binaries are taken from COMPOSE_CHECK_BIN (default build/bin) and built there if
+#     missing. The rule, defaults in the C tables notwithstanding (FAULT_*, the fault-injection hooks of
 #     the tests, are exempt: they default to off and stay out of .env.example and compose):
 #     - each of them has a NAME= line in .env.example (the file documents every setting);
 #     - each of them is set in the compose `environment` of every service that reads it, to the
@@ -228,24 +228,34 @@ env_example_value() {
         sed -E 's/^"(.*)"$/\1/; s/^'\''(.*)'\''$/\1/'
 }
 
-# c_vars FILE...: the variable names in configuration tables, port_var/dsn_var and getenv().
-c_vars() {
-    grep -hoE '(\{|VAR\()[[:space:]]*"[A-Z][A-Z0-9_]*"[[:space:]]*,[[:space:]]*CONFIG_[A-Z]+|\.(port|dsn)_var[[:space:]]*=[[:space:]]*"[A-Z][A-Z0-9_]*"|getenv\("[A-Z][A-Z0-9_]*"\)' \
-        "$@" 2>/dev/null | grep -oE '"[A-Z][A-Z0-9_]*"' | tr -d '"' | sort -u
+# The binary of each compose service, whose --help lists the variables it reads.
+declare -A SERVICE_BIN=([command-service]=command-api [query-service]=query-api
+    [relay-service]=relay [consumer-service]=consumer)
+BIN_DIR="${COMPOSE_CHECK_BIN:-build/bin}"
+missing=()
+for b in "${SERVICE_BIN[@]}"; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$BIN_DIR/$b"); done
+if ((${#missing[@]} > 0)); then
+    make -s --no-print-directory BUILD="${BIN_DIR%/bin}" "${missing[@]}" >&2 ||
+        echo "compose-check: could not build ${missing[*]}" >&2
+fi
+
+# help_vars BIN: the variable names the binary's --help lists ("  NAME=default" lines).
+help_vars() {
+    "$1" --help 2>/dev/null | sed -nE 's/^[[:space:]]+([A-Z][A-Z0-9_]*)=.*/\1/p'
+}
+# getenv_vars FILE...: the names read with getenv("NAME") outside the configuration tables.
+getenv_vars() {
+    grep -hoE 'getenv\("[A-Z][A-Z0-9_]*"\)' "$@" 2>/dev/null | grep -oE '"[A-Z][A-Z0-9_]*"' |
+        tr -d '"'
 }
 
 declare -A SERVICE_VARS=()
 all_vars=()
 for svc in "${!SERVICE_DIR[@]}"; do
-    dir="${SERVICE_DIR[$svc]}"
-    # the service's own files, and the library's: lib/service/apiserver.c's table only for the services
-    # built on it (the two APIs, which call apiserver_*)
-    files=("$dir"/*.c)
-    for f in lib/*/*.c; do
-        [[ "$f" == lib/service/apiserver.c ]] && ! grep -qE '\bapiserver_[a-z_]+\(' "$dir"/*.c && continue
-        files+=("$f")
-    done
-    vars="$(c_vars "${files[@]}" | grep -vE "$EXEMPT_RE" | tr '\n' ' ')"
+    vars="$({
+        help_vars "$BIN_DIR/${SERVICE_BIN[$svc]}"
+        getenv_vars "${SERVICE_DIR[$svc]}"/*.c
+    } | sort -u | grep -vE "$EXEMPT_RE" | tr '\n' ' ')"
     SERVICE_VARS[$svc]="$vars"
     # shellcheck disable=SC2206 # word splitting of the name list is intended
     all_vars+=($vars)
@@ -255,7 +265,7 @@ mapfile -t all_vars < <(printf '%s\n' "${all_vars[@]}" | sort -u)
 for svc in $(printf '%s\n' "${!SERVICE_DIR[@]}" | sort); do
     n=$(wc -w <<<"${SERVICE_VARS[$svc]}")
     if ((n < 2)); then
-        fail "$svc: found only $n variables in ${SERVICE_DIR[$svc]}/*.c; has the config table's form changed?"
+        fail "$svc: found only $n variables in $BIN_DIR/${SERVICE_BIN[$svc]} --help; has its form changed?"
     else
         pass "$svc reads $n variables: ${SERVICE_VARS[$svc]% }"
     fi

@@ -407,7 +407,10 @@ suite_makefile() {
 # --- compose: docker-compose.yml checked without a Docker engine (scripts/compose-check.sh) -----
 suite_compose() {
     section "compose"
-    summary_suite compose "$ARTIFACTS/compose.log" scripts/compose-check.sh
+    # the variables each service reads come from its binary's --help: the test build's, if any
+    local bin=build/bin
+    [[ -x "$BUILD_DIR/bin/relay" && -x "$BUILD_DIR/bin/consumer" ]] && bin="$BUILD_DIR/bin"
+    COMPOSE_CHECK_BIN="$bin" summary_suite compose "$ARTIFACTS/compose.log" scripts/compose-check.sh
 }
 
 # --- newman: the Postman collection (postman/) against the running services -----------------
