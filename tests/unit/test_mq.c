@@ -1,5 +1,7 @@
 /* mq: publisher-confirm book-keeping over delivery tags (with and without `multiple`), broker
- * URL parsing, the derived retry and dead-letter queue names, and reading message headers. */
+ * URL parsing, the derived retry and dead-letter queue names, and reading message headers.
+ * Over 400 lines: one suite for the broker layer's pure parts, each case short; split it when a
+ * part grows a fake of its own. */
 #include "mq/mq.h"
 #include "service/topology.h"
 
