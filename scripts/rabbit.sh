@@ -34,6 +34,10 @@ LOG_DIR="$RABBIT_DIR/log"
 START_TIMEOUT_S=120
 
 export HOME="$RABBIT_DIR/home"
+# RABBITMQ_ERLANG_COOKIE is compose's (.env.example); a local node keeps its cookie in its private
+# HOME (RABBIT_COOKIE above). Set, it would also make every rabbitmqctl call print a deprecation
+# warning on stdout, ahead of the answer that callers read.
+unset RABBITMQ_ERLANG_COOKIE
 export RABBITMQ_NODENAME="$NODE"
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export RABBITMQ_NODE_PORT="$AMQP_PORT"
