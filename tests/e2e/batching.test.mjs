@@ -103,12 +103,16 @@ test('orders that arrive while the database is busy go to it together, and each 
     holder.stdin.write(`BEGIN; SELECT '${tag}', id FROM products WHERE id = ${blocker} FOR UPDATE;\n`);
     await eventually(async () => sessions(`query LIKE '%${tag}%' AND backend_xid IS NOT NULL`) === 1,
       10000, 'the lock holder');
-    const blocked = [orderAlone(blocker), orderAlone(blocker)];
-    await eventually(async () => sessions(`wait_event_type = 'Lock' AND query LIKE '%cmd_create_order%'`) >= 2,
-      10000, 'both runners waiting for the lock');
+    // one at a time: two blocked orders sent together may form one batch, which holds one runner
+    const waiting = () => sessions(`wait_event_type = 'Lock' AND query LIKE '%cmd_create_order%'`);
+    const blocked = [orderAlone(blocker)];
+    await eventually(async () => waiting() >= 1, 30000, 'the first runner waiting for the lock');
+    blocked.push(orderAlone(blocker));
+    await eventually(async () => waiting() >= 2, 30000, 'both runners waiting for the lock');
     const queued = [];
     for (let i = 0; i < 6; i++) queued.push(orderAlone(productId));
-    await new Promise((r) => setTimeout(r, 500)); // the queued orders reach the batcher
+    // the queued orders reach the batcher (no gauge shows its queue; 2 s leaves room on a loaded machine)
+    await new Promise((r) => setTimeout(r, 2000));
     holder.stdin.end('COMMIT;\n');
     answers = await Promise.all([...blocked, ...queued]);
   } finally {

@@ -1,6 +1,8 @@
 /* assets: the files under web/ are embedded, found by path, and served with the right types. */
 #include "http/assets.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +95,5 @@ int main(void)
     tcase_add_test(tc, content_types_by_extension);
     tcase_add_test(tc, route_serves_the_file_named_by_the_path);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

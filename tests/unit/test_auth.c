@@ -2,6 +2,8 @@
 #include "api/command/auth.h"
 #include "api/command/routes.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,9 +200,5 @@ int main(void)
     tcase_add_test(tc, loopback_addresses);
     tcase_add_test(tc, mode_from_bind_token_and_auth);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * min after a success. */
 #include "base/backoff.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -48,9 +50,5 @@ int main(void)
     tcase_add_test(tc, a_maximum_below_the_minimum_is_the_minimum);
     tcase_add_test(tc, never_overflows);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * the next one, in order, at most max_batch each; max_running batches run at once. */
 #include "base/batcher.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -205,9 +207,5 @@ int main(void)
     tcase_add_test(tc, a_second_runner_starts_while_the_first_is_busy);
     tcase_add_test(tc, bad_arguments_are_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * doublings, NUL termination, reset keeping memory, take handing over ownership. */
 #include "base/buf.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +95,5 @@ int main(void)
     tcase_add_test(tc, take_hands_over_a_string_even_when_empty);
     tcase_add_test(tc, an_empty_put_still_terminates);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -1,6 +1,8 @@
 /* clientaddr: whose address a request counts against, behind trusted proxies or not. */
 #include "http/clientaddr.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -58,9 +60,5 @@ int main(void)
     tcase_add_test(tc, a_trusted_proxy_names_the_client_it_appended);
     tcase_add_test(tc, bad_lists_are_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

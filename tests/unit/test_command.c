@@ -1,6 +1,8 @@
 /* command: SQLSTATEs raised by the command functions map to the documented status and code. */
 #include "api/command/command.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -51,9 +53,5 @@ int main(void)
     tcase_add_test(tc, column_becomes_field);
     tcase_add_test(tc, other_states_are_not_business_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

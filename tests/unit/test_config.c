@@ -1,6 +1,8 @@
 /* config: defaults, overrides, bounds and required variables. */
 #include "base/config.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -79,9 +81,5 @@ int main(void)
     tcase_add_test(tc, bad_values_name_the_variable);
     tcase_add_test(tc, help_lists_each_variable_once_with_its_default);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -6,6 +6,8 @@
 
 #include "tests/unit/fake_conn.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,9 +261,5 @@ int main(void)
     tcase_add_test(th, full_and_closed);
     tcase_add_test(th, freeing_a_parked_wait_unparks_it);
     suite_add_tcase(s, th);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

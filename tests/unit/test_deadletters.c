@@ -5,6 +5,8 @@
 #include "api/command/deadletters.h"
 #include "api/command/routes.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -72,9 +74,5 @@ int main(void)
     tcase_add_test(tc, configured_origins_replace_the_default);
     tcase_add_test(tc, only_the_dead_letter_paths_check_the_token_in_their_handler);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * microseconds (for timestamps). */
 #include "base/deadline.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <time.h>
@@ -51,9 +53,5 @@ int main(void)
     tcase_add_test(tc, the_units_are_one_clock);
     tcase_add_test(tc, the_wall_clock_in_microseconds);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * "*" and malformed values. */
 #include "http/etag.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +54,5 @@ static Suite *etag_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(etag_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(etag_suite());
 }

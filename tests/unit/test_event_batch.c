@@ -2,6 +2,8 @@
  * array built for apply_events(). */
 #include "mq/event_batch.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -203,9 +205,5 @@ int main(void)
     tcase_add_test(tc, batch_grows_for_large_batches);
     tcase_add_test(tc, one_body_as_a_string);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -8,6 +8,8 @@
 #include "metrics/metrics.h"
 
 #include <arpa/inet.h>
+#include "unit.h"
+
 #include <check.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -260,9 +262,5 @@ int main(void)
     tcase_add_test(tc, the_body_is_kept_whole_up_to_max_body);
     tcase_add_test(tc, a_refusal_is_answered_with_its_route_and_without_the_handler);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -2,6 +2,8 @@
 #include "api/command/command.h"
 #include "api/command/idempotency.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +62,5 @@ int main(void)
     tcase_add_test(tc, invalid_keys);
     tcase_add_test(tc, reused_key_is_422);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -4,6 +4,8 @@
  * PQmakeEmptyPGresult/PQsetvalue. */
 #include "relay/inflight.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,9 +257,5 @@ int main(void)
     tcase_add_test(tc, nothing_after_a_returned_row_is_marked_in_any_batch);
     tcase_add_test(tc, a_pending_or_nacked_row_stalls_the_ring_too);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

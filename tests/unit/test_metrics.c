@@ -4,6 +4,8 @@
 #include "http/httpmetrics.h"
 #include "metrics/metrics.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
@@ -352,11 +354,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(metrics_suite());
 }

@@ -5,6 +5,8 @@
 #include "mq/mq.h"
 #include "service/topology.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -461,9 +463,5 @@ int main(void)
     tcase_add_test(tc, topology_declares_only_what_the_caller_names);
     tcase_add_test(tc, headers_are_read_by_kind);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

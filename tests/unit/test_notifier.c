@@ -11,6 +11,8 @@
 
 #include "tests/unit/fake_conn.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,9 +244,5 @@ int main(void)
     tcase_add_test(tc, the_tick_expires_deadlines_of_the_one_lot);
     tcase_add_test(tc, keepalives_wake_the_streams_of_their_feed_only);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

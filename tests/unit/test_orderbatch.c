@@ -2,6 +2,8 @@
  * string), its traceparent, and with a key the key, its time-to-live and path, escaped. */
 #include "api/command/orderbatch.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -65,9 +67,5 @@ int main(void)
     tcase_add_test(tc, orders_become_one_json_array_in_order);
     tcase_add_test(tc, a_body_that_is_not_json_fails_the_whole_statement_not_the_process);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

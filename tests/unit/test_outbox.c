@@ -3,6 +3,8 @@
  * acked ones only). Batches are built client-side with libpq's PQmakeEmptyPGresult/PQsetvalue. */
 #include "relay/outbox.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,9 +132,5 @@ int main(void)
     tcase_add_test(tc, an_empty_batch_gives_an_empty_array);
     tcase_add_test(tc, a_full_batch_of_the_longest_ids);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

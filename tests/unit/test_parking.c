@@ -4,6 +4,8 @@
 
 #include "tests/unit/fake_conn.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -155,9 +157,5 @@ int main(void)
     tcase_add_test(tc, unpark_forgets_without_resuming);
     tcase_add_test(tc, close_wakes_all_and_refuses_new_parks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

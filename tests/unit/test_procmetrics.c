@@ -5,6 +5,8 @@
 #include "metrics/metrics.h"
 #include "metrics/procmetrics.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -99,11 +101,5 @@ static Suite *procmetrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(procmetrics_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(procmetrics_suite());
 }

@@ -3,6 +3,8 @@
  * not name must never be, or the batch would be acked without it being applied. */
 #include "consumer/project.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -45,9 +47,5 @@ int main(void)
     tcase_add_test(tc, a_part_or_a_prefix_is_not_named);
     tcase_add_test(tc, a_later_whole_word_is_found_after_a_partial_match);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -1,6 +1,8 @@
 /* ratelimit: the token bucket per address, its refill, Retry-After and the bounded table. */
 #include "http/ratelimit.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,9 +64,5 @@ int main(void)
     tcase_add_test(tc, slow_rate_says_how_long_to_wait);
     tcase_add_test(tc, table_stays_bounded_and_evicts_the_oldest);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * captures), 404 vs 405. */
 #include "http/router.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,9 +181,5 @@ int main(void)
     tcase_add_test(tc, find_tells_405_from_404);
     tcase_add_test(tc, call_runs_the_matched_entry_or_answers_404_405);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

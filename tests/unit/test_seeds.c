@@ -5,6 +5,8 @@
 #include "api/command/routes.h"
 #include "api/command/seeds.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +117,5 @@ int main(void)
     tcase_add_test(tc, inventory_body);
     tcase_add_test(tc, routes_are_listed);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

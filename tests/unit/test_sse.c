@@ -5,6 +5,8 @@
 
 #include "tests/unit/fake_conn.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,9 +274,5 @@ int main(void)
     tcase_add_test(tc, too_many_streams_are_refused);
     tcase_add_test(tc, streams_per_address_are_capped_with_429);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -5,6 +5,8 @@
 #include "consumer/status.h"
 #include "relay/status.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,9 +114,5 @@ int main(void)
     tcase_add_test(tc, a_dead_letter_note_names_the_event_and_its_aggregate);
     tcase_add_test(tc, a_poison_message_is_noted_by_its_message_id_only);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

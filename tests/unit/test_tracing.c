@@ -1,6 +1,8 @@
 /* tracing: which request ids and traceparents are taken, and the ones made. */
 #include "base/tracing.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,9 +86,5 @@ int main(void)
     tcase_add_test(tc, request_ids);
     tcase_add_test(tc, traceparents);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

@@ -3,6 +3,8 @@
 #include "http/jsonv.h"
 #include "api/command/validate.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,9 +304,5 @@ int main(void)
     tcase_add_test(tc, error_json_shape);
     tcase_add_test(tc, record_mood_takes_good_or_bad_only);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(s);
 }

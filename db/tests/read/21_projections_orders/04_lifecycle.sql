@@ -5,17 +5,13 @@ TRUNCATE order_items_read, orders_read, products_read, processed_events, custome
          customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
          order_status_counts, todos_read;
 UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
+\ir ../fixtures.psql
 SELECT plan(37);
 
 -- events as the write DB produces them: ev(name, e)
 CREATE TEMP TABLE ev (name text PRIMARY KEY, e jsonb);
 CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
-RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object('eventId', format('00000000-0000-0000-0000-%s', lpad(p_id::text, 12, '0')),
-                              'eventType', p_type, 'occurredAt', format('2026-03-0%sT10:00:00Z', 1 + p_id / 10),
-                              'aggregateType', p_agg, 'aggregateId', p_agg_id,
-                              'aggregateVersion', p_version) || p_body
-$$;
+RETURNS jsonb LANGUAGE sql AS $$ SELECT pg_temp.envelope(p_id, p_type, p_agg, p_agg_id, p_version, format('2026-03-0%sT10:00:00Z', 1 + p_id / 10), p_body) $$;
 INSERT INTO ev VALUES
 ('p1', pg_temp.mk(1, 'ProductCreated', 'product', 1, 1, '{"productId":1,"name":"Laptop","category":"Electronics","price":1000,"stock":10,"lowStockThreshold":5}')),
 ('p2', pg_temp.mk(2, 'ProductCreated', 'product', 2, 1, '{"productId":2,"name":"Pen","category":"Office","price":2.5,"stock":100}')),

@@ -6,34 +6,12 @@ TRUNCATE order_items_read, orders_read, products_read, processed_events, custome
          customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
          order_status_counts, todos_read;
 UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
+\ir ../fixtures.psql
 SELECT plan(38);
 
 CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
-RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object('eventId', format('00000000-0000-0000-0000-%s', lpad(p_id::text, 12, '0')),
-                              'eventType', p_type, 'occurredAt', format('2026-04-0%sT10:00:00Z', 1 + p_id % 3),
-                              'aggregateType', p_agg, 'aggregateId', p_agg_id,
-                              'aggregateVersion', p_version) || p_body
-$$;
+RETURNS jsonb LANGUAGE sql AS $$ SELECT pg_temp.envelope(p_id, p_type, p_agg, p_agg_id, p_version, format('2026-04-0%sT10:00:00Z', 1 + p_id % 3), p_body) $$;
 
--- everything the read model holds, without the columns that record wall-clock apply time
-CREATE FUNCTION pg_temp.snapshot() RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object(
-        'orders', (SELECT jsonb_agg(to_jsonb(o) - 'projected_at' ORDER BY order_id) FROM orders_read o),
-        'items', (SELECT jsonb_agg(to_jsonb(i) ORDER BY order_id, line_no) FROM order_items_read i),
-        'products', (SELECT jsonb_agg(to_jsonb(p) - 'updated_at' ORDER BY product_id) FROM products_read p),
-        'customers', (SELECT jsonb_agg(to_jsonb(c) ORDER BY customer_id) FROM customer_summary c),
-        'cstatus', (SELECT jsonb_agg(to_jsonb(c) ORDER BY customer_id, status) FROM customer_status_counts c),
-        'cqty', (SELECT jsonb_agg(to_jsonb(c) ORDER BY customer_id, product_id) FROM customer_product_qty c),
-        'status', (SELECT jsonb_agg(to_jsonb(s) ORDER BY status) FROM order_status_counts s),
-        'daily', (SELECT jsonb_agg(to_jsonb(d) ORDER BY day) FROM sales_daily d),
-        'psales', (SELECT jsonb_agg(to_jsonb(p) ORDER BY product_id) FROM product_sales p),
-        'csales', (SELECT jsonb_agg(to_jsonb(c) ORDER BY category) FROM category_sales c),
-        'totals', (SELECT to_jsonb(t) FROM order_totals t),
-        'todos', (SELECT jsonb_agg(to_jsonb(t) - 'updated_at' ORDER BY todo_id) FROM todos_read t),
-        'todo_list', (SELECT q::jsonb FROM q_todos() AS q),
-        'processed', (SELECT jsonb_agg(event_id ORDER BY event_id) FROM processed_events))
-$$;
 
 -- The consumer, one event at a time: each pass applies what it can; an early event (CQ425) is
 -- rolled back alone and tried again in the next pass. Returns the number of passes.

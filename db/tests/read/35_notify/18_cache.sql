@@ -9,15 +9,11 @@ TRUNCATE order_items_read, orders_read, products_read, processed_events, custome
          customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
          order_status_counts, todos_read;
 UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
+\ir ../fixtures.psql
 SELECT plan(22);
 
 CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
-RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object('eventId', format('00000000-0000-0000-0000-%s', lpad(p_id::text, 12, '0')),
-                              'eventType', p_type, 'occurredAt', '2026-04-01T10:00:00Z',
-                              'aggregateType', p_agg, 'aggregateId', p_agg_id,
-                              'aggregateVersion', p_version) || p_body
-$$;
+RETURNS jsonb LANGUAGE sql AS $$ SELECT pg_temp.envelope(p_id, p_type, p_agg, p_agg_id, p_version, '2026-04-01T10:00:00Z', p_body) $$;
 
 -- the payload sent since the last call ('-' when none)
 CREATE FUNCTION pg_temp.flushed() RETURNS text LANGUAGE plpgsql AS $$

@@ -2,6 +2,7 @@
 -- set-returning SQL, STABLE, neither STRICT nor SECURITY DEFINER, without SET clauses. One that
 -- loses any of these still answers right, only 2-3 times slower, so only this file notices.
 BEGIN;
+\ir ../fixtures.psql
 SELECT plan(5);
 
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -16,16 +17,6 @@ SELECT cmp_ok((SELECT count(*)::integer FROM pg_proc
               'the check above saw the query functions');
 
 -- the query API's statement form (api/query/query.c, QUERY_CALL): the body is planned into it
-CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_line text;
-    v_plan text := '';
-BEGIN
-    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_sql LOOP
-        v_plan := v_plan || v_line || E'\n';
-    END LOOP;
-    RETURN v_plan;
-END $$;
 SELECT unalike(pg_temp.plan_of('SELECT (SELECT q FROM q_product(1::bigint) AS q)'),
               '%Function Scan%', 'q_product is inlined: no function scan');
 SELECT alike(pg_temp.plan_of('SELECT (SELECT q FROM q_order(1::bigint) AS q)'),

@@ -8,6 +8,7 @@ TRUNCATE relay_status, queue_status, dead_letters, order_items_read, orders_read
          order_status_counts;
 UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
 REFRESH MATERIALIZED VIEW mv_top_products;
+\ir ../fixtures.psql
 SELECT plan(22);
 
 SELECT has_function('q_dashboard', ARRAY['bigint'], 'q_dashboard(bigint) exists');
@@ -38,14 +39,7 @@ SELECT is((SELECT (j->'pipeline') - 'stages' - 'queues' FROM d WHERE step = 'emp
 
 -- events as the write DB produces them, occurring now (minus a little: the lag)
 CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
-RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object('eventId', format('00000000-0000-0000-0000-%s', lpad(p_id::text, 12, '0')),
-                              'eventType', p_type,
-                              'occurredAt', to_char((clock_timestamp() - interval '250 ms') AT TIME ZONE 'UTC',
-                                                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                              'aggregateType', p_agg, 'aggregateId', p_agg_id,
-                              'aggregateVersion', p_version) || p_body
-$$;
+RETURNS jsonb LANGUAGE sql AS $$ SELECT pg_temp.envelope(p_id, p_type, p_agg, p_agg_id, p_version, to_char((clock_timestamp() - interval '250 ms') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), p_body) $$;
 SELECT apply_events(jsonb_build_array(
     pg_temp.mk(1, 'ProductCreated', 'product', 1, 1, '{"productId":1,"name":"Laptop","category":"Electronics","price":1000,"stock":12}'),
     pg_temp.mk(2, 'ProductCreated', 'product', 2, 1, '{"productId":2,"name":"Pen","category":"Office","price":2.5,"stock":100,"lowStockThreshold":5}'),
