@@ -90,10 +90,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("assets");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, mood_files_are_embedded);
-    tcase_add_test(tc, content_types_by_extension);
-    tcase_add_test(tc, route_serves_the_file_named_by_the_path);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(mood_files_are_embedded, content_types_by_extension,
+                          route_serves_the_file_named_by_the_path));
     return unit_run(s);
 }

@@ -190,15 +190,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("auth");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, public_requests);
-    tcase_add_test(tc, required_on_routed_commands_only);
-    tcase_add_test(tc, each_route_carries_its_access);
-    tcase_add_test(tc, token_equal);
-    tcase_add_test(tc, token_valid);
-    tcase_add_test(tc, bearer_check);
-    tcase_add_test(tc, loopback_addresses);
-    tcase_add_test(tc, mode_from_bind_token_and_auth);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(public_requests, required_on_routed_commands_only,
+                          each_route_carries_its_access, token_equal, token_valid, bearer_check,
+                          loopback_addresses, mode_from_bind_token_and_auth));
     return unit_run(s);
 }

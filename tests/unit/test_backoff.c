@@ -45,10 +45,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("backoff");
-    TCase *tc = tcase_create("delays");
-    tcase_add_test(tc, doubles_up_to_the_maximum_and_starts_over_after_a_success);
-    tcase_add_test(tc, a_maximum_below_the_minimum_is_the_minimum);
-    tcase_add_test(tc, never_overflows);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "delays",
+               UNIT_TESTS(doubles_up_to_the_maximum_and_starts_over_after_a_success,
+                          a_maximum_below_the_minimum_is_the_minimum, never_overflows));
     return unit_run(s);
 }

@@ -200,12 +200,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("batcher");
-    TCase *tc = tcase_create("core");
+    TCase *tc = unit_tcase(
+        s, "core",
+        UNIT_TESTS(lone_item_runs_at_once_alone, items_queued_meanwhile_go_together_in_order,
+                   a_second_runner_starts_while_the_first_is_busy, bad_arguments_are_refused));
+
     tcase_set_timeout(tc, 20);
-    tcase_add_test(tc, lone_item_runs_at_once_alone);
-    tcase_add_test(tc, items_queued_meanwhile_go_together_in_order);
-    tcase_add_test(tc, a_second_runner_starts_while_the_first_is_busy);
-    tcase_add_test(tc, bad_arguments_are_refused);
-    suite_add_tcase(s, tc);
     return unit_run(s);
 }

@@ -88,12 +88,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("buf");
-    TCase *tc = tcase_create("buffer");
-    tcase_add_test(tc, appends_bytes_strings_and_formats_in_order);
-    tcase_add_test(tc, grows_across_many_doublings_and_keeps_every_byte);
-    tcase_add_test(tc, reset_empties_and_keeps_the_memory);
-    tcase_add_test(tc, take_hands_over_a_string_even_when_empty);
-    tcase_add_test(tc, an_empty_put_still_terminates);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "buffer",
+               UNIT_TESTS(appends_bytes_strings_and_formats_in_order,
+                          grows_across_many_doublings_and_keeps_every_byte,
+                          reset_empties_and_keeps_the_memory,
+                          take_hands_over_a_string_even_when_empty, an_empty_put_still_terminates));
     return unit_run(s);
 }

@@ -55,10 +55,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("clientaddr");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, untrusted_peers_are_themselves);
-    tcase_add_test(tc, a_trusted_proxy_names_the_client_it_appended);
-    tcase_add_test(tc, bad_lists_are_refused);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(untrusted_peers_are_themselves,
+                          a_trusted_proxy_names_the_client_it_appended, bad_lists_are_refused));
     return unit_run(s);
 }

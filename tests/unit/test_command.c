@@ -48,10 +48,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("command");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, business_errors_map);
-    tcase_add_test(tc, column_becomes_field);
-    tcase_add_test(tc, other_states_are_not_business_errors);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(business_errors_map, column_becomes_field,
+                          other_states_are_not_business_errors));
     return unit_run(s);
 }

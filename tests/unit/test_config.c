@@ -76,10 +76,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("config");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, defaults_and_overrides);
-    tcase_add_test(tc, bad_values_name_the_variable);
-    tcase_add_test(tc, help_lists_each_variable_once_with_its_default);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(defaults_and_overrides, bad_values_name_the_variable,
+                          help_lists_each_variable_once_with_its_default));
     return unit_run(s);
 }

@@ -249,17 +249,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("consistency");
-    TCase *tc = tcase_create("token");
-    tcase_add_test(tc, token_parse);
-    tcase_add_test(tc, token_limits);
-    tcase_add_test(tc, token_malformed);
-    suite_add_tcase(s, tc);
-    TCase *th = tcase_create("hub");
-    tcase_add_test(th, notify_resumes_parked);
-    tcase_add_test(th, notification_between_check_and_park_is_not_lost);
-    tcase_add_test(th, deadlines_resume_and_wake_the_thread);
-    tcase_add_test(th, full_and_closed);
-    tcase_add_test(th, freeing_a_parked_wait_unparks_it);
-    suite_add_tcase(s, th);
+    unit_tcase(s, "token", UNIT_TESTS(token_parse, token_limits, token_malformed));
+    unit_tcase(s, "hub",
+               UNIT_TESTS(notify_resumes_parked, notification_between_check_and_park_is_not_lost,
+                          deadlines_resume_and_wake_the_thread, full_and_closed,
+                          freeing_a_parked_wait_unparks_it));
     return unit_run(s);
 }

@@ -314,15 +314,13 @@ END_TEST
 static Suite *suite(void)
 {
     Suite *s = suite_create("consumer_engine");
-    TCase *tc = tcase_create("engine");
-
-    tcase_add_test(tc, a_batch_is_projected_once_and_counted);
-    tcase_add_test(tc, a_lost_database_is_made_again_and_the_same_batch_applied);
-    tcase_add_test(tc, a_transient_error_retries_the_batch_after_a_pause_without_reconnecting);
-    tcase_add_test(tc, a_broker_failure_gives_the_batch_up_and_makes_both_connections_again);
-    tcase_add_test(tc, a_redelivered_event_is_counted_before_it_is_applied);
-    tcase_add_test(tc, a_bad_retention_stops_with_status_2);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "engine",
+               UNIT_TESTS(a_batch_is_projected_once_and_counted,
+                          a_lost_database_is_made_again_and_the_same_batch_applied,
+                          a_transient_error_retries_the_batch_after_a_pause_without_reconnecting,
+                          a_broker_failure_gives_the_batch_up_and_makes_both_connections_again,
+                          a_redelivered_event_is_counted_before_it_is_applied,
+                          a_bad_retention_stops_with_status_2));
     return s;
 }
 

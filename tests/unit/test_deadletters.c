@@ -69,10 +69,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("deadletters");
-    TCase *tc = tcase_create("cors");
-    tcase_add_test(tc, the_default_origins_are_the_query_apis_local_ones);
-    tcase_add_test(tc, configured_origins_replace_the_default);
-    tcase_add_test(tc, only_the_dead_letter_paths_check_the_token_in_their_handler);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "cors",
+               UNIT_TESTS(the_default_origins_are_the_query_apis_local_ones,
+                          configured_origins_replace_the_default,
+                          only_the_dead_letter_paths_check_the_token_in_their_handler));
     return unit_run(s);
 }

@@ -48,10 +48,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("deadline");
-    TCase *tc = tcase_create("clock");
-    tcase_add_test(tc, the_monotonic_clock_in_two_units);
-    tcase_add_test(tc, the_units_are_one_clock);
-    tcase_add_test(tc, the_wall_clock_in_microseconds);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "clock",
+               UNIT_TESTS(the_monotonic_clock_in_two_units, the_units_are_one_clock,
+                          the_wall_clock_in_microseconds));
     return unit_run(s);
 }

@@ -44,11 +44,7 @@ END_TEST
 static Suite *etag_suite(void)
 {
     Suite *s = suite_create("etag");
-    TCase *tc = tcase_create("core");
-
-    tcase_add_test(tc, tag_is_stable_and_follows_the_body);
-    tcase_add_test(tc, if_none_match);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core", UNIT_TESTS(tag_is_stable_and_follows_the_body, if_none_match));
     return s;
 }
 

@@ -194,16 +194,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("event_batch");
-    TCase *tc = tcase_create("envelope");
-    tcase_add_test(tc, valid_envelopes_give_their_ids);
-    tcase_add_test(tc, occurred_at_is_read);
-    tcase_add_test(tc, poison_bodies_are_refused);
-    tcase_add_test(tc, log_keys);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("batch");
-    tcase_add_test(tc, batch_json_is_an_array_of_the_bodies);
-    tcase_add_test(tc, batch_grows_for_large_batches);
-    tcase_add_test(tc, one_body_as_a_string);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "envelope",
+               UNIT_TESTS(valid_envelopes_give_their_ids, occurred_at_is_read,
+                          poison_bodies_are_refused, log_keys));
+    unit_tcase(s, "batch",
+               UNIT_TESTS(batch_json_is_an_array_of_the_bodies, batch_grows_for_large_batches,
+                          one_body_as_a_string));
     return unit_run(s);
 }

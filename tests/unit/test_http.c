@@ -255,12 +255,12 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("http");
-    TCase *tc = tcase_create("server");
+    TCase *tc =
+        unit_tcase(s, "server",
+                   UNIT_TESTS(one_match_serves_the_hook_the_handler_and_the_metrics,
+                              what_no_route_serves_is_404_or_405_and_unmatched,
+                              the_body_is_kept_whole_up_to_max_body,
+                              a_refusal_is_answered_with_its_route_and_without_the_handler));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, one_match_serves_the_hook_the_handler_and_the_metrics);
-    tcase_add_test(tc, what_no_route_serves_is_404_or_405_and_unmatched);
-    tcase_add_test(tc, the_body_is_kept_whole_up_to_max_body);
-    tcase_add_test(tc, a_refusal_is_answered_with_its_route_and_without_the_handler);
-    suite_add_tcase(s, tc);
     return unit_run(s);
 }

@@ -57,10 +57,6 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("idempotency");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, valid_keys);
-    tcase_add_test(tc, invalid_keys);
-    tcase_add_test(tc, reused_key_is_422);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core", UNIT_TESTS(valid_keys, invalid_keys, reused_key_is_422));
     return unit_run(s);
 }

@@ -247,15 +247,14 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("inflight");
-    TCase *tc = tcase_create("ring");
-    tcase_add_test(tc, batches_leave_in_the_order_they_came_across_the_wrap);
-    tcase_add_test(tc, a_full_ring_has_no_next_slot);
-    tcase_add_test(tc, the_exclusion_list_holds_every_row_in_flight);
-    tcase_add_test(tc, a_multiple_ack_settles_every_batch_it_reaches);
-    tcase_add_test(tc, tags_of_dropped_batches_are_ignored_and_unknown_tags_fail);
-    tcase_add_test(tc, a_returned_row_is_found_by_its_event_id);
-    tcase_add_test(tc, nothing_after_a_returned_row_is_marked_in_any_batch);
-    tcase_add_test(tc, a_pending_or_nacked_row_stalls_the_ring_too);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "ring",
+               UNIT_TESTS(batches_leave_in_the_order_they_came_across_the_wrap,
+                          a_full_ring_has_no_next_slot,
+                          the_exclusion_list_holds_every_row_in_flight,
+                          a_multiple_ack_settles_every_batch_it_reaches,
+                          tags_of_dropped_batches_are_ignored_and_unknown_tags_fail,
+                          a_returned_row_is_found_by_its_event_id,
+                          nothing_after_a_returned_row_is_marked_in_any_batch,
+                          a_pending_or_nacked_row_stalls_the_ring_too));
     return unit_run(s);
 }

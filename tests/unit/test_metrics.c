@@ -334,21 +334,13 @@ END_TEST
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
-    TCase *tc = tcase_create("core");
-
-    tcase_add_test(tc, test_empty_registry);
-    tcase_add_test(tc, test_counter_and_gauge_exact);
-    tcase_add_test(tc, test_untouched_metrics_render_zero);
-    tcase_add_test(tc, test_histogram_exact);
-    tcase_add_test(tc, test_labelled_children_and_escaping);
-    tcase_add_test(tc, test_labelled_histogram_exact);
-    tcase_add_test(tc, test_labelled_gauges_always_render);
-    tcase_add_test(tc, test_format_double);
-    tcase_add_test(tc, test_collector_runs_before_render);
-    tcase_add_test(tc, test_null_metrics_are_ignored);
-    tcase_add_test(tc, test_concurrent_updates_add_up);
-    tcase_add_test(tc, test_http_metrics_by_pattern_and_code);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(test_empty_registry, test_counter_and_gauge_exact,
+                          test_untouched_metrics_render_zero, test_histogram_exact,
+                          test_labelled_children_and_escaping, test_labelled_histogram_exact,
+                          test_labelled_gauges_always_render, test_format_double,
+                          test_collector_runs_before_render, test_null_metrics_are_ignored,
+                          test_concurrent_updates_add_up, test_http_metrics_by_pattern_and_code));
     return s;
 }
 

@@ -438,30 +438,22 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("mq");
-    TCase *tc = tcase_create("confirms");
-    tcase_add_test(tc, single_acks_settle_one_entry_each);
-    tcase_add_test(tc, multiple_ack_settles_everything_up_to_the_tag);
-    tcase_add_test(tc, nack_marks_entries_and_later_multiple_ack_keeps_them_nacked);
-    tcase_add_test(tc, a_confirm_spanning_batches_settles_each_up_to_the_tag);
-    tcase_add_test(tc, a_returned_entry_is_never_acked);
-    tcase_add_test(tc, tags_outside_the_batch);
-    tcase_add_test(tc, reset_reuses_and_grows);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("url");
-    tcase_add_test(tc, url_with_every_part);
-    tcase_add_test(tc, url_defaults);
-    tcase_add_test(tc, bad_urls_fail_without_leaking_the_password);
-    tcase_add_test(tc, url_list_names_each_node_of_a_cluster);
-    tcase_add_test(tc, connect_tries_every_node_then_fails);
-    tcase_add_test(tc, bad_url_lists_fail_without_leaking_the_password);
-    tcase_add_test(tc, classic_queues_keep_their_arguments);
-    tcase_add_test(tc, quorum_queues_have_an_explicit_delivery_limit);
-    tcase_add_test(tc, queue_type_is_checked);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("topology and headers");
-    tcase_add_test(tc, topology_derives_retry_and_dead_queue_names);
-    tcase_add_test(tc, topology_declares_only_what_the_caller_names);
-    tcase_add_test(tc, headers_are_read_by_kind);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "confirms",
+               UNIT_TESTS(single_acks_settle_one_entry_each,
+                          multiple_ack_settles_everything_up_to_the_tag,
+                          nack_marks_entries_and_later_multiple_ack_keeps_them_nacked,
+                          a_confirm_spanning_batches_settles_each_up_to_the_tag,
+                          a_returned_entry_is_never_acked, tags_outside_the_batch,
+                          reset_reuses_and_grows));
+    unit_tcase(
+        s, "url",
+        UNIT_TESTS(url_with_every_part, url_defaults, bad_urls_fail_without_leaking_the_password,
+                   url_list_names_each_node_of_a_cluster, connect_tries_every_node_then_fails,
+                   bad_url_lists_fail_without_leaking_the_password,
+                   classic_queues_keep_their_arguments,
+                   quorum_queues_have_an_explicit_delivery_limit, queue_type_is_checked));
+    unit_tcase(s, "topology and headers",
+               UNIT_TESTS(topology_derives_retry_and_dead_queue_names,
+                          topology_declares_only_what_the_caller_names, headers_are_read_by_kind));
     return unit_run(s);
 }

@@ -237,12 +237,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("notifier");
-    TCase *tc = tcase_create("dispatch");
-    tcase_add_test(tc, events_applied_reaches_the_cache_the_waits_and_its_feeds_only);
-    tcase_add_test(tc, other_channels_reach_their_feeds_only);
-    tcase_add_test(tc, a_notification_wakes_only_the_waits_whose_events_are_applied);
-    tcase_add_test(tc, the_tick_expires_deadlines_of_the_one_lot);
-    tcase_add_test(tc, keepalives_wake_the_streams_of_their_feed_only);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "dispatch",
+               UNIT_TESTS(events_applied_reaches_the_cache_the_waits_and_its_feeds_only,
+                          other_channels_reach_their_feeds_only,
+                          a_notification_wakes_only_the_waits_whose_events_are_applied,
+                          the_tick_expires_deadlines_of_the_one_lot,
+                          keepalives_wake_the_streams_of_their_feed_only));
     return unit_run(s);
 }

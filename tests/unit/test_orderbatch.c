@@ -63,9 +63,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("orderbatch");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, orders_become_one_json_array_in_order);
-    tcase_add_test(tc, a_body_that_is_not_json_fails_the_whole_statement_not_the_process);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(orders_become_one_json_array_in_order,
+                          a_body_that_is_not_json_fails_the_whole_statement_not_the_process));
     return unit_run(s);
 }

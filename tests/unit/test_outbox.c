@@ -126,11 +126,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("outbox");
-    TCase *tc = tcase_create("id arrays");
-    tcase_add_test(tc, every_row_of_the_batch_in_flight);
-    tcase_add_test(tc, only_the_acked_prefix_is_marked);
-    tcase_add_test(tc, an_empty_batch_gives_an_empty_array);
-    tcase_add_test(tc, a_full_batch_of_the_longest_ids);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "id arrays",
+               UNIT_TESTS(every_row_of_the_batch_in_flight, only_the_acked_prefix_is_marked,
+                          an_empty_batch_gives_an_empty_array, a_full_batch_of_the_longest_ids));
     return unit_run(s);
 }

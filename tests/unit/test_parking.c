@@ -149,13 +149,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("parking");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, keys_are_unique);
-    tcase_add_test(tc, park_suspends_and_wake_by_key_resumes_only_that_key);
-    tcase_add_test(tc, wake_group_and_count_by_client);
-    tcase_add_test(tc, deadlines_expire_and_wake_the_thread);
-    tcase_add_test(tc, unpark_forgets_without_resuming);
-    tcase_add_test(tc, close_wakes_all_and_refuses_new_parks);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(keys_are_unique, park_suspends_and_wake_by_key_resumes_only_that_key,
+                          wake_group_and_count_by_client, deadlines_expire_and_wake_the_thread,
+                          unpark_forgets_without_resuming, close_wakes_all_and_refuses_new_parks));
     return unit_run(s);
 }

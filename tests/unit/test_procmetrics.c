@@ -90,12 +90,11 @@ END_TEST
 static Suite *procmetrics_suite(void)
 {
     Suite *s = suite_create("procmetrics");
-    TCase *tc = tcase_create("core");
+    TCase *tc = unit_tcase(
+        s, "core",
+        UNIT_TESTS(build_info_names_version_and_libraries, process_figures_are_this_process));
 
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, build_info_names_version_and_libraries);
-    tcase_add_test(tc, process_figures_are_this_process);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -42,10 +42,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("project");
-    TCase *tc = tcase_create("early");
-    tcase_add_test(tc, every_listed_id_is_named);
-    tcase_add_test(tc, a_part_or_a_prefix_is_not_named);
-    tcase_add_test(tc, a_later_whole_word_is_found_after_a_partial_match);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "early",
+               UNIT_TESTS(every_listed_id_is_named, a_part_or_a_prefix_is_not_named,
+                          a_later_whole_word_is_found_after_a_partial_match));
     return unit_run(s);
 }

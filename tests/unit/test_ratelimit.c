@@ -59,10 +59,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("ratelimit");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, burst_then_refused_with_the_wait);
-    tcase_add_test(tc, slow_rate_says_how_long_to_wait);
-    tcase_add_test(tc, table_stays_bounded_and_evicts_the_oldest);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(burst_then_refused_with_the_wait, slow_rate_says_how_long_to_wait,
+                          table_stays_bounded_and_evicts_the_oldest));
     return unit_run(s);
 }

@@ -479,15 +479,14 @@ END_TEST
 static Suite *suite(void)
 {
     Suite *s = suite_create("relay_engine");
-    TCase *tc = tcase_create("engine");
-
-    tcase_add_test(tc, a_leader_marks_rows_only_once_the_broker_confirmed_them);
-    tcase_add_test(tc, a_standby_fetches_and_sends_nothing);
-    tcase_add_test(tc, batches_in_flight_are_left_out_of_the_next_fetch);
-    tcase_add_test(tc, a_nack_marks_the_acked_prefix_drops_the_broker_and_publishes_the_rest_again);
-    tcase_add_test(tc, a_returned_row_is_held_back_unmarked_until_the_broker_routes_it);
-    tcase_add_test(tc, a_lost_lease_releases_the_batches_in_flight_unmarked);
-    suite_add_tcase(s, tc);
+    unit_tcase(
+        s, "engine",
+        UNIT_TESTS(a_leader_marks_rows_only_once_the_broker_confirmed_them,
+                   a_standby_fetches_and_sends_nothing,
+                   batches_in_flight_are_left_out_of_the_next_fetch,
+                   a_nack_marks_the_acked_prefix_drops_the_broker_and_publishes_the_rest_again,
+                   a_returned_row_is_held_back_unmarked_until_the_broker_routes_it,
+                   a_lost_lease_releases_the_batches_in_flight_unmarked));
     return s;
 }
 

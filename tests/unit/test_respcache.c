@@ -309,19 +309,12 @@ END_TEST
 static Suite *respcache_suite(void)
 {
     Suite *s = suite_create("respcache");
-    TCase *tc = tcase_create("core");
-
-    tcase_add_test(tc, disabled_is_null_and_harmless);
-    tcase_add_test(tc, stores_and_answers_a_copy);
-    tcase_add_test(tc, lru_bound_by_entries);
-    tcase_add_test(tc, lru_bound_by_bytes);
-    tcase_add_test(tc, invalidation_is_precise);
-    tcase_add_test(tc, generation_refuses_an_answer_read_before_its_invalidation);
-    tcase_add_test(tc, not_listening_flushes_and_bypasses);
-    tcase_add_test(tc, long_keys_are_not_cached);
-    tcase_add_test(tc, threads);
-    tcase_add_test(tc, hit_cost);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(disabled_is_null_and_harmless, stores_and_answers_a_copy,
+                          lru_bound_by_entries, lru_bound_by_bytes, invalidation_is_precise,
+                          generation_refuses_an_answer_read_before_its_invalidation,
+                          not_listening_flushes_and_bypasses, long_keys_are_not_cached, threads,
+                          hit_cost));
     return s;
 }
 

@@ -172,14 +172,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("router");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, matches_literal_and_ids);
-    tcase_add_test(tc, rejects_bad_ids);
-    tcase_add_test(tc, dispatch_404_405);
-    tcase_add_test(tc, matches_a_named_token_segment);
-    tcase_add_test(tc, find_names_the_entry_its_index_and_its_captures);
-    tcase_add_test(tc, find_tells_405_from_404);
-    tcase_add_test(tc, call_runs_the_matched_entry_or_answers_404_405);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(matches_literal_and_ids, rejects_bad_ids, dispatch_404_405,
+                          matches_a_named_token_segment,
+                          find_names_the_entry_its_index_and_its_captures, find_tells_405_from_404,
+                          call_runs_the_matched_entry_or_answers_404_405));
     return unit_run(s);
 }

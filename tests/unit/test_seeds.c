@@ -111,11 +111,6 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("seeds");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, order_body);
-    tcase_add_test(tc, payment_body);
-    tcase_add_test(tc, inventory_body);
-    tcase_add_test(tc, routes_are_listed);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core", UNIT_TESTS(order_body, payment_body, inventory_body, routes_are_listed));
     return unit_run(s);
 }

@@ -264,15 +264,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("sse");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, new_stream_gets_retry_then_parks);
-    tcase_add_test(tc, publish_wakes_and_sends_the_document_once);
-    tcase_add_test(tc, late_stream_starts_with_the_current_document);
-    tcase_add_test(tc, keepalive_is_a_comment);
-    tcase_add_test(tc, small_buffers_and_multiline_documents);
-    tcase_add_test(tc, close_ends_streams_and_refuses_new_ones);
-    tcase_add_test(tc, too_many_streams_are_refused);
-    tcase_add_test(tc, streams_per_address_are_capped_with_429);
-    suite_add_tcase(s, tc);
+    unit_tcase(
+        s, "core",
+        UNIT_TESTS(new_stream_gets_retry_then_parks, publish_wakes_and_sends_the_document_once,
+                   late_stream_starts_with_the_current_document, keepalive_is_a_comment,
+                   small_buffers_and_multiline_documents, close_ends_streams_and_refuses_new_ones,
+                   too_many_streams_are_refused, streams_per_address_are_capped_with_429));
     return unit_run(s);
 }

@@ -107,12 +107,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("status");
-    TCase *tc = tcase_create("status");
-    tcase_add_test(tc, the_relay_status_is_the_documented_json);
-    tcase_add_test(tc, the_relay_status_is_due_once_per_interval);
-    tcase_add_test(tc, the_consumer_knows_its_notices_by_their_routing_key);
-    tcase_add_test(tc, a_dead_letter_note_names_the_event_and_its_aggregate);
-    tcase_add_test(tc, a_poison_message_is_noted_by_its_message_id_only);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "status",
+               UNIT_TESTS(the_relay_status_is_the_documented_json,
+                          the_relay_status_is_due_once_per_interval,
+                          the_consumer_knows_its_notices_by_their_routing_key,
+                          a_dead_letter_note_names_the_event_and_its_aggregate,
+                          a_poison_message_is_noted_by_its_message_id_only));
     return unit_run(s);
 }

@@ -82,9 +82,6 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("tracing");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, request_ids);
-    tcase_add_test(tc, traceparents);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core", UNIT_TESTS(request_ids, traceparents));
     return unit_run(s);
 }

@@ -293,16 +293,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("validate");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, valid_bodies_pass);
-    tcase_add_test(tc, malformed_json_is_invalid_json);
-    tcase_add_test(tc, invalid_order_fields_are_named);
-    tcase_add_test(tc, too_many_items);
-    tcase_add_test(tc, invalid_product_fields_are_named);
-    tcase_add_test(tc, deep_nesting_is_refused_without_crash);
-    tcase_add_test(tc, utf8_length_counts_code_points);
-    tcase_add_test(tc, error_json_shape);
-    tcase_add_test(tc, record_mood_takes_good_or_bad_only);
-    suite_add_tcase(s, tc);
+    unit_tcase(s, "core",
+               UNIT_TESTS(valid_bodies_pass, malformed_json_is_invalid_json,
+                          invalid_order_fields_are_named, too_many_items,
+                          invalid_product_fields_are_named, deep_nesting_is_refused_without_crash,
+                          utf8_length_counts_code_points, error_json_shape,
+                          record_mood_takes_good_or_bad_only));
     return unit_run(s);
 }

@@ -1,11 +1,31 @@
-/* unit: what every Check unit test shares: run a suite, report, and turn the result into the
- * process's exit status (make test-unit and tests/run.sh read the exit status and Check's output).
+/* unit: what every Check unit test shares: register its tests, run the suite, report, and turn
+ * the result into the process's exit status (make test-unit and tests/run.sh read the exit status
+ * and Check's output).
  */
 #ifndef CQ_TEST_UNIT_H
 #define CQ_TEST_UNIT_H
 
 #include <check.h>
+#include <stddef.h>
 #include <stdlib.h>
+
+/* The tests of one case for unit_tcase, in the order they run: UNIT_TESTS(a, b, c) stands for the
+ * array of START_TEST names and its length. */
+#define UNIT_TESTS(...)                                                                            \
+    (const TTest *const[]){__VA_ARGS__},                                                           \
+        sizeof((const TTest *const[]){__VA_ARGS__}) / sizeof(const TTest *)
+
+/* Adds to s a test case named name holding tests[0..n) in that order, and returns it (the suite
+ * owns it) for what some cases add: a timeout, a fixture. */
+static inline TCase *unit_tcase(Suite *s, const char *name, const TTest *const *tests, size_t n)
+{
+    TCase *tc = tcase_create(name);
+
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    return tc;
+}
 
 /* Runs every test of s (the runner takes the suite and frees it) and returns EXIT_SUCCESS if none
  * failed, else EXIT_FAILURE. */
