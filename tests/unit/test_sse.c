@@ -30,9 +30,15 @@ static struct sse_hub *hub(size_t max)
     return sse_hub_new(lot(), max, 2000);
 }
 
+/* A GET request on the fake connection fc. */
+static struct http_request get_on(struct fake_conn *fc)
+{
+    return (struct http_request){.conn = CONN(fc), .method = "GET"};
+}
+
 static void attach(struct sse_hub *h, struct fake_conn *fc, struct http_response *resp)
 {
-    struct http_request req = {.conn = (struct MHD_Connection *)(void *)fc, .method = "GET"};
+    struct http_request req = get_on(fc);
     struct api_error err;
 
     memset(resp, 0, sizeof *resp);
@@ -69,21 +75,57 @@ static ssize_t drain(struct http_response *resp, size_t max, char *out, size_t o
     }
 }
 
-START_TEST(new_stream_gets_retry_then_parks)
-{
-    struct sse_hub *h = hub(10);
-    struct fake_conn fc = {0};
+/* One hub of up to 10 streams with one stream attached: where most cases start. */
+struct one {
+    struct sse_hub *h;
+    struct fake_conn fc;
     struct http_response r;
+};
+
+/* Opens o's hub, publishes doc on it first if doc is not NULL, then attaches o's stream. */
+static void one_open(struct one *o, const char *doc)
+{
+    memset(o, 0, sizeof *o);
+    o->h = hub(10);
+    if (doc != NULL)
+        sse_hub_publish(o->h, doc, strlen(doc));
+    attach(o->h, &o->fc, &o->r);
+}
+
+/* Reads and drops what the stream has now. */
+static void skip(struct http_response *r)
+{
     char out[256];
 
-    attach(h, &fc, &r);
-    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
-    ck_assert_str_eq(out, "retry: 2000\n\n");
-    ck_assert_int_eq(fc.suspended, 1);
-    ck_assert_uint_eq(sse_hub_streams(h), 1);
-    done(&r);
-    ck_assert_uint_eq(sse_hub_streams(h), 0);
-    sse_hub_free(h);
+    (void)drain(r, 1024, out, sizeof out);
+}
+
+/* Checks that the stream sends want now (read max bytes per call) and then parks. */
+static void expect(struct http_response *r, size_t max, const char *want)
+{
+    char out[256];
+
+    ck_assert_int_eq(drain(r, max, out, sizeof out), 0);
+    ck_assert_str_eq(out, want);
+}
+
+static void one_close(struct one *o)
+{
+    done(&o->r);
+    sse_hub_free(o->h);
+}
+
+START_TEST(new_stream_gets_retry_then_parks)
+{
+    struct one o;
+
+    one_open(&o, NULL);
+    expect(&o.r, 1024, "retry: 2000\n\n");
+    ck_assert_int_eq(o.fc.suspended, 1);
+    ck_assert_uint_eq(sse_hub_streams(o.h), 1);
+    done(&o.r);
+    ck_assert_uint_eq(sse_hub_streams(o.h), 0);
+    sse_hub_free(o.h);
 }
 END_TEST
 
@@ -92,17 +134,15 @@ START_TEST(publish_wakes_and_sends_the_document_once)
     struct sse_hub *h = hub(10);
     struct fake_conn a = {0}, b = {0};
     struct http_response ra, rb;
-    char out[256];
 
     attach(h, &a, &ra);
     attach(h, &b, &rb);
-    drain(&ra, 1024, out, sizeof out);
-    drain(&rb, 1024, out, sizeof out);
+    skip(&ra);
+    skip(&rb);
     ck_assert(sse_hub_publish(h, "{\"happy\":1}", 11));
     ck_assert_int_eq(a.resumed, 1);
     ck_assert_int_eq(b.resumed, 1);
-    ck_assert_int_eq(drain(&ra, 1024, out, sizeof out), 0);
-    ck_assert_str_eq(out, "id: 1\ndata: {\"happy\":1}\n\n");
+    expect(&ra, 1024, "id: 1\ndata: {\"happy\":1}\n\n");
     ck_assert_int_eq(a.suspended, 2);
 
     /* the same document again is no news: nobody is woken */
@@ -113,10 +153,8 @@ START_TEST(publish_wakes_and_sends_the_document_once)
     ck_assert(sse_hub_publish(h, "{\"happy\":2}", 11));
     ck_assert(sse_hub_publish(h, "{\"happy\":3}", 11));
     ck_assert_int_eq(a.resumed, 2);
-    ck_assert_int_eq(drain(&ra, 1024, out, sizeof out), 0);
-    ck_assert_str_eq(out, "id: 3\ndata: {\"happy\":3}\n\n");
-    ck_assert_int_eq(drain(&rb, 1024, out, sizeof out), 0);
-    ck_assert_str_eq(out, "id: 3\ndata: {\"happy\":3}\n\n");
+    expect(&ra, 1024, "id: 3\ndata: {\"happy\":3}\n\n");
+    expect(&rb, 1024, "id: 3\ndata: {\"happy\":3}\n\n");
 
     done(&ra);
     done(&rb);
@@ -126,60 +164,40 @@ END_TEST
 
 START_TEST(late_stream_starts_with_the_current_document)
 {
-    struct sse_hub *h = hub(10);
-    struct fake_conn fc = {0};
-    struct http_response r;
-    char out[256];
+    struct one o;
 
-    sse_hub_publish(h, "x", 1);
-    attach(h, &fc, &r);
-    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
-    ck_assert_str_eq(out, "retry: 2000\nid: 1\ndata: x\n\n");
-    done(&r);
-    sse_hub_free(h);
+    one_open(&o, "x");
+    expect(&o.r, 1024, "retry: 2000\nid: 1\ndata: x\n\n");
+    one_close(&o);
 }
 END_TEST
 
 START_TEST(keepalive_is_a_comment)
 {
-    struct sse_hub *h = hub(10);
-    struct fake_conn fc = {0};
-    struct http_response r;
-    char out[256];
+    struct one o;
 
-    sse_hub_publish(h, "x", 1);
-    attach(h, &fc, &r);
-    drain(&r, 1024, out, sizeof out);
-    sse_hub_keepalive(h);
-    ck_assert_int_eq(fc.resumed, 1);
-    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
-    ck_assert_str_eq(out, ": keep-alive\n\n");
+    one_open(&o, "x");
+    skip(&o.r);
+    sse_hub_keepalive(o.h);
+    ck_assert_int_eq(o.fc.resumed, 1);
+    expect(&o.r, 1024, ": keep-alive\n\n");
     /* an event due at the same time stands in for the keep-alive */
-    sse_hub_keepalive(h);
-    sse_hub_publish(h, "y", 1);
-    ck_assert_int_eq(drain(&r, 1024, out, sizeof out), 0);
-    ck_assert_str_eq(out, "id: 2\ndata: y\n\n");
-    done(&r);
-    sse_hub_free(h);
+    sse_hub_keepalive(o.h);
+    sse_hub_publish(o.h, "y", 1);
+    expect(&o.r, 1024, "id: 2\ndata: y\n\n");
+    one_close(&o);
 }
 END_TEST
 
 START_TEST(small_buffers_and_multiline_documents)
 {
-    struct sse_hub *h = hub(10);
-    struct fake_conn fc = {0};
-    struct http_response r;
-    char out[256];
+    struct one o;
 
-    sse_hub_publish(h, "a\nb\r\nc\rd", 8);
-    attach(h, &fc, &r);
-    ck_assert_int_eq(drain(&r, 3, out, sizeof out), 0);
-    ck_assert_str_eq(out, "retry: 2000\nid: 1\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
-    sse_hub_publish(h, "", 0);
-    ck_assert_int_eq(drain(&r, 1, out, sizeof out), 0);
-    ck_assert_str_eq(out, "id: 2\ndata: \n\n");
-    done(&r);
-    sse_hub_free(h);
+    one_open(&o, "a\nb\r\nc\rd");
+    expect(&o.r, 3, "retry: 2000\nid: 1\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+    sse_hub_publish(o.h, "", 0);
+    expect(&o.r, 1, "id: 2\ndata: \n\n");
+    one_close(&o);
 }
 END_TEST
 
@@ -188,12 +206,12 @@ START_TEST(close_ends_streams_and_refuses_new_ones)
     struct sse_hub *h = hub(10);
     struct fake_conn a = {0}, b = {0};
     struct http_response ra, rb, rc;
-    struct http_request req = {.conn = (struct MHD_Connection *)(void *)&b, .method = "GET"};
+    struct http_request req = get_on(&b);
     struct api_error err;
     char out[256];
 
     attach(h, &a, &ra);
-    drain(&ra, 1024, out, sizeof out);
+    skip(&ra);
     ck_assert(!sse_hub_wait_idle(h, 10));
     sse_hub_close(h);
     ck_assert_int_eq(a.resumed, 1);
@@ -213,7 +231,7 @@ START_TEST(too_many_streams_are_refused)
     struct sse_hub *h = hub(1);
     struct fake_conn a = {0}, b = {0};
     struct http_response ra, rb;
-    struct http_request req = {.conn = (struct MHD_Connection *)(void *)&b, .method = "GET"};
+    struct http_request req = get_on(&b);
     struct api_error err;
 
     attach(h, &a, &ra);
@@ -232,9 +250,9 @@ START_TEST(streams_per_address_are_capped_with_429)
     struct sse_hub *h = hub(10);
     struct fake_conn a = {0}, b = {0}, c = {0};
     struct http_response ra, rb, rc;
-    struct http_request ra_req = {.conn = (struct MHD_Connection *)(void *)&a, .method = "GET"};
-    struct http_request rb_req = {.conn = (struct MHD_Connection *)(void *)&b, .method = "GET"};
-    struct http_request rc_req = {.conn = (struct MHD_Connection *)(void *)&c, .method = "GET"};
+    struct http_request ra_req = get_on(&a);
+    struct http_request rb_req = get_on(&b);
+    struct http_request rc_req = get_on(&c);
     struct api_error err;
 
     sse_hub_set_per_ip_limit(h, 1);
