@@ -9,6 +9,7 @@
 
 #include "service/svc_metrics.h"
 
+#include "fake_engine.h"
 #include "unit.h"
 
 #include <check.h>
@@ -25,16 +26,14 @@ static struct fake {
     bool guard_dead_letters; /* the crash guard dead-letters the event (its last try) */
     bool bad_retention;
     int projects, guards, guard_settles, fills;
-    int pg_connects, pg_closes, mq_connects, mq_closes, subscribes, sleeps;
-    char pg_token, mq_token;
+    int subscribes, sleeps;
 } F;
 
 static amqp_connection_state_t fake_mq_connect(const struct mq_broker *b,
                                                const struct mq_topology *t, unsigned flags)
 {
     (void)b, (void)t, (void)flags;
-    F.mq_connects++;
-    return (amqp_connection_state_t)(void *)&F.mq_token;
+    return fake_mq_token();
 }
 
 static int fake_subscribe(amqp_connection_state_t conn, const char *queue, long prefetch, char *err,
@@ -43,26 +42,6 @@ static int fake_subscribe(amqp_connection_state_t conn, const char *queue, long 
     (void)conn, (void)queue, (void)prefetch, (void)err, (void)errlen;
     F.subscribes++;
     return 0;
-}
-
-static void fake_mq_close(amqp_connection_state_t conn, bool polite)
-{
-    (void)polite;
-    if (conn != NULL)
-        F.mq_closes++;
-}
-
-static PGconn *fake_pg_connect(const char *dsn)
-{
-    (void)dsn;
-    F.pg_connects++;
-    return (PGconn *)(void *)&F.pg_token;
-}
-
-static void fake_pg_close(PGconn *pg)
-{
-    if (pg != NULL)
-        F.pg_closes++;
 }
 
 static int fake_check_retention(PGconn *pg, const char *retention)
@@ -179,20 +158,14 @@ static const struct consumer_ports fake_ports = {
 };
 
 static struct consumer_config cfg;
-static struct mq_topology topo;
 static const struct domain_names names = {"ex", "q", "moods"};
-static struct svc_metrics *base;
+static struct fake_engine_env env;
 static struct consumer c;
 
 static void start(void)
 {
-    const struct svc_metrics_opts opts = {.svc = "consumer",
-                                          .port_var = "TEST_CONSUMER_ENGINE_PORT",
-                                          .default_port = "0",
-                                          .db_name = "read database"};
-    char err[256];
-
     memset(&F, 0, sizeof F);
+    fake_engine_env_init(&env, "consumer", "TEST_CONSUMER_ENGINE_PORT", "read database");
     cfg = (struct consumer_config){.prefetch = 10,
                                    .batch_size = 10,
                                    .max_attempts = 5,
@@ -200,92 +173,81 @@ static void start(void)
                                    .processed_events_retention = "7 days",
                                    .status_interval_ms = 1000,
                                    .fault_abort_marker = ""};
-    ck_assert_int_eq(mq_topology_init(&topo, "ex", "q", "#", err, sizeof err), 0);
-    base = svc_metrics_new(&opts);
-    ck_assert_ptr_nonnull(base);
-    consumer_init(&c, &fake_ports, &cfg, "postgres://fake", NULL, &topo, &names, base);
+    consumer_init(&c, &fake_ports, &cfg, "postgres://fake", NULL, &env.topo, &names, env.base);
 }
 
 static void stop(void)
 {
     consumer_close(&c);
-    svc_metrics_free(base);
+    fake_engine_env_release(&env);
+}
+
+/* One step over a batch of n deliveries whose projection answers failure the first times calls. */
+static void step_failing(int n, enum project_status failure, int times)
+{
+    F.batch_size = n;
+    for (int i = 0; i < times; i++)
+        F.script[i] = failure;
+    F.nscript = times;
+    ck_assert_int_eq(consumer_step(&c), 0);
 }
 
 START_TEST(a_batch_is_projected_once_and_counted)
 {
-    start();
     F.batch_size = 3;
     ck_assert_int_eq(consumer_step(&c), 0);
     ck_assert_int_eq(F.projects, 1);
     ck_assert_int_eq(F.guards, 0); /* first deliveries: no attempt to count */
     ck_assert_uint_eq(metrics_counter_value(c.metrics.consumed), 3);
     ck_assert_uint_eq(metrics_counter_value(c.metrics.applied), 3);
-    ck_assert_int_eq(F.mq_connects, 2); /* the consuming one and the dead-letter publisher */
+    ck_assert_int_eq(L.mq_connects, 2); /* the consuming one and the dead-letter publisher */
     ck_assert_int_eq(F.subscribes, 1);
     ck_assert_uint_eq(c.batch.n, 0); /* cleared for the next one */
-    stop();
 }
 END_TEST
 
-START_TEST(a_lost_database_is_made_again_and_the_same_batch_applied)
-{
-    start();
-    F.batch_size = 2;
-    F.script[0] = PROJECT_PG_LOST;
-    F.script[1] = PROJECT_PG_LOST;
-    F.nscript = 2;
-    ck_assert_int_eq(consumer_step(&c), 0);
-    ck_assert_int_eq(F.projects, 3);
-    ck_assert_int_eq(F.pg_connects, 3);
-    ck_assert_int_eq(F.pg_closes, 2);
-    ck_assert_int_eq(F.mq_closes, 0); /* the broker connection and its deliveries stay */
-    ck_assert_uint_eq(metrics_counter_value(c.metrics.applied), 2);
-    stop();
-}
-END_TEST
+/* A batch whose projection failed twice is projected again in the same step until it is applied:
+ * after a lost database, on a connection made again at once; after a transient error, after a
+ * pause and without reconnecting. The broker connection and its deliveries stay. */
+static const struct {
+    enum project_status failure;
+    int pg_connects, pg_closes, sleeps;
+} projected_again[] = {
+    {PROJECT_PG_LOST, 3, 2, 0},
+    {PROJECT_PG_RETRY, 1, 0, 2},
+};
 
-START_TEST(a_transient_error_retries_the_batch_after_a_pause_without_reconnecting)
+START_TEST(a_failed_batch_is_projected_again_until_it_is_applied)
 {
-    start();
-    F.batch_size = 2;
-    F.script[0] = PROJECT_PG_RETRY;
-    F.script[1] = PROJECT_PG_RETRY;
-    F.nscript = 2;
-    ck_assert_int_eq(consumer_step(&c), 0);
+    step_failing(2, projected_again[_i].failure, 2);
     ck_assert_int_eq(F.projects, 3);
-    ck_assert_int_eq(F.sleeps, 2);
-    ck_assert_int_eq(F.pg_connects, 1);
+    ck_assert_int_eq(L.pg_connects, projected_again[_i].pg_connects);
+    ck_assert_int_eq(L.pg_closes, projected_again[_i].pg_closes);
+    ck_assert_int_eq(F.sleeps, projected_again[_i].sleeps);
+    ck_assert_int_eq(L.mq_closes, 0);
     ck_assert_uint_eq(metrics_counter_value(c.metrics.applied), 2);
-    stop();
 }
 END_TEST
 
 START_TEST(a_broker_failure_gives_the_batch_up_and_makes_both_connections_again)
 {
-    start();
-    F.batch_size = 2;
-    F.script[0] = PROJECT_MQ_LOST;
-    F.nscript = 1;
-    ck_assert_int_eq(consumer_step(&c), 0);
+    step_failing(2, PROJECT_MQ_LOST, 1);
     ck_assert_int_eq(F.projects, 1); /* not retried: the broker redelivers it */
-    ck_assert_int_eq(F.mq_closes, 2);
+    ck_assert_int_eq(L.mq_closes, 2);
     ck_assert_ptr_null(c.mq);
     ck_assert_ptr_null(c.dl.conn);
     ck_assert_uint_eq(c.batch.n, 0);
     ck_assert_uint_eq(metrics_counter_value(c.metrics.applied), 0);
     F.fill_fails = true; /* and a lost connection while receiving */
     ck_assert_int_eq(consumer_step(&c), 0);
-    ck_assert_int_eq(F.mq_connects, 4);
-    ck_assert_int_eq(F.mq_closes, 4);
+    ck_assert_int_eq(L.mq_connects, 4);
+    ck_assert_int_eq(L.mq_closes, 4);
     ck_assert_int_eq(F.projects, 1);
-    stop();
 }
 END_TEST
 
 START_TEST(a_redelivered_event_is_counted_before_it_is_applied)
 {
-    start();
     F.redelivered = true;
     ck_assert_int_eq(consumer_step(&c), 0);
     ck_assert_int_eq(F.guards, 1);
@@ -297,30 +259,30 @@ START_TEST(a_redelivered_event_is_counted_before_it_is_applied)
     ck_assert_int_eq(F.guards, 2);
     ck_assert_int_eq(F.projects, 1); /* never applied */
     ck_assert_uint_eq(metrics_counter_value(c.metrics.dead), 1);
-    stop();
 }
 END_TEST
 
 START_TEST(a_bad_retention_stops_with_status_2)
 {
-    start();
     F.bad_retention = true;
     ck_assert_int_eq(consumer_step(&c), 2);
     ck_assert_int_eq(F.fills, 0);
-    stop();
 }
 END_TEST
 
 static Suite *suite(void)
 {
     Suite *s = suite_create("consumer_engine");
-    unit_tcase(s, "engine",
-               UNIT_TESTS(a_batch_is_projected_once_and_counted,
-                          a_lost_database_is_made_again_and_the_same_batch_applied,
-                          a_transient_error_retries_the_batch_after_a_pause_without_reconnecting,
-                          a_broker_failure_gives_the_batch_up_and_makes_both_connections_again,
-                          a_redelivered_event_is_counted_before_it_is_applied,
-                          a_bad_retention_stops_with_status_2));
+    TCase *tc =
+        unit_tcase(s, "engine",
+                   UNIT_TESTS(a_batch_is_projected_once_and_counted,
+                              a_broker_failure_gives_the_batch_up_and_makes_both_connections_again,
+                              a_redelivered_event_is_counted_before_it_is_applied,
+                              a_bad_retention_stops_with_status_2));
+
+    tcase_add_loop_test(tc, a_failed_batch_is_projected_again_until_it_is_applied, 0,
+                        (int)(sizeof projected_again / sizeof projected_again[0]));
+    tcase_add_checked_fixture(tc, start, stop);
     return s;
 }
 

@@ -10,6 +10,7 @@
 
 #include "service/svc_metrics.h"
 
+#include "fake_engine.h"
 #include "unit.h"
 
 #include <check.h>
@@ -32,22 +33,8 @@ static struct fake {
     long tag_row[4 * MAXROWS]; /* delivery tag -> row id on the current connection */
     uint64_t confirmed;        /* the last tag the broker confirmed */
     uint64_t last_tag;         /* the last tag sent */
-    int fetches, pg_connects, pg_closes, mq_connects, mq_closes, lease_releases;
-    char pg_token, mq_token; /* their addresses stand for the connections */
+    int fetches, lease_releases;
 } F;
-
-static PGconn *fake_pg_connect(const char *dsn)
-{
-    (void)dsn;
-    F.pg_connects++;
-    return (PGconn *)(void *)&F.pg_token;
-}
-
-static void fake_pg_close(PGconn *pg)
-{
-    if (pg != NULL)
-        F.pg_closes++;
-}
 
 static int fake_ok(PGconn *pg, char *err, size_t errlen)
 {
@@ -190,22 +177,14 @@ static amqp_connection_state_t fake_mq_connect(const struct mq_broker *b,
                                                const struct mq_topology *t)
 {
     (void)b, (void)t;
-    F.mq_connects++;
     F.confirmed = F.last_tag = 0; /* tags start again on a new channel */
-    return (amqp_connection_state_t)(void *)&F.mq_token;
+    return fake_mq_token();
 }
 
 static int fake_status_open(amqp_connection_state_t conn, char *err, size_t errlen)
 {
     (void)conn, (void)err, (void)errlen;
     return 0;
-}
-
-static void fake_mq_close(amqp_connection_state_t conn, bool polite)
-{
-    (void)polite;
-    if (conn != NULL)
-        F.mq_closes++;
 }
 
 static int fake_send(struct publisher *p, const struct outbox_batch *b, struct mq_confirms *c,
@@ -301,20 +280,14 @@ static const struct relay_ports fake_ports = {
 };
 
 static struct relay_config cfg;
-static struct mq_topology topo;
-static struct svc_metrics *base;
+static struct fake_engine_env env;
 static struct relay r;
 
 /* A relay over the fake with rows 1..nrows, batches of batch rows, up to in_flight at once. */
 static void start(int nrows, long batch, long in_flight)
 {
-    const struct svc_metrics_opts opts = {.svc = "relay",
-                                          .port_var = "TEST_RELAY_ENGINE_PORT",
-                                          .default_port = "0",
-                                          .db_name = "write database"};
-    char err[256];
-
     memset(&F, 0, sizeof F);
+    fake_engine_env_init(&env, "relay", "TEST_RELAY_ENGINE_PORT", "write database");
     F.nrows = nrows;
     F.lease_free = true;
     F.renew_held = true;
@@ -328,16 +301,13 @@ static void start(int nrows, long batch, long in_flight)
                                 .outbox_retention = "7 days",
                                 .purge_interval_ms = 5000,
                                 .idem = {86400}};
-    ck_assert_int_eq(mq_topology_init(&topo, "ex", "q", "#", err, sizeof err), 0);
-    base = svc_metrics_new(&opts);
-    ck_assert_ptr_nonnull(base);
-    relay_init(&r, &fake_ports, &cfg, "postgres://fake", NULL, &topo, base);
+    relay_init(&r, &fake_ports, &cfg, "postgres://fake", NULL, &env.topo, env.base);
 }
 
 static void stop(void)
 {
     (void)relay_close(&r);
-    svc_metrics_free(base);
+    fake_engine_env_release(&env);
 }
 
 static void steps(int n)
@@ -416,12 +386,12 @@ START_TEST(a_nack_marks_the_acked_prefix_drops_the_broker_and_publishes_the_rest
     steps(2);
     assert_marked(1, 2, 1); /* the broker has them */
     assert_marked(3, 4, 0); /* never a row at or after the nacked one */
-    ck_assert_int_eq(F.mq_closes, 1);
+    ck_assert_int_eq(L.mq_closes, 1);
     ck_assert_uint_eq(r.ring.len, 0);
     ck_assert_uint_eq(metrics_counter_value(r.metrics.nacked), 1);
     F.mode = ACK_ALL;
     steps(3);
-    ck_assert_int_eq(F.mq_connects, 2);
+    ck_assert_int_eq(L.mq_connects, 2);
     ck_assert_int_eq(F.sends[3], 2);
     ck_assert_int_eq(F.sends[1], 1);
     assert_marked(1, 4, 1);
@@ -447,7 +417,7 @@ START_TEST(a_returned_row_is_held_back_unmarked_until_the_broker_routes_it)
     ck_assert_int_eq(F.sends[2], 2);
     assert_marked(1, 3, 1);
     ck_assert(!(metrics_gauge_value(r.metrics.unroutable) > 0));
-    ck_assert_int_eq(F.mq_closes, 0); /* a return is not a broker failure */
+    ck_assert_int_eq(L.mq_closes, 0); /* a return is not a broker failure */
     stop();
 }
 END_TEST
@@ -466,10 +436,10 @@ START_TEST(a_lost_lease_releases_the_batches_in_flight_unmarked)
     ck_assert_uint_eq(r.ring.len, 0);
     ck_assert(!r.leader);
     ck_assert(!(metrics_gauge_value(r.metrics.leader) > 0));
-    ck_assert_int_eq(F.pg_closes, 1);
+    ck_assert_int_eq(L.pg_closes, 1);
     assert_marked(1, 4, 0);
     steps(3); /* standing by: reconnected, nothing fetched */
-    ck_assert_int_eq(F.pg_connects, 2);
+    ck_assert_int_eq(L.pg_connects, 2);
     ck_assert_int_eq(F.sends[1], 1);
     stop();
     ck_assert_int_eq(F.lease_releases, 0); /* not the leader: nothing to give up */
