@@ -41,6 +41,31 @@ static bool put(struct respcache *c, const char *key, const char *body)
     return respcache_put(c, key, body, strlen(body), respcache_begin(c));
 }
 
+enum expect { STORED, ANSWERED, NOT_ANSWERED };
+
+/* For each item of the space-separated list, in order: STORED stores "key=body"; ANSWERED checks
+ * that the key is answered (with that body when the item is "key=body"); NOT_ANSWERED checks that
+ * it is not. */
+static void each(struct respcache *c, enum expect e, const char *list)
+{
+    char buf[256], *save = NULL;
+
+    ck_assert_uint_lt(strlen(list), sizeof buf);
+    strcpy(buf, list);
+    for (char *key = strtok_r(buf, " ", &save); key != NULL; key = strtok_r(NULL, " ", &save)) {
+        char *body = strchr(key, '=');
+
+        if (body != NULL)
+            *body++ = '\0';
+        if (e == STORED)
+            ck_assert_msg(body != NULL && put(c, key, body), "%s not stored", key);
+        else if (e == ANSWERED)
+            ck_assert_msg(has(c, key, body), "%s not answered", key);
+        else
+            ck_assert_msg(!has(c, key, NULL), "%s answered", key);
+    }
+}
+
 START_TEST(disabled_is_null_and_harmless)
 {
     struct respcache_stats st;
@@ -78,15 +103,11 @@ START_TEST(lru_bound_by_entries)
     struct respcache *c = listening_cache(3, 1 << 20);
     struct respcache_stats st;
 
-    ck_assert(put(c, "k:1", "1"));
-    ck_assert(put(c, "k:2", "2"));
-    ck_assert(put(c, "k:3", "3"));
-    ck_assert(has(c, "k:1", "1")); /* k:2 is now the least recently used */
-    ck_assert(put(c, "k:4", "4"));
-    ck_assert(!has(c, "k:2", NULL));
-    ck_assert(has(c, "k:1", "1"));
-    ck_assert(has(c, "k:3", "3"));
-    ck_assert(has(c, "k:4", "4"));
+    each(c, STORED, "k:1=1 k:2=2 k:3=3");
+    each(c, ANSWERED, "k:1=1"); /* k:2 is now the least recently used */
+    each(c, STORED, "k:4=4");
+    each(c, NOT_ANSWERED, "k:2");
+    each(c, ANSWERED, "k:1=1 k:3=3 k:4=4");
     respcache_get_stats(c, &st);
     ck_assert_uint_eq(st.entries, 3);
     ck_assert_uint_eq(st.evictions, 1);
@@ -127,20 +148,14 @@ START_TEST(invalidation_is_precise)
     struct respcache *c = listening_cache(10, 1 << 20);
     struct respcache_stats st;
 
-    ck_assert(put(c, "order:1", "o1"));
-    ck_assert(put(c, "order:12", "o12"));
-    ck_assert(put(c, "customer:45", "c45"));
-    ck_assert(put(c, "product:7", "p7"));
+    each(c, STORED, "order:1=o1 order:12=o12 customer:45=c45 product:7=p7");
     ck_assert_uint_eq(respcache_invalidate_list(c, "order:1  customer:45 product:99"), 3);
-    ck_assert(!has(c, "order:1", NULL));
-    ck_assert(!has(c, "customer:45", NULL));
-    ck_assert(has(c, "order:12", "o12"));
-    ck_assert(has(c, "product:7", "p7"));
+    each(c, NOT_ANSWERED, "order:1 customer:45");
+    each(c, ANSWERED, "order:12=o12 product:7=p7");
     ck_assert_uint_eq(respcache_invalidate_list(c, ""), 0);
-    ck_assert(has(c, "product:7", "p7"));
+    each(c, ANSWERED, "product:7=p7");
     ck_assert_uint_eq(respcache_invalidate_list(c, "*"), 1);
-    ck_assert(!has(c, "product:7", NULL));
-    ck_assert(!has(c, "order:12", NULL));
+    each(c, NOT_ANSWERED, "product:7 order:12");
     respcache_get_stats(c, &st);
     ck_assert_uint_eq(st.invalidations, 3);
     ck_assert_uint_eq(st.flushes, 2); /* set_listening, "*" */
