@@ -20,45 +20,34 @@ static bool required(const char *method, const char *path)
 
 START_TEST(public_requests)
 {
-    ck_assert(auth_is_public("GET", "/health"));
-    ck_assert(auth_is_public("GET", "/mood"));
-    ck_assert(auth_is_public("GET", "/mood/send.js"));
-    ck_assert(auth_is_public("HEAD", "/mood"));
-    ck_assert(auth_is_public("POST", "/api/moods"));
-    ck_assert(auth_is_public("POST", "/api/moods/"));
-    ck_assert(!auth_is_public("POST", "/api/moods/1"));
-    ck_assert(!auth_is_public("POST", "/api/moodsx"));
-    ck_assert(!auth_is_public("PUT", "/api/moods"));
-    ck_assert(!auth_is_public("POST", "/api/orders"));
-    ck_assert(!auth_is_public("POST", "/api/products"));
-    ck_assert(!auth_is_public("PATCH", "/api/todos/1"));
-    ck_assert(!auth_is_public("DELETE", "/api/todos/1"));
-    ck_assert(!auth_is_public("POST", "/health"));
-    ck_assert(!auth_is_public("OPTIONS", "/api/orders"));
+    unit_each_request(auth_is_public, true,
+                      UNIT_REQUESTS({"GET", "/health"}, {"GET", "/mood"}, {"GET", "/mood/send.js"},
+                                    {"HEAD", "/mood"}, {"POST", "/api/moods"},
+                                    {"POST", "/api/moods/"}));
+    unit_each_request(
+        auth_is_public, false,
+        UNIT_REQUESTS({"POST", "/api/moods/1"}, {"POST", "/api/moodsx"}, {"PUT", "/api/moods"},
+                      {"POST", "/api/orders"}, {"POST", "/api/products"}, {"PATCH", "/api/todos/1"},
+                      {"DELETE", "/api/todos/1"}, {"POST", "/health"}, {"OPTIONS", "/api/orders"}));
 }
 END_TEST
 
 START_TEST(required_on_routed_commands_only)
 {
-    static const char *const commands[][2] = {
-        {"POST", "/api/products"},          {"POST", "/api/orders"},
-        {"POST", "/api/orders/7/payments"}, {"POST", "/api/orders/7/ship"},
-        {"POST", "/api/orders/7/complete"}, {"POST", "/api/orders/7/cancel"},
-        {"POST", "/api/inventory"},         {"POST", "/api/todos"},
-        {"PATCH", "/api/todos/7"},          {"DELETE", "/api/todos/7/"},
-    };
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        ck_assert_msg(required(commands[i][0], commands[i][1]), "%s %s", commands[i][0],
-                      commands[i][1]);
+    unit_each_request(
+        required, true,
+        UNIT_REQUESTS({"POST", "/api/products"}, {"POST", "/api/orders"},
+                      {"POST", "/api/orders/7/payments"}, {"POST", "/api/orders/7/ship"},
+                      {"POST", "/api/orders/7/complete"}, {"POST", "/api/orders/7/cancel"},
+                      {"POST", "/api/inventory"}, {"POST", "/api/todos"}, {"PATCH", "/api/todos/7"},
+                      {"DELETE", "/api/todos/7/"}));
     /* public */
-    ck_assert(!required("POST", "/api/moods"));
-    ck_assert(!required("GET", "/health"));
-    ck_assert(!required("GET", "/mood"));
+    unit_each_request(required, false,
+                      UNIT_REQUESTS({"POST", "/api/moods"}, {"GET", "/health"}, {"GET", "/mood"}));
     /* not routed: 404 or 405, whoever asks */
-    ck_assert(!required("POST", "/mood"));
-    ck_assert(!required("DELETE", "/api/products"));
-    ck_assert(!required("POST", "/api/nothing"));
-    ck_assert(!required("POST", "/api/orders/abc/ship"));
+    unit_each_request(required, false,
+                      UNIT_REQUESTS({"POST", "/mood"}, {"DELETE", "/api/products"},
+                                    {"POST", "/api/nothing"}, {"POST", "/api/orders/abc/ship"}));
 }
 END_TEST
 

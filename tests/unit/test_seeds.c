@@ -96,15 +96,12 @@ static bool routed(const char *method, const char *path)
 
 START_TEST(routes_are_listed)
 {
-    ck_assert(routed("GET", "/"));
-    ck_assert(routed("POST", "/todos"));
-    ck_assert(routed("PUT", "/todos/1"));
-    ck_assert(routed("PATCH", "/todos/1"));
-    ck_assert(routed("DELETE", "/todos/1"));
-    ck_assert(routed("GET", "/commands/health"));
-    ck_assert(routed("POST", "/commands/orders"));
-    ck_assert(routed("POST", "/commands/payments"));
-    ck_assert(routed("POST", "/commands/inventory"));
+    unit_each_request(routed, true,
+                      UNIT_REQUESTS({"GET", "/"}, {"POST", "/todos"}, {"PUT", "/todos/1"},
+                                    {"PATCH", "/todos/1"}, {"DELETE", "/todos/1"},
+                                    {"GET", "/commands/health"}, {"POST", "/commands/orders"},
+                                    {"POST", "/commands/payments"},
+                                    {"POST", "/commands/inventory"}));
 }
 END_TEST
 

@@ -6,6 +6,7 @@
 #define CQ_TEST_UNIT_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -38,6 +39,26 @@ static inline int unit_run(Suite *s)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* A request line, for cases that ask the same question about many requests. */
+struct unit_request {
+    const char *method, *path;
+};
+
+/* The requests for unit_each_request: UNIT_REQUESTS({"GET", "/"}, {"POST", "/x"}) stands for the
+ * array and its length. */
+#define UNIT_REQUESTS(...)                                                                         \
+    (const struct unit_request[]){__VA_ARGS__},                                                    \
+        sizeof((const struct unit_request[]){__VA_ARGS__}) / sizeof(struct unit_request)
+
+/* Checks that pred(method, path) is want for each of reqs[0..n), naming the request that is not. */
+static inline void unit_each_request(bool (*pred)(const char *method, const char *path), bool want,
+                                     const struct unit_request *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(pred(reqs[i].method, reqs[i].path) == want, "%s %s: not %s", reqs[i].method,
+                      reqs[i].path, want ? "true" : "false");
 }
 
 #endif
