@@ -130,119 +130,130 @@ static struct consistency_wait *wait_for(struct consistency_hub *h, long long de
     return consistency_wait_new(h, &t, deadline);
 }
 
+/* Parks w on the fake connection fc, checked against the hub's sequence number now (nothing
+ * happened since the request checked). */
+static enum consistency_park park_now(struct consistency_hub *h, struct consistency_wait *w,
+                                      struct fake_conn *fc)
+{
+    return consistency_hub_park(h, w, CONN(fc), consistency_hub_seq(h));
+}
+
+/* A hub of max waits, and the requests a and b whose waits for U1 end at deadlines da and db (b
+ * only when db is not 0). A case that ends a request itself frees its wait and sets it NULL. */
+struct waits {
+    struct consistency_hub *h;
+    struct fake_conn a, b;
+    struct consistency_wait *wa, *wb;
+};
+
+static void waits_open(struct waits *t, size_t max, long long da, long long db)
+{
+    memset(t, 0, sizeof *t);
+    t->h = hub(max);
+    t->wa = wait_for(t->h, da);
+    t->wb = db != 0 ? wait_for(t->h, db) : NULL;
+}
+
+/* The requests end (their waits are freed): the hub is idle then, and is freed. */
+static void waits_close(struct waits *t)
+{
+    consistency_wait_free(t->wa);
+    consistency_wait_free(t->wb);
+    ck_assert(consistency_hub_wait_idle(t->h, 10));
+    hub_free(t->h);
+}
+
 START_TEST(notify_resumes_parked)
 {
-    struct consistency_hub *h = hub(8);
-    struct fake_conn a = {0}, b = {0};
-    struct consistency_wait *wa = wait_for(h, 1000), *wb = wait_for(h, 2000);
+    struct waits t;
 
-    ck_assert_str_eq(consistency_wait_array(wa), "{" U1 "}");
-    ck_assert_int_eq(consistency_hub_park(h, wa, CONN(&a), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
-    ck_assert_int_eq(consistency_hub_park(h, wb, CONN(&b), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
-    ck_assert_int_eq(a.suspended, 1);
-    ck_assert_uint_eq(consistency_hub_parked(h), 2);
-    consistency_hub_notify(h);
-    ck_assert_int_eq(a.resumed, 1);
-    ck_assert_int_eq(b.resumed, 1);
-    ck_assert_uint_eq(consistency_hub_parked(h), 0);
+    waits_open(&t, 8, 1000, 2000);
+    ck_assert_str_eq(consistency_wait_array(t.wa), "{" U1 "}");
+    ck_assert_int_eq(park_now(t.h, t.wa, &t.a), CONSISTENCY_PARKED);
+    ck_assert_int_eq(park_now(t.h, t.wb, &t.b), CONSISTENCY_PARKED);
+    ck_assert_int_eq(t.a.suspended, 1);
+    ck_assert_uint_eq(consistency_hub_parked(t.h), 2);
+    consistency_hub_notify(t.h);
+    ck_assert_int_eq(t.a.resumed, 1);
+    ck_assert_int_eq(t.b.resumed, 1);
+    ck_assert_uint_eq(consistency_hub_parked(t.h), 0);
     /* a second notification resumes nothing twice */
-    consistency_hub_notify(h);
-    ck_assert_int_eq(a.resumed, 1);
-    consistency_wait_free(wa);
-    consistency_wait_free(wb);
-    ck_assert(consistency_hub_wait_idle(h, 10));
-    hub_free(h);
+    consistency_hub_notify(t.h);
+    ck_assert_int_eq(t.a.resumed, 1);
+    waits_close(&t);
 }
 END_TEST
 
 START_TEST(notification_between_check_and_park_is_not_lost)
 {
-    struct consistency_hub *h = hub(8);
-    struct fake_conn a = {0};
-    struct consistency_wait *w = wait_for(h, 1000);
-    uint64_t seen = consistency_hub_seq(h); /* noted before the check */
+    struct waits t;
+    uint64_t seen;
 
-    consistency_hub_notify(h); /* the commit lands while the handler checks */
-    ck_assert_int_eq(consistency_hub_park(h, w, CONN(&a), seen), CONSISTENCY_RECHECK);
-    ck_assert_int_eq(a.suspended, 0);
-    ck_assert_int_eq(consistency_hub_park(h, w, CONN(&a), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
-    consistency_hub_notify(h);
-    ck_assert_int_eq(a.resumed, 1);
-    consistency_wait_free(w);
-    hub_free(h);
+    waits_open(&t, 8, 1000, 0);
+    seen = consistency_hub_seq(t.h); /* noted before the check */
+    consistency_hub_notify(t.h);     /* the commit lands while the handler checks */
+    ck_assert_int_eq(consistency_hub_park(t.h, t.wa, CONN(&t.a), seen), CONSISTENCY_RECHECK);
+    ck_assert_int_eq(t.a.suspended, 0);
+    ck_assert_int_eq(park_now(t.h, t.wa, &t.a), CONSISTENCY_PARKED);
+    consistency_hub_notify(t.h);
+    ck_assert_int_eq(t.a.resumed, 1);
+    waits_close(&t);
 }
 END_TEST
 
 START_TEST(deadlines_resume_and_wake_the_thread)
 {
-    struct consistency_hub *h = hub(8);
-    struct fake_conn a = {0}, b = {0};
-    struct consistency_wait *wa = wait_for(h, 1000), *wb = wait_for(h, 3000);
+    struct waits t;
 
+    waits_open(&t, 8, 1000, 3000);
     ck_assert_int_eq(parking_expire(the_lot, 0), -1); /* nothing parked: sleeps long */
-    ck_assert_int_eq(consistency_hub_park(h, wb, CONN(&b), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
+    ck_assert_int_eq(park_now(t.h, t.wb, &t.b), CONSISTENCY_PARKED);
     ck_assert_int_eq(wakes, 1); /* earlier than what the thread sleeps until */
-    ck_assert_int_eq(consistency_hub_park(h, wa, CONN(&a), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
+    ck_assert_int_eq(park_now(t.h, t.wa, &t.a), CONSISTENCY_PARKED);
     ck_assert_int_eq(wakes, 2);
     ck_assert_int_eq(parking_expire(the_lot, 999), 1000);
-    ck_assert_int_eq(a.resumed + b.resumed, 0);
+    ck_assert_int_eq(t.a.resumed + t.b.resumed, 0);
     ck_assert_int_eq(parking_expire(the_lot, 1000), 3000);
-    ck_assert_int_eq(a.resumed, 1);
-    ck_assert_int_eq(b.resumed, 0);
+    ck_assert_int_eq(t.a.resumed, 1);
+    ck_assert_int_eq(t.b.resumed, 0);
     /* parked again: its old deadline is earlier than what the thread sleeps until */
-    ck_assert_int_eq(consistency_hub_park(h, wa, CONN(&a), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
+    ck_assert_int_eq(park_now(t.h, t.wa, &t.a), CONSISTENCY_PARKED);
     ck_assert_int_eq(wakes, 3);
     ck_assert_int_eq(parking_expire(the_lot, 5000), -1);
-    ck_assert_int_eq(a.resumed, 2);
-    ck_assert_int_eq(b.resumed, 1);
-    consistency_wait_free(wa);
-    consistency_wait_free(wb);
-    hub_free(h);
+    ck_assert_int_eq(t.a.resumed, 2);
+    ck_assert_int_eq(t.b.resumed, 1);
+    waits_close(&t);
 }
 END_TEST
 
 START_TEST(full_and_closed)
 {
-    struct consistency_hub *h = hub(1);
-    struct fake_conn a = {0}, b = {0};
-    struct consistency_wait *wa = wait_for(h, 1000), *wb = wait_for(h, 1000);
+    struct waits t;
 
-    ck_assert_int_eq(consistency_hub_park(h, wa, CONN(&a), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
-    ck_assert_int_eq(consistency_hub_park(h, wb, CONN(&b), consistency_hub_seq(h)),
-                     CONSISTENCY_FULL);
-    ck_assert_int_eq(b.suspended, 0);
-    consistency_hub_close(h);
-    ck_assert_int_eq(a.resumed, 1);
-    ck_assert_int_eq(consistency_hub_park(h, wb, CONN(&b), consistency_hub_seq(h)),
-                     CONSISTENCY_CLOSED);
-    ck_assert(!consistency_hub_wait_idle(h, 10)); /* two requests still hold waits */
-    consistency_wait_free(wa);
-    consistency_wait_free(wb);
-    ck_assert(consistency_hub_wait_idle(h, 10));
-    hub_free(h);
+    waits_open(&t, 1, 1000, 1000);
+    ck_assert_int_eq(park_now(t.h, t.wa, &t.a), CONSISTENCY_PARKED);
+    ck_assert_int_eq(park_now(t.h, t.wb, &t.b), CONSISTENCY_FULL);
+    ck_assert_int_eq(t.b.suspended, 0);
+    consistency_hub_close(t.h);
+    ck_assert_int_eq(t.a.resumed, 1);
+    ck_assert_int_eq(park_now(t.h, t.wb, &t.b), CONSISTENCY_CLOSED);
+    ck_assert(!consistency_hub_wait_idle(t.h, 10)); /* two requests still hold waits */
+    waits_close(&t);
 }
 END_TEST
 
 START_TEST(freeing_a_parked_wait_unparks_it)
 {
-    struct consistency_hub *h = hub(4);
-    struct fake_conn a = {0};
-    struct consistency_wait *w = wait_for(h, 1000);
+    struct waits t;
 
-    ck_assert_int_eq(consistency_hub_park(h, w, CONN(&a), consistency_hub_seq(h)),
-                     CONSISTENCY_PARKED);
-    consistency_wait_free(w);
-    ck_assert_uint_eq(consistency_hub_parked(h), 0);
-    consistency_hub_notify(h);
-    ck_assert_int_eq(a.resumed, 0);
-    hub_free(h);
+    waits_open(&t, 4, 1000, 0);
+    ck_assert_int_eq(park_now(t.h, t.wa, &t.a), CONSISTENCY_PARKED);
+    consistency_wait_free(t.wa);
+    t.wa = NULL;
+    ck_assert_uint_eq(consistency_hub_parked(t.h), 0);
+    consistency_hub_notify(t.h);
+    ck_assert_int_eq(t.a.resumed, 0);
+    waits_close(&t);
 }
 END_TEST
 
