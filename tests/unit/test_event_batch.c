@@ -21,27 +21,30 @@ static int parse(const char *body, struct event_info *info, char *err, size_t er
 
 START_TEST(valid_envelopes_give_their_ids)
 {
+    /* the order and product an event concerns: its orderId/productId, or without them the
+     * aggregate id of an order/product aggregate */
+    static const struct {
+        const char *body, *event_id, *event_type;
+        long long order_id, product_id;
+    } cases[] = {
+        {ORDER_EVENT, "506334bd-ba80-437b-bcab-724521332d92", "OrderCreated", 7, 0},
+        {"{\"eventId\":\"e1\",\"eventType\":\"ProductCreated\",\"productId\":3}", "e1",
+         "ProductCreated", 0, 3},
+        {"{\"eventId\":\"e2\",\"eventType\":\"OrderPaid\",\"aggregateType\":\"order\","
+         "\"aggregateId\":\"42\"}",
+         "e2", "OrderPaid", 42, 0},
+    };
     struct event_info info;
     char err[256];
-    ck_assert_int_eq(parse(ORDER_EVENT, &info, err, sizeof err), 0);
-    ck_assert_str_eq(info.event_id, "506334bd-ba80-437b-bcab-724521332d92");
-    ck_assert_str_eq(info.event_type, "OrderCreated");
-    ck_assert_int_eq(info.order_id, 7);
-    ck_assert_int_eq(info.product_id, 0);
 
-    ck_assert_int_eq(parse("{\"eventId\":\"e1\",\"eventType\":\"ProductCreated\","
-                           "\"productId\":3}",
-                           &info, err, sizeof err),
-                     0);
-    ck_assert_int_eq(info.product_id, 3);
-    ck_assert_int_eq(info.order_id, 0);
-
-    /* without orderId/productId, the aggregate id of an order/product aggregate stands in */
-    ck_assert_int_eq(parse("{\"eventId\":\"e2\",\"eventType\":\"OrderPaid\","
-                           "\"aggregateType\":\"order\",\"aggregateId\":\"42\"}",
-                           &info, err, sizeof err),
-                     0);
-    ck_assert_int_eq(info.order_id, 42);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_msg(parse(cases[i].body, &info, err, sizeof err) == 0, "%s: %s", cases[i].body,
+                      err);
+        ck_assert_str_eq(info.event_id, cases[i].event_id);
+        ck_assert_str_eq(info.event_type, cases[i].event_type);
+        ck_assert_int_eq(info.order_id, cases[i].order_id);
+        ck_assert_int_eq(info.product_id, cases[i].product_id);
+    }
 }
 END_TEST
 
@@ -133,10 +136,19 @@ START_TEST(log_keys)
 }
 END_TEST
 
+/* Checks that b's text parses as a JSON array of n elements. */
+static void parses_as_array_of(struct event_batch *b, size_t n)
+{
+    json_t *arr = json_loads(event_batch_json(b), 0, NULL);
+
+    ck_assert(json_is_array(arr));
+    ck_assert_uint_eq(json_array_size(arr), n);
+    json_decref(arr);
+}
+
 START_TEST(batch_json_is_an_array_of_the_bodies)
 {
     struct event_batch b;
-    json_t *arr;
     event_batch_init(&b);
     ck_assert_str_eq(event_batch_json(&b), "[]");
     event_batch_add(&b, "{\"a\":1}", 7);
@@ -152,10 +164,7 @@ START_TEST(batch_json_is_an_array_of_the_bodies)
     event_batch_reset(&b);
     ck_assert_str_eq(event_batch_json(&b), "[]");
     event_batch_add(&b, ORDER_EVENT, strlen(ORDER_EVENT));
-    arr = json_loads(event_batch_json(&b), 0, NULL);
-    ck_assert(json_is_array(arr));
-    ck_assert_uint_eq(json_array_size(arr), 1);
-    json_decref(arr);
+    parses_as_array_of(&b, 1);
     event_batch_release(&b);
 }
 END_TEST
@@ -164,16 +173,12 @@ START_TEST(batch_grows_for_large_batches)
 {
     struct event_batch b;
     char body[1100];
-    json_t *arr;
     int n = snprintf(body, sizeof body, "{\"eventId\":\"e\",\"eventType\":\"T\",\"pad\":\"%0*d\"}",
                      1000, 0);
     event_batch_init(&b);
     for (int i = 0; i < 2000; i++)
         event_batch_add(&b, body, (size_t)n);
-    arr = json_loads(event_batch_json(&b), 0, NULL);
-    ck_assert(json_is_array(arr));
-    ck_assert_uint_eq(json_array_size(arr), 2000);
-    json_decref(arr);
+    parses_as_array_of(&b, 2000);
     event_batch_release(&b);
 }
 END_TEST
