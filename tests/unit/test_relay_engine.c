@@ -316,6 +316,13 @@ static void steps(int n)
         ck_assert_int_eq(relay_step(&r), 0);
 }
 
+/* n steps while the broker answers as mode says. */
+static void run(enum broker_mode mode, int n)
+{
+    F.mode = mode;
+    steps(n);
+}
+
 static void assert_marked(long from, long to, int times)
 {
     for (long id = from; id <= to; id++)
@@ -323,18 +330,22 @@ static void assert_marked(long from, long to, int times)
                       times);
 }
 
+static void assert_sent(long from, long to, int times)
+{
+    for (long id = from; id <= to; id++)
+        ck_assert_msg(F.sends[id] == times, "row %ld sent %d times, expected %d", id, F.sends[id],
+                      times);
+}
+
 START_TEST(a_leader_marks_rows_only_once_the_broker_confirmed_them)
 {
     start(5, 10, 4);
-    F.mode = SILENT;
-    steps(3);
-    ck_assert_int_eq(F.sends[1], 1);
-    ck_assert_int_eq(F.sends[5], 1);
+    run(SILENT, 3);
+    assert_sent(1, 5, 1);
     assert_marked(1, 5, 0); /* sent, not confirmed: nothing is marked */
     ck_assert_uint_eq(r.ring.len, 1);
     ck_assert(metrics_gauge_value(r.metrics.leader) > 0);
-    F.mode = ACK_ALL;
-    steps(2);
+    run(ACK_ALL, 2);
     assert_marked(1, 5, 1);
     ck_assert_uint_eq(r.ring.len, 0);
     ck_assert_uint_eq(metrics_counter_value(r.metrics.confirmed), 5);
@@ -352,8 +363,7 @@ START_TEST(a_standby_fetches_and_sends_nothing)
     ck_assert_int_eq(F.sends[1], 0);
     ck_assert(!(metrics_gauge_value(r.metrics.leader) > 0));
     F.lease_free = true; /* the leader went away */
-    F.mode = ACK_ALL;
-    steps(3);
+    run(ACK_ALL, 3);
     assert_marked(1, 5, 1);
     stop();
 }
@@ -362,17 +372,13 @@ END_TEST
 START_TEST(batches_in_flight_are_left_out_of_the_next_fetch)
 {
     start(9, 2, 3);
-    F.mode = SILENT;
-    steps(6);
+    run(SILENT, 6);
     /* three batches of two in flight (a full ring): rows 1..6 sent once each, 7..9 not yet */
     ck_assert_uint_eq(r.ring.len, 3);
-    for (long id = 1; id <= 6; id++)
-        ck_assert_int_eq(F.sends[id], 1);
-    ck_assert_int_eq(F.sends[7], 0);
-    F.mode = ACK_ALL;
-    steps(6);
-    for (long id = 1; id <= 9; id++)
-        ck_assert_int_eq(F.sends[id], 1);
+    assert_sent(1, 6, 1);
+    assert_sent(7, 9, 0);
+    run(ACK_ALL, 6);
+    assert_sent(1, 9, 1);
     assert_marked(1, 9, 1);
     stop();
 }
@@ -381,16 +387,14 @@ END_TEST
 START_TEST(a_nack_marks_the_acked_prefix_drops_the_broker_and_publishes_the_rest_again)
 {
     start(4, 10, 4);
-    F.mode = NACK_ONE;
     F.special = 3;
-    steps(2);
+    run(NACK_ONE, 2);
     assert_marked(1, 2, 1); /* the broker has them */
     assert_marked(3, 4, 0); /* never a row at or after the nacked one */
     ck_assert_int_eq(L.mq_closes, 1);
     ck_assert_uint_eq(r.ring.len, 0);
     ck_assert_uint_eq(metrics_counter_value(r.metrics.nacked), 1);
-    F.mode = ACK_ALL;
-    steps(3);
+    run(ACK_ALL, 3);
     ck_assert_int_eq(L.mq_connects, 2);
     ck_assert_int_eq(F.sends[3], 2);
     ck_assert_int_eq(F.sends[1], 1);
@@ -402,9 +406,8 @@ END_TEST
 START_TEST(a_returned_row_is_held_back_unmarked_until_the_broker_routes_it)
 {
     start(3, 10, 4);
-    F.mode = RETURN_ONE;
     F.special = 2;
-    steps(2);
+    run(RETURN_ONE, 2);
     assert_marked(1, 1, 1);
     assert_marked(2, 3, 0);
     ck_assert(metrics_gauge_value(r.metrics.unroutable) > 0);
@@ -425,14 +428,12 @@ END_TEST
 START_TEST(a_lost_lease_releases_the_batches_in_flight_unmarked)
 {
     start(4, 10, 4);
-    F.mode = SILENT;
-    steps(2);
+    run(SILENT, 2);
     ck_assert_uint_eq(r.ring.len, 1);
     F.renew_held = false;
     F.lease_free = false;
     r.renew_at_ms = 0; /* the renewal is due */
-    F.mode = ACK_ALL;  /* even a confirm that came meanwhile must not be marked */
-    steps(1);
+    run(ACK_ALL, 1);   /* even a confirm that came meanwhile must not be marked */
     ck_assert_uint_eq(r.ring.len, 0);
     ck_assert(!r.leader);
     ck_assert(!(metrics_gauge_value(r.metrics.leader) > 0));
