@@ -75,21 +75,33 @@ static ssize_t drain(struct http_response *resp, size_t max, char *out, size_t o
     }
 }
 
-/* One hub of up to 10 streams with one stream attached: where most cases start. */
-struct one {
+/* The "one stream" cases' fixture: one hub of up to 10 streams, one stream on it. */
+static struct {
     struct sse_hub *h;
     struct fake_conn fc;
     struct http_response r;
-};
+} o;
 
-/* Opens o's hub, publishes doc on it first if doc is not NULL, then attaches o's stream. */
-static void one_open(struct one *o, const char *doc)
+static void one_setup(void)
 {
-    memset(o, 0, sizeof *o);
-    o->h = hub(10);
+    memset(&o, 0, sizeof o);
+    o.h = hub(10);
+}
+
+/* The server is done with the stream: the hub forgets it, and is freed. */
+static void one_teardown(void)
+{
+    done(&o.r);
+    ck_assert_uint_eq(sse_hub_streams(o.h), 0);
+    sse_hub_free(o.h);
+}
+
+/* Publishes doc first if it is not NULL, then attaches the stream. */
+static void attach_one(const char *doc)
+{
     if (doc != NULL)
-        sse_hub_publish(o->h, doc, strlen(doc));
-    attach(o->h, &o->fc, &o->r);
+        sse_hub_publish(o.h, doc, strlen(doc));
+    attach(o.h, &o.fc, &o.r);
 }
 
 /* Reads and drops what the stream has now. */
@@ -109,23 +121,12 @@ static void expect(struct http_response *r, size_t max, const char *want)
     ck_assert_str_eq(out, want);
 }
 
-static void one_close(struct one *o)
-{
-    done(&o->r);
-    sse_hub_free(o->h);
-}
-
 START_TEST(new_stream_gets_retry_then_parks)
 {
-    struct one o;
-
-    one_open(&o, NULL);
+    attach_one(NULL);
     expect(&o.r, 1024, "retry: 2000\n\n");
     ck_assert_int_eq(o.fc.suspended, 1);
-    ck_assert_uint_eq(sse_hub_streams(o.h), 1);
-    done(&o.r);
-    ck_assert_uint_eq(sse_hub_streams(o.h), 0);
-    sse_hub_free(o.h);
+    ck_assert_uint_eq(sse_hub_streams(o.h), 1); /* and 0 once done: one_teardown */
 }
 END_TEST
 
@@ -164,19 +165,14 @@ END_TEST
 
 START_TEST(late_stream_starts_with_the_current_document)
 {
-    struct one o;
-
-    one_open(&o, "x");
+    attach_one("x");
     expect(&o.r, 1024, "retry: 2000\nid: 1\ndata: x\n\n");
-    one_close(&o);
 }
 END_TEST
 
 START_TEST(keepalive_is_a_comment)
 {
-    struct one o;
-
-    one_open(&o, "x");
+    attach_one("x");
     skip(&o.r);
     sse_hub_keepalive(o.h);
     ck_assert_int_eq(o.fc.resumed, 1);
@@ -185,19 +181,15 @@ START_TEST(keepalive_is_a_comment)
     sse_hub_keepalive(o.h);
     sse_hub_publish(o.h, "y", 1);
     expect(&o.r, 1024, "id: 2\ndata: y\n\n");
-    one_close(&o);
 }
 END_TEST
 
 START_TEST(small_buffers_and_multiline_documents)
 {
-    struct one o;
-
-    one_open(&o, "a\nb\r\nc\rd");
+    attach_one("a\nb\r\nc\rd");
     expect(&o.r, 3, "retry: 2000\nid: 1\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
     sse_hub_publish(o.h, "", 0);
     expect(&o.r, 1, "id: 2\ndata: \n\n");
-    one_close(&o);
 }
 END_TEST
 
@@ -282,11 +274,15 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("sse");
-    unit_tcase(
-        s, "core",
-        UNIT_TESTS(new_stream_gets_retry_then_parks, publish_wakes_and_sends_the_document_once,
-                   late_stream_starts_with_the_current_document, keepalive_is_a_comment,
-                   small_buffers_and_multiline_documents, close_ends_streams_and_refuses_new_ones,
-                   too_many_streams_are_refused, streams_per_address_are_capped_with_429));
+    TCase *one = unit_tcase(
+        s, "one stream",
+        UNIT_TESTS(new_stream_gets_retry_then_parks, late_stream_starts_with_the_current_document,
+                   keepalive_is_a_comment, small_buffers_and_multiline_documents));
+
+    tcase_add_checked_fixture(one, one_setup, one_teardown);
+    unit_tcase(s, "streams",
+               UNIT_TESTS(publish_wakes_and_sends_the_document_once,
+                          close_ends_streams_and_refuses_new_ones, too_many_streams_are_refused,
+                          streams_per_address_are_capped_with_429));
     return unit_run(s);
 }
