@@ -4,7 +4,7 @@
  * A crash (abort, segfault, OOM kill) while a delivery is applied leaves it unacked; the broker
  * hands it out again with redelivered=true. receive.c makes such a delivery a batch of its own.
  * Before it is applied, crashguard_check records the attempt in the read DB in a statement of its
- * own, committed first (event_attempt_record, migrations/read/0013_retention_attempts.sql), so
+ * own, committed first (event_attempt_record, migrations/read/functions/30_apply.sql), so
  * the count survives the next crash. Once the count reaches max_attempts the delivery is sent to
  * the dead-letter queue with reason "crashed the consumer N times" and acked, without being
  * applied; the stream behind it goes on. A first delivery costs nothing: only redelivered ones

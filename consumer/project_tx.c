@@ -11,7 +11,7 @@
 /* Consumers running at once take turns in the read DB. Correctness does not depend on it: every
  * projection checks the aggregate's version on its row (UPDATE ... WHERE version = v - 1, or the
  * row read FOR UPDATE) and every shared figure moves by a delta, so parallel transactions give
- * the same read model (migrations/read/0011_ordering.sql). The turn is for throughput: the
+ * the same read model (migrations/read/functions/20_projections_catalog.sql, 21_projections_orders.sql). The turn is for throughput: the
  * batches update the same summary rows (totals, statuses, customers, products) in different
  * orders, so parallel batches would deadlock often, each deadlock costing deadlock_timeout and a
  * retry (a deadlock or serialization failure is transient: retried, never counted as a try).

@@ -3,7 +3,7 @@
  * A thread of its own with a read-DB connection of its own: every tick (a fifth of
  * MV_REFRESH_INTERVAL_MS, at least 10 ms) it calls refresh_next_view() until no view is due, at
  * most one call per view per tick. A view is due when a batch touched it since its last refresh
- * and that refresh is MV_REFRESH_INTERVAL_MS old (migrations/read/0009_refresh_generations.sql);
+ * and that refresh is MV_REFRESH_INTERVAL_MS old (migrations/read/functions/60_maintenance.sql);
  * the batches never wait for a refresh. A lost connection is re-made with backoff.
  *
  * The same thread keeps processed_events bounded: every purge_interval_ms it deletes rows older

@@ -9,7 +9,7 @@
 #      BY id`, in chunks of 1000 with apply_events(), the consumer's own function. It REFUSES
 #      (exit status 3, before creating anything) when the retention purge removed the creating
 #      event (aggregateVersion 1) of some aggregate, naming them: replaying the rest would build
-#      a wrong model (rebuild_history_gaps(), migrations/write/0009_rebuild_snapshot.sql).
+#      a wrong model (rebuild_history_gaps(), migrations/write/functions/60_maintenance.sql).
 #      --snapshot: rebuilds from the write DB's current state instead. In the same snapshot it
 #      reads rebuild_snapshot(): for every aggregate with a gap, events synthesized from its
 #      current rows (its creating event carries the state, its lifecycle events follow with its

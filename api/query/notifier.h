@@ -5,7 +5,7 @@
  * read-your-writes waits, the answer cache and the dashboard; mood_stats for the mood wall) and
  * dispatches each notification to what it concerns:
  * - events_applied: its payload (the keys the consumer's transaction changed,
- *   migrations/read/0018_cache_invalidation.sql) to the answer cache (on_payload), a count to
+ *   migrations/read/functions/35_notify.sql) to the answer cache (on_payload), a count to
  *   the read-your-writes hub (consistency.h), and the feeds of that channel marked dirty;
  * - any channel: the feeds (feed.h) of that channel marked dirty.
  * Then, in the same thread with the same connection, its tick runs what is due: one query that

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Each query function is set-returning SQL (migrations/read/0008_inline_queries.sql), called in
+/* Each query function is set-returning SQL (migrations/read/functions/40_queries.sql), called in
  * FROM so that the planner inlines its body into the prepared statement and plans it once per
  * connection; the scalar subquery answers one row, NULL when the function returned none. */
 #define QUERY_CALL(call) "SELECT (SELECT q FROM " call " AS q)"
-/* A list's page (migrations/read/0016_pagination.sql): one row, (JSON array, more remains). */
+/* A list's page (migrations/read/functions/40_queries.sql): one row, (JSON array, more remains). */
 #define QUERY_PAGE(call) "SELECT q.body, q.more FROM " call " AS q"
 
 const struct pg_stmt query_stmts[] = {

@@ -5,7 +5,7 @@
  *   GET /queries/health, and the todo demo's GET /todos, the mood relay's GET /stats and the
  *       dashboard at /dashboard (routes.c: the project's own handlers at another path).
  * Thin: each runs one read-model query function; the q_seed_* functions
- * (migrations/read/0012_seeds.sql) rename what the project's queries answer. */
+ * (migrations/read/functions/45_seeds.sql) rename what the project's queries answer. */
 #ifndef CQ_QUERY_SEEDS_H
 #define CQ_QUERY_SEEDS_H
 
