@@ -9,7 +9,7 @@
  * something is missing parks the request in the query API's one parking lot
  * (lib/http/parking.h) with its deadline, through a struct consistency_hub. The query API's one
  * notifier thread (notifier.h), which LISTENs on channel events_applied (notified once per
- * transaction that records events, migrations/read/migrations/read/functions/35_notify.sql), counts each
+ * transaction that records events, migrations/read/functions/35_notify.sql), counts each
  * notification (consistency_hub_count) and then checks the parked waits' tokens in one query of
  * its own (consistency_hub_wake_applied): only the waits whose events are all applied are woken,
  * and check again. The lot wakes a wait whose deadline passed, for its final check and 504. No

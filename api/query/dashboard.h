@@ -8,15 +8,15 @@
  *
  * The stream is fed like the mood wall's (feed.h + lib/http/sse): the query API's one notifier
  * thread (notifier.h), which LISTENs on the read DB's channel events_applied among others
- * (notified once per consumer transaction, migrations/read/functions/35_notify.sql), runs q_dashboard() at most
- * twice a second however busy the channel is, and at least once a second (the rate, the lag and the
- * stalled verdict change with time). The document carries its time ("at"), so every run is pushed:
- * 1 to 2 small events per second per client.
+ * (notified once per consumer transaction, migrations/read/functions/35_notify.sql), runs
+ * q_dashboard() at most twice a second however busy the channel is, and at least once a second (the
+ * rate, the lag and the stalled verdict change with time). The document carries its time ("at"), so
+ * every run is pushed: 1 to 2 small events per second per client.
  *
  * The query API never calls the relay or the broker: the pipeline's figures come from what the
- * read side receives (migrations/read/functions/50_dashboard.sql): the relay's status messages and the consumer's
- * queue readings, stored by the consumer. STALL_AFTER_MS says how long events may wait without
- * any being applied before the document says stalled. */
+ * read side receives (migrations/read/functions/50_dashboard.sql): the relay's status messages and
+ * the consumer's queue readings, stored by the consumer. STALL_AFTER_MS says how long events may
+ * wait without any being applied before the document says stalled. */
 #ifndef CQ_QUERY_DASHBOARD_H
 #define CQ_QUERY_DASHBOARD_H
 
