@@ -42,12 +42,18 @@ struct daemon_spec {
 
 #define DAEMON_NSHARED 4 /* db_var, owner_db_var, BROKER_URL, LOG_LEVEL */
 
-struct daemon {
+/* What daemon_start hands the service's engine (which keeps a pointer to it): where to connect,
+ * the domain's names, the metrics registry. */
+struct daemon_env {
     const char *database_url;  /* db_var, else owner_db_var */
     struct domain_names names; /* AMQP_EXCHANGE, AMQP_QUEUE, MOOD_QUEUE */
     struct mq_broker broker;   /* BROKER_URL */
     struct mq_topology topo;   /* what the daemon's connections declare */
     struct svc_metrics *metrics;
+};
+
+struct daemon {
+    struct daemon_env env;
     /* private */
     struct config_var shared[DAEMON_NSHARED];
     struct config_var metrics_vars[SVC_METRICS_NVARS];

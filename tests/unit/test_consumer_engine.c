@@ -179,8 +179,7 @@ static const struct consumer_ports fake_ports = {
 };
 
 static struct consumer_config cfg;
-static struct mq_topology topo;
-static const struct domain_names names = {"ex", "q", "moods"};
+static struct daemon_env env;
 static struct svc_metrics *base;
 static struct consumer c;
 
@@ -200,10 +199,11 @@ static void start(void)
                                    .processed_events_retention = "7 days",
                                    .status_interval_ms = 1000,
                                    .fault_abort_marker = ""};
-    ck_assert_int_eq(mq_topology_init(&topo, "ex", "q", "#", err, sizeof err), 0);
-    base = svc_metrics_new(&opts);
+    env = (struct daemon_env){.database_url = "postgres://fake", .names = {"ex", "q", "moods"}};
+    ck_assert_int_eq(mq_topology_init(&env.topo, "ex", "q", "#", err, sizeof err), 0);
+    base = env.metrics = svc_metrics_new(&opts);
     ck_assert_ptr_nonnull(base);
-    consumer_init(&c, &fake_ports, &cfg, "postgres://fake", NULL, &topo, &names, base);
+    consumer_init(&c, &fake_ports, &cfg, &env);
 }
 
 static void stop(void)

@@ -301,7 +301,7 @@ static const struct relay_ports fake_ports = {
 };
 
 static struct relay_config cfg;
-static struct mq_topology topo;
+static struct daemon_env env;
 static struct svc_metrics *base;
 static struct relay r;
 
@@ -328,10 +328,11 @@ static void start(int nrows, long batch, long in_flight)
                                 .outbox_retention = "7 days",
                                 .purge_interval_ms = 5000,
                                 .idem = {86400}};
-    ck_assert_int_eq(mq_topology_init(&topo, "ex", "q", "#", err, sizeof err), 0);
-    base = svc_metrics_new(&opts);
+    env = (struct daemon_env){.database_url = "postgres://fake"};
+    ck_assert_int_eq(mq_topology_init(&env.topo, "ex", "q", "#", err, sizeof err), 0);
+    base = env.metrics = svc_metrics_new(&opts);
     ck_assert_ptr_nonnull(base);
-    relay_init(&r, &fake_ports, &cfg, "postgres://fake", NULL, &topo, base);
+    relay_init(&r, &fake_ports, &cfg, &env);
 }
 
 static void stop(void)
