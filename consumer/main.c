@@ -16,8 +16,7 @@ int main(int argc, char **argv)
         /* the consumer owns the read model: both name the read DB's owner */
         .db_var = "CONSUMER_DATABASE_URL",
         .owner_db_var = "READ_DATABASE_URL",
-        .vars = consumer_config_vars,
-        .nvars = consumer_config_nvars,
+        .config = &consumer_config_table,
         .cfg = &cfg,
         .metrics = consumer_metrics_opts,
     };

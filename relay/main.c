@@ -15,8 +15,7 @@ int main(int argc, char **argv)
         .summary = "relay: publishes the outbox to RabbitMQ",
         .db_var = "RELAY_DATABASE_URL", /* the relay's own role (least privilege) */
         .owner_db_var = "DATABASE_URL",
-        .vars = relay_config_vars,
-        .nvars = relay_config_nvars,
+        .config = &relay_config_table,
         .cfg = &cfg,
         .check = relay_config_check,
         .extra = &domain_idempotency_table, /* loaded by relay_config_check */

@@ -26,7 +26,7 @@ static void daemon_tables(struct daemon *d, const struct daemon_spec *spec)
 static int daemon_cli(struct daemon *d, const struct daemon_spec *spec, int argc, char **argv)
 {
     struct config_table tables[8] = {
-        {d->shared, DAEMON_NSHARED},          domain_names_table, {spec->vars, spec->nvars},
+        {d->shared, DAEMON_NSHARED},          domain_names_table, *spec->config,
         {d->metrics_vars, SVC_METRICS_NVARS}, pg_config_table,    mq_config_table,
     };
     size_t n = 6;
@@ -42,7 +42,7 @@ static int daemon_config(struct daemon *d, const struct daemon_spec *spec, char 
 {
     if (config_load(d, d->shared, DAEMON_NSHARED, err, errlen) != 0 ||
         domain_names_load(&d->env.names, err, errlen) != 0 ||
-        config_load(spec->cfg, spec->vars, spec->nvars, err, errlen) != 0)
+        config_load(spec->cfg, spec->config->vars, spec->config->n, err, errlen) != 0)
         return -1;
     d->env.database_url = *d->cfg.db_url != '\0' ? d->cfg.db_url : d->cfg.owner_db_url;
     if (*d->env.database_url == '\0') {
@@ -91,7 +91,9 @@ int daemon_start(struct daemon *d, const struct daemon_spec *spec, int argc, cha
         mq_broker_release(&d->env.broker);
         return 1;
     }
-    d->env.metrics = svc_metrics_new(&spec->metrics);
+    struct svc_metrics_opts metrics = spec->metrics;
+    metrics.svc = spec->svc;
+    d->env.metrics = svc_metrics_new(&metrics);
     if (d->env.metrics == NULL) {
         mq_broker_release(&d->env.broker);
         return 1;
