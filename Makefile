@@ -152,9 +152,9 @@ clean:
 # `make bench` runs every measurement on a throwaway stack and writes bench/results/latest.*;
 # `make bench-smoke` runs the same harness for seconds (CI), checking every figure exists.
 BENCH_PUBLISHER := $(BUILD)/bench/publisher
-$(BENCH_PUBLISHER): bench/publisher.c
+$(BENCH_PUBLISHER): bench/publisher.c $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 BENCH_MHD_MINIMAL := $(BUILD)/bench/mhd_minimal
 $(BENCH_MHD_MINIMAL): bench/mhd_minimal.c

@@ -5,11 +5,13 @@
  * Reads FILE, one message per line as "routing_key TAB message_id TAB type TAB payload" (what
  * bench/relay.sh dumps from the outbox), into memory. Declares EXCHANGE (durable topic) and QUEUE
  * (durable classic queue bound with "#"), puts the channel in confirm mode and publishes every
- * message persistent with the relay's properties, waiting for the broker's confirms after every
- * CONFIRM_EVERY messages (default 1000). Prints one JSON line:
+ * message persistent with the relay's properties (mq_json_props, lib/mq), waiting for the broker's
+ * confirms after every CONFIRM_EVERY messages (default 1000). Prints one JSON line:
  * {"messages": n, "seconds": s, "rate": n/s}, timed from the first publish to the last confirm,
  * then deletes QUEUE (a benchmark leaves nothing behind). Exits 0 when every message was acked,
  * 1 on any failure. Memory: everything lives until exit. */
+#include "mq/mq.h"
+
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 
@@ -168,9 +170,7 @@ static amqp_connection_state_t connect_broker(char *url, const char *exchange, c
                           0, 1, 0, 0, amqp_empty_table);
     if (!rpc_ok(conn, "declare the exchange"))
         goto fail;
-    arg.key = amqp_cstring_bytes("x-queue-type");
-    arg.value.kind = AMQP_FIELD_KIND_UTF8;
-    arg.value.value.bytes = amqp_cstring_bytes("classic");
+    arg = mq_utf8_entry("x-queue-type", "classic");
     args.num_entries = 1;
     args.entries = &arg;
     amqp_queue_declare(conn, CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0, args);
@@ -243,11 +243,8 @@ static int publish_all(amqp_connection_state_t conn, const char *exchange,
     amqp_bytes_t exchange_b = amqp_cstring_bytes(exchange);
     uint64_t tag = 0;
 
-    memset(&props, 0, sizeof props);
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    mq_json_props(&props);
+    props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
     for (size_t i = 0; i < ms->n; i++) {
         const struct message *m = &ms->items[i];
         int status;

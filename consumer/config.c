@@ -4,7 +4,7 @@
     {                                                                                              \
         name, type, def, offsetof(struct consumer_config, field), min, max                         \
     }
-const struct config_var consumer_config_vars[] = {
+static const struct config_var consumer_config_vars[] = {
     VAR("CONSUMER_PREFETCH", CONFIG_INT, "1000", prefetch, 1, 65535),
     VAR("CONSUMER_BATCH_SIZE", CONFIG_INT, "500", batch_size, 1, 10000),
     VAR("MV_REFRESH_INTERVAL_MS", CONFIG_INT, "500", mv_refresh_interval_ms, 0, 3600000),
@@ -22,4 +22,4 @@ const struct config_var consumer_config_vars[] = {
     VAR("CONSUMER_STATUS_INTERVAL_MS", CONFIG_INT, "1000", status_interval_ms, 100, 60000),
 };
 #undef VAR
-const size_t consumer_config_nvars = sizeof consumer_config_vars / sizeof consumer_config_vars[0];
+const struct config_table consumer_config_table = CONFIG_TABLE(consumer_config_vars);

@@ -22,7 +22,6 @@ struct consumer_config {
     const char *fault_abort_marker; /* test only: abort() on an event whose body holds it */
 };
 
-extern const struct config_var consumer_config_vars[];
-extern const size_t consumer_config_nvars;
+extern const struct config_table consumer_config_table;
 
 #endif

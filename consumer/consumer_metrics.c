@@ -18,7 +18,6 @@ static const double seconds_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                         0.1,   0.25,   0.5,   1,    2.5,   5};
 
 const struct svc_metrics_opts consumer_metrics_opts = {
-    .svc = "consumer",
     .port_var = "CONSUMER_METRICS_PORT",
     .default_port = "9102",
     .db_name = "read database",

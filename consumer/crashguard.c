@@ -18,7 +18,7 @@ enum project_status crashguard_check(const struct crashguard_ctx *ctx, struct re
 {
     struct delivery *d = &b->items[0];
     const char *params[1] = {d->info.event_id};
-    char keys[192], reason[96], detail[256];
+    char keys[192], reason[96];
     PGresult *res;
     long attempts;
     int status;
@@ -58,13 +58,7 @@ enum project_status crashguard_check(const struct crashguard_ctx *ctx, struct re
     log_error("dead-lettered event",
               "%s event_type=%s attempts=%ld sqlstate= queue=%s reason=\"%s\"", keys,
               d->info.event_type, attempts, ctx->dl->topo->dead_queue, reason);
-    if (status != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "could not ack delivery %llu: %s",
-                 (unsigned long long)d->env.delivery_tag,
-                 mq_status_text(status, detail, sizeof detail));
-        return PROJECT_MQ_LOST;
-    }
-    return PROJECT_DONE;
+    return project_acked(status, d->env.delivery_tag, err, errlen);
 }
 
 void crashguard_settled(PGconn *pg, const struct receive_batch *b)

@@ -35,15 +35,6 @@ long deadletter_prior_attempts(const amqp_envelope_t *env)
     return n > 1000000 ? 1000000 : (long)n;
 }
 
-static amqp_table_entry_t text_entry(const char *key, const char *value)
-{
-    amqp_table_entry_t e;
-    e.key = amqp_cstring_bytes(key);
-    e.value.kind = AMQP_FIELD_KIND_UTF8;
-    e.value.value.bytes = amqp_cstring_bytes(value);
-    return e;
-}
-
 int deadletter_send(struct deadletter *dl, const amqp_envelope_t *env,
                     enum deadletter_target target, long attempts, const char *reason,
                     const char *sqlstate, long delay_ms, char *err, size_t errlen)
@@ -66,9 +57,9 @@ int deadletter_send(struct deadletter *dl, const amqp_envelope_t *env,
     entries[n].key = amqp_cstring_bytes(MQ_HDR_ATTEMPTS);
     entries[n].value.kind = AMQP_FIELD_KIND_I64;
     entries[n++].value.value.i64 = attempts;
-    entries[n++] = text_entry(MQ_HDR_REASON, reason);
-    entries[n++] = text_entry(MQ_HDR_SQLSTATE, sqlstate);
-    entries[n++] = text_entry(MQ_HDR_ROUTING_KEY, routing_key);
+    entries[n++] = mq_utf8_entry(MQ_HDR_REASON, reason);
+    entries[n++] = mq_utf8_entry(MQ_HDR_SQLSTATE, sqlstate);
+    entries[n++] = mq_utf8_entry(MQ_HDR_ROUTING_KEY, routing_key);
     entries[n].key = amqp_cstring_bytes(MQ_HDR_FAILED_AT);
     entries[n].value.kind = AMQP_FIELD_KIND_TIMESTAMP;
     entries[n++].value.value.u64 = (uint64_t)time(NULL);

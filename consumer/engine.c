@@ -22,10 +22,10 @@
 /* Sets the prefetch window and subscribes to the queue with manual acks. */
 static int consumer_subscribe(struct consumer *c, char *err, size_t errlen)
 {
-    if (c->io->subscribe(c->mq, c->topo->queue, c->cfg->prefetch, err, errlen) != 0)
+    if (c->io->subscribe(c->mq, c->env->topo.queue, c->cfg->prefetch, err, errlen) != 0)
         return -1;
-    log_info("consuming", "queue=%s prefetch=%ld batch_size=%ld", c->topo->queue, c->cfg->prefetch,
-             c->cfg->batch_size);
+    log_info("consuming", "queue=%s prefetch=%ld batch_size=%ld", c->env->topo.queue,
+             c->cfg->prefetch, c->cfg->batch_size);
     return 0;
 }
 
@@ -38,11 +38,11 @@ static int consumer_connect(struct consumer *c)
 
     backoff_init(&delay, 100, 5000);
     while (c->mq == NULL) {
-        c->dl.conn = c->io->mq_connect(c->broker, c->topo, MQ_CONFIRMS);
+        c->dl.conn = c->io->mq_connect(&c->env->broker, &c->env->topo, MQ_CONFIRMS);
         if (c->dl.conn == NULL)
             return -1;
         c->dl.next_tag = 1;
-        c->mq = c->io->mq_connect(c->broker, c->topo, 0);
+        c->mq = c->io->mq_connect(&c->env->broker, &c->env->topo, 0);
         if (c->mq == NULL)
             return -1;
         if (consumer_subscribe(c, err, sizeof err) == 0) {
@@ -59,7 +59,7 @@ static int consumer_connect(struct consumer *c)
         c->io->sleep_ms(delay_ms);
     }
     if (c->pg == NULL) {
-        c->pg = c->io->pg_connect(c->database_url);
+        c->pg = c->io->pg_connect(c->env->database_url);
         if (c->pg == NULL)
             return -1;
         svc_metrics_db(c->metrics.base, true);
@@ -163,7 +163,7 @@ static void consumer_project(struct consumer *c)
             log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
             svc_metrics_db(c->metrics.base, false);
             c->io->pg_close(c->pg);
-            c->pg = c->io->pg_connect(c->database_url);
+            c->pg = c->io->pg_connect(c->env->database_url);
             if (c->pg == NULL)
                 break;
             svc_metrics_db(c->metrics.base, true);
@@ -195,7 +195,8 @@ static void consumer_report(struct consumer *c)
     if (c->pg != NULL && c->io->flush_dead_letters(&c->dl, c->pg, err, sizeof err) != 0)
         log_warn("could not record dead letters, retrying later", "pending=%zu error=%s",
                  c->dl.npending, log_quote(q, sizeof q, err));
-    rc = c->io->status_tick(&c->status, c->dl.conn, c->pg, c->topo, c->names, err, sizeof err);
+    rc = c->io->status_tick(&c->status, c->dl.conn, c->pg, &c->env->topo, &c->env->names, err,
+                            sizeof err);
     if (rc == -1) {
         consumer_drop_mq(c, err);
     } else if (rc == -2) {
@@ -242,24 +243,19 @@ int consumer_run(struct consumer *c)
 }
 
 void consumer_init(struct consumer *c, const struct consumer_ports *io,
-                   const struct consumer_config *cfg, const char *database_url,
-                   const struct mq_broker *broker, const struct mq_topology *topo,
-                   const struct domain_names *names, struct svc_metrics *base)
+                   const struct consumer_config *cfg, const struct daemon_env *env)
 {
     memset(c, 0, sizeof *c);
     c->io = io;
     c->cfg = cfg;
-    c->database_url = database_url;
-    c->broker = broker;
-    c->topo = topo;
-    c->names = names;
-    c->dl.topo = topo;
+    c->env = env;
+    c->dl.topo = &env->topo;
     c->dl.confirm_timeout_ms = CONFIRM_TIMEOUT_MS;
     consumer_status_init(&c->status, cfg->status_interval_ms);
-    consumer_metrics_init(&c->metrics, base);
+    consumer_metrics_init(&c->metrics, env->metrics);
     /* the views are refreshed beside the batches, never between them (refresher.h) */
     const struct refresher_opts ropts = {
-        .dsn = database_url,
+        .dsn = env->database_url,
         .interval_ms = cfg->mv_refresh_interval_ms,
         .retention = cfg->processed_events_retention,
         .purge_interval_ms = cfg->purge_interval_ms,

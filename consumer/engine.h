@@ -17,6 +17,7 @@
 #include "mq/mq.h"
 #include "pg/pg.h"
 #include "ports.h"
+#include "service/daemon.h"
 #include "receive.h"
 #include "refresher.h"
 #include "status.h"
@@ -27,12 +28,9 @@ struct consumer {
     const struct consumer_ports
         *io; /* the outside world (ports.h): consumer_ports_live, or a fake */
     const struct consumer_config *cfg;
-    const char *database_url; /* CONSUMER_DATABASE_URL, else READ_DATABASE_URL */
-    const struct mq_broker *broker;
-    const struct mq_topology *topo;
-    const struct domain_names *names;
-    amqp_connection_state_t mq; /* consuming */
-    struct deadletter dl;       /* dl.conn: confirm-mode, for the retry and dead-letter queues */
+    const struct daemon_env *env; /* the database URL, the broker, the topology, the names */
+    amqp_connection_state_t mq;   /* consuming */
+    struct deadletter dl;         /* dl.conn: confirm-mode, for the retry and dead-letter queues */
     PGconn *pg;
     struct receive_batch batch;
     struct event_batch json;
@@ -42,13 +40,10 @@ struct consumer {
     bool retention_checked;
 };
 
-/* Fills c and starts the refresher thread (nothing connected yet); io, cfg, database_url,
- * broker, topo and names must outlive it. The metrics are registered on base (the daemon's
- * registry, lib/service/daemon.h). */
+/* Fills c and starts the refresher thread (nothing connected yet); io, cfg and env must outlive
+ * it. The metrics are registered on env->metrics (the daemon's registry, lib/service/daemon.h). */
 void consumer_init(struct consumer *c, const struct consumer_ports *io,
-                   const struct consumer_config *cfg, const char *database_url,
-                   const struct mq_broker *broker, const struct mq_topology *topo,
-                   const struct domain_names *names, struct svc_metrics *base);
+                   const struct consumer_config *cfg, const struct daemon_env *env);
 /* Runs the loop until a stop is requested. Returns the exit status: 0, or 2 on a bad
  * PROCESSED_EVENTS_RETENTION found once connected. */
 int consumer_run(struct consumer *c);

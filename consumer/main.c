@@ -16,8 +16,7 @@ int main(int argc, char **argv)
         /* the consumer owns the read model: both name the read DB's owner */
         .db_var = "CONSUMER_DATABASE_URL",
         .owner_db_var = "READ_DATABASE_URL",
-        .vars = consumer_config_vars,
-        .nvars = consumer_config_nvars,
+        .config = &consumer_config_table,
         .cfg = &cfg,
         .metrics = consumer_metrics_opts,
     };
@@ -26,14 +25,13 @@ int main(int argc, char **argv)
 
     if ((rc = daemon_start(&d, &spec, argc, argv)) >= 0)
         return rc;
-    consumer_init(&c, &consumer_ports_live, &cfg, d.database_url, &d.broker, &d.topo, &d.names,
-                  d.metrics);
+    consumer_init(&c, &consumer_ports_live, &cfg, &d.env);
     daemon_listen(&d);
     log_info("starting",
              "queue=%s prefetch=%ld batch_size=%ld mv_refresh_interval_ms=%ld max_attempts=%ld "
              "early_max_attempts=%ld retry_delay_ms=%ld processed_events_retention=\"%s\" "
              "purge_interval_ms=%ld",
-             d.topo.queue, cfg.prefetch, cfg.batch_size, cfg.mv_refresh_interval_ms,
+             d.env.topo.queue, cfg.prefetch, cfg.batch_size, cfg.mv_refresh_interval_ms,
              cfg.max_attempts, cfg.early_max_attempts, cfg.retry_delay_ms,
              cfg.processed_events_retention, cfg.purge_interval_ms);
     if (cfg.fault_pause_before_commit_ms > 0 || cfg.fault_pause_after_commit_ms > 0 ||

@@ -71,7 +71,7 @@ static enum project_status apply_all(const struct project_ctx *ctx, struct recei
 {
     uint64_t last_tag = 0;
     long long applied = 0, duplicates = 0;
-    char sqlstate[6], detail[256];
+    char sqlstate[6];
     PGresult *res;
     int status;
 
@@ -135,12 +135,7 @@ static enum project_status apply_all(const struct project_ctx *ctx, struct recei
     status = project_ack_range(ctx, b, lo, hi, last_tag);
     log_info("applied batch", "count=%zu applied=%lld duplicates=%lld", json->count, applied,
              duplicates);
-    if (status != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "could not ack delivery %llu: %s", (unsigned long long)last_tag,
-                 mq_status_text(status, detail, sizeof detail));
-        return PROJECT_MQ_LOST;
-    }
-    return PROJECT_DONE;
+    return project_acked(status, last_tag, err, errlen);
 }
 
 /* The log keys of d: order_id=.. event_id=.. of a parsed event, else the message_id. */
@@ -166,7 +161,7 @@ static enum project_status give_up(const struct project_ctx *ctx, struct receive
     long attempts = deadletter_prior_attempts(&d->env) + 1;
     long limit = d->bad ? 1 : early ? ctx->early_max_attempts : ctx->max_attempts;
     enum deadletter_target target = attempts < limit ? DEADLETTER_RETRY : DEADLETTER_DEAD;
-    char keys[192], q[600], detail[256];
+    char keys[192], q[600];
     const char *type = d->bad ? "" : d->info.event_type;
     int status;
 
@@ -189,13 +184,7 @@ static enum project_status give_up(const struct project_ctx *ctx, struct receive
                   delivery_keys(d, keys, sizeof keys), type, attempts, sqlstate,
                   ctx->dl->topo->dead_queue, log_quote(q, sizeof q, reason));
     }
-    if (status != AMQP_STATUS_OK) {
-        snprintf(err, errlen, "could not ack delivery %llu: %s",
-                 (unsigned long long)d->env.delivery_tag,
-                 mq_status_text(status, detail, sizeof detail));
-        return PROJECT_MQ_LOST;
-    }
-    return PROJECT_DONE;
+    return project_acked(status, d->env.delivery_tag, err, errlen);
 }
 
 /* One event in its own transaction; acked after the commit, handed to the retry or dead-letter
@@ -208,7 +197,7 @@ static enum project_status apply_one(const struct project_ctx *ctx, struct recei
     PGresult *res = project_apply_tx(
         ctx, "consumer_apply_event",
         event_batch_one(json, d->env.message.body.bytes, d->env.message.body.len), 1);
-    char sqlstate[6], detail[256], reason[512];
+    char sqlstate[6], reason[512];
     int status;
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -220,13 +209,7 @@ static enum project_status apply_one(const struct project_ctx *ctx, struct recei
         if (d->info.occurred_at > b->newest_occurred_at)
             b->newest_occurred_at = d->info.occurred_at;
         project_log_saved(d, duplicate);
-        if (status != AMQP_STATUS_OK) {
-            snprintf(err, errlen, "could not ack delivery %llu: %s",
-                     (unsigned long long)d->env.delivery_tag,
-                     mq_status_text(status, detail, sizeof detail));
-            return PROJECT_MQ_LOST;
-        }
-        return PROJECT_DONE;
+        return project_acked(status, d->env.delivery_tag, err, errlen);
     }
     enum failure f = project_classify(ctx->pg, res, sqlstate, reason, sizeof reason);
     PQclear(res);

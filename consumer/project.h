@@ -38,6 +38,10 @@ enum project_status {
                          broker connections */
 };
 
+/* The status of an ack of delivery tag, given amqp_basic_ack's status: PROJECT_DONE, or
+ * PROJECT_MQ_LOST with err "could not ack delivery <tag>: <why>". */
+enum project_status project_acked(int status, uint64_t tag, char *err, size_t errlen);
+
 /* Whether ids, the DETAIL of a CQ425 from apply_events() (event ids separated by single spaces),
  * names event_id: a whole word of it, never a prefix or a part. An empty event_id is never named.
  */

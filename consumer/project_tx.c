@@ -61,6 +61,17 @@ enum project_status project_failure_status(enum failure f)
     return f == FAIL_LOST ? PROJECT_PG_LOST : PROJECT_PG_RETRY;
 }
 
+enum project_status project_acked(int status, uint64_t tag, char *err, size_t errlen)
+{
+    char detail[256];
+
+    if (status == AMQP_STATUS_OK)
+        return PROJECT_DONE;
+    snprintf(err, errlen, "could not ack delivery %llu: %s", (unsigned long long)tag,
+             mq_status_text(status, detail, sizeof detail));
+    return PROJECT_MQ_LOST;
+}
+
 void project_log_saved(const struct delivery *d, bool duplicate)
 {
     char keys[192];

@@ -7,7 +7,7 @@
     {                                                                                              \
         name, type, def, offsetof(struct relay_config, field), min, max                            \
     }
-const struct config_var relay_config_vars[] = {
+static const struct config_var relay_config_vars[] = {
     VAR("RELAY_NOTIFY_MODE", CONFIG_STRING, "idle", notify_mode, 0, 0),
     VAR("RELAY_BATCH_SIZE", CONFIG_INT, "1000", batch_size, 1, 10000),
     VAR("RELAY_POLL_INTERVAL_MS", CONFIG_INT, "250", poll_interval_ms, 10, 60000),
@@ -22,7 +22,7 @@ const struct config_var relay_config_vars[] = {
     VAR("FAULT_PAUSE_AFTER_PUBLISH_MS", CONFIG_INT, "0", fault_pause_after_publish_ms, 0, 600000),
 };
 #undef VAR
-const size_t relay_config_nvars = sizeof relay_config_vars / sizeof relay_config_vars[0];
+const struct config_table relay_config_table = CONFIG_TABLE(relay_config_vars);
 
 int relay_config_check(void *cfg, char *err, size_t errlen)
 {

@@ -22,8 +22,7 @@ struct relay_config {
     struct domain_idempotency idem;    /* IDEMPOTENCY_KEY_TTL_S (lib/domain) */
 };
 
-extern const struct config_var relay_config_vars[];
-extern const size_t relay_config_nvars;
+extern const struct config_table relay_config_table;
 
 /* After the table was loaded: checks RELAY_NOTIFY_MODE and loads IDEMPOTENCY_KEY_TTL_S. Returns 0,
  * or -1 with err naming the variable. (OUTBOX_RETENTION is checked by the database once

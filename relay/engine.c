@@ -48,7 +48,7 @@ void relay_drop_mq(struct relay *r, const char *err)
 static int relay_connect(struct relay *r)
 {
     if (r->pg == NULL) {
-        r->pg = r->io->pg_connect(r->database_url);
+        r->pg = r->io->pg_connect(r->env->database_url);
         if (r->pg == NULL)
             return -1;
         r->leader = false;
@@ -70,7 +70,7 @@ static int relay_connect(struct relay *r)
         r->retention_checked = true;
     }
     if (r->pub.conn == NULL) {
-        r->pub.conn = r->io->mq_connect(r->broker, r->topo);
+        r->pub.conn = r->io->mq_connect(&r->env->broker, &r->env->topo);
         if (r->pub.conn == NULL)
             return -1;
         r->pub.next_tag = 1;
@@ -97,8 +97,8 @@ static int relay_report(struct relay *r)
         return 0;
     f.at_ms = deadline_wall_ms();
     f.unroutable = relay_metrics_returned(&r->metrics);
-    if (r->io->status_publish(&r->status, r->pub.conn, r->topo->exchange, &f, err, sizeof err) !=
-        0) {
+    if (r->io->status_publish(&r->status, r->pub.conn, r->env->topo.exchange, &f, err,
+                              sizeof err) != 0) {
         relay_broker_failed(r, err);
         return -1;
     }
@@ -177,29 +177,26 @@ static void relay_holder_id(char *buf, size_t len)
 }
 
 void relay_init(struct relay *r, const struct relay_ports *io, const struct relay_config *cfg,
-                const char *database_url, const struct mq_broker *broker,
-                const struct mq_topology *topo, struct svc_metrics *base)
+                const struct daemon_env *env)
 {
     memset(r, 0, sizeof *r);
     r->io = io;
     r->cfg = cfg;
-    r->database_url = database_url;
-    r->broker = broker;
-    r->topo = topo;
+    r->env = env;
     r->purge.retention = cfg->outbox_retention;
     r->purge.key_ttl_s = cfg->idem.key_ttl_s;
     r->purge.interval_ms = cfg->purge_interval_ms;
     r->purge.batch = 500;
     r->purge.budget_ms = 200;
     r->idle_mode = strcmp(cfg->notify_mode, "idle") == 0;
-    r->pub.exchange = topo->exchange;
+    r->pub.exchange = env->topo.exchange;
     backoff_init(&r->mq_retry, 100, 5000);
     backoff_init(&r->return_retry, 100, 5000);
     r->watch.on_return = relay_on_return;
     r->watch.arg = r;
     relay_holder_id(r->holder, sizeof r->holder);
     relay_status_init(&r->status, cfg->status_interval_ms);
-    relay_metrics_init(&r->metrics, base);
+    relay_metrics_init(&r->metrics, env->metrics);
     inflight_init(&r->ring, (size_t)cfg->max_in_flight);
 }
 

@@ -45,6 +45,7 @@
 #include "publish.h"
 #include "purge.h"
 #include "relay_metrics.h"
+#include "service/daemon.h"
 #include "status.h"
 
 #include <stdbool.h>
@@ -56,10 +57,8 @@ enum notify_flag { FLAG_UNKNOWN, FLAG_ON, FLAG_OFF };
 struct relay {
     const struct relay_ports *io; /* the outside world (ports.h): relay_ports_live, or a fake */
     const struct relay_config *cfg;
-    const char *database_url; /* RELAY_DATABASE_URL, else DATABASE_URL */
-    const struct mq_broker *broker;
-    const struct mq_topology *topo;
-    bool idle_mode; /* RELAY_NOTIFY_MODE=idle */
+    const struct daemon_env *env; /* the database URL, the broker, the topology (daemon.h) */
+    bool idle_mode;               /* RELAY_NOTIFY_MODE=idle */
     PGconn *pg;
     bool leader;
     bool standby_logged;
@@ -84,11 +83,10 @@ struct relay {
     struct relay_status status;   /* the leader's status message (status.h) */
 };
 
-/* Fills r (nothing connected yet); io, cfg, database_url, broker and topo must outlive it. The
- * metrics are registered on base (the daemon's registry, lib/service/daemon.h). */
+/* Fills r (nothing connected yet); io, cfg and env must outlive it. The metrics are registered
+ * on env->metrics (the daemon's registry, lib/service/daemon.h). */
 void relay_init(struct relay *r, const struct relay_ports *io, const struct relay_config *cfg,
-                const char *database_url, const struct mq_broker *broker,
-                const struct mq_topology *topo, struct svc_metrics *base);
+                const struct daemon_env *env);
 /* Runs the loop until a stop is requested (or OUTBOX_RETENTION turns out invalid), then marks
  * what is confirmed, releases the rest and the lease, and closes both connections. Returns the
  * exit status: 0, or 2 on that configuration error. */

@@ -15,8 +15,7 @@ int main(int argc, char **argv)
         .summary = "relay: publishes the outbox to RabbitMQ",
         .db_var = "RELAY_DATABASE_URL", /* the relay's own role (least privilege) */
         .owner_db_var = "DATABASE_URL",
-        .vars = relay_config_vars,
-        .nvars = relay_config_nvars,
+        .config = &relay_config_table,
         .cfg = &cfg,
         .check = relay_config_check,
         .extra = &domain_idempotency_table, /* loaded by relay_config_check */
@@ -29,13 +28,13 @@ int main(int argc, char **argv)
 
     if ((rc = daemon_start(&d, &spec, argc, argv)) >= 0)
         return rc;
-    relay_init(&r, &relay_ports_live, &cfg, d.database_url, &d.broker, &d.topo, d.metrics);
+    relay_init(&r, &relay_ports_live, &cfg, &d.env);
     daemon_listen(&d);
     log_info("starting",
              "holder=%s exchange=%s batch_size=%ld max_in_flight=%ld lease_ms=%ld "
              "poll_interval_ms=%ld notify_mode=%s "
              "outbox_retention=%s idempotency_key_ttl_s=%ld purge_interval_ms=%ld",
-             r.holder, d.topo.exchange, cfg.batch_size, cfg.max_in_flight, cfg.lease_ms,
+             r.holder, d.env.topo.exchange, cfg.batch_size, cfg.max_in_flight, cfg.lease_ms,
              cfg.poll_interval_ms, cfg.notify_mode, log_quote(q, sizeof q, cfg.outbox_retention),
              cfg.idem.key_ttl_s, cfg.purge_interval_ms);
     if (cfg.fault_pause_after_publish_ms > 0)

@@ -68,16 +68,23 @@ int outbox_listen(PGconn *conn, char *err, size_t errlen)
     return rc;
 }
 
-int outbox_lease_acquire(PGconn *conn, const char *holder, long lease_ms,
-                         struct outbox_lease *lease, char *err, size_t errlen)
+/* Runs a lease statement of (holder, lease_ms): the result (caller PQclears), or NULL with err. */
+static PGresult *lease_exec(PGconn *conn, const char *stmt, const char *holder, long lease_ms,
+                            const char *what, char *err, size_t errlen)
 {
     char ms[24];
     const char *params[2] = {holder, ms};
-    PGresult *res;
 
     snprintf(ms, sizeof ms, "%ld", lease_ms);
-    res = exec(conn, "relay_lease_acquire", 2, params, PGRES_TUPLES_OK, "take the relay lease", err,
-               errlen);
+    return exec(conn, stmt, 2, params, PGRES_TUPLES_OK, what, err, errlen);
+}
+
+int outbox_lease_acquire(PGconn *conn, const char *holder, long lease_ms,
+                         struct outbox_lease *lease, char *err, size_t errlen)
+{
+    PGresult *res = lease_exec(conn, "relay_lease_acquire", holder, lease_ms,
+                               "take the relay lease", err, errlen);
+
     if (res == NULL)
         return -1;
     lease->acquired = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -91,13 +98,9 @@ int outbox_lease_acquire(PGconn *conn, const char *holder, long lease_ms,
 int outbox_lease_renew(PGconn *conn, const char *holder, long lease_ms, bool *held, char *err,
                        size_t errlen)
 {
-    char ms[24];
-    const char *params[2] = {holder, ms};
-    PGresult *res;
+    PGresult *res = lease_exec(conn, "relay_lease_renew", holder, lease_ms, "renew the relay lease",
+                               err, errlen);
 
-    snprintf(ms, sizeof ms, "%ld", lease_ms);
-    res = exec(conn, "relay_lease_renew", 2, params, PGRES_TUPLES_OK, "renew the relay lease", err,
-               errlen);
     if (res == NULL)
         return -1;
     *held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;

@@ -22,11 +22,8 @@ int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_co
     char detail[256];
 
     mq_confirms_reset(c, p->next_tag, (size_t)b->n);
-    memset(&props, 0, sizeof props);
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    mq_json_props(&props);
+    props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
 
     for (int i = 0; i < b->n; i++) {
         amqp_table_entry_t trace;
@@ -39,9 +36,7 @@ int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_co
         /* the request's trace context travels as the header "traceparent" (W3C) */
         props._flags &= ~AMQP_BASIC_HEADERS_FLAG;
         if (outbox_length(b, i, OUTBOX_TRACEPARENT) > 0) {
-            trace.key = amqp_cstring_bytes("traceparent");
-            trace.value.kind = AMQP_FIELD_KIND_UTF8;
-            trace.value.value.bytes = value_bytes(b, i, OUTBOX_TRACEPARENT);
+            trace = mq_utf8_entry("traceparent", outbox_value(b, i, OUTBOX_TRACEPARENT));
             props.headers.num_entries = 1;
             props.headers.entries = &trace;
             props._flags |= AMQP_BASIC_HEADERS_FLAG;

@@ -45,7 +45,6 @@ static const char *health_degraded(void *arg)
 struct svc_metrics_opts relay_metrics_opts(struct relay_metrics *m)
 {
     return (struct svc_metrics_opts){
-        .svc = "relay",
         .port_var = "RELAY_METRICS_PORT",
         .default_port = "9101",
         .db_name = "write database",

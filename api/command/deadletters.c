@@ -201,10 +201,7 @@ static int publish_notice(amqp_connection_state_t conn, uint64_t *next_tag,
                  event_id, status, at, now_us % 1000000);
     snprintf(key, sizeof key, "deadletter.DeadLetter%s",
              strcmp(status, "requeued") == 0 ? "Requeued" : "Dropped");
-    memset(&props, 0, sizeof props);
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    mq_json_props(&props);
     return mq_publish_confirmed(conn, next_tag, t->exchange, key, &props,
                                 (amqp_bytes_t){.len = (size_t)n, .bytes = body},
                                 DL_CONFIRM_TIMEOUT_MS, err, errlen);

@@ -32,28 +32,64 @@ static const struct config_var query_service_vars[] = {
 };
 const struct config_table query_service_config_table = CONFIG_TABLE(query_service_vars);
 
-/* The cache's figures in /metrics (docs/observability.md). */
+/* The cache's figures in /metrics (docs/observability.md): one row a metric, read from the
+ * field of struct respcache_stats at offset at each scrape. */
+enum cache_figure_kind { CACHE_COUNTER /* uint64_t */, CACHE_GAUGE /* size_t */, CACHE_FLAG };
+#define STAT(f) offsetof(struct respcache_stats, f)
+static const struct cache_figure {
+    enum cache_figure_kind kind;
+    const char *name, *help;
+    size_t offset;
+} cache_figures[] = {
+    {CACHE_COUNTER, "query_cache_hits_total", "GETs by id answered from the answer cache",
+     STAT(hits)},
+    {CACHE_COUNTER, "query_cache_misses_total",
+     "GETs by id the answer cache did not hold (read from the DB)", STAT(misses)},
+    {CACHE_COUNTER, "query_cache_bypasses_total",
+     "GETs by id read from the DB because the cache was not listening for invalidations",
+     STAT(bypasses)},
+    {CACHE_COUNTER, "query_cache_evictions_total",
+     "Cached answers dropped for room (least recently used)", STAT(evictions)},
+    {CACHE_COUNTER, "query_cache_invalidations_total",
+     "Keys invalidated by the read DB's notifications", STAT(invalidations)},
+    {CACHE_COUNTER, "query_cache_flushes_total",
+     "Times the answer cache was emptied (notification \"*\", listener lost or regained)",
+     STAT(flushes)},
+    {CACHE_GAUGE, "query_cache_entries", "Answers in the answer cache", STAT(entries)},
+    {CACHE_GAUGE, "query_cache_bytes", "Bytes the answer cache holds", STAT(bytes)},
+    {CACHE_FLAG, "query_cache_listening",
+     "1 while the answer cache receives invalidations and answers", STAT(listening)},
+};
+#undef STAT
+#define NCACHE_FIGURES (sizeof cache_figures / sizeof cache_figures[0])
+
 struct query_cache_metrics {
     struct respcache *cache;
-    struct metrics_counter *hits, *misses, *bypasses, *evictions, *invalidations, *flushes;
-    struct metrics_gauge *entries, *bytes, *listening;
+    struct metrics_counter *counter[NCACHE_FIGURES]; /* CACHE_COUNTER rows */
+    struct metrics_gauge *gauge[NCACHE_FIGURES];     /* the other rows */
 };
 
 static void collect_cache(void *arg)
 {
     struct query_cache_metrics *m = arg;
     struct respcache_stats st;
+    const char *base = (const char *)&st;
 
     respcache_get_stats(m->cache, &st);
-    metrics_counter_set(m->hits, st.hits);
-    metrics_counter_set(m->misses, st.misses);
-    metrics_counter_set(m->bypasses, st.bypasses);
-    metrics_counter_set(m->evictions, st.evictions);
-    metrics_counter_set(m->invalidations, st.invalidations);
-    metrics_counter_set(m->flushes, st.flushes);
-    metrics_gauge_set(m->entries, (double)st.entries);
-    metrics_gauge_set(m->bytes, (double)st.bytes);
-    metrics_gauge_set(m->listening, st.listening ? 1 : 0);
+    for (size_t i = 0; i < NCACHE_FIGURES; i++) {
+        const void *field = base + cache_figures[i].offset;
+        switch (cache_figures[i].kind) {
+        case CACHE_COUNTER:
+            metrics_counter_set(m->counter[i], *(const uint64_t *)field);
+            break;
+        case CACHE_GAUGE:
+            metrics_gauge_set(m->gauge[i], (double)*(const size_t *)field);
+            break;
+        case CACHE_FLAG:
+            metrics_gauge_set(m->gauge[i], *(const bool *)field ? 1 : 0);
+            break;
+        }
+    }
 }
 
 static struct query_cache_metrics *cache_metrics_new(struct metrics *r, struct respcache *cache)
@@ -61,24 +97,13 @@ static struct query_cache_metrics *cache_metrics_new(struct metrics *r, struct r
     struct query_cache_metrics *m = xcalloc(1, sizeof *m);
 
     m->cache = cache;
-    m->hits = metrics_counter_new(r, "query_cache_hits_total",
-                                  "GETs by id answered from the answer cache");
-    m->misses = metrics_counter_new(r, "query_cache_misses_total",
-                                    "GETs by id the answer cache did not hold (read from the DB)");
-    m->bypasses = metrics_counter_new(
-        r, "query_cache_bypasses_total",
-        "GETs by id read from the DB because the cache was not listening for invalidations");
-    m->evictions = metrics_counter_new(r, "query_cache_evictions_total",
-                                       "Cached answers dropped for room (least recently used)");
-    m->invalidations = metrics_counter_new(r, "query_cache_invalidations_total",
-                                           "Keys invalidated by the read DB's notifications");
-    m->flushes = metrics_counter_new(
-        r, "query_cache_flushes_total",
-        "Times the answer cache was emptied (notification \"*\", listener lost or regained)");
-    m->entries = metrics_gauge_new(r, "query_cache_entries", "Answers in the answer cache");
-    m->bytes = metrics_gauge_new(r, "query_cache_bytes", "Bytes the answer cache holds");
-    m->listening = metrics_gauge_new(r, "query_cache_listening",
-                                     "1 while the answer cache receives invalidations and answers");
+    for (size_t i = 0; i < NCACHE_FIGURES; i++) {
+        const struct cache_figure *f = &cache_figures[i];
+        if (f->kind == CACHE_COUNTER)
+            m->counter[i] = metrics_counter_new(r, f->name, f->help);
+        else
+            m->gauge[i] = metrics_gauge_new(r, f->name, f->help);
+    }
     metrics_on_collect(r, collect_cache, m);
     return m;
 }

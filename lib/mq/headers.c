@@ -1,4 +1,5 @@
-/* mq headers: reading an AMQP headers table (mq.h). */
+/* mq headers: reading an AMQP headers table, writing an entry, a JSON message's properties
+ * (mq.h). */
 #include "mq/mq.h"
 
 #include <string.h>
@@ -72,4 +73,21 @@ bool mq_header_str(const amqp_table_t *t, const char *key, char *buf, size_t len
 const amqp_table_t *mq_headers(const amqp_basic_properties_t *props)
 {
     return (props->_flags & AMQP_BASIC_HEADERS_FLAG) ? &props->headers : NULL;
+}
+
+amqp_table_entry_t mq_utf8_entry(const char *key, const char *value)
+{
+    amqp_table_entry_t e;
+    e.key = amqp_cstring_bytes(key);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = amqp_cstring_bytes(value);
+    return e;
+}
+
+void mq_json_props(amqp_basic_properties_t *props)
+{
+    memset(props, 0, sizeof *props);
+    props->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+    props->content_type = amqp_cstring_bytes("application/json");
+    props->delivery_mode = AMQP_DELIVERY_PERSISTENT;
 }

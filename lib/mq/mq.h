@@ -131,6 +131,12 @@ bool mq_header_int(const amqp_table_t *t, const char *key, long long *out);
 bool mq_header_str(const amqp_table_t *t, const char *key, char *buf, size_t len);
 /* The headers of props, or NULL when it has none. */
 const amqp_table_t *mq_headers(const amqp_basic_properties_t *props);
+/* A header (or argument) entry key = value of kind utf8; both strings must outlive the entry. */
+amqp_table_entry_t mq_utf8_entry(const char *key, const char *value);
+/* Sets props to those of a persistent JSON message (content_type "application/json",
+ * delivery_mode persistent), every other property unset: the caller adds its own (the relay its
+ * message_id and type). */
+void mq_json_props(amqp_basic_properties_t *props);
 
 /* --- connections ---------------------------------------------------------------------------- */
 

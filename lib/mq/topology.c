@@ -37,15 +37,6 @@ int mq_topology_add_tap(struct mq_topology *t, const char *queue, const char *bi
     return 0;
 }
 
-static amqp_table_entry_t utf8_entry(const char *key, const char *value)
-{
-    amqp_table_entry_t e;
-    e.key = amqp_cstring_bytes(key);
-    e.value.kind = AMQP_FIELD_KIND_UTF8;
-    e.value.value.bytes = amqp_cstring_bytes(value);
-    return e;
-}
-
 /* Declares a durable queue with args; bound to the exchange with binding unless that is NULL. */
 static int declare_queue(amqp_connection_state_t conn, const struct mq_topology *t,
                          const char *queue, amqp_table_t args, const char *binding, char *err,
@@ -80,20 +71,20 @@ void mq_queue_args(struct mq_queue_args *a, const struct mq_topology *t, enum mq
     amqp_table_entry_t *e = a->entries;
     int n = 0;
 
-    e[n++] = utf8_entry("x-queue-type", quorum || role == MQ_QUEUE_RETRY ? "quorum" : "classic");
+    e[n++] = mq_utf8_entry("x-queue-type", quorum || role == MQ_QUEUE_RETRY ? "quorum" : "classic");
     if (role == MQ_QUEUE_RETRY) {
         /* expired retries go back to the read-model queue through the default exchange */
-        e[n++] = utf8_entry("x-dead-letter-exchange", "");
-        e[n++] = utf8_entry("x-dead-letter-routing-key", t->queue);
-        e[n++] = utf8_entry("x-dead-letter-strategy", "at-least-once");
-        e[n++] = utf8_entry("x-overflow", "reject-publish");
+        e[n++] = mq_utf8_entry("x-dead-letter-exchange", "");
+        e[n++] = mq_utf8_entry("x-dead-letter-routing-key", t->queue);
+        e[n++] = mq_utf8_entry("x-dead-letter-strategy", "at-least-once");
+        e[n++] = mq_utf8_entry("x-overflow", "reject-publish");
     } else if (role == MQ_QUEUE_WORK && quorum) {
         /* a message delivered delivery_limit times (its consumer crashed on it each time) goes
          * to the dead queue, at least once, not away */
-        e[n++] = utf8_entry("x-dead-letter-exchange", "");
-        e[n++] = utf8_entry("x-dead-letter-routing-key", t->dead_queue);
-        e[n++] = utf8_entry("x-dead-letter-strategy", "at-least-once");
-        e[n++] = utf8_entry("x-overflow", "reject-publish");
+        e[n++] = mq_utf8_entry("x-dead-letter-exchange", "");
+        e[n++] = mq_utf8_entry("x-dead-letter-routing-key", t->dead_queue);
+        e[n++] = mq_utf8_entry("x-dead-letter-strategy", "at-least-once");
+        e[n++] = mq_utf8_entry("x-overflow", "reject-publish");
     }
     if (quorum)
         e[n++] = int_entry("x-delivery-limit",

@@ -26,7 +26,7 @@ static void daemon_tables(struct daemon *d, const struct daemon_spec *spec)
 static int daemon_cli(struct daemon *d, const struct daemon_spec *spec, int argc, char **argv)
 {
     struct config_table tables[8] = {
-        {d->shared, DAEMON_NSHARED},          domain_names_table, {spec->vars, spec->nvars},
+        {d->shared, DAEMON_NSHARED},          domain_names_table, *spec->config,
         {d->metrics_vars, SVC_METRICS_NVARS}, pg_config_table,    mq_config_table,
     };
     size_t n = 6;
@@ -41,11 +41,11 @@ static int daemon_cli(struct daemon *d, const struct daemon_spec *spec, int argc
 static int daemon_config(struct daemon *d, const struct daemon_spec *spec, char *err, size_t errlen)
 {
     if (config_load(d, d->shared, DAEMON_NSHARED, err, errlen) != 0 ||
-        domain_names_load(&d->names, err, errlen) != 0 ||
-        config_load(spec->cfg, spec->vars, spec->nvars, err, errlen) != 0)
+        domain_names_load(&d->env.names, err, errlen) != 0 ||
+        config_load(spec->cfg, spec->config->vars, spec->config->n, err, errlen) != 0)
         return -1;
-    d->database_url = *d->cfg.db_url != '\0' ? d->cfg.db_url : d->cfg.owner_db_url;
-    if (*d->database_url == '\0') {
+    d->env.database_url = *d->cfg.db_url != '\0' ? d->cfg.db_url : d->cfg.owner_db_url;
+    if (*d->env.database_url == '\0') {
         snprintf(err, errlen, "missing required environment variable %s (or %s)", spec->db_var,
                  spec->owner_db_var);
         return -1;
@@ -59,13 +59,13 @@ static int daemon_config(struct daemon *d, const struct daemon_spec *spec, char 
     if (pg_check_options(err, errlen) != 0 || mq_check_options(err, errlen) != 0)
         return -1;
     char detail[400];
-    if (mq_broker_parse(&d->broker, d->cfg.broker_url, detail, sizeof detail) != 0) {
+    if (mq_broker_parse(&d->env.broker, d->cfg.broker_url, detail, sizeof detail) != 0) {
         snprintf(err, errlen, "BROKER_URL: %s", detail);
         return -1;
     }
-    if (svc_topology_init(&d->topo, &d->names, detail, sizeof detail) != 0) {
+    if (svc_topology_init(&d->env.topo, &d->env.names, detail, sizeof detail) != 0) {
         snprintf(err, errlen, "AMQP_QUEUE: %s", detail);
-        mq_broker_release(&d->broker);
+        mq_broker_release(&d->env.broker);
         return -1;
     }
     return 0;
@@ -88,12 +88,14 @@ int daemon_start(struct daemon *d, const struct daemon_spec *spec, int argc, cha
     }
     if (signals_install() != 0) {
         log_error("could not install signal handlers", NULL);
-        mq_broker_release(&d->broker);
+        mq_broker_release(&d->env.broker);
         return 1;
     }
-    d->metrics = svc_metrics_new(&spec->metrics);
-    if (d->metrics == NULL) {
-        mq_broker_release(&d->broker);
+    struct svc_metrics_opts metrics = spec->metrics;
+    metrics.svc = spec->svc;
+    d->env.metrics = svc_metrics_new(&metrics);
+    if (d->env.metrics == NULL) {
+        mq_broker_release(&d->env.broker);
         return 1;
     }
     return -1;
@@ -101,14 +103,14 @@ int daemon_start(struct daemon *d, const struct daemon_spec *spec, int argc, cha
 
 void daemon_listen(struct daemon *d)
 {
-    svc_metrics_listen(d->metrics);
+    svc_metrics_listen(d->env.metrics);
 }
 
 int daemon_stop(struct daemon *d, int status)
 {
-    svc_metrics_free(d->metrics);
-    d->metrics = NULL;
-    mq_broker_release(&d->broker);
+    svc_metrics_free(d->env.metrics);
+    d->env.metrics = NULL;
+    mq_broker_release(&d->env.broker);
     log_info("stopped", NULL);
     return status;
 }

@@ -30,24 +30,30 @@ struct daemon_spec {
     const char *owner_db_var; /* used when db_var is empty: "DATABASE_URL" */
     /* the service's own variables, loaded into cfg; then check (optional) validates what a table
      * cannot say (e.g. one of two words) and may load tables of lib/ into cfg: 0, or -1 with err */
-    const struct config_var *vars;
-    size_t nvars;
+    const struct config_table *config;
     void *cfg;
     int (*check)(void *cfg, char *err, size_t errlen);
     /* tables of modules the service reads besides (--help only: the module loads them) */
     const struct config_table *extra;
     size_t nextra;
-    struct svc_metrics_opts metrics; /* the listener's port variable and /health hooks */
+    /* the listener's port variable and /health hooks (its svc is the daemon's) */
+    struct svc_metrics_opts metrics;
 };
 
 #define DAEMON_NSHARED 4 /* db_var, owner_db_var, BROKER_URL, LOG_LEVEL */
 
-struct daemon {
+/* What daemon_start hands the service's engine (which keeps a pointer to it): where to connect,
+ * the domain's names, the metrics registry. */
+struct daemon_env {
     const char *database_url;  /* db_var, else owner_db_var */
     struct domain_names names; /* AMQP_EXCHANGE, AMQP_QUEUE, MOOD_QUEUE */
     struct mq_broker broker;   /* BROKER_URL */
     struct mq_topology topo;   /* what the daemon's connections declare */
     struct svc_metrics *metrics;
+};
+
+struct daemon {
+    struct daemon_env env;
     /* private */
     struct config_var shared[DAEMON_NSHARED];
     struct config_var metrics_vars[SVC_METRICS_NVARS];

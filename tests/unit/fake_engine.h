@@ -7,6 +7,7 @@
 
 #include "mq/mq.h"
 #include "pg/pg.h"
+#include "service/daemon.h"
 #include "service/svc_metrics.h"
 
 #include <check.h>
@@ -46,30 +47,27 @@ static inline void fake_mq_close(amqp_connection_state_t conn, bool polite)
         L.mq_closes++;
 }
 
-/* What an engine is given besides its ports and configuration. */
-struct fake_engine_env {
-    struct mq_topology topo;
-    struct svc_metrics *base;
-};
-
-/* Resets L and makes e for the service svc (logs), whose metrics port variable port_var is unset
- * (port 0: any free one) and whose database db_name names in the help texts. */
-static inline void fake_engine_env_init(struct fake_engine_env *e, const char *svc,
-                                        const char *port_var, const char *db_name)
+/* Resets L and makes e, what an engine is given besides its ports and configuration, for the
+ * service svc (logs): database "postgres://fake", names ex, q and moods, a topology of those, and
+ * metrics whose port variable port_var is unset (port 0: any free one) and whose database db_name
+ * names in the help texts. */
+static inline void fake_engine_env_init(struct daemon_env *e, const char *svc, const char *port_var,
+                                        const char *db_name)
 {
     const struct svc_metrics_opts opts = {
         .svc = svc, .port_var = port_var, .default_port = "0", .db_name = db_name};
     char err[256];
 
     memset(&L, 0, sizeof L);
+    *e = (struct daemon_env){.database_url = "postgres://fake", .names = {"ex", "q", "moods"}};
     ck_assert_int_eq(mq_topology_init(&e->topo, "ex", "q", "#", err, sizeof err), 0);
-    e->base = svc_metrics_new(&opts);
-    ck_assert_ptr_nonnull(e->base);
+    e->metrics = svc_metrics_new(&opts);
+    ck_assert_ptr_nonnull(e->metrics);
 }
 
-static inline void fake_engine_env_release(struct fake_engine_env *e)
+static inline void fake_engine_env_release(struct daemon_env *e)
 {
-    svc_metrics_free(e->base);
+    svc_metrics_free(e->metrics);
 }
 
 #endif

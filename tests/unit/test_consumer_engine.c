@@ -158,8 +158,7 @@ static const struct consumer_ports fake_ports = {
 };
 
 static struct consumer_config cfg;
-static const struct domain_names names = {"ex", "q", "moods"};
-static struct fake_engine_env env;
+static struct daemon_env env;
 static struct consumer c;
 
 static void start(void)
@@ -173,7 +172,7 @@ static void start(void)
                                    .processed_events_retention = "7 days",
                                    .status_interval_ms = 1000,
                                    .fault_abort_marker = ""};
-    consumer_init(&c, &fake_ports, &cfg, "postgres://fake", NULL, &env.topo, &names, env.base);
+    consumer_init(&c, &fake_ports, &cfg, &env);
 }
 
 static void stop(void)

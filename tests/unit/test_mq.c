@@ -1,5 +1,6 @@
 /* mq: publisher-confirm book-keeping over delivery tags (with and without `multiple`), broker
- * URL parsing, the derived retry and dead-letter queue names, and reading message headers.
+ * URL parsing, the derived retry and dead-letter queue names, reading message headers, writing a
+ * header entry and a JSON message's properties.
  * Over 400 lines: one suite for the broker layer's pure parts, each case short; split it when a
  * part grows a fake of its own. */
 #include "mq/mq.h"
@@ -376,6 +377,27 @@ START_TEST(headers_are_read_by_kind)
 }
 END_TEST
 
+START_TEST(an_entry_and_json_properties_are_written)
+{
+    amqp_table_entry_t e = mq_utf8_entry(MQ_HDR_REASON, "why");
+    amqp_table_t t = {1, &e};
+    amqp_basic_properties_t props;
+    char buf[8];
+
+    ck_assert(mq_header_str(&t, MQ_HDR_REASON, buf, sizeof buf));
+    ck_assert_str_eq(buf, "why");
+    ck_assert_int_eq(e.value.kind, AMQP_FIELD_KIND_UTF8);
+
+    memset(&props, 0xff, sizeof props); /* whatever was there before */
+    mq_json_props(&props);
+    ck_assert_uint_eq(props._flags, AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG);
+    ck_assert_uint_eq(props.content_type.len, strlen("application/json"));
+    ck_assert(memcmp(props.content_type.bytes, "application/json", props.content_type.len) == 0);
+    ck_assert_uint_eq(props.delivery_mode, AMQP_DELIVERY_PERSISTENT);
+    ck_assert_ptr_null(mq_headers(&props));
+}
+END_TEST
+
 START_TEST(a_confirm_spanning_batches_settles_each_up_to_the_tag)
 {
     struct mq_confirms a, b, c;
@@ -454,6 +476,7 @@ int main(void)
                    quorum_queues_have_an_explicit_delivery_limit, queue_type_is_checked));
     unit_tcase(s, "topology and headers",
                UNIT_TESTS(topology_derives_retry_and_dead_queue_names,
-                          topology_declares_only_what_the_caller_names, headers_are_read_by_kind));
+                          topology_declares_only_what_the_caller_names, headers_are_read_by_kind,
+                          an_entry_and_json_properties_are_written));
     return unit_run(s);
 }

@@ -280,7 +280,7 @@ static const struct relay_ports fake_ports = {
 };
 
 static struct relay_config cfg;
-static struct fake_engine_env env;
+static struct daemon_env env;
 static struct relay r;
 
 /* A relay over the fake with rows 1..nrows, batches of batch rows, up to in_flight at once. */
@@ -301,7 +301,7 @@ static void start(int nrows, long batch, long in_flight)
                                 .outbox_retention = "7 days",
                                 .purge_interval_ms = 5000,
                                 .idem = {86400}};
-    relay_init(&r, &fake_ports, &cfg, "postgres://fake", NULL, &env.topo, env.base);
+    relay_init(&r, &fake_ports, &cfg, &env);
 }
 
 static void stop(void)
