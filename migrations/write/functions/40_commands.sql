@@ -101,24 +101,28 @@ BEGIN
                               'eventIds', jsonb_build_array(v_event));
 END $$;
 
--- POST /api/orders/{id}/ship
-CREATE OR REPLACE FUNCTION cmd_ship_order(p_id bigint, p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- The ship and complete commands: locks order p_id, moves it to p_status and appends its
+-- p_event_type event (the order's fields, nothing more).
+CREATE OR REPLACE FUNCTION order_advance(p_id bigint, p_status text, p_event_type text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
 DECLARE
     o orders := order_lock(p_id);
-    v_version integer := order_transition(o, 'SHIPPED');
+    v_version integer := order_transition(o, p_status);
 BEGIN
-    RETURN order_command_result(o, 'SHIPPED',
-        outbox_append('order', o.id, v_version, 'OrderShipped', order_event_body(o, 'SHIPPED')));
+    RETURN order_command_result(o, p_status,
+        outbox_append('order', o.id, v_version, p_event_type, order_event_body(o, p_status)));
+END $$;
+
+-- POST /api/orders/{id}/ship
+CREATE OR REPLACE FUNCTION cmd_ship_order(p_id bigint, p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN order_advance(p_id, 'SHIPPED', 'OrderShipped');
 END $$;
 
 -- POST /api/orders/{id}/complete
 CREATE OR REPLACE FUNCTION cmd_complete_order(p_id bigint, p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    o orders := order_lock(p_id);
-    v_version integer := order_transition(o, 'COMPLETED');
 BEGIN
-    RETURN order_command_result(o, 'COMPLETED',
-        outbox_append('order', o.id, v_version, 'OrderCompleted', order_event_body(o, 'COMPLETED')));
+    RETURN order_advance(p_id, 'COMPLETED', 'OrderCompleted');
 END $$;
 
 -- POST /api/orders/{id}/cancel. p: {"reason"?}. Returns the order's stock to the products.
