@@ -26,6 +26,13 @@ BEGIN
     RETURN jsonb_build_object('productId', v_id, 'eventIds', jsonb_build_array(v_event));
 END $$;
 
+-- The one error of a command that names what does not exist: "order 5 not found", SQLSTATE
+-- CQ404 (the APIs' 404 not_found).
+CREATE OR REPLACE FUNCTION not_found(p_what text, p_id bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% % not found', p_what, p_id USING ERRCODE = 'CQ404';
+END $$;
+
 -- Locks the order for the rest of the transaction, so concurrent commands on one order run one
 -- after the other. Raises CQ404 when there is no such order.
 CREATE OR REPLACE FUNCTION order_lock(p_id bigint) RETURNS orders LANGUAGE plpgsql AS $$
@@ -34,7 +41,7 @@ DECLARE
 BEGIN
     SELECT * INTO o FROM orders WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'order % not found', p_id USING ERRCODE = 'CQ404';
+        PERFORM not_found('order', p_id);
     END IF;
     RETURN o;
 END $$;
@@ -161,7 +168,7 @@ DECLARE
 BEGIN
     SELECT * INTO pr FROM products WHERE id = v_pid FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'product % not found', v_pid USING ERRCODE = 'CQ404';
+        PERFORM not_found('product', v_pid);
     END IF;
     IF pr.stock + v_delta < 0 THEN
         RAISE EXCEPTION 'insufficient stock for product %: adjusting by % would leave %',
@@ -196,7 +203,7 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM todos WHERE id = p_id AND deleted_at IS NULL FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'todo % not found', p_id USING ERRCODE = 'CQ404';
+        PERFORM not_found('todo', p_id);
     END IF;
     RETURN t;
 END $$;
@@ -370,7 +377,7 @@ BEGIN
     END LOOP;
     FOR k IN 1 .. cardinality(v_pids) LOOP
         IF v_names[k] IS NULL THEN
-            RAISE EXCEPTION 'product % not found', v_pids[k] USING ERRCODE = 'CQ404';
+            PERFORM not_found('product', v_pids[k]);
         END IF;
     END LOOP;
     FOR k IN 1 .. cardinality(v_pids) LOOP
