@@ -18,20 +18,13 @@ source scripts/stack.sh
 # shellcheck source=tests/lib.sh
 source tests/lib.sh
 
-ARTIFACTS="${CLUSTER_ARTIFACTS:-$REPO_ROOT/test-artifacts/cluster}"
-rm -rf "$ARTIFACTS"
-mkdir -p "$ARTIFACTS"
-
-finish() {
-    echo "cluster: $1 passed, $2 failed"
-    exit "$(($2 > 0 ? 1 : 0))"
-}
+driver_artifacts "${CLUSTER_ARTIFACTS:-$REPO_ROOT/test-artifacts/cluster}"
 
 export BIN_DIR="${BIN_DIR:-$REPO_ROOT/build/bin}"
 for b in command-api query-api relay consumer; do
     [[ -x "$BIN_DIR/$b" ]] || {
         echo "cluster: $BIN_DIR/$b is missing (make build)"
-        finish 0 1
+        driver_finish cluster 0 1
     }
 done
 
@@ -41,7 +34,7 @@ unset FAULT_PAUSE_AFTER_PUBLISH_MS FAULT_PAUSE_BEFORE_COMMIT_MS FAULT_PAUSE_AFTE
 stack_init cluster "$ARTIFACTS" CLUSTER_AMQP_PORT_2 CLUSTER_AMQP_PORT_3 CLUSTER_AMQP_DIST_PORT_2 \
     CLUSTER_AMQP_DIST_PORT_3 || {
     echo "cluster: could not pick free ports"
-    finish 0 1
+    driver_finish cluster 0 1
 }
 # node 1 takes the ports stack_init picked for the single node, the stack keeps its own
 export CLUSTER_AMQP_PORT_1="$AMQP_PORT" CLUSTER_AMQP_DIST_PORT_1="$AMQP_DIST_PORT"
@@ -53,18 +46,8 @@ export CLUSTER_CONSUMER_METRICS_PORT="$CONSUMER_METRICS_PORT"
 stack_cluster_env
 export FAULTS_ARTIFACTS="$ARTIFACTS"
 
-echo "cluster: starting PostgreSQL and 3 RabbitMQ nodes (state in $STATE_DIR)"
-if ! stack_up servers >"$ARTIFACTS/stack.log" 2>&1; then
-    tail -n 30 "$ARTIFACTS/stack.log"
-    echo "cluster: the servers did not start, see $ARTIFACTS/stack.log"
-    finish 0 1
-fi
-
-st=0
-out="$(timeout -k 10 "${CLUSTER_TIMEOUT_S:-900}" node --test --test-reporter=tap \
-    tests/cluster/cluster.test.mjs 2>&1)" || st=$?
-printf '%s\n' "$out" | tee "$ARTIFACTS/cluster.log"
-tap_counts cluster "$st" "$out"
+driver_servers cluster "PostgreSQL and 3 RabbitMQ nodes"
+driver_node cluster "${CLUSTER_TIMEOUT_S:-900}" tests/cluster/cluster.test.mjs
 
 stack_stop
-finish "$tap_pass" "$tap_fail"
+driver_finish cluster "$tap_pass" "$tap_fail"

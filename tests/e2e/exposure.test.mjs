@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { text as readText } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { COMMAND_URL, QUERY_URL, AUTH_HEADERS, command, query, writeSql } from './lib.mjs';
@@ -35,14 +36,11 @@ function request(base, { method = 'GET', path = '/', body, headers = {}, localAd
         resolve({ status: res.statusCode, headers: res.headers, res });
         return;
       }
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => {
+      readText(res).then((text) => {
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
         resolve({ status: res.statusCode, headers: res.headers, text, json });
-      });
+      }, reject);
     });
     req.on('error', reject);
     if (body !== undefined) req.write(JSON.stringify(body));

@@ -3,6 +3,7 @@
 // that died (as systemd or Docker would).
 import http from 'node:http';
 import { spawn } from 'node:child_process';
+import { text as readText } from 'node:stream/consumers';
 import { pidOf, startServices, sleep, now } from './stack.mjs';
 
 const COMMAND_URL = process.env.COMMAND_URL ?? 'http://127.0.0.1:8080';
@@ -19,15 +20,11 @@ export function commandFrom(localAddress, method, path, body, { token = true, ti
       host: url.hostname, port: url.port, path: url.pathname, method, headers, localAddress, agent: false,
       timeout: timeoutMs,
     }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => {
+      readText(res).then((text) => {
         let json;
         try { json = JSON.parse(text); } catch { json = undefined; }
         resolve({ status: res.statusCode, headers: res.headers, json, text, ms: now() - t0 });
-      });
-      res.on('error', () => resolve({ status: 0, text, ms: now() - t0 }));
+      }, (e) => resolve({ status: 0, text: String(e), ms: now() - t0 }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => resolve({ status: 0, text: String(e), ms: now() - t0 }));

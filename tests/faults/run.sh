@@ -20,20 +20,13 @@ source scripts/stack.sh
 # shellcheck source=tests/lib.sh
 source tests/lib.sh
 
-ARTIFACTS="${FAULTS_ARTIFACTS:-$REPO_ROOT/test-artifacts/faults}"
+driver_artifacts "${FAULTS_ARTIFACTS:-$REPO_ROOT/test-artifacts/faults}"
 BUILD_DIR="${FAULTS_BUILD_DIR:-build/asan}"
 SANITIZE="${FAULTS_SANITIZE-address,undefined}"
-rm -rf "$ARTIFACTS"
-mkdir -p "$ARTIFACTS"
-
-finish() {
-    echo "faults: $1 passed, $2 failed"
-    exit "$(($2 > 0 ? 1 : 0))"
-}
 
 if [[ "${FAULTS_SKIP_DEPS:-0}" != 1 ]] && ! scripts/deps.sh >"$ARTIFACTS/deps.log" 2>&1; then
     echo "faults: could not install the dependencies, see $ARTIFACTS/deps.log"
-    finish 0 1
+    driver_finish faults 0 1
 fi
 echo "faults: building (SANITIZE=$SANITIZE, $BUILD_DIR)"
 if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 SANITIZE="$SANITIZE" BUILD="$BUILD_DIR" \
@@ -42,7 +35,7 @@ if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 SANITIZE="$SANITIZE" BUILD
     >"$ARTIFACTS/build.log" 2>&1; then
     tail -n 40 "$ARTIFACTS/build.log"
     echo "faults: build failed, see $ARTIFACTS/build.log"
-    finish 0 1
+    driver_finish faults 0 1
 fi
 
 # short retry delays and few attempts, so that poison reaches the dead-letter queue within seconds
@@ -60,27 +53,17 @@ stack_opts=(--sanitized)
 stack_init "${stack_opts[@]}" faults "$ARTIFACTS" \
     FAULTS_EXTRA_RELAY_METRICS_PORT FAULTS_EXTRA_CONSUMER_METRICS_PORT || {
     echo "faults: could not pick free ports"
-    finish 0 1
+    driver_finish faults 0 1
 }
 export BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin" INJECT_BIN="$REPO_ROOT/$BUILD_DIR/faults/inject"
 export FAULTS_ARTIFACTS="$ARTIFACTS"
 
-echo "faults: starting PostgreSQL and RabbitMQ (state in $STATE_DIR)"
-if ! stack_up servers >"$ARTIFACTS/stack.log" 2>&1; then
-    tail -n 30 "$ARTIFACTS/stack.log"
-    echo "faults: the servers did not start, see $ARTIFACTS/stack.log"
-    finish 0 1
-fi
-
-st=0
+driver_servers faults "PostgreSQL and RabbitMQ"
 only=()
 [[ -n "${FAULTS_ONLY:-}" ]] && only=(--test-name-pattern "$FAULTS_ONLY")
-out="$(timeout -k 10 "${FAULTS_TIMEOUT_S:-1500}" node --test --test-reporter=tap "${only[@]}" \
-    tests/faults/faults.test.mjs 2>&1)" || st=$?
-printf '%s\n' "$out" | tee "$ARTIFACTS/faults.log"
-tap_counts faults "$st" "$out"
+driver_node faults "${FAULTS_TIMEOUT_S:-1500}" "${only[@]}" tests/faults/faults.test.mjs
 
 stack_stop
 # A sanitizer report in a service log fails the suite (one failure per log with a report).
 sanitizer_reports faults "$ARTIFACTS/logs"
-finish "$tap_pass" "$((tap_fail + sanitizer_logs))"
+driver_finish faults "$tap_pass" "$((tap_fail + sanitizer_logs))"

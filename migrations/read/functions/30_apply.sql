@@ -32,9 +32,7 @@ BEGIN
     CASE e->>'eventType'
         WHEN 'ProductCreated' THEN RETURN proj_product_created(e);
         WHEN 'OrderCreated' THEN RETURN proj_order_created(e);
-        WHEN 'OrderPaid' THEN RETURN proj_order_paid(e);
-        WHEN 'OrderShipped' THEN RETURN proj_order_shipped(e);
-        WHEN 'OrderCompleted' THEN RETURN proj_order_completed(e);
+        WHEN 'OrderPaid', 'OrderShipped', 'OrderCompleted' THEN RETURN proj_order_moved(e);
         WHEN 'OrderCancelled' THEN RETURN proj_order_cancelled(e);
         WHEN 'InventoryAdjusted' THEN RETURN proj_inventory_adjusted(e);
         WHEN 'TodoCreated', 'TodoCompleted', 'TodoReopened', 'TodoDeleted' THEN RETURN proj_todo(e);

@@ -26,6 +26,13 @@ BEGIN
     RETURN jsonb_build_object('productId', v_id, 'eventIds', jsonb_build_array(v_event));
 END $$;
 
+-- The one error of a command that names what does not exist: "order 5 not found", SQLSTATE
+-- CQ404 (the APIs' 404 not_found).
+CREATE OR REPLACE FUNCTION not_found(p_what text, p_id bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% % not found', p_what, p_id USING ERRCODE = 'CQ404';
+END $$;
+
 -- Locks the order for the rest of the transaction, so concurrent commands on one order run one
 -- after the other. Raises CQ404 when there is no such order.
 CREATE OR REPLACE FUNCTION order_lock(p_id bigint) RETURNS orders LANGUAGE plpgsql AS $$
@@ -34,7 +41,7 @@ DECLARE
 BEGIN
     SELECT * INTO o FROM orders WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'order % not found', p_id USING ERRCODE = 'CQ404';
+        PERFORM not_found('order', p_id);
     END IF;
     RETURN o;
 END $$;
@@ -101,24 +108,28 @@ BEGIN
                               'eventIds', jsonb_build_array(v_event));
 END $$;
 
--- POST /api/orders/{id}/ship
-CREATE OR REPLACE FUNCTION cmd_ship_order(p_id bigint, p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- The ship and complete commands: locks order p_id, moves it to p_status and appends its
+-- p_event_type event (the order's fields, nothing more).
+CREATE OR REPLACE FUNCTION order_advance(p_id bigint, p_status text, p_event_type text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
 DECLARE
     o orders := order_lock(p_id);
-    v_version integer := order_transition(o, 'SHIPPED');
+    v_version integer := order_transition(o, p_status);
 BEGIN
-    RETURN order_command_result(o, 'SHIPPED',
-        outbox_append('order', o.id, v_version, 'OrderShipped', order_event_body(o, 'SHIPPED')));
+    RETURN order_command_result(o, p_status,
+        outbox_append('order', o.id, v_version, p_event_type, order_event_body(o, p_status)));
+END $$;
+
+-- POST /api/orders/{id}/ship
+CREATE OR REPLACE FUNCTION cmd_ship_order(p_id bigint, p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN order_advance(p_id, 'SHIPPED', 'OrderShipped');
 END $$;
 
 -- POST /api/orders/{id}/complete
 CREATE OR REPLACE FUNCTION cmd_complete_order(p_id bigint, p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    o orders := order_lock(p_id);
-    v_version integer := order_transition(o, 'COMPLETED');
 BEGIN
-    RETURN order_command_result(o, 'COMPLETED',
-        outbox_append('order', o.id, v_version, 'OrderCompleted', order_event_body(o, 'COMPLETED')));
+    RETURN order_advance(p_id, 'COMPLETED', 'OrderCompleted');
 END $$;
 
 -- POST /api/orders/{id}/cancel. p: {"reason"?}. Returns the order's stock to the products.
@@ -157,7 +168,7 @@ DECLARE
 BEGIN
     SELECT * INTO pr FROM products WHERE id = v_pid FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'product % not found', v_pid USING ERRCODE = 'CQ404';
+        PERFORM not_found('product', v_pid);
     END IF;
     IF pr.stock + v_delta < 0 THEN
         RAISE EXCEPTION 'insufficient stock for product %: adjusting by % would leave %',
@@ -192,7 +203,7 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM todos WHERE id = p_id AND deleted_at IS NULL FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'todo % not found', p_id USING ERRCODE = 'CQ404';
+        PERFORM not_found('todo', p_id);
     END IF;
     RETURN t;
 END $$;
@@ -366,7 +377,7 @@ BEGIN
     END LOOP;
     FOR k IN 1 .. cardinality(v_pids) LOOP
         IF v_names[k] IS NULL THEN
-            RAISE EXCEPTION 'product % not found', v_pids[k] USING ERRCODE = 'CQ404';
+            PERFORM not_found('product', v_pids[k]);
         END IF;
     END LOOP;
     FOR k IN 1 .. cardinality(v_pids) LOOP

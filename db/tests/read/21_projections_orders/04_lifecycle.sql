@@ -1,49 +1,44 @@
 -- Lifecycle projections: order status, payment, timeline, reserved stock, customer summary,
 -- analytics summaries and their materialized views, version ordering.
 BEGIN;
-TRUNCATE order_items_read, orders_read, products_read, processed_events, customer_summary,
-         customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
-         order_status_counts, todos_read;
-UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
 \ir ../fixtures.psql
+SELECT pg_temp.empty_read_model();
 SELECT plan(37);
 
--- events as the write DB produces them: ev(name, e)
-CREATE TEMP TABLE ev (name text PRIMARY KEY, e jsonb);
-CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
-RETURNS jsonb LANGUAGE sql AS $$ SELECT pg_temp.envelope(p_id, p_type, p_agg, p_agg_id, p_version, format('2026-03-0%sT10:00:00Z', 1 + p_id / 10), p_body) $$;
-INSERT INTO ev VALUES
-('p1', pg_temp.mk(1, 'ProductCreated', 'product', 1, 1, '{"productId":1,"name":"Laptop","category":"Electronics","price":1000,"stock":10,"lowStockThreshold":5}')),
-('p2', pg_temp.mk(2, 'ProductCreated', 'product', 2, 1, '{"productId":2,"name":"Pen","category":"Office","price":2.5,"stock":100}')),
-('o1', pg_temp.mk(3, 'OrderCreated', 'order', 1, 1, '{"orderId":1,"customerId":7,"status":"CREATED","total":2005,"items":[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":2,"price":1000},{"productId":2,"productName":"Pen","category":"Office","quantity":2,"price":2.5}]}')),
-('o1paid', pg_temp.mk(4, 'OrderPaid', 'order', 1, 2, '{"orderId":1,"customerId":7,"status":"PAID","previousStatus":"CREATED","total":2005,"paymentId":9,"amount":2005,"method":"card","paidAt":"2026-03-01T10:00:01.000000Z"}')),
-('o1ship', pg_temp.mk(5, 'OrderShipped', 'order', 1, 3, '{"orderId":1,"customerId":7,"status":"SHIPPED","previousStatus":"PAID","total":2005}')),
-('o1done', pg_temp.mk(6, 'OrderCompleted', 'order', 1, 4, '{"orderId":1,"customerId":7,"status":"COMPLETED","previousStatus":"SHIPPED","total":2005}')),
-('o2', pg_temp.mk(13, 'OrderCreated', 'order', 2, 1, '{"orderId":2,"customerId":7,"status":"CREATED","total":1000,"items":[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":1,"price":1000}]}')),
-('o2paid', pg_temp.mk(14, 'OrderPaid', 'order', 2, 2, '{"orderId":2,"customerId":7,"status":"PAID","previousStatus":"CREATED","total":1000,"paymentId":10,"amount":1000,"method":"cash","paidAt":"2026-03-02T10:00:01.000000Z"}')),
-('o2cancel', pg_temp.mk(15, 'OrderCancelled', 'order', 2, 3, '{"orderId":2,"customerId":7,"status":"CANCELLED","previousStatus":"PAID","total":1000,"reason":"x","items":[{"productId":1,"quantity":1}]}')),
-('inv', pg_temp.mk(16, 'InventoryAdjusted', 'product', 2, 2, '{"productId":2,"delta":-90,"reason":"audit","stock":8}'));
+-- events as the write DB produces them: story(name, e); order 1 goes all the way, order 2 is paid,
+-- then cancelled
+INSERT INTO story
+SELECT * FROM pg_temp.story_products(1000)
+UNION ALL
+SELECT * FROM pg_temp.order_story(3, 1, 7, '[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":2,"price":1000},
+                                             {"productId":2,"productName":"Pen","category":"Office","quantity":2,"price":2.5}]',
+                                  '{"status":"PAID","paymentId":9,"method":"card"}', '{"status":"SHIPPED"}', '{"status":"COMPLETED"}')
+UNION ALL
+SELECT * FROM pg_temp.order_story(13, 2, 7, '[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":1,"price":1000}]',
+                                  '{"status":"PAID","paymentId":10,"method":"cash"}', '{"status":"CANCELLED","reason":"x"}')
+UNION ALL
+VALUES ('inv', pg_temp.march(16, 'InventoryAdjusted', 'product', 2, 2, '{"productId":2,"delta":-90,"reason":"audit","stock":8}'));
 
-SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM ev WHERE name IN ('p1', 'p2')));
-SELECT is(apply_event(e), 'applied') FROM ev WHERE name = 'o1';
+SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM story WHERE name IN ('p1', 'p2')));
+SELECT is(apply_event(e), 'applied') FROM story WHERE name = 'o1';
 SELECT is((SELECT (stock, reserved) FROM products_read WHERE product_id = 1), (8, 2), 'an order reserves stock');
 
 -- out of order: OrderShipped (v3) before OrderPaid (v2) must wait
-SELECT throws_ok((SELECT format('SELECT apply_event(%L)', e) FROM ev WHERE name = 'o1ship'), 'CQ425', NULL,
+SELECT throws_ok((SELECT format('SELECT apply_event(%L)', e) FROM story WHERE name = 'o1ship'), 'CQ425', NULL,
                  'an event ahead of its predecessor raises CQ425 so it is retried later');
-SELECT is(apply_event(e), 'applied') FROM ev WHERE name = 'o1paid';
+SELECT is(apply_event(e), 'applied') FROM story WHERE name = 'o1paid';
 SELECT is((SELECT status FROM orders_read WHERE order_id = 1), 'PAID', 'OrderPaid moves the order to PAID');
 SELECT is((SELECT payment->>'method' FROM orders_read WHERE order_id = 1), 'card', 'the payment is recorded');
 SELECT is((SELECT (total_spent, spent_orders) FROM customer_summary WHERE customer_id = 7), (2005.00::numeric(18,2), 1::bigint),
           'a paid order counts in totalSpent');
-SELECT is(apply_event(e), 'applied') FROM ev WHERE name = 'o1ship';
+SELECT is(apply_event(e), 'applied') FROM story WHERE name = 'o1ship';
 SELECT is((SELECT (stock, reserved) FROM products_read WHERE product_id = 1), (8, 0), 'shipping releases the reservation');
-SELECT is(apply_event(e), 'applied') FROM ev WHERE name = 'o1done';
+SELECT is(apply_event(e), 'applied') FROM story WHERE name = 'o1done';
 
 -- a stale redelivery under a new id (as from a second relay) changes nothing and is counted as a
 -- duplicate (0011_ordering.sql)
 SELECT is(apply_event(jsonb_set(e, '{eventId}', '"00000000-0000-0000-0000-0000000000aa"')), 'duplicate')
-FROM ev WHERE name = 'o1paid';
+FROM story WHERE name = 'o1paid';
 SELECT is((SELECT (status, version) FROM orders_read WHERE order_id = 1), ('COMPLETED'::text, 4),
           'a stale event does not move the order back');
 SELECT is((SELECT revenue_orders FROM order_totals), 1::bigint, 'a stale payment adds no revenue');
@@ -52,9 +47,9 @@ SELECT is((SELECT jsonb_agg(t->>'event') FROM orders_read, jsonb_array_elements(
           '["OrderCreated", "OrderPaid", "OrderShipped", "OrderCompleted"]'::jsonb, 'one timeline entry per event, in order');
 
 -- second order: paid, then cancelled
-SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM ev WHERE name IN ('o2', 'o2paid')));
+SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM story WHERE name IN ('o2', 'o2paid')));
 SELECT is((SELECT (stock, reserved) FROM products_read WHERE product_id = 1), (7, 1), 'order 2 reserves one');
-SELECT is(apply_event(e), 'applied') FROM ev WHERE name = 'o2cancel';
+SELECT is(apply_event(e), 'applied') FROM story WHERE name = 'o2cancel';
 SELECT is((SELECT (stock, reserved) FROM products_read WHERE product_id = 1), (8, 0), 'cancelling returns the reservation');
 SELECT is((SELECT (total_spent, spent_orders, total_orders) FROM customer_summary WHERE customer_id = 7),
           (2005.00::numeric(18,2), 1::bigint, 2::bigint), 'a cancelled order is not spent, but still an order');
@@ -62,7 +57,7 @@ SELECT is((SELECT (revenue, revenue_orders, total_orders) FROM order_totals),
           (2005.00::numeric(18,2), 1::bigint, 2::bigint), 'revenue excludes the cancelled order');
 SELECT is((SELECT orders FROM sales_daily WHERE day = '2026-03-02'), 0::bigint, 'the cancelled order leaves the daily count');
 
-SELECT is(apply_event(e), 'applied') FROM ev WHERE name = 'inv';
+SELECT is(apply_event(e), 'applied') FROM story WHERE name = 'inv';
 SELECT is((SELECT stock FROM products_read WHERE product_id = 2), 8, 'InventoryAdjusted applies the delta');
 
 -- queries

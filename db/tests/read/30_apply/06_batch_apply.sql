@@ -1,10 +1,7 @@
 -- apply_events applies a batch set-based; the result must equal applying its events one by one.
 BEGIN;
-TRUNCATE order_items_read, orders_read, products_read, processed_events, customer_summary,
-         customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
-         order_status_counts, todos_read;
-UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
 \ir ../fixtures.psql
+SELECT pg_temp.empty_read_model();
 SELECT plan(6);
 
 CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg_id int, p_version int, p_body jsonb)

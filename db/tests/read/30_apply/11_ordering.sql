@@ -2,11 +2,8 @@
 -- read model ends the same; each aggregate's events apply in version order; stale events are
 -- skipped, early ones wait (CQ425, naming them in DETAIL), unknown products make an order wait.
 BEGIN;
-TRUNCATE order_items_read, orders_read, products_read, processed_events, customer_summary,
-         customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
-         order_status_counts, todos_read;
-UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
 \ir ../fixtures.psql
+SELECT pg_temp.empty_read_model();
 SELECT plan(38);
 
 CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
@@ -145,10 +142,7 @@ DECLARE
     v_expected jsonb := current_setting('ordering.expected')::jsonb;
     v_ok boolean;
 BEGIN
-    TRUNCATE order_items_read, orders_read, products_read, processed_events, customer_summary,
-             customer_status_counts, customer_product_qty, sales_daily, product_sales,
-             category_sales, order_status_counts, todos_read;
-    UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
+    PERFORM pg_temp.empty_read_model();
     IF p_how = 'singly' THEN
         PERFORM pg_temp.deliver_singly(v_es);
     ELSE
@@ -163,23 +157,16 @@ BEGIN
 END $$;
 SELECT set_config('ordering.expected', :'expected', true);
 
-SELECT ok(pg_temp.check_perm(0, 'singly', 1), 'reversed, one event at a time: the same read model');
-SELECT ok(pg_temp.check_perm(0, 'batches', 3), 'reversed, in batches of 3: the same read model');
-SELECT ok(pg_temp.check_perm(0, 'batches', 21), 'reversed, in one batch: the same read model');
-SELECT ok(pg_temp.check_perm(1, 'singly', 1), 'shuffle 1, one at a time');
-SELECT ok(pg_temp.check_perm(1, 'batches', 4), 'shuffle 1, batches of 4');
-SELECT ok(pg_temp.check_perm(2, 'singly', 1), 'shuffle 2, one at a time');
-SELECT ok(pg_temp.check_perm(2, 'batches', 2), 'shuffle 2, batches of 2');
-SELECT ok(pg_temp.check_perm(3, 'singly', 1), 'shuffle 3, one at a time');
-SELECT ok(pg_temp.check_perm(3, 'batches', 5), 'shuffle 3, batches of 5');
-SELECT ok(pg_temp.check_perm(4, 'batches', 3), 'shuffle 4, batches of 3');
-SELECT ok(pg_temp.check_perm(5, 'batches', 7), 'shuffle 5, batches of 7');
-SELECT ok(pg_temp.check_perm(6, 'singly', 1), 'shuffle 6, one at a time');
+-- each permutation (0: reversed) delivered one event at a time (size 1) or in batches of size
+-- (21: all in one): the same read model
+SELECT ok(pg_temp.check_perm(k, CASE size WHEN 1 THEN 'singly' ELSE 'batches' END, size),
+          format('%s, %s: the same read model', CASE k WHEN 0 THEN 'reversed' ELSE 'shuffle ' || k END,
+                 CASE size WHEN 1 THEN 'one event at a time' ELSE 'in batches of ' || size END))
+FROM (VALUES (0, 1), (0, 3), (0, 21), (1, 1), (1, 4), (2, 1), (2, 2), (3, 1), (3, 5), (4, 3), (5, 7),
+             (6, 1)) AS p(k, size);
 
 -- ---- stale and early, one by one --------------------------------------------------------------
-TRUNCATE order_items_read, orders_read, products_read, processed_events, customer_summary,
-         customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
-         order_status_counts, todos_read;
+SELECT pg_temp.empty_read_model();
 SELECT throws_ok($$SELECT apply_event((SELECT e FROM ev WHERE n = 3))$$, 'CQ425', NULL,
                  'an order naming unknown products waits');
 SELECT is((SELECT count(*)::int FROM orders_read) + (SELECT count(*)::int FROM processed_events), 0,

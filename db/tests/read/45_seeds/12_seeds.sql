@@ -1,31 +1,28 @@
 -- The CQRS event broker seed's read shapes (0012_seeds.sql): the project's queries renamed, and
 -- pending_orders, the orders holding a product's reservation.
 BEGIN;
-TRUNCATE order_items_read, orders_read, products_read, processed_events, customer_summary,
-         customer_status_counts, customer_product_qty, sales_daily, product_sales, category_sales,
-         order_status_counts;
-UPDATE order_totals SET total_orders = 0, revenue = 0, revenue_orders = 0;
 \ir ../fixtures.psql
+SELECT pg_temp.empty_read_model();
 SELECT plan(17);
 
-CREATE TEMP TABLE ev (name text PRIMARY KEY, e jsonb);
-CREATE FUNCTION pg_temp.mk(p_id int, p_type text, p_agg text, p_agg_id int, p_version int, p_body jsonb)
-RETURNS jsonb LANGUAGE sql AS $$ SELECT pg_temp.envelope(p_id, p_type, p_agg, p_agg_id, p_version, format('2026-03-0%sT10:00:00Z', 1 + p_id / 10), p_body) $$;
-INSERT INTO ev VALUES
-('p1', pg_temp.mk(1, 'ProductCreated', 'product', 1, 1, '{"productId":1,"name":"Laptop","category":"Electronics","price":99.99,"stock":10,"lowStockThreshold":5}')),
-('p2', pg_temp.mk(2, 'ProductCreated', 'product', 2, 1, '{"productId":2,"name":"Pen","category":"Office","price":2.5,"stock":100}')),
 -- order 1 (user 123): created, then paid; order 2 (user 123): created, then shipped after paying;
 -- order 3 (user 123): created, then cancelled; order 4 (user 5): created
-('o1', pg_temp.mk(3, 'OrderCreated', 'order', 1, 1, '{"orderId":1,"customerId":123,"status":"CREATED","total":199.98,"items":[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":2,"price":99.99}]}')),
-('o1paid', pg_temp.mk(4, 'OrderPaid', 'order', 1, 2, '{"orderId":1,"customerId":123,"status":"PAID","previousStatus":"CREATED","total":199.98,"paymentId":9,"amount":199.98,"method":"card","paidAt":"2026-03-01T10:00:01.000000Z"}')),
-('o2', pg_temp.mk(13, 'OrderCreated', 'order', 2, 1, '{"orderId":2,"customerId":123,"status":"CREATED","total":99.99,"items":[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":1,"price":99.99}]}')),
-('o2paid', pg_temp.mk(14, 'OrderPaid', 'order', 2, 2, '{"orderId":2,"customerId":123,"status":"PAID","previousStatus":"CREATED","total":99.99,"paymentId":10,"amount":99.99,"method":"cash","paidAt":"2026-03-02T10:00:01.000000Z"}')),
-('o2ship', pg_temp.mk(15, 'OrderShipped', 'order', 2, 3, '{"orderId":2,"customerId":123,"status":"SHIPPED","previousStatus":"PAID","total":99.99}')),
-('o3', pg_temp.mk(23, 'OrderCreated', 'order', 3, 1, '{"orderId":3,"customerId":123,"status":"CREATED","total":5,"items":[{"productId":2,"productName":"Pen","category":"Office","quantity":2,"price":2.5}]}')),
-('o3cancel', pg_temp.mk(24, 'OrderCancelled', 'order', 3, 2, '{"orderId":3,"customerId":123,"status":"CANCELLED","previousStatus":"CREATED","total":5,"reason":"x","items":[{"productId":2,"quantity":2}]}')),
-('o4', pg_temp.mk(33, 'OrderCreated', 'order', 4, 1, '{"orderId":4,"customerId":5,"status":"CREATED","total":102.49,"items":[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":1,"price":99.99},{"productId":2,"productName":"Pen","category":"Office","quantity":1,"price":2.5}]}'));
-SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM ev WHERE name IN ('p1', 'p2')));
-SELECT apply_event(e) FROM ev WHERE name = 'o1';
+INSERT INTO story
+SELECT * FROM pg_temp.story_products(99.99)
+UNION ALL
+SELECT * FROM pg_temp.order_story(3, 1, 123, '[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":2,"price":99.99}]',
+                                  '{"status":"PAID","paymentId":9,"method":"card"}')
+UNION ALL
+SELECT * FROM pg_temp.order_story(13, 2, 123, '[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":1,"price":99.99}]',
+                                  '{"status":"PAID","paymentId":10,"method":"cash"}', '{"status":"SHIPPED"}')
+UNION ALL
+SELECT * FROM pg_temp.order_story(23, 3, 123, '[{"productId":2,"productName":"Pen","category":"Office","quantity":2,"price":2.5}]',
+                                  '{"status":"CANCELLED","reason":"x"}')
+UNION ALL
+SELECT * FROM pg_temp.order_story(33, 4, 5, '[{"productId":1,"productName":"Laptop","category":"Electronics","quantity":1,"price":99.99},
+                                              {"productId":2,"productName":"Pen","category":"Office","quantity":1,"price":2.5}]');
+SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM story WHERE name IN ('p1', 'p2')));
+SELECT apply_event(e) FROM story WHERE name = 'o1';
 
 -- GET /queries/orders/{id}
 SELECT is((SELECT q_seed_order(1))::jsonb,
@@ -35,7 +32,7 @@ SELECT is((SELECT q_seed_order(1))::jsonb,
             "payment_info": null,
             "timeline": [{"event": "OrderCreated", "timestamp": "2026-03-01T10:00:00Z"}]}'::jsonb,
           'q_seed_order: the order in the seed''s words, payment_info null before a payment');
-SELECT apply_event(e) FROM ev WHERE name = 'o1paid';
+SELECT apply_event(e) FROM story WHERE name = 'o1paid';
 SELECT is((SELECT q_seed_order(1))::jsonb->'payment_info',
           '{"payment_id": 9, "amount": 199.98, "method": "card", "paid_at": "2026-03-01T10:00:01.000000Z"}'::jsonb,
           'payment_info once paid');
@@ -50,7 +47,7 @@ SELECT is((SELECT q_seed_order(1))::jsonb - 'order_id' - 'user_id' - 'total_amou
               - 'created_at' - 'items' - 'payment_info' - 'timeline',
           '{}'::jsonb, 'no other keys');
 
-SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM ev WHERE name NOT IN ('p1', 'p2', 'o1', 'o1paid')));
+SELECT apply_events((SELECT jsonb_agg(e ORDER BY name) FROM story WHERE name NOT IN ('p1', 'p2', 'o1', 'o1paid')));
 
 -- GET /queries/users/{id}/orders
 SELECT is((SELECT jsonb_agg(o->'order_id') FROM jsonb_array_elements((SELECT q_seed_user_orders(123, 100, 0))::jsonb) o),

@@ -4,11 +4,9 @@ BEGIN;
 TRUNCATE order_items, orders, products, outbox CASCADE;
 SELECT plan(24);
 
-SELECT cmd_create_product('{"name":"Laptop","category":"Electronics","price":50000,"stock":10}');
-SELECT cmd_create_product('{"name":"Pen","category":"Office","price":99.99,"stock":100}');
 CREATE TEMP TABLE p AS
-SELECT (SELECT id FROM products WHERE name = 'Laptop') AS laptop,
-       (SELECT id FROM products WHERE name = 'Pen') AS pen;
+SELECT (cmd_create_product('{"name":"Laptop","category":"Electronics","price":50000,"stock":10}')->>'productId')::bigint AS laptop,
+       (cmd_create_product('{"name":"Pen","category":"Office","price":99.99,"stock":100}')->>'productId')::bigint AS pen;
 
 CREATE TEMP TABLE r AS
 SELECT cmd_create_order(format('{"customerId":101,"items":[{"productId":%s,"quantity":2,"price":50000},{"productId":%s,"quantity":3}]}',

@@ -5,11 +5,9 @@ BEGIN;
 TRUNCATE order_items, orders, products, outbox, idempotency_keys CASCADE;
 SELECT plan(25);
 
-SELECT cmd_create_product('{"name":"Lamp","category":"Home","price":30,"stock":5}');
-SELECT cmd_create_product('{"name":"Desk","category":"Home","price":100,"stock":1}');
 CREATE TEMP TABLE p AS
-SELECT (SELECT id FROM products WHERE name = 'Lamp') AS lamp,
-       (SELECT id FROM products WHERE name = 'Desk') AS desk;
+SELECT (cmd_create_product('{"name":"Lamp","category":"Home","price":30,"stock":5}')->>'productId')::bigint AS lamp,
+       (cmd_create_product('{"name":"Desk","category":"Home","price":100,"stock":1}')->>'productId')::bigint AS desk;
 DELETE FROM outbox;
 
 CREATE TEMP TABLE r AS
