@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# rabbit-cluster.sh start|stop|status|queues|ctl ARGS...|node I ARGS...: a RabbitMQ cluster of
+# rabbit-cluster.sh start|stop|status|queues|policies|ctl ARGS...|node I ARGS...: a RabbitMQ cluster of
 # three nodes on this machine (`make up-cluster`, tests/cluster), each node one scripts/rabbit.sh
 # with its own index (state in $STATE_DIR/rabbit-I), its AMQP port CLUSTER_AMQP_PORT_I and its
 # distribution port CLUSTER_AMQP_DIST_PORT_I; the nodes share one Erlang cookie (made once, kept in
@@ -9,7 +9,8 @@
 #           idempotent). Node 1 creates BROKER_URL's vhost and user and the policies, which the
 #           cluster shares.
 #   stop    stops the nodes (3, 2, 1), then the epmd; status: 0 when all run, 3 when none, 1 else
-#   queues, ctl ARGS...   rabbit.sh's, on the first node that runs
+#   queues, policies, ctl ARGS...   rabbit.sh's, on the first node that runs (the cluster shares
+#                         queues and policies)
 #   node I ARGS...        rabbit.sh ARGS on node I (tests: start a node again after a kill)
 # BROKER_URL may be the list of the nodes' URLs: the first one names the vhost and the user.
 set -euo pipefail
@@ -113,10 +114,11 @@ case "${1:-}" in
     stop) stop ;;
     status) status ;;
     queues) on_first_running queues ;;
+    policies) on_first_running policies ;;
     ctl) shift; on_first_running ctl "$@" ;;
     node) shift; on_node "$@" ;;
     *)
-        echo "usage: $0 start|stop|status|queues|ctl ARGS...|node I ARGS..." >&2
+        echo "usage: $0 start|stop|status|queues|policies|ctl ARGS...|node I ARGS..." >&2
         exit 2
         ;;
 esac

@@ -2,7 +2,7 @@
 # scripts/stack.sh: sourced, not executed. The one start-up of a stack for the drivers that run
 # on a throwaway one (tests/run.sh, tests/faults/run.sh, bench/run.sh) and of `make up`
 # (scripts/up.sh, on the settings of .env / .env.example):
-#   stack_init [--sanitized] [--owner-urls] NAME LOG_DIR [PORT_VAR...]
+#   stack_init [--sanitized] [--owner-urls] [--cluster] NAME LOG_DIR [PORT_VAR...]
 #       picks free ports (scripts/free-port.sh) for PostgreSQL, RabbitMQ (AMQP, distribution,
 #       epmd), the two APIs, the relay's and the consumer's metrics, and one for each PORT_VAR
 #       (the caller's own listeners); makes a temp STATE_DIR /tmp/cqrs-NAME.XXXXXX; exports the
@@ -12,7 +12,9 @@
 #       want them; unsets RABBITMQ_MANAGEMENT_PORT; then loads the rest from .env / .env.example
 #       (scripts/env.sh). Unset what must come from .env.example before the call; what is set
 #       after it wins. Traps: stack_stop on EXIT, exit 130 on INT, 143 on TERM. Returns 1 when no
-#       free ports could be picked (nothing started, no trap set).
+#       free ports could be picked (nothing started, no trap set). --cluster (the drivers' cluster
+#       mode, TEST_STACK=cluster): also picks ports for RabbitMQ nodes 2 and 3, makes node 1 the
+#       ports above and the CLUSTER_* settings the stack's own, then calls stack_cluster_env.
 #   stack_cluster_env   (after stack_init, or after scripts/env.sh for `make up-cluster`) the
 #                   cluster's settings: the CLUSTER_* ports of .env.example in place of the single
 #                   stack's (PG_PORT, the APIs', the metrics'; the database URLs follow PG_PORT),
@@ -38,12 +40,13 @@ stack_stopped=0
 stack_rabbit=rabbit.sh
 
 stack_init() {
-    local sanitized=0 roles=1 name log_dir i pg
+    local sanitized=0 roles=1 cluster=0 name log_dir i pg
     local -a vars ports
     while [[ "${1:-}" == --* ]]; do
         case "$1" in
             --sanitized) sanitized=1 ;;
             --owner-urls) roles=0 ;;
+            --cluster) cluster=1 ;;
             *)
                 echo "stack_init: unknown option $1" >&2
                 return 2
@@ -55,6 +58,9 @@ stack_init() {
     shift 2
     vars=(PG_PORT AMQP_PORT AMQP_DIST_PORT AMQP_EPMD_PORT COMMAND_SERVICE_PORT QUERY_SERVICE_PORT
         RELAY_METRICS_PORT CONSUMER_METRICS_PORT "$@")
+    if ((cluster)); then
+        vars+=(CLUSTER_AMQP_PORT_2 CLUSTER_AMQP_PORT_3 CLUSTER_AMQP_DIST_PORT_2 CLUSTER_AMQP_DIST_PORT_3)
+    fi
     mapfile -t ports < <("$STACK_SCRIPTS/free-port.sh" "${#vars[@]}")
     ((${#ports[@]} == ${#vars[@]})) || return 1
     for i in "${!vars[@]}"; do
@@ -87,6 +93,17 @@ stack_init() {
     # shellcheck source=scripts/env.sh disable=SC1091
     source "$STACK_SCRIPTS/env.sh" # everything else from .env / .env.example
 
+    if ((cluster)); then
+        # node 1 takes the ports picked for the single node; the stack keeps its own
+        export CLUSTER_AMQP_PORT_1="$AMQP_PORT" CLUSTER_AMQP_DIST_PORT_1="$AMQP_DIST_PORT"
+        export CLUSTER_AMQP_EPMD_PORT="$AMQP_EPMD_PORT" CLUSTER_PG_PORT="$PG_PORT"
+        export CLUSTER_COMMAND_SERVICE_PORT="$COMMAND_SERVICE_PORT"
+        export CLUSTER_QUERY_SERVICE_PORT="$QUERY_SERVICE_PORT"
+        export CLUSTER_RELAY_METRICS_PORT="$RELAY_METRICS_PORT"
+        export CLUSTER_CONSUMER_METRICS_PORT="$CONSUMER_METRICS_PORT"
+        stack_log_dir="$log_dir"
+        stack_cluster_env
+    fi
     stack_log_dir="$log_dir" stack_stopped=0
     trap stack_stop EXIT
     trap 'exit 130' INT

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034 # tap_*, sanitizer_logs and ARTIFACTS are the caller's
+# shellcheck shell=bash disable=SC2034 # tap_*, sum_*, sanitizer_logs and ARTIFACTS are the caller's
 # tests/lib.sh: sourced by the test drivers (tests/run.sh, tests/faults/run.sh, tests/cluster/run.sh):
 # how they read a verdict, and the common steps of the drivers that run on a stack of their own.
 # Defines functions only.
@@ -23,6 +23,22 @@ tap_counts() {
         echo "$who: node --test exited with status $st"
         tap_fail=1
     fi
+}
+
+# summary_run TAIL LOG CMD...: runs CMD, keeps its output in LOG and prints its last TAIL lines;
+# sets sum_pass and sum_fail from its last line "[word:] N passed, M failed" (the drivers' and
+# postman/run.sh's verdict). A non-zero exit with no failure counted is one failure.
+summary_run() {
+    local tail_n="$1" log="$2" out st=0
+    shift 2
+    out="$("$@" 2>&1)" || st=$?
+    printf '%s\n' "$out" >"$log"
+    tail -n "$tail_n" <<<"$out"
+    sum_pass=0 sum_fail=0
+    if [[ "$(tail -n 1 <<<"$out")" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        sum_pass="${BASH_REMATCH[1]}" sum_fail="${BASH_REMATCH[2]}"
+    fi
+    ((st == 0 || sum_fail > 0)) || sum_fail=1
 }
 
 # sanitizer_reports WHO DIR: prints the first lines of each ASan/LSan/UBSan report in DIR/*.log

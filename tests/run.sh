@@ -4,6 +4,9 @@
 # temp STATE_DIR, and runs the suites in TEST_SUITES (default: every suite, see SUITES), going
 # on after a failing suite. e2e, seeds, browser and newman share one start of the services,
 # stopped after the last.
+# TEST_STACK=cluster runs them on a cluster stack (stack_init --cluster: three RabbitMQ nodes,
+# quorum queues, BROKER_URL the list of the nodes; `make test-cluster` does so for e2e and seeds);
+# TEST_ARTIFACTS (default test-artifacts) is where the logs go.
 # Prints one line per suite, then as its very last line "N passed, M failed" (individual tests).
 # Exits non-zero if any test failed or any suite could not run. Logs end up in test-artifacts/.
 set -euo pipefail
@@ -26,7 +29,7 @@ for s in $SUITES; do
     esac
 done
 
-ARTIFACTS="$REPO_ROOT/test-artifacts"
+ARTIFACTS="${TEST_ARTIFACTS:-$REPO_ROOT/test-artifacts}"
 BUILD_DIR=build/asan
 total_pass=0
 total_fail=0
@@ -86,7 +89,16 @@ export SSE_KEEPALIVE_MS="${SSE_KEEPALIVE_MS:-2000}"
 # the services run as `make up` runs them (loopback, no token: the seeds' curl commands carry
 # none); tests/e2e/auth.test.mjs starts a command API of its own with a token
 export COMMAND_API_TOKEN="" COMMAND_API_AUTH=auto
-if ! stack_init --sanitized test "$ARTIFACTS"; then
+stack_opts=(--sanitized)
+case "${TEST_STACK:-single}" in
+    single) ;;
+    cluster) stack_opts+=(--cluster) ;;
+    *)
+        echo "run.sh: unknown TEST_STACK '$TEST_STACK' (single or cluster)" >&2
+        exit 2
+        ;;
+esac
+if ! stack_init "${stack_opts[@]}" test "$ARTIFACTS"; then
     echo "run.sh: could not pick free ports"
     echo "0 passed, 0 failed"
     exit 1
@@ -342,19 +354,12 @@ suite_browser() {
     node_suite browser tests/browser/
 }
 
-# summary_suite NAME LOG CMD...: runs CMD, logs its output, and records the counts of its last
-# line "[word:] N passed, M failed"; a non-zero exit without counted failures is one failure.
+# summary_suite NAME LOG CMD...: summary_run (tests/lib.sh) of CMD, its counts recorded as NAME's.
 summary_suite() {
-    local name="$1" log="$2" out st=0 pass=0 fail=0
-    shift 2
-    out="$("$@" 2>&1)" || st=$?
-    printf '%s\n' "$out" >"$log"
-    tail -n 15 <<<"$out"
-    if [[ "$(tail -n 1 <<<"$out")" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-        pass="${BASH_REMATCH[1]}" fail="${BASH_REMATCH[2]}"
-    fi
-    ((st == 0 || fail > 0)) || fail=1
-    record "$name" "$pass" "$fail"
+    local name="$1"
+    shift
+    summary_run 15 "$@"
+    record "$name" "$sum_pass" "$sum_fail"
 }
 
 # --- faults: tests/faults/run.sh on a stack of its own (it kills services, restarts PostgreSQL
@@ -373,7 +378,7 @@ suite_cluster() {
     section "cluster"
     built cluster || return 0
     summary_suite cluster "$ARTIFACTS/cluster.log" env BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin" \
-        CLUSTER_ARTIFACTS="$ARTIFACTS/cluster" timeout -k 10 900 tests/cluster/run.sh
+        CLUSTER_FULL=0 CLUSTER_ARTIFACTS="$ARTIFACTS/cluster" timeout -k 10 900 tests/cluster/run.sh
 }
 
 # --- fuzz: every libFuzzer target for FUZZ_SECONDS (default 8) from its seed corpus ------------
@@ -421,16 +426,9 @@ suite_newman() {
         cannot_run newman "$services_why"
         return 0
     fi
-    local out st=0 pass=0 fail=0
-    out="$(timeout -k 10 600 postman/run.sh 2>&1)" || st=$?
-    printf '%s\n' "$out" >"$ARTIFACTS/newman.log"
-    tail -n 25 <<<"$out"
-    if [[ "$(tail -n 1 <<<"$out")" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-        pass="${BASH_REMATCH[1]}" fail="${BASH_REMATCH[2]}"
-    fi
-    ((st == 0 || fail > 0)) || fail=1
+    summary_run 25 "$ARTIFACTS/newman.log" timeout -k 10 600 postman/run.sh
     services_done newman
-    record newman "$pass" "$((fail + sanitizer_fail))"
+    record newman "$sum_pass" "$((sum_fail + sanitizer_fail))"
 }
 
 # --- bench: `make bench-smoke`, the benchmark harness for a few seconds on its own stack; it

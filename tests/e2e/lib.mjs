@@ -14,6 +14,14 @@ export const READ_DATABASE_URL = process.env.READ_DATABASE_URL;
 export const COMMAND_API_TOKEN = process.env.COMMAND_API_TOKEN ?? '';
 export const AUTH_HEADERS = COMMAND_API_TOKEN ? { Authorization: `Bearer ${COMMAND_API_TOKEN}` } : {};
 
+// The stack's queues, as `scripts/rabbit.sh queues` lists them (name, ready, consumers; tab
+// separated), or scripts/rabbit-cluster.sh's on a cluster stack (TEST_STACK=cluster).
+export function brokerQueues() {
+  const script = process.env.TEST_STACK === 'cluster' ? 'rabbit-cluster.sh' : 'rabbit.sh';
+  return execFileSync(new URL(`../../scripts/${script}`, import.meta.url).pathname, ['queues'],
+    { encoding: 'utf8' });
+}
+
 // One HTTP call. body: an object (sent as JSON), a string (sent as is) or undefined. A header
 // whose value is null or undefined is not sent.
 export async function call(method, url, body, headers = {}) {

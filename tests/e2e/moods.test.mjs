@@ -4,11 +4,10 @@
 // GET /api/moods/stream; and the two pages with their pictures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import {
-  COMMAND_URL, QUERY_URL, READ_DATABASE_URL, command, query, readModel, writeSql, eventually,
+  COMMAND_URL, QUERY_URL, READ_DATABASE_URL, command, query, readModel, writeSql, eventually, brokerQueues,
 } from './lib.mjs';
 
 const KEEPALIVE_MS = Number(process.env.SSE_KEEPALIVE_MS ?? 15000);
@@ -100,8 +99,7 @@ async function openStream() {
 }
 
 function moodQueue() {
-  const script = fileURLToPath(new URL('../../scripts/rabbit.sh', import.meta.url));
-  const out = execFileSync(script, ['queues'], { encoding: 'utf8' });
+  const out = brokerQueues();
   const line = out.split('\n').find((l) => l.split('\t')[0] === (process.env.MOOD_QUEUE ?? 'mood_events'));
   assert.ok(line, `queue mood_events exists; queues:\n${out}`);
   const [, ready, consumers] = line.split('\t').map(Number);

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import {
-  REPO_ROOT, QUEUE, sleep, now, pidOf, startServices, stopServices, kill9, startExtra, stopExtra,
+  REPO_ROOT, QUEUE, BROKER_SCRIPT, broker, sleep, now, pidOf, startServices, stopServices, kill9, startExtra, stopExtra,
   logSize, logSince, waitLog, countLog, sumLogKey, pgStop, pgStart, rabbitStop, rabbitStart,
   queues, sqlValue, sqlValueAsync, sqlRows, inject, deadletters, listDeadLetters,
 } from './stack.mjs';
@@ -809,7 +809,7 @@ test('13.1 mood flood: POST /api/moods is rate-limited per address and the mood 
   const row = { id: '13.1', fault: 'mood flood: 200 moods from one address, then 1,200 from 60 addresses, with the mood queue bounded at 200', commands: 0, injected: 1, ok: false };
   rows.push(row);
   const env = { ...process.env, MOOD_QUEUE_MAX_LENGTH: '200', MOOD_QUEUE_TTL_MS: '600000' };
-  await execFileP(path.join(REPO_ROOT, 'scripts/rabbit.sh'), ['policies'], { env, cwd: REPO_ROOT });
+  await execFileP(BROKER_SCRIPT, ['policies'], { env, cwd: REPO_ROOT });
   try {
     const moodsBefore = Number(sqlValue(W, 'SELECT count(*) FROM moods'));
     // one address: the bucket's burst, then 429 with Retry-After, nothing written for those
@@ -849,7 +849,7 @@ test('13.1 mood flood: POST /api/moods is rate-limited per address and the mood 
     });
     assert.ok(conv.ok, conv.diffs.slice(0, 20).join('\n'));
   } finally {
-    await execFileP(path.join(REPO_ROOT, 'scripts/rabbit.sh'), ['policies'], { env: process.env, cwd: REPO_ROOT });
+    await broker('policies');
   }
 });
 

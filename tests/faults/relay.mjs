@@ -1,21 +1,14 @@
-// Helpers of the relay's fault tests (12.x): the broker's rabbitmqctl through scripts/rabbit.sh,
+// Helpers of the relay's fault tests (12.x): the broker's rabbitmqctl (stack.mjs's broker script),
 // a relay's /health and /metrics, and polling until a condition holds.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import path from 'node:path';
-import { REPO_ROOT, sleep, now } from './stack.mjs';
+import { broker, sleep, now } from './stack.mjs';
 
-const execFileP = promisify(execFile);
+// rabbitmqctl ARGS on the test node (a cluster's first running node: the cluster shares vhosts,
+// queues and alarms); the vhost of BROKER_URL is in $VHOST (scripts/rabbit.sh ctl).
+export const rabbitCtl = async (...args) => (await broker('ctl', ...args)).trim();
 
-// rabbitmqctl ARGS on the test node; the vhost of BROKER_URL is in $VHOST (scripts/rabbit.sh ctl).
-export async function rabbitCtl(...args) {
-  const { stdout } = await execFileP(path.join(REPO_ROOT, 'scripts/rabbit.sh'), ['ctl', ...args], {
-    env: process.env, cwd: REPO_ROOT, maxBuffer: 16 << 20,
-  });
-  return stdout.trim();
-}
-
-export const brokerVhost = () => decodeURIComponent(new URL(process.env.BROKER_URL).pathname.slice(1) || '/');
+// The vhost of BROKER_URL (of its first URL when it lists a cluster's nodes).
+export const brokerVhost = () =>
+  decodeURIComponent(new URL(process.env.BROKER_URL.split(',')[0]).pathname.slice(1) || '/');
 
 // The memory high watermark the node runs with now (a fraction, or {absolute, N}).
 export const memoryWatermark = () =>

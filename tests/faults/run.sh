@@ -10,7 +10,9 @@
 # Output: node's TAP, then "faults: N passed, M failed" as the last line. Exit 0 only if all
 # passed. Logs and figures end up in $FAULTS_ARTIFACTS (default test-artifacts/faults).
 # FAULTS_ONLY=REGEX runs only the tests whose names match (node --test-name-pattern); FAULTS_RATE
-# (commands/s, default 80) and FAULTS_LOAD_MS (default 16000) size the load.
+# (commands/s, default 80) and FAULTS_LOAD_MS (default 16000) size the load. TEST_STACK=cluster
+# runs them on a 3-node RabbitMQ cluster with quorum queues (stack_init --cluster; `make
+# test-cluster` does, for the scenarios that concern the broker: docs/scaling.md).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,6 +52,7 @@ unset FAULT_PAUSE_AFTER_PUBLISH_MS FAULT_PAUSE_BEFORE_COMMIT_MS FAULT_PAUSE_AFTE
 # relay and consumer of test 5.
 stack_opts=(--sanitized)
 [[ "${FAULTS_SERVICE_ROLES:-1}" == 1 ]] || stack_opts+=(--owner-urls)
+[[ "${TEST_STACK:-single}" != cluster ]] || stack_opts+=(--cluster)
 stack_init "${stack_opts[@]}" faults "$ARTIFACTS" \
     FAULTS_EXTRA_RELAY_METRICS_PORT FAULTS_EXTRA_CONSUMER_METRICS_PORT || {
     echo "faults: could not pick free ports"
@@ -58,7 +61,7 @@ stack_init "${stack_opts[@]}" faults "$ARTIFACTS" \
 export BIN_DIR="$REPO_ROOT/$BUILD_DIR/bin" INJECT_BIN="$REPO_ROOT/$BUILD_DIR/faults/inject"
 export FAULTS_ARTIFACTS="$ARTIFACTS"
 
-driver_servers faults "PostgreSQL and RabbitMQ"
+driver_servers faults "PostgreSQL and RabbitMQ${TEST_STACK:+ ($TEST_STACK)}"
 only=()
 [[ -n "${FAULTS_ONLY:-}" ]] && only=(--test-name-pattern "$FAULTS_ONLY")
 driver_node faults "${FAULTS_TIMEOUT_S:-1500}" "${only[@]}" tests/faults/faults.test.mjs

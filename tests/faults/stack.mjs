@@ -136,16 +136,22 @@ export function sumLogKey(label, offset, re, key) {
 }
 
 // --- servers -------------------------------------------------------------------------------
+// The script that drives the stack's broker: scripts/rabbit.sh, or scripts/rabbit-cluster.sh on
+// a cluster stack (TEST_STACK=cluster, set by the drivers: tests/run.sh, tests/faults/run.sh,
+// tests/cluster/run.sh). Both take start, stop, queues, policies and ctl ARGS; the cluster's act
+// on all three nodes (start, stop) or on the first that runs (queues, policies, ctl).
+export const BROKER_SCRIPT = script(process.env.TEST_STACK === 'cluster' ? 'rabbit-cluster.sh' : 'rabbit.sh');
+export const broker = (...args) => run(BROKER_SCRIPT, args);
 export const pgStop = () => run(script('pg.sh'), ['stop']);
 export const pgStart = () => run(script('pg.sh'), ['start']);
-export const rabbitStop = () => run(script('rabbit.sh'), ['stop']);
-export const rabbitStart = () => run(script('rabbit.sh'), ['start']);
+export const rabbitStop = () => broker('stop');
+export const rabbitStart = () => broker('start');
 // scripts/rabbit-cluster.sh ARGS (tests/cluster): start, stop, node I start|stop|status, ctl ...
 export const rabbitCluster = (...args) => run(script('rabbit-cluster.sh'), args);
 
 // {name: {ready, consumers}} of the vhost's queues (rabbitmqctl: about a second).
 export async function queues() {
-  const out = await run(script('rabbit.sh'), ['queues']);
+  const out = await broker('queues');
   const q = {};
   for (const line of out.trim().split('\n')) {
     const [name, ready, consumers] = line.split('\t');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call, eventually } from '../e2e/lib.mjs';
 
-export { COMMAND_URL, QUERY_URL, call, eventually, writeSql, readSql } from '../e2e/lib.mjs';
+export { COMMAND_URL, QUERY_URL, call, eventually, writeSql, readSql, brokerQueues } from '../e2e/lib.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -3,9 +3,7 @@
 // GET /stats on the query side, and {"type", "timestamp"} messages on the mood_events queue.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { COMMAND_URL, QUERY_URL, post, get, getWhen, eventually, writeSql } from './lib.mjs';
+import { COMMAND_URL, QUERY_URL, post, get, getWhen, eventually, writeSql, brokerQueues } from './lib.mjs';
 
 test('GET / on the command side is the mood sender page', async () => {
   const r = await get(`${COMMAND_URL}/`);
@@ -40,8 +38,7 @@ test('GET /stats on the query side: {"happy", "sad", "score"}, score = happy - s
   assert.match(payload.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   await eventually(() => writeSql(`SELECT published_at IS NOT NULL FROM outbox WHERE event_id = '${event}'`) === 't',
     10000, 'the relay to publish the mood');
-  const script = fileURLToPath(new URL('../../scripts/rabbit.sh', import.meta.url));
-  const queues = execFileSync(script, ['queues'], { encoding: 'utf8' });
+  const queues = brokerQueues();
   assert.ok(queues.split('\n').some((l) => l.split('\t')[0] === (process.env.MOOD_QUEUE ?? 'mood_events')),
     `the mood_events queue exists:\n${queues}`);
 });
