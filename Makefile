@@ -114,9 +114,11 @@ up-cluster: deps
 down-cluster:
 	scripts/down.sh --cluster
 
-# a throwaway cluster on free ports: failover and no loss when a broker node is killed
+# a throwaway cluster on free ports: the cluster faults (a broker node, a consumer killed under
+# load), then e2e, seeds and the broker's fault scenarios on cluster stacks (CLUSTER_FULL=1; the
+# `cluster` suite of `make test` is the short version without them; docs/scaling.md)
 test-cluster: build
-	tests/cluster/run.sh
+	CLUSTER_FULL=1 tests/cluster/run.sh
 
 logs:
 	scripts/logs.sh

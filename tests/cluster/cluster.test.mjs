@@ -28,24 +28,57 @@ after(async () => {
   await stopServices().catch(() => {});
 });
 
-// {name: {type, members, args}} of the vhost's queues.
+// {name: {type, members, online, args}} of the vhost's queues (members: the replicas' count,
+// online: those running).
 async function queueInfo() {
   const out = await rabbitCluster('ctl', 'list_queues', '-p', VHOST, '--silent', '--no-table-headers',
-    'name', 'type', 'members', 'arguments');
+    'name', 'type', 'members', 'online', 'arguments');
   const q = {};
+  const count = (list) => (list.match(/@/g) ?? []).length;
   for (const line of out.trim().split('\n')) {
-    const [name, type, members, args] = line.split('\t');
-    if (name) q[name] = { type, members: (members.match(/@/g) ?? []).length, args };
+    const [name, type, members, online, args] = line.split('\t');
+    if (name) q[name] = { type, members: count(members), online: count(online), args };
   }
   return q;
 }
 
-// The node (1-based) a service's last "connected to rabbitmq" line names, from its log text.
-function lastNode(text) {
-  const all = [...text.matchAll(/msg="connected to rabbitmq".*? node=(\d+) nodes=(\d+)/g)];
-  return all.length ? Number(all.at(-1)[1]) : 0;
+// The Raft status of the replicas of quorum queues, {queue: [{node, state, log, commit}]}: one
+// rabbitmqctl eval of rabbit_quorum_queue:status (what `rabbitmq-queues quorum_status` prints)
+// for all of them, each rabbitmqctl call costing a second or two here.
+async function replicas(names) {
+  const list = names.map((n) => `<<"${n}">>`).join(', ');
+  const out = await rabbitCluster('ctl', 'eval',
+    `[{Q, rabbit_quorum_queue:status(<<"${VHOST}">>, Q)} || Q <- [${list}]].`);
+  const parts = out.split(/\{<<"([^"]+)">>,\s*\[\[/);
+  const r = {};
+  for (let i = 1; i + 1 < parts.length; i += 2) {
+    r[parts[i]] = parts[i + 1].split('<<"Node Name">>').slice(1).map((m) => ({
+      node: m.match(/'([^']+)'/)?.[1],
+      state: m.match(/<<"Raft State">>,(\w+)/)?.[1],
+      log: Number(m.match(/<<"Log Index">>,(\d+)/)?.[1]),
+      commit: Number(m.match(/<<"Commit Index">>,(\d+)/)?.[1]),
+    }));
+  }
+  return r;
 }
-const logText = (name) => fs.readFileSync(path.join(process.env.STATE_DIR, 'logs', `${name}.log`), 'utf8');
+
+// Polls until every replica of each queue is up and has written and committed what its leader
+// has; returns {ms, status} (ms undefined when not within timeoutMs).
+async function replicasInSync(names, timeoutMs) {
+  const t0 = now();
+  let status = {};
+  const synced = (rs = []) => {
+    const leader = rs.find((r) => r.state === 'leader');
+    return rs.length === NODES.length && leader && rs.every((r) =>
+      ['leader', 'follower'].includes(r.state) && r.log === leader.log && r.commit === leader.commit);
+  };
+  while (now() - t0 < timeoutMs) {
+    status = await replicas(names).catch(() => ({}));
+    if (names.every((n) => synced(status[n]))) return { ms: now() - t0, status };
+    await sleep(500);
+  }
+  return { ms: undefined, status };
+}
 
 test('1. every queue is a quorum queue on the three nodes, with an explicit delivery limit', async () => {
   assert.equal(NODES.length, 3, 'BROKER_URL does not list three nodes');
@@ -74,7 +107,7 @@ test('2. orders created through the command API reach the read model through the
   assert.ok(conv.ok, conv.diffs.slice(0, 20).join('\n'));
 });
 
-test('3. a broker node killed -9 under load, started again: 0 lost, 0 applied twice', async () => {
+test('3. a broker node killed -9 under load, started again: 0 lost, 0 applied twice, the node rejoins in sync', async () => {
   const pids = Object.fromEntries(['relay', 'consumer', 'command-api', 'query-api'].map((n) => [n, pidOf(n)]));
   const victim = lastNode(logText('relay')); // the relay's node: its publishes must fail over
   assert.ok(victim >= 1 && victim <= 3, 'the relay logged no node');
@@ -104,8 +137,25 @@ test('3. a broker node killed -9 under load, started again: 0 lost, 0 applied tw
   const failover = lastNode(relayLog);
   assert.ok(failover >= 1 && failover !== victim,
     `the relay did not reconnect to another node (killed ${victim}, reconnected to ${failover})`);
+  // the restarted node is back in the cluster, and each queue's replica on it is running and
+  // caught up with its leader (Raft log and commit index)
+  const victimNode = `cqrs-${new URL(NODES[victim - 1]).port}@localhost`;
+  const running = JSON.parse(await rabbitCluster('ctl', 'cluster_status', '--formatter', 'json')).running_nodes;
+  assert.ok(running.includes(victimNode), `node ${victimNode} is not running in the cluster: ${running}`);
+  const names = ['read_model', 'read_model.retry', 'read_model.dead', 'mood_events'];
   const q = await queueInfo();
-  assert.equal(q.read_model.members, 3, 'the restarted node is not a member of the queue again');
+  for (const name of names) {
+    assert.equal(q[name].members, 3, `the restarted node is not a member of ${name} again`);
+    assert.equal(q[name].online, 3, `${name} has ${q[name].online} replicas online`);
+  }
+  const r = await replicasInSync(names, 30000);
+  assert.ok(r.ms !== undefined, `the replicas did not catch up with their leaders: ${JSON.stringify(r.status)}`);
+  const sync = {};
+  for (const name of names) {
+    assert.ok(r.status[name].some((x) => x.node === victimNode), `${name} has no replica on ${victimNode}`);
+    sync[name] = r.status[name].find((x) => x.state === 'leader').commit;
+  }
   console.log(`# killed node ${victim} at +${downAt - load.startedAt} ms; relay on node ${failover}; ` +
-    `${stats.sent} commands, ${stats.ok} ok; ${conv.figures.outboxEvents} events, settled in ${conv.settleMs} ms`);
+    `${stats.sent} commands, ${stats.ok} ok; ${conv.figures.outboxEvents} events, settled in ${conv.settleMs} ms; ` +
+    `node ${victim} running again, replicas in sync (commit index ${JSON.stringify(sync)})`);
 });

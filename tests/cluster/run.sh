@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # tests/cluster/run.sh (`make test-cluster`; the `cluster` suite of tests/run.sh): the broker
-# cluster end to end. Starts a throwaway stack on free ports in a temp STATE_DIR (scripts/stack.sh
-# with stack_cluster_env: PostgreSQL, a 3-node RabbitMQ cluster, quorum queues, BROKER_URL the
-# list of the nodes), then runs tests/cluster/cluster.test.mjs: commands through the real command
-# API, relay and consumer reach the read model; one broker node killed -9 under load and started
-# again loses nothing and applies nothing twice (the fault suite's convergence check). Stops
-# everything it started, by pid. Uses the plain build (build/bin; BIN_DIR to change).
-# Output: node's TAP, then "cluster: N passed, M failed" as the last line; exit 0 only if all
-# passed. Logs in $CLUSTER_ARTIFACTS (default test-artifacts/cluster).
+# cluster end to end. Starts a throwaway stack on free ports in a temp STATE_DIR (scripts/stack.sh's
+# stack_init --cluster: PostgreSQL, a 3-node RabbitMQ cluster, quorum queues, BROKER_URL the list
+# of the nodes), then runs tests/cluster/*.test.mjs one file at a time: commands through the real
+# command API, relay and consumer reach the read model; one broker node killed -9 under load and
+# started again loses nothing and applies nothing twice (cluster.test.mjs); one of three consumers
+# killed -9 under load and started again (consumers.test.mjs); both checked with the fault suite's
+# convergence check. Stops everything it started, by pid. Uses the plain build (build/bin;
+# BIN_DIR to change).
+# CLUSTER_FULL=1 (`make test-cluster` sets it; the `cluster` suite of `make test` runs without,
+# about 2 minutes): then, each on a cluster stack of its own (TEST_STACK=cluster), the e2e and
+# seeds suites (tests/run.sh, sanitizer build) and the fault-suite scenarios that concern the
+# broker (tests/faults/run.sh with FAULTS_ONLY=$CLUSTER_FAULTS; docs/scaling.md says which run
+# and why the others do not).
+# Output: node's TAP, then "cluster: N passed, M failed" as the last line (every part summed);
+# exit 0 only if all passed. Logs in $CLUSTER_ARTIFACTS (default test-artifacts/cluster).
 # CLUSTER_RATE (commands/s, default 60) and CLUSTER_LOAD_MS (default 15000) size the load.
 set -euo pipefail
 
@@ -31,23 +38,37 @@ done
 # short retry delays, as in the fault suite (tests/run.sh exports .env.example's values)
 export CONSUMER_RETRY_DELAY_MS=250 CONSUMER_MAX_ATTEMPTS=3 CONSUMER_EARLY_MAX_ATTEMPTS=40
 unset FAULT_PAUSE_AFTER_PUBLISH_MS FAULT_PAUSE_BEFORE_COMMIT_MS FAULT_PAUSE_AFTER_COMMIT_MS
-stack_init cluster "$ARTIFACTS" CLUSTER_AMQP_PORT_2 CLUSTER_AMQP_PORT_3 CLUSTER_AMQP_DIST_PORT_2 \
-    CLUSTER_AMQP_DIST_PORT_3 || {
+export TEST_STACK=cluster
+stack_init --cluster cluster "$ARTIFACTS" || {
     echo "cluster: could not pick free ports"
     driver_finish cluster 0 1
 }
-# node 1 takes the ports stack_init picked for the single node, the stack keeps its own
-export CLUSTER_AMQP_PORT_1="$AMQP_PORT" CLUSTER_AMQP_DIST_PORT_1="$AMQP_DIST_PORT"
-export CLUSTER_AMQP_EPMD_PORT="$AMQP_EPMD_PORT" CLUSTER_PG_PORT="$PG_PORT"
-export CLUSTER_COMMAND_SERVICE_PORT="$COMMAND_SERVICE_PORT"
-export CLUSTER_QUERY_SERVICE_PORT="$QUERY_SERVICE_PORT"
-export CLUSTER_RELAY_METRICS_PORT="$RELAY_METRICS_PORT"
-export CLUSTER_CONSUMER_METRICS_PORT="$CONSUMER_METRICS_PORT"
-stack_cluster_env
 export FAULTS_ARTIFACTS="$ARTIFACTS"
 
 driver_servers cluster "PostgreSQL and 3 RabbitMQ nodes"
-driver_node cluster "${CLUSTER_TIMEOUT_S:-900}" tests/cluster/cluster.test.mjs
-
+driver_node cluster "${CLUSTER_TIMEOUT_S:-900}" --test-concurrency=1 tests/cluster/*.test.mjs
 stack_stop
-driver_finish cluster "$tap_pass" "$tap_fail"
+pass=$tap_pass fail=$tap_fail
+
+# part WHO LOG CMD...: one more suite, on a cluster stack of its own (TEST_STACK=cluster is
+# exported); adds its counts (summary_run, tests/lib.sh). Run with the retry settings of
+# .env.example, as those suites expect.
+part() {
+    local who="$1" log="$2"
+    shift 2
+    echo "cluster: $who (log in $log)"
+    summary_run 15 "$log" env -u CONSUMER_RETRY_DELAY_MS -u CONSUMER_MAX_ATTEMPTS \
+        -u CONSUMER_EARLY_MAX_ATTEMPTS "$@"
+    pass=$((pass + sum_pass)) fail=$((fail + sum_fail))
+}
+
+# the fault-suite scenarios that concern the broker (docs/scaling.md, "Tests")
+CLUSTER_FAULTS="${CLUSTER_FAULTS:-^(0|1|2a|2b|3|5|6)\. |^(11\.2|11\.3|12\.a|12\.c|13\.1|13\.3) }"
+if [[ "${CLUSTER_FULL:-0}" == 1 ]]; then
+    part "e2e and seeds" "$ARTIFACTS/suites.log" env TEST_SUITES="e2e seeds" \
+        TEST_ARTIFACTS="$ARTIFACTS/suites" timeout -k 10 1800 tests/run.sh
+    part "faults ($CLUSTER_FAULTS)" "$ARTIFACTS/faults.log" env FAULTS_SKIP_DEPS=1 \
+        FAULTS_ONLY="$CLUSTER_FAULTS" FAULTS_ARTIFACTS="$ARTIFACTS/faults" \
+        timeout -k 10 1800 tests/faults/run.sh
+fi
+driver_finish cluster "$pass" "$fail"
