@@ -80,6 +80,13 @@ async function replicasInSync(names, timeoutMs) {
   return { ms: undefined, status };
 }
 
+// The node (1-based) a service's last "connected to rabbitmq" line names, from its log text.
+function lastNode(text) {
+  const all = [...text.matchAll(/msg="connected to rabbitmq".*? node=(\d+) nodes=(\d+)/g)];
+  return all.length ? Number(all.at(-1)[1]) : 0;
+}
+const logText = (name) => fs.readFileSync(path.join(process.env.STATE_DIR, 'logs', `${name}.log`), 'utf8');
+
 test('1. every queue is a quorum queue on the three nodes, with an explicit delivery limit', async () => {
   assert.equal(NODES.length, 3, 'BROKER_URL does not list three nodes');
   const q = await queueInfo();

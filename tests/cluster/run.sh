@@ -9,10 +9,10 @@
 # convergence check. Stops everything it started, by pid. Uses the plain build (build/bin;
 # BIN_DIR to change).
 # CLUSTER_FULL=1 (`make test-cluster` sets it; the `cluster` suite of `make test` runs without,
-# about 2 minutes): then, each on a cluster stack of its own (TEST_STACK=cluster), the e2e and
+# about 2 minutes): first, each on a cluster stack of its own (TEST_STACK=cluster), the e2e and
 # seeds suites (tests/run.sh, sanitizer build) and the fault-suite scenarios that concern the
 # broker (tests/faults/run.sh with FAULTS_ONLY=$CLUSTER_FAULTS; docs/scaling.md says which run
-# and why the others do not).
+# and why the others do not), then the cluster faults above.
 # Output: node's TAP, then "cluster: N passed, M failed" as the last line (every part summed);
 # exit 0 only if all passed. Logs in $CLUSTER_ARTIFACTS (default test-artifacts/cluster).
 # CLUSTER_RATE (commands/s, default 60) and CLUSTER_LOAD_MS (default 15000) size the load.
@@ -35,6 +35,28 @@ for b in command-api query-api relay consumer; do
     }
 done
 
+# part WHO LOG CMD...: one more suite, on a cluster stack of its own (TEST_STACK=cluster); adds
+# its counts (summary_run, tests/lib.sh). The parts run first, before this driver's stack_init
+# exports .env.example's values: each driver sets its own defaults (tests/run.sh's short SSE
+# keep-alive, the fault suite's retry delays) only where the caller left a variable unset.
+pass=0 fail=0
+part() {
+    local who="$1" log="$2"
+    shift 2
+    echo "cluster: $who (log in $log)"
+    summary_run 15 "$log" env TEST_STACK=cluster "$@"
+    pass=$((pass + sum_pass)) fail=$((fail + sum_fail))
+}
+
+# the fault-suite scenarios that concern the broker (docs/scaling.md, "Tests")
+CLUSTER_FAULTS="${CLUSTER_FAULTS:-^(0|1|2a|2b|3|5|6)\. |^(11\.2|11\.3|12\.a|12\.c|13\.1|13\.3) }"
+if [[ "${CLUSTER_FULL:-0}" == 1 ]]; then
+    part "e2e and seeds" "$ARTIFACTS/suites.log" TEST_SUITES="e2e seeds" \
+        TEST_ARTIFACTS="$ARTIFACTS/suites" timeout -k 10 1800 tests/run.sh
+    part "faults ($CLUSTER_FAULTS)" "$ARTIFACTS/faults.log" FAULTS_SKIP_DEPS=1 \
+        FAULTS_ONLY="$CLUSTER_FAULTS" FAULTS_ARTIFACTS="$ARTIFACTS/faults" \
+        timeout -k 10 1800 tests/faults/run.sh
+fi
 # short retry delays, as in the fault suite (tests/run.sh exports .env.example's values)
 export CONSUMER_RETRY_DELAY_MS=250 CONSUMER_MAX_ATTEMPTS=3 CONSUMER_EARLY_MAX_ATTEMPTS=40
 unset FAULT_PAUSE_AFTER_PUBLISH_MS FAULT_PAUSE_BEFORE_COMMIT_MS FAULT_PAUSE_AFTER_COMMIT_MS
@@ -48,27 +70,6 @@ export FAULTS_ARTIFACTS="$ARTIFACTS"
 driver_servers cluster "PostgreSQL and 3 RabbitMQ nodes"
 driver_node cluster "${CLUSTER_TIMEOUT_S:-900}" --test-concurrency=1 tests/cluster/*.test.mjs
 stack_stop
-pass=$tap_pass fail=$tap_fail
+pass=$((pass + tap_pass)) fail=$((fail + tap_fail))
 
-# part WHO LOG CMD...: one more suite, on a cluster stack of its own (TEST_STACK=cluster is
-# exported); adds its counts (summary_run, tests/lib.sh). Run with the retry settings of
-# .env.example, as those suites expect.
-part() {
-    local who="$1" log="$2"
-    shift 2
-    echo "cluster: $who (log in $log)"
-    summary_run 15 "$log" env -u CONSUMER_RETRY_DELAY_MS -u CONSUMER_MAX_ATTEMPTS \
-        -u CONSUMER_EARLY_MAX_ATTEMPTS "$@"
-    pass=$((pass + sum_pass)) fail=$((fail + sum_fail))
-}
-
-# the fault-suite scenarios that concern the broker (docs/scaling.md, "Tests")
-CLUSTER_FAULTS="${CLUSTER_FAULTS:-^(0|1|2a|2b|3|5|6)\. |^(11\.2|11\.3|12\.a|12\.c|13\.1|13\.3) }"
-if [[ "${CLUSTER_FULL:-0}" == 1 ]]; then
-    part "e2e and seeds" "$ARTIFACTS/suites.log" env TEST_SUITES="e2e seeds" \
-        TEST_ARTIFACTS="$ARTIFACTS/suites" timeout -k 10 1800 tests/run.sh
-    part "faults ($CLUSTER_FAULTS)" "$ARTIFACTS/faults.log" env FAULTS_SKIP_DEPS=1 \
-        FAULTS_ONLY="$CLUSTER_FAULTS" FAULTS_ARTIFACTS="$ARTIFACTS/faults" \
-        timeout -k 10 1800 tests/faults/run.sh
-fi
 driver_finish cluster "$pass" "$fail"
