@@ -48,8 +48,8 @@ part() {
     pass=$((pass + sum_pass)) fail=$((fail + sum_fail))
 }
 
-# the fault-suite scenarios that concern the broker (docs/scaling.md, "Tests")
-CLUSTER_FAULTS="${CLUSTER_FAULTS:-^(0|1|2a|2b|3|5|6)\. |^(11\.2|11\.3|12\.a|12\.c|13\.1|13\.3) }"
+# the fault-suite scenarios that concern the broker (docs/scaling.md, "Tests"; 3 is left out)
+CLUSTER_FAULTS="${CLUSTER_FAULTS:-^(0|1|2a|2b|5|6)\. |^(11\.2|11\.3|12\.a|12\.c|13\.1|13\.3) }"
 if [[ "${CLUSTER_FULL:-0}" == 1 ]]; then
     part "e2e and seeds" "$ARTIFACTS/suites.log" TEST_SUITES="e2e seeds" \
         TEST_ARTIFACTS="$ARTIFACTS/suites" timeout -k 10 1800 tests/run.sh
