@@ -98,6 +98,6 @@ test('consumers: one of three consumers killed -9 under load, started again: it 
   assert.ok(redelivered > 0, `the deliveries ${victim} held were not redelivered to the other consumers`);
   console.log(`# killed ${victim} at +${killedAt - load.startedAt} ms, restarted at +${restartedAt - load.startedAt} ms; ` +
     `events saved before the kill ${JSON.stringify(beforeKill)}, by ${victim} after its restart ${rejoined}; ` +
-    `${redelivered} deliveries redelivered; ${stats.sent} commands, ${stats.ok} ok; ` +
+    `${redelivered} deliveries redelivered to the others; ${stats.sent} commands, ${stats.ok} ok; ` +
     `${conv.figures.outboxEvents} events, settled in ${conv.settleMs} ms`);
 });
