@@ -15,8 +15,9 @@
 #   pg_other   every other PostgreSQL process: the postmaster, checkpointer, walwriter, background
 #              writer, autovacuum launcher and workers (whatever their database), backends of
 #              other databases
-#   rabbitmq   beam.smp and its children
-#   command_api, query_api, relay, consumer: the services (their pid files)
+#   rabbitmq   beam.smp and its children (every node: the cluster stage runs three more)
+#   command_api, query_api, relay, consumer: the services (their pid files; consumer also the
+#              cluster stage's extra consumers, run/extra-consumer-*.pid)
 # and the load generator (loadgen: wrk, whose CPU run_wrk keeps). A process in both snapshots
 # counts its difference, one started within the window all its time; one that ended within the
 # window is not seen (the blind spot, bench/README.md): pg_exited, what the postmaster collected
@@ -33,7 +34,7 @@ CLK_TCK="$(getconf CLK_TCK)"
 
 # cpu_pids: "pid kind" of the processes a snapshot classifies by pid (their children inherit).
 cpu_pids() {
-    local name pid
+    local name pid f
     pg_super -d postgres -F ' ' -v wdb="$(url_db "$DATABASE_URL")" \
         -v rdb="$(url_db "$READ_DATABASE_URL")" <<'SQL' || return 1
 SELECT pid, CASE WHEN backend_type <> 'client backend' THEN 'pg_other'
@@ -42,11 +43,16 @@ SELECT pid, CASE WHEN backend_type <> 'client backend' THEN 'pg_other'
 FROM pg_stat_activity WHERE pid <> pg_backend_pid();
 SQL
     for name in command-api query-api relay consumer; do
-        pid="$(tr -dc '0-9' <"$STATE_DIR/run/$name.pid" 2>/dev/null || true)"
+        pid="$(tr -dc '0-9' 2>/dev/null <"$STATE_DIR/run/$name.pid" || true)"
         [[ -n "$pid" ]] && echo "$pid ${name//-/_}"
     done
-    pid="$(tr -dc '0-9' <"$STATE_DIR/rabbit/rabbit.pid" 2>/dev/null || true)"
-    [[ -n "$pid" ]] && echo "$pid rabbitmq"
+    # the stack's node, and the nodes of the cluster stage (bench/cluster.sh) with its extra consumers
+    for f in "$STATE_DIR"/rabbit/rabbit.pid "$STATE_DIR"/rabbit-[0-9]/rabbit.pid \
+        "$STATE_DIR"/run/extra-consumer-*.pid; do
+        pid="$(tr -dc '0-9' 2>/dev/null <"$f" || true)"
+        [[ -z "$pid" ]] && continue
+        [[ "$f" == */run/* ]] && echo "$pid consumer" || echo "$pid rabbitmq"
+    done
     return 0
 }
 

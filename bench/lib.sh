@@ -244,6 +244,71 @@ gen_orders() {
     done
 }
 
+# backlog_orders N: adds N orders to the write DB (gen_orders, one OrderCreated outbox row each,
+# unpublished) and sets BACKLOG_OUTBOX (the first outbox id), BACKLOG_FIRST and BACKLOG_LAST (the
+# first and last order ids). Stop the relay first, or it publishes them while they are made.
+# shellcheck disable=SC2034 # BACKLOG_FIRST and BACKLOG_LAST are the callers'
+backlog_orders() {
+    local n="$1" rows
+    BACKLOG_OUTBOX="$(wsql -c "SELECT coalesce(max(id), 0) + 1 FROM outbox")" || return 1
+    BACKLOG_FIRST="$(wsql -c "SELECT coalesce(max(id), 0) + 1 FROM orders")" || return 1
+    gen_orders "$n" 0 0 no || return 1
+    BACKLOG_LAST="$(wsql -c "SELECT max(id) FROM orders")" || return 1
+    rows="$(wsql -c "SELECT count(*) FROM outbox WHERE id >= $BACKLOG_OUTBOX AND published_at IS NULL")"
+    [[ "$rows" == "$n" ]] || {
+        log "expected $n unpublished outbox rows, found $rows"
+        return 1
+    }
+}
+
+# outbox_empty: no unpublished outbox row (exits the stage when the relay died).
+outbox_empty() {
+    need_running relay
+    [[ "$(wsql -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")" == 0 ]]
+}
+
+# relay_drain_rate FIRST_OUTBOX: waits (600 s at most) until the running relay has published every
+# outbox row, then prints its rate in events/s over the rows from FIRST_OUTBOX on: between the
+# first and the last batch's mark, the first batch's rows not counted (they were published before
+# the first mark).
+relay_drain_rate() {
+    local from="$1" n first_batch span
+    wait_for "the relay to drain the outbox" 600 0.2 outbox_empty || return 1
+    read -r n first_batch span < <(wsql -F ' ' -c "
+        WITH b AS (SELECT published_at FROM outbox WHERE id >= $from)
+        SELECT count(*), count(*) FILTER (WHERE published_at = (SELECT min(published_at) FROM b)),
+               extract(epoch FROM max(published_at) - min(published_at))
+        FROM b")
+    jq -e -n --argjson s "$span" '$s > 0' >/dev/null || {
+        log "all $n rows were marked in one batch"
+        return 1
+    }
+    round "$(calc "($n - $first_batch) / $span")"
+}
+
+# orders_projected FIRST LAST: the read DB holds every order FIRST..LAST (exits the stage when the
+# consumer died). Several consumers apply out of order, so the newest one says nothing of the rest.
+orders_projected() {
+    need_running consumer
+    (("$(rsql -c "SELECT count(*) FROM orders_read WHERE order_id BETWEEN $1 AND $2")" == $2 - $1 + 1))
+}
+
+# consumer_drain_rate FIRST LAST: waits (900 s at most) until the read DB holds every order
+# FIRST..LAST, then prints the rate in events/s from the orders' projected_at (the read DB's clock
+# at apply).
+consumer_drain_rate() {
+    local first="$1" last="$2" n span
+    wait_for "the consumer to drain the queue" 900 0.2 orders_projected "$first" "$last" || return 1
+    read -r n span < <(rsql -F ' ' -c "
+        SELECT count(*), extract(epoch FROM max(projected_at) - min(projected_at))
+        FROM orders_read WHERE order_id BETWEEN $first AND $last")
+    jq -e -n --argjson s "$span" '$s > 0' >/dev/null || {
+        log "all events were applied at once"
+        return 1
+    }
+    round "$(calc "($n - 1) / $span")"
+}
+
 # load_products: the 1,000 products every measurement orders from (bench/sql/products.sql);
 # records their id range for the load generators.
 load_products() {

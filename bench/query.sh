@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/query.sh: measurement 5, the query API, on whatever data the earlier stages left (after
+# bench/query.sh: measurement 7, the query API, on whatever data the earlier stages left (after
 # the scale stage: its largest size). wrk (BENCH_QUERY_CONNS connections,
 # BENCH_QUERY_S seconds) on GET /api/orders/{id} and /api/customers/{id}/summary (random ids of
 # existing orders and customers, bench/lua/get.lua), /api/products and each analytics endpoint.

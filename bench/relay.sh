@@ -12,15 +12,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 settle
 services stop relay consumer
-first_outbox="$(wsql -c "SELECT coalesce(max(id), 0) + 1 FROM outbox")"
-first_order="$(wsql -c "SELECT coalesce(max(id), 0) + 1 FROM orders")"
 log "generating a backlog of $BENCH_BACKLOG orders"
-gen_orders "$BENCH_BACKLOG" 0 0 no
-last_order="$(wsql -c "SELECT max(id) FROM orders")"
-rows="$(wsql -c "SELECT count(*) FROM outbox WHERE id >= $first_outbox AND published_at IS NULL")"
-[[ "$rows" == "$BENCH_BACKLOG" ]] || die "expected $BENCH_BACKLOG unpublished outbox rows, found $rows"
-state_set backlog_first_order "$first_order"
-state_set backlog_last_order "$last_order"
+backlog_orders "$BENCH_BACKLOG" || die "could not make the backlog"
+first_outbox="$BACKLOG_OUTBOX" rows="$BENCH_BACKLOG"
+state_set backlog_first_order "$BACKLOG_FIRST"
+state_set backlog_last_order "$BACKLOG_LAST"
 
 # the baseline: the same payloads, routing keys and properties as the relay sends
 payloads="$BENCH_TMP/relay-payloads.tsv"
@@ -34,20 +30,7 @@ fig_set relay.publisher_per_s "$(round "$(jget "$result" .rate)")"
 
 log "relay: draining $rows outbox rows"
 services start relay
-outbox_empty() {
-    need_running relay
-    [[ "$(wsql -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")" == 0 ]]
-}
-wait_for "the relay to drain the outbox" 600 0.2 outbox_empty
-# rate between the first and the last batch's mark; the first batch's rows are not counted, as
-# their publishing happened before the first mark
-read -r n first_batch span < <(wsql -F ' ' -c "
-    WITH b AS (SELECT published_at FROM outbox WHERE id >= $first_outbox)
-    SELECT count(*), count(*) FILTER (WHERE published_at = (SELECT min(published_at) FROM b)),
-           extract(epoch FROM max(published_at) - min(published_at))
-    FROM b")
-[[ "$n" == "$rows" ]] || die "published $n rows, expected $rows"
-jq -e -n --argjson s "$span" '$s > 0' >/dev/null || die "all rows were marked in one batch"
-fig_set relay.events_per_s "$(round "$(calc "($n - $first_batch) / $span")")"
+rate="$(relay_drain_rate "$first_outbox")" || die "the relay did not drain its backlog"
+fig_set relay.events_per_s "$rate"
 fig_set relay.ratio "$(round "$(calc "$(fig_get relay.events_per_s) / $(fig_get relay.publisher_per_s)")")"
 state_set relay_done yes

@@ -23,7 +23,7 @@ done <"$figures"
 while IFS=$'\t' read -r k v; do
     M[$k]="$v"
 done <"$meta"
-stages="${M[stages]:-write relay consumer e2e query scale}"
+stages="${M[stages]:-write relay consumer e2e cluster scale query}"
 ran() {
     [[ " $stages " == *" $1 "* ]]
 }
@@ -68,6 +68,22 @@ if ran e2e; then
             relay_p99_ms backlog_max \
             backlog_slope_per_s unpublished_max drain_s bounded cpu_orders cpu_window_s
         expect "e2e.p$pct.cpu_us." "${CPU_KEYS[@]}"
+    done
+fi
+CLUSTER_RUNS=(single1)
+for n in ${BENCH_CLUSTER_CONSUMERS:-1 2 4}; do
+    CLUSTER_RUNS+=("cluster$n")
+done
+if ran cluster; then
+    for q in classic quorum; do
+        expect "cluster.relay.$q." events_per_s cpu_orders cpu_window_s
+        expect "cluster.relay.$q.cpu_us." "${CPU_KEYS[@]}"
+    done
+    expect cluster.relay. ratio
+    for r in "${CLUSTER_RUNS[@]}"; do
+        expect "cluster.consumers.$r." events_per_s cpu_orders cpu_window_s
+        expect "cluster.consumers.$r.cpu_us." "${CPU_KEYS[@]}"
+        [[ "$r" == single1 ]] || expect "cluster.consumers.$r." ratio
     done
 fi
 if ran query; then
@@ -293,6 +309,25 @@ cpu_table() {
     echo "$line"
 }
 
+# cluster_cpu_table: CPU per event by process kind (µs) of each run of the cluster stage.
+cluster_cpu_table() {
+    local k r line
+    local -a runs=(relay.classic relay.quorum)
+    for r in "${CLUSTER_RUNS[@]}"; do
+        runs+=("consumers.$r")
+    done
+    echo "| µs per event |$(printf ' %s |' "${runs[@]}")"
+    echo "| ---$(printf ' | ---:%.0s' "${runs[@]}") |"
+    for k in "${CPU_KEYS[@]}"; do
+        [[ "$k" == loadgen ]] && continue
+        line="| ${CPU_LABELS[$k]} |"
+        for r in "${runs[@]}"; do
+            line+=" $(f "cluster.$r.cpu_us.$k") |"
+        done
+        echo "$line"
+    done
+}
+
 # --- latest.md -------------------------------------------------------------------------------------
 {
     echo "# Benchmark results (\`make bench\`)"
@@ -399,6 +434,24 @@ cpu_table() {
         echo "| $a p99 ms | $(f "scale.s1.$a.p99_ms") | $(f "scale.s2.$a.p99_ms") | $(f "scale.ratio.$a.p99") |"
         echo "| $a req/s | $(f "scale.s1.$a.rps") | $(f "scale.s2.$a.rps") | |"
     done
+
+    if ran cluster; then
+        echo
+        echo "## 7. Scale-out: a 3-node RabbitMQ cluster with quorum queues vs the single node with a classic queue"
+        echo
+        echo "bench/cluster.sh: three more RabbitMQ nodes on this machine, clustered; backlogs of $BENCH_CLUSTER_BACKLOG orders, each run in turn, the same stack otherwise. The consumers take turns in the read DB (one advisory lock: partitioned consumers are not built yet), so more consumers share one apply path."
+        echo
+        echo "| figure | events/s | baseline | ratio |"
+        echo "| --- | ---: | ---: | ---: |"
+        echo "| relay: outbox to a quorum queue on the cluster (baseline: a classic queue on the single node) | $(f cluster.relay.quorum.events_per_s) | $(f cluster.relay.classic.events_per_s) | $(f cluster.relay.ratio) |"
+        for r in "${CLUSTER_RUNS[@]:1}"; do
+            echo "| consumers: ${r#cluster} on the cluster (baseline: 1 on the single node) | $(f "cluster.consumers.$r.events_per_s") | $(f cluster.consumers.single1.events_per_s) | $(f "cluster.consumers.$r.ratio") |"
+        done
+        echo
+        echo "### CPU per event by process kind"
+        echo
+        cluster_cpu_table
+    fi
 } >"$BENCH_OUT/latest.md"
 
 log "wrote $BENCH_OUT/latest.md, latest.json$([[ -f "$BENCH_OUT/latest.png" ]] && echo ', latest.png')"
@@ -409,7 +462,7 @@ log "wrote $BENCH_OUT/latest.md, latest.json$([[ -f "$BENCH_OUT/latest.png" ]] &
 readme="$REPO_ROOT/README.md"
 begin='<!-- bench:begin -->'
 end='<!-- bench:end -->'
-if [[ "${BENCH_MODE:-}" == full && "$stages" == "write relay consumer e2e scale query" ]] &&
+if [[ "${BENCH_MODE:-}" == full && "$stages" == "write relay consumer e2e cluster scale query" ]] &&
     grep -qxF "$begin" "$readme" && grep -qxF "$end" "$readme"; then
     block="$BENCH_TMP/readme-block.md"
     {

@@ -4,8 +4,8 @@
 # Installs what it needs (scripts/deps.sh), builds the services (-O2, build/bench) and the
 # baseline publisher, starts a throwaway stack (scripts/stack.sh: PostgreSQL, RabbitMQ and the four
 # services) on free ports in a temp STATE_DIR, loads 1,000 products, runs the stages
-# (bench/<stage>.sh: write relay consumer e2e scale query; query runs last, on the largest data
-# set scale built) and writes the report with bench/report.sh:
+# (bench/<stage>.sh: write relay consumer e2e cluster scale query; query runs last, on the largest
+# data set scale built) and writes the report with bench/report.sh:
 #   full:  bench/results/latest.{md,json,png}, raw outputs in bench/results/tmp/
 #   smoke: bench/results/smoke/latest.{md,json,png}, raw outputs in bench/results/smoke/tmp/
 # smoke runs every stage for seconds on tiny data (5 s write runs: pgbench needs a few seconds
@@ -28,7 +28,7 @@ esac
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-ALL_STAGES="write relay consumer e2e scale query"
+ALL_STAGES="write relay consumer e2e cluster scale query"
 STAGES="${BENCH_STAGES:-$ALL_STAGES}"
 for s in $STAGES; do
     [[ " $ALL_STAGES " == *" $s "* ]] || die "unknown stage '$s' in BENCH_STAGES (known: $ALL_STAGES)"
@@ -43,17 +43,20 @@ if [[ "$BENCH_MODE" == full ]]; then
     : "${BENCH_WRITE_S:=15}" "${BENCH_WARMUP_S:=3}"
     : "${BENCH_BACKLOG:=100000}" "${BENCH_E2E_S:=60}" "${BENCH_QUERY_S:=10}"
     : "${BENCH_SCALE_SIZES:=100000 1000000}" "${BENCH_ANALYTICS_S:=10}" "${BENCH_REFRESH_REPEAT:=5}"
+    : "${BENCH_CLUSTER_BACKLOG:=20000}"
     stage_limit_s=3600
 else
     BENCH_OUT="$BENCH_DIR/results/smoke"
     : "${BENCH_WRITE_S:=5}" "${BENCH_WARMUP_S:=1}"
     : "${BENCH_BACKLOG:=2000}" "${BENCH_E2E_S:=5}" "${BENCH_QUERY_S:=1}"
     : "${BENCH_SCALE_SIZES:=1000 10000}" "${BENCH_ANALYTICS_S:=1}" "${BENCH_REFRESH_REPEAT:=2}"
+    : "${BENCH_CLUSTER_BACKLOG:=3000}"
     stage_limit_s=600
 fi
 export BENCH_MODE BENCH_PRODUCTS BENCH_CUSTOMERS BENCH_WRK_THREADS BENCH_CONNS BENCH_QUERY_CONNS
 export BENCH_E2E_CONNS BENCH_OUT BENCH_WRITE_S BENCH_WARMUP_S BENCH_BACKLOG BENCH_E2E_S
 export BENCH_QUERY_S BENCH_SCALE_SIZES BENCH_ANALYTICS_S BENCH_REFRESH_REPEAT BENCH_SCALE_BUILD
+export BENCH_CLUSTER_BACKLOG
 export BENCH_TMP="$BENCH_OUT/tmp"
 
 rm -rf "$BENCH_TMP"
@@ -92,7 +95,10 @@ fi
 # per-event info lines (relay, consumer) would write gigabytes at these rates; warn by default
 export LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}"
 unset RELAY_NOTIFY_MODE
-stack_init bench "$BENCH_TMP" BENCH_NGINX_PORT BENCH_MINIMAL_PORT || die "could not pick free ports"
+# the cluster stage's three RabbitMQ nodes (bench/cluster.sh) get free ports too
+stack_init bench "$BENCH_TMP" BENCH_NGINX_PORT BENCH_MINIMAL_PORT CLUSTER_AMQP_PORT_1 \
+    CLUSTER_AMQP_PORT_2 CLUSTER_AMQP_PORT_3 CLUSTER_AMQP_DIST_PORT_1 CLUSTER_AMQP_DIST_PORT_2 \
+    CLUSTER_AMQP_DIST_PORT_3 CLUSTER_AMQP_EPMD_PORT || die "could not pick free ports"
 mkdir -p "$STATE_DIR/bin"
 cp "$BENCH_BUILD"/bin/{command-api,query-api,relay,consumer} "$BENCH_BUILD/bench/publisher" \
     "$BENCH_BUILD/bench/mhd_minimal" "$STATE_DIR/bin/"
@@ -138,6 +144,10 @@ for stage in $STAGES; do
     fi
 done
 
+# the cluster stage stops its nodes itself; this is for a stage its time limit killed
+if [[ -d "$STATE_DIR/rabbit-1" ]]; then
+    scripts/rabbit-cluster.sh stop >>"$BENCH_TMP/stack.log" 2>&1 || log "could not stop the cluster"
+fi
 stack_stop
 log "=== report"
 report_ok=1

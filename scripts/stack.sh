@@ -22,6 +22,8 @@
 #                   BROKER_URL the list of the three nodes' URLs (same user and vhost),
 #                   AMQP_QUEUE_TYPE=quorum; stack_broker and stack_stop then drive
 #                   scripts/rabbit-cluster.sh instead of scripts/rabbit.sh (docs/scaling.md)
+#   stack_cluster_broker_url   prints the cluster's BROKER_URL (the nodes' URLs, BROKER_URL's user
+#                   and vhost on each CLUSTER_AMQP_PORT_I; bench/cluster.sh uses it too)
 #   stack_db        PostgreSQL started (scripts/pg.sh) and migrated (scripts/migrate.sh)
 #   stack_broker    RabbitMQ started (scripts/rabbit.sh)
 #   stack_services  the four services started (scripts/services.sh), with the caller's environment
@@ -110,8 +112,21 @@ stack_init() {
     trap 'exit 143' TERM
 }
 
+# stack_cluster_broker_url: the cluster's BROKER_URL, one URL per node: BROKER_URL's (first)
+# user, password and vhost, each node's port CLUSTER_AMQP_PORT_I.
+stack_cluster_broker_url() {
+    local base="${BROKER_URL%%,*}" creds rest path="" i p list=""
+    creds="${base%%@*}" rest="${base#*@}"
+    [[ "$rest" == */* ]] && path="/${rest#*/}"
+    for ((i = 1; i <= 3; i++)); do
+        p="CLUSTER_AMQP_PORT_$i"
+        list+="${list:+,}$creds@127.0.0.1:${!p}$path"
+    done
+    echo "$list"
+}
+
 stack_cluster_env() {
-    local old_pg="${PG_PORT:-}" base creds rest path i p list="" v
+    local old_pg="${PG_PORT:-}" v
     export PG_PORT="$CLUSTER_PG_PORT" COMMAND_SERVICE_PORT="$CLUSTER_COMMAND_SERVICE_PORT"
     export QUERY_SERVICE_PORT="$CLUSTER_QUERY_SERVICE_PORT"
     export RELAY_METRICS_PORT="$CLUSTER_RELAY_METRICS_PORT"
@@ -129,14 +144,8 @@ stack_cluster_env() {
         QUERY_DATABASE_URL CONSUMER_DATABASE_URL; do
         [[ -n "${!v:-}" && -n "$old_pg" ]] && export "$v=${!v/:$old_pg\//:$PG_PORT/}"
     done
-    # one URL per node: BROKER_URL's user, password and vhost, each node's port
-    base="${BROKER_URL%%,*}" creds="${base%%@*}" rest="${base#*@}"
-    path="" && [[ "$rest" == */* ]] && path="/${rest#*/}"
-    for ((i = 1; i <= 3; i++)); do
-        p="CLUSTER_AMQP_PORT_$i"
-        list+="${list:+,}$creds@127.0.0.1:${!p}$path"
-    done
-    export BROKER_URL="$list" AMQP_QUEUE_TYPE=quorum
+    BROKER_URL="$(stack_cluster_broker_url)"
+    export BROKER_URL AMQP_QUEUE_TYPE=quorum
     stack_rabbit="rabbit-cluster.sh"
 }
 
