@@ -131,15 +131,16 @@ void notifier_dispatch(struct notifier *n, const char *channel, const char *payl
 static int replica_step(struct notifier *n, PGconn *conn, long long now_ms, long long *next_ms)
 {
     int rc = replica_tick(n->opts.replica, conn, now_ms, next_ms, apply_payload, n);
+    bool ok = rc == 0 && (conn == NULL || PQstatus(conn) == CONNECTION_OK);
     bool behind = !replica_in_sync(n->opts.replica);
 
-    if (rc != 0 || (conn != NULL && PQstatus(conn) != CONNECTION_OK))
-        return -1;
-    if (n->opts.on_listen != NULL && behind != n->cache_bypassed && (behind || conn != NULL)) {
+    /* behind: told at once; caught up: told with a working connection (its query) */
+    if (n->opts.on_listen != NULL && behind != n->cache_bypassed &&
+        (behind || (conn != NULL && ok))) {
         n->opts.on_listen(n->opts.cls, behind ? NULL : conn);
         n->cache_bypassed = behind;
     }
-    return 0;
+    return ok ? 0 : -1;
 }
 
 int notifier_tick(struct notifier *n, PGconn *conn, long long now_ms, long long *next_ms)
