@@ -80,8 +80,10 @@ test('1. the query API queries the replica and listens on the primary', async ()
 
 // One order's round: created, read back with its token, paid, read back with the payment's token,
 // then read without a token (the answer cache, refilled from the replica, must not keep the old
-// answer once the token's read saw the new one). Returns the stale answers.
-async function round(i, primeCache) {
+// answer once the token's read saw the new one). primeCache: read without a token after each
+// command too, the second time lateMs after the payment (when the consumer has applied it and a
+// late replica has not replayed it yet). Returns the stale answers.
+async function round(i, primeCache, lateMs = 0) {
   const stale = [];
   const c = await cmd('POST', '/api/orders', { customerId: 900 + (i % 7), items: [{ productId: products[i % products.length], quantity: 1 }] });
   assert.equal(c.status, 201, JSON.stringify(c.json));
@@ -92,6 +94,7 @@ async function round(i, primeCache) {
   if (primeCache) await get(`/api/orders/${id}`); // cached: CREATED
   const p = await cmd('POST', `/api/orders/${id}/payments`, { amount: c.json.total, method: 'card' });
   assert.equal(p.status, 201, JSON.stringify(p.json));
+  if (lateMs > 0) await sleep(lateMs);
   if (primeCache) await get(`/api/orders/${id}`); // before the replica has the payment
   const q2 = await get(`/api/orders/${id}`, p.token);
   if (q2.status !== 200 || q2.json?.status !== 'PAID') stale.push(`order ${id} paid: ${q2.status} ${q2.json?.status}`);
@@ -124,7 +127,7 @@ test('2b. a replica 300 ms behind: the token waits for its replay, the cache is 
   const stale = [];
   const t0 = now();
   try {
-    for (let i = 0; i < 10; i++) stale.push(...await round(1000 + i, true));
+    for (let i = 0; i < 10; i++) stale.push(...await round(1000 + i, true, 150));
   } finally {
     delay(null);
   }
