@@ -31,6 +31,8 @@
 #     APIs and the listeners 8000 and 5002, which it publishes; the broker publishes AMQP and the
 #     management UI on 127.0.0.1 only, with RABBITMQ_DEFAULT_USER / _PASS from .env; the
 #     command API always has a token (it listens beyond loopback).
+#     The cluster profile's db-replica streams from db, and the query API reads it when
+#     QUERY_DB_HOST=db-replica (docs/scaling.md#read-replica).
 #
 # Compose runs with a clean environment (PATH and HOME only), so exported variables such as the
 # test driver's random ports cannot hide a mismatch. Prints one line per check, then
@@ -60,6 +62,7 @@ declare -A URL_TARGET=(
     [COMMAND_DATABASE_URL]=db:cqrs_command:CQRS_COMMAND_DB_PASSWORD:CQRS_WRITE_DB
     [RELAY_DATABASE_URL]=db:cqrs_relay:CQRS_RELAY_DB_PASSWORD:CQRS_WRITE_DB
     [QUERY_DATABASE_URL]=db:cqrs_query:CQRS_QUERY_DB_PASSWORD:CQRS_READ_DB
+    [QUERY_LISTEN_DATABASE_URL]=db:cqrs_query:CQRS_QUERY_DB_PASSWORD:CQRS_READ_DB
     [BROKER_URL]=broker:RABBITMQ_DEFAULT_USER:RABBITMQ_DEFAULT_PASS:RABBITMQ_DEFAULT_VHOST
 )
 # Variables the check leaves alone (fault injection for the tests).
@@ -518,6 +521,38 @@ for svc in command-service query-service; do
         problems+=("$svc: HTTP_TRUSTED_PROXIES is not the gateway's address ($gw_ip)")
 done
 check "broker-policies bounds the mood queue; the APIs trust the gateway's X-Forwarded-For only" "${problems[@]}"
+
+# the cluster profile's read replica (docs/scaling.md#read-replica): db-replica streams from db
+# (the official image at db's major version, pg_basebackup -R from db as cqrs_replicator, whose
+# role and replication entry db's init script makes, with db's password); with
+# QUERY_DB_HOST=db-replica the query API queries it, and its notifier listens on db either way
+problems=()
+[[ "$(cfg '.services["db-replica"].profiles // [] | index("cluster") != null')" == true ]] ||
+    problems+=("db-replica is not a service of the cluster profile")
+db_major="$(sed -n 's/^FROM postgres:\([0-9]*\).*/\1/p' docker/postgres.Dockerfile)"
+[[ -n "$db_major" && "$(cfg '.services["db-replica"].image // empty')" == "postgres:$db_major" ]] ||
+    problems+=("db-replica: image is '$(cfg '.services["db-replica"].image // empty')', not the official postgres:$db_major (db's version)")
+replica_cmd="$(cfg '.services["db-replica"] | [.entrypoint // [], .command // []] | flatten | join(" ")')"
+for want in "pg_basebackup -h db -U cqrs_replicator" " -R " "-S cqrs_replica" "hot_standby=on"; do
+    [[ "$replica_cmd" == *"$want"* ]] || problems+=("db-replica: its command does not run '$want'")
+done
+[[ -n "$(svc_env db CQRS_REPLICATION_PASSWORD)" &&
+    "$(svc_env db-replica PGPASSWORD)" == "$(svc_env db CQRS_REPLICATION_PASSWORD)" ]] ||
+    problems+=("db-replica: PGPASSWORD is not db's CQRS_REPLICATION_PASSWORD")
+for want in 'cqrs_replicator REPLICATION LOGIN' 'host replication cqrs_replicator'; do
+    grep -q "$want" db/docker-init/*.sh || problems+=("db/docker-init does not make '$want'")
+done
+[[ "$(cfg '.services["db-replica"].depends_on.db.condition // empty')" == service_healthy ]] ||
+    problems+=("db-replica does not wait for a healthy db")
+[[ "$(svc_env query-service QUERY_LISTEN_DATABASE_URL)" == *@db:5432/* ]] ||
+    problems+=("query-service: QUERY_LISTEN_DATABASE_URL does not name db (the primary)")
+sed 's/^QUERY_DB_HOST=.*/QUERY_DB_HOST=db-replica/' "$ENV_EXAMPLE" >"$TMP/replica.env"
+on_replica="$(run_compose "$TMP/replica.env" config 2>/dev/null | to_json |
+    jq -r '.services["query-service"].environment.QUERY_DATABASE_URL // empty')"
+[[ "$on_replica" == "$(svc_env query-service QUERY_DATABASE_URL | sed 's/@db:/@db-replica:/')" &&
+    "$on_replica" == *@db-replica:5432/* ]] ||
+    problems+=("query-service: with QUERY_DB_HOST=db-replica, QUERY_DATABASE_URL is '$on_replica', not the query URL on db-replica")
+check "db-replica (cluster profile) streams from db; the query API reads it with QUERY_DB_HOST=db-replica" "${problems[@]}"
 
 # --- the images build with exactly the packages `make test` proves: one list -------------------
 # scripts/packages-build.txt is read by scripts/deps.sh and by the build stage of every service

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# pg.sh start|stop|status: the project-local PostgreSQL 15 cluster in $STATE_DIR/pg.
+# pg.sh [replica] start|stop|status: the project-local PostgreSQL 15 cluster in $STATE_DIR/pg.
 # start: initdb if needed, start on 127.0.0.1:$PG_PORT (socket in $STATE_DIR/pg/run), then
 # create the roles and databases named in DATABASE_URL and READ_DATABASE_URL, with pgtap, and
 # the services' own roles (ensure_service_roles below; the migrations grant to them).
+# replica (`make up-cluster`, docs/scaling.md#read-replica): the same for a streaming replica of
+# that cluster (hot standby) in $STATE_DIR/pg-replica on 127.0.0.1:$PG_REPLICA_PORT: made once by
+# pg_basebackup -R from the running primary, with the replication role and slot it streams with
+# (ensure_replication), then started and stopped as the primary is.
 # Idempotent. The server runs as the `postgres` OS user. status exits 0 if running, 3 if not.
 set -euo pipefail
 
@@ -12,7 +16,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 source "$REPO_ROOT/scripts/lib.sh"
 
 PGBIN=/usr/lib/postgresql/15/bin
-PG_DIR="$STATE_DIR/pg"
+PRIMARY_DIR="$STATE_DIR/pg"
+PG_DIR="$PRIMARY_DIR"
+SERVER_PORT="${PG_PORT:-}"
+WHAT=PostgreSQL
+# the standby's role and slot on the primary; its password is made once, kept in the state folder
+REPLICATION_ROLE=cqrs_replicator
+REPLICATION_SLOT=cqrs_replica
+REPLICATION_PASS_FILE="$PRIMARY_DIR/replication.pass"
+if [[ "${1:-}" == replica ]]; then
+    shift
+    [[ -n "${PG_REPLICA_PORT:-}" ]] || die "PG_REPLICA_PORT is not set (make up-cluster sets it from CLUSTER_PG_REPLICA_PORT)"
+    PG_DIR="$STATE_DIR/pg-replica"
+    SERVER_PORT="$PG_REPLICA_PORT"
+    WHAT="the replica"
+fi
 PGDATA="$PG_DIR/data"
 PG_SOCK="$PG_DIR/run"
 PG_LOG="$PG_DIR/log/postgres.log"
@@ -21,8 +39,10 @@ as_postgres() {
     (cd / && runuser -u postgres -- "$@")
 }
 
+# is_running [DATA]: whether the server of DATA (default this one's) runs.
 is_running() {
-    [[ -f "$PGDATA/PG_VERSION" ]] && as_postgres "$PGBIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1
+    local data="${1:-$PGDATA}"
+    [[ -f "$data/PG_VERSION" ]] && as_postgres "$PGBIN/pg_ctl" status -D "$data" >/dev/null 2>&1
 }
 
 # make_dirs DIR: mkdir -p DIR and chmod o+x every folder this created, so that the postgres
@@ -71,7 +91,8 @@ is_local_url() {
             return 1
             ;;
     esac
-    if [[ "$url_port" != "$PG_PORT" ]]; then
+    # the replica serves this cluster's roles and databases (a copy): created here
+    if [[ "$url_port" != "$PG_PORT" && "$url_port" != "${PG_REPLICA_PORT:-}" ]]; then
         echo "pg.sh: $1 uses port $url_port, this cluster listens on $PG_PORT; not creating $2" >&2
         return 1
     fi
@@ -160,9 +181,18 @@ write_config() {
     cat >"$PGDATA/cqrs.conf" <<EOF
 # Written by scripts/pg.sh on every start; edit the script, not this file.
 listen_addresses = '127.0.0.1'
-port = $PG_PORT
+port = $SERVER_PORT
 unix_socket_directories = '$PG_SOCK'
 max_connections = 200
+# streaming replication (docs/scaling.md#read-replica): wal_level replica and max_wal_senders are
+# the defaults; a slot keeps the WAL a stopped standby still needs, at most this much (beyond,
+# the slot is invalidated and the standby must be made again); on a standby, its queries hold
+# back the primary's vacuum instead of being cancelled by its replay
+wal_level = replica
+max_wal_senders = 10
+max_slot_wal_keep_size = 1GB
+hot_standby = on
+hot_standby_feedback = on
 shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
@@ -173,19 +203,56 @@ EOF
     chown postgres: "$PGDATA/cqrs.conf"
 }
 
+# The standby's role (REPLICATION, LOGIN, the password of REPLICATION_PASS_FILE, made once) and
+# physical slot on the primary, and its pg_hba entry (initdb's default has one for every role on
+# 127.0.0.1; it is added if missing, then the configuration reloaded). $1: the primary's data.
+ensure_replication() {
+    local hba="$1/pg_hba.conf"
+    if [[ ! -s "$REPLICATION_PASS_FILE" ]]; then
+        (umask 077 && head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 \
+            >"$REPLICATION_PASS_FILE")
+    fi
+    superuser_psql -d postgres -v role="$REPLICATION_ROLE" -v slot="$REPLICATION_SLOT" \
+        -v pass="$(cat "$REPLICATION_PASS_FILE")" >/dev/null <<'SQL'
+SELECT format('CREATE ROLE %I', :'role')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+SELECT format('ALTER ROLE %I REPLICATION LOGIN PASSWORD %L', :'role', :'pass') \gexec
+SELECT format('SELECT pg_create_physical_replication_slot(%L)', :'slot')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot') \gexec
+SQL
+    if ! grep -Eq '^[[:space:]]*host[[:space:]]+replication[[:space:]]+(all|'"$REPLICATION_ROLE"')[[:space:]]+127\.0\.0\.1/32' "$hba"; then
+        echo "host replication $REPLICATION_ROLE 127.0.0.1/32 scram-sha-256" >>"$hba"
+        superuser_psql -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+    fi
+}
+
+# The folders of this server, made for the postgres user.
+prepare_dirs() {
+    make_dirs "$STATE_DIR"
+    chmod o+x "$STATE_DIR"
+    mkdir -p "$PG_DIR"
+    chmod 711 "$PG_DIR"
+    chown postgres: "$PG_DIR"
+    check_traversable
+    as_postgres mkdir -p "$PG_SOCK" "$PG_DIR/log"
+}
+
+# Starts the server of PGDATA (made already) on SERVER_PORT.
+start_server() {
+    [[ "$(cat "$PGDATA/PG_VERSION")" == 15 ]] || die "$PGDATA is not a PostgreSQL 15 cluster"
+    write_config
+    as_postgres "$PGBIN/pg_ctl" start -D "$PGDATA" -l "$PG_LOG" -w -t 60 >/dev/null ||
+        die "could not start $WHAT, see $PG_LOG"
+    echo "pg.sh: started $WHAT on 127.0.0.1:$SERVER_PORT (data $PGDATA)"
+}
+
 start() {
     [[ -x "$PGBIN/pg_ctl" ]] || die "PostgreSQL 15 is not installed ($PGBIN); run scripts/deps.sh"
     ((EUID == 0)) || die "must run as root (it runs the server as the postgres user)"
     if is_running; then
         echo "pg.sh: already running on port $PG_PORT"
     else
-        make_dirs "$STATE_DIR"
-        chmod o+x "$STATE_DIR"
-        mkdir -p "$PG_DIR"
-        chmod 711 "$PG_DIR"
-        chown postgres: "$PG_DIR"
-        check_traversable
-        as_postgres mkdir -p "$PG_SOCK" "$PG_DIR/log"
+        prepare_dirs
         if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
             as_postgres mkdir -p "$PGDATA"
             chmod 700 "$PGDATA"
@@ -194,44 +261,65 @@ start() {
                 die "initdb failed, see $PG_DIR/log/initdb.log"
             echo "include 'cqrs.conf'" >>"$PGDATA/postgresql.conf"
         fi
-        [[ "$(cat "$PGDATA/PG_VERSION")" == 15 ]] || die "$PGDATA is not a PostgreSQL 15 cluster"
-        write_config
-        as_postgres "$PGBIN/pg_ctl" start -D "$PGDATA" -l "$PG_LOG" -w -t 60 >/dev/null ||
-            die "could not start PostgreSQL, see $PG_LOG"
-        echo "pg.sh: started on 127.0.0.1:$PG_PORT (data $PGDATA)"
+        start_server
     fi
     ensure_db DATABASE_URL "$DATABASE_URL"
     ensure_db READ_DATABASE_URL "$READ_DATABASE_URL"
     ensure_service_roles
 }
 
+# The replica: a copy of the running primary (pg_basebackup -R: standby.signal and the
+# primary_conninfo naming the replication role, its password and the slot), made once.
+start_replica() {
+    [[ -x "$PGBIN/pg_ctl" ]] || die "PostgreSQL 15 is not installed ($PGBIN); run scripts/deps.sh"
+    ((EUID == 0)) || die "must run as root (it runs the server as the postgres user)"
+    if is_running; then
+        echo "pg.sh: the replica is already running on port $SERVER_PORT"
+        return 0
+    fi
+    is_running "$PRIMARY_DIR/data" || die "the primary is not running (scripts/pg.sh start first)"
+    prepare_dirs
+    if [[ ! -f "$PGDATA/PG_VERSION" ]]; then
+        ensure_replication "$PRIMARY_DIR/data"
+        rm -rf "$PGDATA"
+        PGPASSWORD="$(cat "$REPLICATION_PASS_FILE")" as_postgres "$PGBIN/pg_basebackup" \
+            -h 127.0.0.1 -p "$PG_PORT" -U "$REPLICATION_ROLE" -D "$PGDATA" -R -X stream \
+            -S "$REPLICATION_SLOT" -c fast >"$PG_DIR/log/basebackup.log" 2>&1 ||
+            die "pg_basebackup from 127.0.0.1:$PG_PORT failed, see $PG_DIR/log/basebackup.log"
+        chmod 700 "$PGDATA"
+        echo "pg.sh: made the replica from 127.0.0.1:$PG_PORT (slot $REPLICATION_SLOT)"
+    fi
+    [[ -f "$PGDATA/standby.signal" ]] || die "$PGDATA is not a standby (no standby.signal)"
+    start_server
+}
+
 stop() {
     if ! is_running; then
-        echo "pg.sh: not running"
+        echo "pg.sh: $WHAT is not running"
         return 0
     fi
     if ! as_postgres "$PGBIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t 30 >/dev/null; then
         echo "pg.sh: fast shutdown timed out, using immediate" >&2
         as_postgres "$PGBIN/pg_ctl" stop -D "$PGDATA" -m immediate -w -t 30 >/dev/null
     fi
-    echo "pg.sh: stopped"
+    echo "pg.sh: stopped $WHAT"
 }
 
 status() {
     if is_running; then
-        echo "pg.sh: running on 127.0.0.1:$PG_PORT (data $PGDATA)"
+        echo "pg.sh: $WHAT is running on 127.0.0.1:$SERVER_PORT (data $PGDATA)"
     else
-        echo "pg.sh: not running"
+        echo "pg.sh: $WHAT is not running"
         return 3
     fi
 }
 
 case "${1:-}" in
-    start) start ;;
+    start) if [[ "$PG_DIR" == "$PRIMARY_DIR" ]]; then start; else start_replica; fi ;;
     stop) stop ;;
     status) status ;;
     *)
-        echo "usage: $0 start|stop|status" >&2
+        echo "usage: $0 [replica] start|stop|status" >&2
         exit 2
         ;;
 esac

@@ -13,18 +13,24 @@
 #       (scripts/env.sh). Unset what must come from .env.example before the call; what is set
 #       after it wins. Traps: stack_stop on EXIT, exit 130 on INT, 143 on TERM. Returns 1 when no
 #       free ports could be picked (nothing started, no trap set). --cluster (the drivers' cluster
-#       mode, TEST_STACK=cluster): also picks ports for RabbitMQ nodes 2 and 3, makes node 1 the
-#       ports above and the CLUSTER_* settings the stack's own, then calls stack_cluster_env.
+#       mode, TEST_STACK=cluster): also picks ports for RabbitMQ nodes 2 and 3 and the PostgreSQL
+#       replica, makes node 1 the ports above and the CLUSTER_* settings the stack's own, then
+#       calls stack_cluster_env.
 #   stack_cluster_env   (after stack_init, or after scripts/env.sh for `make up-cluster`) the
 #                   cluster's settings: the CLUSTER_* ports of .env.example in place of the single
 #                   stack's (PG_PORT, the APIs', the metrics'; the database URLs follow PG_PORT),
 #                   STATE_DIR=CLUSTER_STATE_DIR when STATE_DIR is not a stack_init one,
 #                   BROKER_URL the list of the three nodes' URLs (same user and vhost),
 #                   AMQP_QUEUE_TYPE=quorum; stack_broker and stack_stop then drive
-#                   scripts/rabbit-cluster.sh instead of scripts/rabbit.sh (docs/scaling.md)
+#                   scripts/rabbit-cluster.sh instead of scripts/rabbit.sh (docs/scaling.md);
+#                   PG_REPLICA_PORT=CLUSTER_PG_REPLICA_PORT: stack_db also starts a streaming
+#                   replica of PostgreSQL (scripts/pg.sh replica), the query API reads it
+#                   (QUERY_DATABASE_URL on the replica's port) and LISTENs on the primary
+#                   (QUERY_LISTEN_DATABASE_URL, the former query URL)
 #   stack_cluster_broker_url   prints the cluster's BROKER_URL (the nodes' URLs, BROKER_URL's user
 #                   and vhost on each CLUSTER_AMQP_PORT_I; bench/cluster.sh uses it too)
-#   stack_db        PostgreSQL started (scripts/pg.sh) and migrated (scripts/migrate.sh)
+#   stack_db        PostgreSQL started (scripts/pg.sh) and migrated (scripts/migrate.sh), then its
+#                   replica when PG_REPLICA_PORT is set (stack_cluster_env)
 #   stack_broker    RabbitMQ started (scripts/rabbit.sh)
 #   stack_services  the four services started (scripts/services.sh), with the caller's environment
 #   stack_up servers|services   stack_db and stack_broker; services: then stack_services too
@@ -40,6 +46,7 @@ STACK_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 stack_log_dir=""
 stack_stopped=0
 stack_rabbit=rabbit.sh
+stack_replica=0
 
 stack_init() {
     local sanitized=0 roles=1 cluster=0 name log_dir i pg
@@ -61,7 +68,8 @@ stack_init() {
     vars=(PG_PORT AMQP_PORT AMQP_DIST_PORT AMQP_EPMD_PORT COMMAND_SERVICE_PORT QUERY_SERVICE_PORT
         RELAY_METRICS_PORT CONSUMER_METRICS_PORT "$@")
     if ((cluster)); then
-        vars+=(CLUSTER_AMQP_PORT_2 CLUSTER_AMQP_PORT_3 CLUSTER_AMQP_DIST_PORT_2 CLUSTER_AMQP_DIST_PORT_3)
+        vars+=(CLUSTER_AMQP_PORT_2 CLUSTER_AMQP_PORT_3 CLUSTER_AMQP_DIST_PORT_2 CLUSTER_AMQP_DIST_PORT_3
+            CLUSTER_PG_REPLICA_PORT)
     fi
     mapfile -t ports < <("$STACK_SCRIPTS/free-port.sh" "${#vars[@]}")
     ((${#ports[@]} == ${#vars[@]})) || return 1
@@ -81,7 +89,8 @@ stack_init() {
     # each service as its own least-privilege role (scripts/pg.sh creates them, as in
     # production, docs/reliability.md); this also drops role URLs a caller exported for another
     # stack. The consumer owns the read model: it keeps the owner's URL.
-    unset COMMAND_DATABASE_URL RELAY_DATABASE_URL QUERY_DATABASE_URL CONSUMER_DATABASE_URL
+    unset COMMAND_DATABASE_URL RELAY_DATABASE_URL QUERY_DATABASE_URL CONSUMER_DATABASE_URL \
+        QUERY_LISTEN_DATABASE_URL PG_REPLICA_PORT
     if ((roles)); then
         export COMMAND_DATABASE_URL="postgresql://cqrs_command:cqrs_command@$pg/cqrs_write"
         export RELAY_DATABASE_URL="postgresql://cqrs_relay:cqrs_relay@$pg/cqrs_write"
@@ -147,10 +156,17 @@ stack_cluster_env() {
     BROKER_URL="$(stack_cluster_broker_url)"
     export BROKER_URL AMQP_QUEUE_TYPE=quorum
     stack_rabbit="rabbit-cluster.sh"
+    # the read replica: the query API queries it and LISTENs on the primary (NOTIFY is not
+    # delivered on a standby), as the role it had
+    export PG_REPLICA_PORT="$CLUSTER_PG_REPLICA_PORT"
+    v="${QUERY_DATABASE_URL:-$READ_DATABASE_URL}"
+    export QUERY_LISTEN_DATABASE_URL="$v" QUERY_DATABASE_URL="${v/:$PG_PORT\//:$PG_REPLICA_PORT/}"
+    stack_replica=1
 }
 
 stack_db() {
-    "$STACK_SCRIPTS/pg.sh" start && "$STACK_SCRIPTS/migrate.sh"
+    "$STACK_SCRIPTS/pg.sh" start && "$STACK_SCRIPTS/migrate.sh" || return 1
+    ((stack_replica == 0)) || "$STACK_SCRIPTS/pg.sh" replica start
 }
 
 stack_broker() {
@@ -181,16 +197,19 @@ stack_stop() {
             done
             "$STACK_SCRIPTS/services.sh" stop
             "$STACK_SCRIPTS/$stack_rabbit" stop
+            ((stack_replica == 0)) || "$STACK_SCRIPTS/pg.sh" replica stop
             "$STACK_SCRIPTS/pg.sh" stop
         } >"$stack_log_dir/teardown.log" 2>&1
         [[ -d "$STATE_DIR/logs" ]] && cp -r "$STATE_DIR/logs/." "$stack_log_dir/logs/"
         [[ -d "$STATE_DIR/pg/log" ]] && cp -r "$STATE_DIR/pg/log" "$stack_log_dir/logs/postgres"
+        [[ -d "$STATE_DIR/pg-replica/log" ]] && cp -r "$STATE_DIR/pg-replica/log" "$stack_log_dir/logs/postgres-replica"
         for d in "$STATE_DIR"/rabbit "$STATE_DIR"/rabbit-[0-9]; do
             [[ -d "$d/log" ]] && cp -r "$d/log" "$stack_log_dir/logs/rabbitmq${d##*/rabbit}"
         done
         rc=0
         "$STACK_SCRIPTS/$stack_rabbit" status >/dev/null 2>&1 || rc=$? # 3: none runs
-        if "$STACK_SCRIPTS/pg.sh" status >/dev/null 2>&1 || ((rc != 3)); then
+        if "$STACK_SCRIPTS/pg.sh" status >/dev/null 2>&1 || ((rc != 3)) ||
+            { ((stack_replica)) && "$STACK_SCRIPTS/pg.sh" replica status >/dev/null 2>&1; }; then
             echo "$0: a server of this run is still running; keeping $STATE_DIR" >&2
         else
             rm -rf "$STATE_DIR"

@@ -49,6 +49,9 @@ if [[ -n "${RABBITMQ_MANAGEMENT_PORT:-}" ]]; then
 else
     echo "RabbitMQ UI:      off (set RABBITMQ_MANAGEMENT_PORT in .env to enable it)"
 fi
+if [[ "${1:-}" == --cluster && -n "${PG_REPLICA_PORT:-}" ]]; then
+    echo "Read replica:     127.0.0.1:$PG_REPLICA_PORT, streaming from 127.0.0.1:$PG_PORT (the query API reads it; lag: query_replica_lag_bytes)"
+fi
 cat <<MSG
 Metrics:          $cmd/metrics  $qry/metrics  relay :$RELAY_METRICS_PORT/metrics  consumer :$CONSUMER_METRICS_PORT/metrics
 Logs:             $logs

@@ -8,6 +8,7 @@
 #include "http/parking.h"
 #include "pg/pg.h"
 #include "pg/pgwatch.h"
+#include "replica.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,10 @@ struct notifier {
     struct feed feeds[NOTIFIER_MAX_FEEDS];
     size_t nfeeds;
     struct pgwatch *watch;
-    PGconn *conn;  /* the thread's connection during a tick (the default check uses it) */
-    bool rw_dirty; /* events_applied was notified since the waits were last checked */
+    PGconn *conn;        /* the thread's connection during a tick (the default check uses it) */
+    bool rw_dirty;       /* events_applied was notified since the waits were last checked */
+    bool cache_bypassed; /* the replica is behind: the cache was told as when the connection is
+                            lost (opts.replica) */
     int (*check)(void *cls, const char *const *arrays, size_t count, bool *applied);
     void *check_cls;
 };
@@ -96,18 +99,48 @@ bool notifier_feed_dirty(const struct notifier *n, size_t i)
     return i < n->nfeeds && n->feeds[i].dirty;
 }
 
+/* What one notification on events_applied (or a batch of them, replica.h) brings: its keys to
+ * the cache, then a count (a wait checking now checks again) and a check of the parked waits at
+ * the end of the tick. */
+static void apply_payload(void *cls, const char *payload)
+{
+    struct notifier *n = cls;
+
+    if (n->opts.on_payload != NULL)
+        n->opts.on_payload(n->opts.cls, payload);
+    if (n->opts.consistency != NULL) {
+        consistency_hub_count(n->opts.consistency);
+        n->rw_dirty = true;
+    }
+}
+
 void notifier_dispatch(struct notifier *n, const char *channel, const char *payload)
 {
     if (strcmp(channel, CONSISTENCY_CHANNEL) == 0) {
-        if (n->opts.on_payload != NULL)
-            n->opts.on_payload(n->opts.cls, payload);
-        if (n->opts.consistency != NULL) {
-            consistency_hub_count(n->opts.consistency);
-            n->rw_dirty = true;
-        }
+        if (n->opts.replica != NULL)
+            replica_hold(n->opts.replica, payload);
+        else
+            apply_payload(n, payload);
     }
     for (size_t i = 0; i < n->nfeeds; i++)
         feed_notify(&n->feeds[i], channel);
+}
+
+/* The replica's step of the tick: release what it replayed; tell the cache when it falls behind
+ * or catches up. -1 when conn broke. */
+static int replica_step(struct notifier *n, PGconn *conn, long long now_ms, long long *next_ms)
+{
+    int rc = replica_tick(n->opts.replica, conn, now_ms, next_ms, apply_payload, n);
+    bool ok = rc == 0 && (conn == NULL || PQstatus(conn) == CONNECTION_OK);
+    bool behind = !replica_in_sync(n->opts.replica);
+
+    /* behind: told at once; caught up: told with a working connection (its query) */
+    if (n->opts.on_listen != NULL && behind != n->cache_bypassed &&
+        (behind || (conn != NULL && ok))) {
+        n->opts.on_listen(n->opts.cls, behind ? NULL : conn);
+        n->cache_bypassed = behind;
+    }
+    return ok ? 0 : -1;
 }
 
 int notifier_tick(struct notifier *n, PGconn *conn, long long now_ms, long long *next_ms)
@@ -116,6 +149,10 @@ int notifier_tick(struct notifier *n, PGconn *conn, long long now_ms, long long 
     long long deadline;
 
     n->conn = conn;
+    if (n->opts.replica != NULL && replica_step(n, conn, now_ms, next_ms) != 0) {
+        rc = -1;
+        conn = NULL;
+    }
     /* without a connection (lost after the notification) the check fails: every parked wait
      * then checks itself */
     if (n->rw_dirty && n->opts.consistency != NULL) {
@@ -146,12 +183,14 @@ static int on_connect(void *cls, PGconn *conn)
     struct notifier *n = cls;
     long long now = deadline_now_ms();
 
-    if (n->opts.on_listen != NULL)
+    if (n->opts.on_listen != NULL && !n->cache_bypassed)
         n->opts.on_listen(n->opts.cls, conn);
     /* whatever was committed while nobody listened: every parked request checks, every feed
-     * runs */
+     * runs; reading a replica, again once it has replayed the primary's WAL up to now */
     if (n->opts.consistency != NULL)
         consistency_hub_notify(n->opts.consistency);
+    if (n->opts.replica != NULL)
+        replica_hold(n->opts.replica, "*");
     n->rw_dirty = false;
     for (size_t i = 0; i < n->nfeeds; i++) {
         if (feed_run(&n->feeds[i], conn, now) != 0)

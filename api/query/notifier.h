@@ -14,6 +14,9 @@
  * keep-alives, and the deadlines of the one parking lot (lib/http/parking.h), which holds the
  * event streams and the read-your-writes waits alike.
  *
+ * When the query API reads a streaming replica (opts.replica), what events_applied brings waits
+ * until the replica has replayed it (replica.h) before it reaches the cache and the waits.
+ *
  * While the connection is down the cache is told (on_listen(cls, NULL): it empties and is
  * bypassed); once it is back (on_listen(cls, conn)), every parked read-your-writes wait checks
  * again and every feed runs, since notifications may have been missed meanwhile. */
@@ -30,6 +33,7 @@
 
 struct consistency_hub;
 struct parking;
+struct replica;
 
 struct notifier_opts {
     const char *dsn; /* must outlive the notifier */
@@ -43,6 +47,14 @@ struct notifier_opts {
     void (*on_listen)(void *cls, PGconn *conn);
     void (*on_payload)(void *cls, const char *payload);
     void *cls;
+    /* Optional (the query API reads a streaming replica, dsn being its primary; replica.h):
+     * events_applied's payloads are held until the replica has replayed them, and only then
+     * reach on_payload and the read-your-writes waits; while the replica is behind (a batch
+     * released at its deadline) the cache is told as when the connection is lost (on_listen(cls,
+     * NULL)), and on_listen(cls, conn) again once it caught up. After a reconnect every answer is
+     * forgotten, and every wait checks, again once the replica has replayed the primary's WAL up
+     * to then. Owned by the caller; used in the thread only. */
+    struct replica *replica;
 };
 
 struct notifier;

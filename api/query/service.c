@@ -10,6 +10,7 @@
 #include "http/parking.h"
 #include "http/respcache.h"
 #include "notifier.h"
+#include "replica.h"
 #include "base/xalloc.h"
 
 #include <stddef.h>
@@ -29,6 +30,10 @@ static const struct config_var query_service_vars[] = {
      10000000},
     {"QUERY_CACHE_BYTES", CONFIG_INT, "33554432", offsetof(struct query_service, cache_bytes), 4096,
      17179869184},
+    /* where the notifier LISTENs: the read DB's primary when QUERY_DATABASE_URL is a streaming
+     * replica of it (docs/scaling.md#read-replica); empty: the query URL itself */
+    {"QUERY_LISTEN_DATABASE_URL", CONFIG_STRING, "",
+     offsetof(struct query_service, listen_database_url), 0, 0},
 };
 const struct config_table query_service_config_table = CONFIG_TABLE(query_service_vars);
 
@@ -140,6 +145,7 @@ static void query_service_free(struct query_service *qs)
     dashboard_free(qs->dashboard);
     consistency_hub_free(qs->consistency);
     notifier_free(qs->notifier);
+    replica_free(qs->replica);
     parking_free(qs->lot);
     respcache_free(qs->cache);
     free(qs->cache_metrics);
@@ -164,14 +170,27 @@ int query_service_start(struct apiserver_ctx *ctx)
     qs->consistency = consistency_hub_new(qs->lot, (size_t)ctx->cfg->connection_limit / 8 + 1);
     consistency_hub_set_wait_ms(qs->consistency, qs->consistency_wait_ms);
     consistency_hub_set_per_ip_limit(qs->consistency, (size_t)qs->consistency_per_ip_limit);
+    const char *listen_dsn = ctx->cfg->database_url;
+    if (*qs->listen_database_url != '\0' &&
+        strcmp(qs->listen_database_url, ctx->cfg->database_url) != 0) {
+        /* queries on a replica, LISTEN on its primary: hold what is notified until replayed */
+        const struct replica_opts ro = {.dsn = ctx->cfg->database_url,
+                                        .app = "query-api-replica",
+                                        .wait_ms = qs->consistency_wait_ms,
+                                        .metrics = ctx->metrics};
+        listen_dsn = qs->listen_database_url;
+        qs->replica = replica_new(&ro);
+        log_info("reading a replica", "wait_ms=%ld", qs->consistency_wait_ms);
+    }
     struct notifier_opts opts = {
-        .dsn = ctx->cfg->database_url,
+        .dsn = listen_dsn,
         .app = "query-api-notifier",
         .lot = qs->lot,
         .consistency = qs->consistency,
         .on_listen = qs->cache != NULL ? cache_on_listen : NULL,
         .on_payload = qs->cache != NULL ? cache_on_payload : NULL,
         .cls = qs->cache,
+        .replica = qs->replica,
     };
     qs->notifier = notifier_new(&opts);
     qs->mood = mood_start(ctx, qs->lot, qs->notifier);

@@ -4,7 +4,9 @@
  * them, the mood board's stream (mood.h), the dashboard's (dashboard.h), the read-your-writes
  * waits (consistency.h, configured by CONSISTENCY_WAIT_MS) and the answer cache of the GETs by
  * id (lib/http/respcache.h, QUERY_CACHE_ENTRIES and QUERY_CACHE_BYTES), which the notifier keeps
- * informed (docs/api.md#caching). */
+ * informed (docs/api.md#caching). When QUERY_LISTEN_DATABASE_URL names another database than the
+ * query URL (the read DB's primary, the queries going to a streaming replica of it), the notifier
+ * LISTENs there and holds what it brings until the replica has replayed it (replica.h). */
 #ifndef CQ_QUERY_SERVICE_H
 #define CQ_QUERY_SERVICE_H
 
@@ -13,11 +15,13 @@
 #include "service/apiserver.h"
 
 struct query_service {
-    long consistency_wait_ms;      /* CONSISTENCY_WAIT_MS */
-    long consistency_per_ip_limit; /* CONSISTENCY_PER_IP_LIMIT */
-    long cache_entries;            /* QUERY_CACHE_ENTRIES: 0 disables the cache */
-    long cache_bytes;              /* QUERY_CACHE_BYTES */
-    struct respcache *cache;       /* NULL when disabled */
+    long consistency_wait_ms;        /* CONSISTENCY_WAIT_MS */
+    long consistency_per_ip_limit;   /* CONSISTENCY_PER_IP_LIMIT */
+    long cache_entries;              /* QUERY_CACHE_ENTRIES: 0 disables the cache */
+    long cache_bytes;                /* QUERY_CACHE_BYTES */
+    const char *listen_database_url; /* QUERY_LISTEN_DATABASE_URL: "" = the query URL */
+    struct replica *replica;         /* NULL unless the notifier LISTENs elsewhere (replica.h) */
+    struct respcache *cache;         /* NULL when disabled */
     struct query_cache_metrics *cache_metrics;
     struct parking *lot;       /* every suspended connection: streams and waits */
     struct notifier *notifier; /* the one LISTEN connection and the thread that wakes them */

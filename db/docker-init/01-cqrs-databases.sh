@@ -10,7 +10,8 @@
 #   each (the pgTAP tests SET ROLE to them).
 # Everything comes from the db service's environment in docker-compose.yml: CQRS_DB_USER,
 # CQRS_DB_PASSWORD, CQRS_WRITE_DB, CQRS_READ_DB, and CQRS_COMMAND_DB_PASSWORD,
-# CQRS_RELAY_DB_PASSWORD, CQRS_QUERY_DB_PASSWORD.
+# CQRS_RELAY_DB_PASSWORD, CQRS_QUERY_DB_PASSWORD, and CQRS_REPLICATION_PASSWORD (the role a
+# streaming replica connects as, docs/scaling.md#read-replica).
 set -euo pipefail
 
 psql=(psql -X -q -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password)
@@ -35,6 +36,19 @@ SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'role', :'pass') WHERE :'pass'
 SELECT format('GRANT %I TO %I', :'role', :'owner') \gexec
 SQL
 done
+
+# the streaming replica's role (compose's cluster profile, db-replica): REPLICATION, and a
+# pg_hba entry for it from the compose network (the image's own entry, "host all all all", does
+# not cover replication connections)
+if [[ -n "${CQRS_REPLICATION_PASSWORD:-}" ]]; then
+    "${psql[@]}" --dbname postgres -v pass="$CQRS_REPLICATION_PASSWORD" <<'SQL'
+SELECT 'CREATE ROLE cqrs_replicator'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cqrs_replicator') \gexec
+SELECT format('ALTER ROLE cqrs_replicator REPLICATION LOGIN PASSWORD %L', :'pass') \gexec
+SQL
+    grep -q '^host replication cqrs_replicator ' "$PGDATA/pg_hba.conf" ||
+        echo "host replication cqrs_replicator all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+fi
 
 for db in "$CQRS_WRITE_DB" "$CQRS_READ_DB"; do
     "${psql[@]}" --dbname "$db" -c 'SET client_min_messages = warning' \

@@ -5,9 +5,10 @@
 # of the nodes), then runs tests/cluster/*.test.mjs one file at a time: commands through the real
 # command API, relay and consumer reach the read model; one broker node killed -9 under load and
 # started again loses nothing and applies nothing twice (cluster.test.mjs); one of three consumers
-# killed -9 under load and started again (consumers.test.mjs); both checked with the fault suite's
-# convergence check. Stops everything it started, by pid. Uses the plain build (build/bin;
-# BIN_DIR to change).
+# killed -9 under load and started again (consumers.test.mjs), both checked with the fault suite's
+# convergence check; the query API on PostgreSQL's streaming replica (replica.test.mjs:
+# read-your-writes through it, the replica stopped and started again). Stops everything it
+# started, by pid. Uses the plain build (build/bin; BIN_DIR to change).
 # CLUSTER_FULL=1 (`make test-cluster` sets it; the `cluster` suite of `make test` runs without,
 # about 2 minutes): first, each on a cluster stack of its own (TEST_STACK=cluster), the e2e and
 # seeds suites (tests/run.sh, sanitizer build) and the fault-suite scenarios that concern the

@@ -27,7 +27,7 @@ const testOnly = (name) => name.startsWith('FAULT_');
 // Read by the scripts only (scripts/pg.sh, scripts/rabbit.sh, scripts/env.sh, compose).
 const SCRIPTS_ONLY = ['RABBITMQ_DEFAULT_USER', 'RABBITMQ_DEFAULT_PASS', 'STATE_DIR', 'PG_PORT',
   'AMQP_PORT', 'AMQP_DIST_PORT', 'AMQP_EPMD_PORT', 'MOOD_QUEUE_MAX_LENGTH', 'MOOD_QUEUE_TTL_MS',
-  'RABBITMQ_ERLANG_COOKIE'];
+  'RABBITMQ_ERLANG_COOKIE', 'QUERY_DB_HOST'];
 // make up-cluster's ports and state folder (scripts/stack.sh's stack_cluster_env)
 const SCRIPT_PREFIXES = /^CLUSTER_/;
 

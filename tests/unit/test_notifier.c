@@ -4,6 +4,7 @@
  * connection NULL; MHD's suspend/resume are fakes that count per connection. */
 #include "api/query/consistency.h"
 #include "api/query/notifier.h"
+#include "api/query/replica.h"
 #include "base/deadline.h"
 #include "http/parking.h"
 #include "http/respcache.h"
@@ -235,6 +236,99 @@ START_TEST(keepalives_wake_the_streams_of_their_feed_only)
 }
 END_TEST
 
+/* Reading a replica: the fake primary's LSN and the replica's replay LSN. */
+static uint64_t primary_at, replayed_at;
+static int listens, unlistens;
+static int fake_primary(void *cls, PGconn *primary, uint64_t *lsn)
+{
+    (void)cls;
+    (void)primary;
+    *lsn = primary_at;
+    return 0;
+}
+
+static int fake_replay(void *cls, uint64_t *lsn, bool *standby)
+{
+    (void)cls;
+    *lsn = replayed_at;
+    *standby = true;
+    return 0;
+}
+
+static void count_listen(void *cls, PGconn *conn)
+{
+    (void)cls;
+    if (conn == NULL)
+        unlistens++;
+    else
+        listens++;
+}
+
+START_TEST(reading_a_replica_holds_the_cache_and_the_waits_until_it_replayed)
+{
+    struct fixture f;
+    struct fake_conn a = {0};
+    const struct replica_opts ro = {.dsn = "", .app = "test", .wait_ms = 500};
+    const struct replica_ops ops = {fake_primary, fake_replay};
+    long long now = deadline_now_ms(), next = LLONG_MAX;
+    char *body;
+    size_t len;
+
+    setup(&f);
+    notifier_free(f.n);
+    struct replica *r = replica_new(&ro);
+    replica_set_ops(r, &ops, NULL);
+    struct notifier_opts o = {.dsn = "",
+                              .app = "test",
+                              .lot = f.lot,
+                              .consistency = f.hub,
+                              .on_listen = count_listen,
+                              .on_payload = cache_payload,
+                              .cls = f.cache,
+                              .replica = r};
+    f.n = notifier_new(&o);
+    notifier_set_check(f.n, fake_check, NULL);
+    listens = unlistens = 0;
+    ck_assert(respcache_put(f.cache, "order:1", "{}", 2, respcache_begin(f.cache)));
+    struct consistency_wait *w = wait_for(f.hub, U1, now + 60000);
+    ck_assert_int_eq(consistency_hub_park(f.hub, w, CONN(&a), consistency_hub_seq(f.hub)),
+                     CONSISTENCY_PARKED);
+    uint64_t seq = consistency_hub_seq(f.hub);
+
+    primary_at = 1000; /* past the consumer's commit */
+    replayed_at = 900;
+    notifier_dispatch(f.n, CONSISTENCY_CHANNEL, "order:1");
+    ck_assert_int_eq(notifier_tick(f.n, NULL, now, &next), 0);
+    /* not replayed: the cached answer stays, the wait sleeps, a checking request parks */
+    ck_assert(respcache_get(f.cache, "order:1", &body, &len));
+    free(body);
+    ck_assert_uint_eq(consistency_hub_seq(f.hub), seq);
+    ck_assert_int_eq(checks, 0);
+    ck_assert_int_eq(a.resumed, 0);
+    ck_assert_int_le(next, now + REPLICA_POLL_MIN_MS);
+    replayed_at = 1000;
+    next = LLONG_MAX;
+    ck_assert_int_eq(notifier_tick(f.n, NULL, now + 1, &next), 0);
+    ck_assert(!respcache_get(f.cache, "order:1", &body, &len));
+    ck_assert_uint_eq(consistency_hub_seq(f.hub), seq + 1);
+    ck_assert_int_eq(checks, 1);
+    ck_assert_int_eq(a.resumed, 1);
+
+    /* a replica that does not replay in time: released at the deadline, the cache bypassed */
+    primary_at = 2000;
+    notifier_dispatch(f.n, CONSISTENCY_CHANNEL, "order:2");
+    ck_assert_int_eq(notifier_tick(f.n, NULL, now + 10, &next), 0);
+    ck_assert_int_eq(unlistens, 0);
+    ck_assert_int_eq(notifier_tick(f.n, NULL, now + 510, &next), 0);
+    ck_assert_uint_eq(consistency_hub_seq(f.hub), seq + 2);
+    ck_assert_int_eq(unlistens, 1);
+    ck_assert_int_eq(listens, 0); /* without a connection it is told later */
+    consistency_wait_free(w);
+    teardown(&f);
+    replica_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("notifier");
@@ -243,6 +337,7 @@ int main(void)
                           other_channels_reach_their_feeds_only,
                           a_notification_wakes_only_the_waits_whose_events_are_applied,
                           the_tick_expires_deadlines_of_the_one_lot,
-                          keepalives_wake_the_streams_of_their_feed_only));
+                          keepalives_wake_the_streams_of_their_feed_only,
+                          reading_a_replica_holds_the_cache_and_the_waits_until_it_replayed));
     return unit_run(s);
 }
