@@ -7,11 +7,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql, DATABASE_URL, READ_DATABASE_URL } from './lib.mjs';
 
+// [application_name, the variable of its URL, the owner's URL of that database]. On a cluster
+// stack the query API's pool is on the read replica and its notifier on the primary
+// (QUERY_LISTEN_DATABASE_URL, docs/scaling.md): each is looked for on the server its URL names.
 const services = [
   ['command-api', 'COMMAND_DATABASE_URL', DATABASE_URL],
   ['relay', 'RELAY_DATABASE_URL', DATABASE_URL],
   ['query-api', 'QUERY_DATABASE_URL', READ_DATABASE_URL],
+  ['query-api-notifier', 'QUERY_LISTEN_DATABASE_URL', READ_DATABASE_URL],
 ];
+
+// The owner's URL on the server (host and port) that url names.
+function ownerOn(ownerUrl, url) {
+  const u = new URL(ownerUrl);
+  u.host = new URL(url).host;
+  return u.toString();
+}
 
 test('each service connects as its own role', (t) => {
   for (const [app, variable, ownerUrl] of services) {
@@ -21,8 +32,8 @@ test('each service connects as its own role', (t) => {
       continue;
     }
     const role = decodeURIComponent(new URL(url).username);
-    const seen = sql(ownerUrl, `SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
-                                WHERE application_name = '${app}'`);
+    const seen = sql(ownerOn(ownerUrl, url), `SELECT string_agg(DISTINCT usename, ',')
+                                              FROM pg_stat_activity WHERE application_name = '${app}'`);
     assert.equal(seen, role, `${app} connects as ${role}`);
   }
 });
