@@ -36,19 +36,15 @@ on() {
     esac
 }
 
-# extra_consumer LABEL: one more consumer beside the stack's (no metrics listener), its pid in
-# run/extra-consumer-LABEL.pid (which stack_stop's clean-up knows too), its log in logs/.
+# extra_consumer LABEL: one more consumer beside the stack's, without a metrics listener
+# (scripts/services.sh extra: run/extra-consumer-LABEL.pid, logs/extra-consumer-LABEL.log).
 extra_consumer() {
-    local pidfile="$STATE_DIR/run/extra-consumer-$1.pid"
-    # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
-    env -u DATABASE_URL -u COMMAND_DATABASE_URL -u RELAY_DATABASE_URL -u QUERY_DATABASE_URL \
-        -u COMMAND_API_TOKEN CONSUMER_METRICS_PORT=0 \
-        setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" "$BIN_DIR/consumer" \
-        </dev/null >>"$STATE_DIR/logs/extra-consumer-$1.log" 2>&1 &
-    extras+=("$!")
+    local pid
+    pid="$(CONSUMER_METRICS_PORT=0 "$REPO_ROOT/scripts/services.sh" extra consumer "$1")" || return 1
+    extras+=("$pid")
 }
 
-# gone PID: true when the process has ended (or is a zombie: an extra consumer is our child).
+# gone PID: true when the process has ended (or is a zombie).
 gone() {
     [[ ! -e "/proc/$1" ]] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
@@ -61,7 +57,6 @@ stop_extras() {
     done
     for pid in "${extras[@]}"; do
         wait_for "extra consumer $pid to stop" 20 0.1 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
     done
     rm -f "$STATE_DIR"/run/extra-consumer-*.pid
     extras=()
@@ -103,7 +98,7 @@ start_consumers() {
     local i
     services start consumer || return 1
     for ((i = 2; i <= n; i++)); do
-        extra_consumer "$i"
+        extra_consumer "$i" || return 1
     done
 }
 

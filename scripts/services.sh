@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# services.sh start|stop|status [names...]: the four service binaries in the background.
+# services.sh start|stop|status [names...] | extra NAME LABEL: the four service binaries in the
+# background (extra: one more instance of one of them, see extra() below).
 # Names: command-api query-api relay consumer (default: all). Binaries come from $BIN_DIR
 # (default build/bin); logs are appended to $STATE_DIR/logs/<name>.log, pids kept in
 # $STATE_DIR/run/<name>.pid. start skips a service already running and waits for the APIs'
@@ -60,9 +61,37 @@ others_secrets() {
     fi
 }
 
+# launch NAME PIDFILE LOGFILE: NAME in the background in a session of its own, without the
+# credentials only other services need. The child writes its own pid, then execs the service: the
+# pid is right even if setsid has to fork.
+launch() {
+    local -a unset_opts=()
+    mapfile -t unset_opts < <(others_secrets "$1")
+    # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
+    env "${unset_opts[@]}" setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh \
+        "$2" "$BIN_DIR/$1" </dev/null >>"$3" 2>&1 &
+}
+
+# extra NAME LABEL: one more NAME beside the one of start, with the caller's environment (which
+# gives it, say, a metrics port of its own), its pid in run/extra-NAME-LABEL.pid (stack_stop's
+# clean-up knows run/extra-*.pid) and its log in logs/extra-NAME-LABEL.log. Prints the pid.
+extra() {
+    local name="$1" label="$2" pidfile i
+    [[ -x "$BIN_DIR/$name" ]] || die "$BIN_DIR/$name not found; run make build"
+    mkdir -p "$LOG_DIR" "$RUN_DIR"
+    pidfile="$RUN_DIR/extra-$name-$label.pid"
+    rm -f "$pidfile"
+    launch "$name" "$pidfile" "$LOG_DIR/extra-$name-$label.log"
+    for ((i = 0; i < 50; i++)); do
+        [[ -s "$pidfile" ]] && break
+        sleep 0.02
+    done
+    pid_in "$pidfile" | grep . || die "extra $name $label did not start"
+}
+
 start() {
     local name pid port deadline
-    local -a started=() unset_opts=()
+    local -a started=()
     mkdir -p "$LOG_DIR" "$RUN_DIR"
     for name in "$@"; do
         [[ -x "$BIN_DIR/$name" ]] || die "$BIN_DIR/$name not found; run make build"
@@ -74,12 +103,7 @@ start() {
             continue
         fi
         printf '%s services.sh: starting %s\n' "$(date -u +%FT%TZ)" "$name" >>"$LOG_DIR/$name.log"
-        # The child writes its own pid, then execs the service: the pid is right even if
-        # setsid has to fork.
-        mapfile -t unset_opts < <(others_secrets "$name")
-        # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
-        env "${unset_opts[@]}" setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh \
-            "$RUN_DIR/$name.pid" "$BIN_DIR/$name" </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
+        launch "$name" "$RUN_DIR/$name.pid" "$LOG_DIR/$name.log"
         started+=("$name")
     done
     ((${#started[@]} > 0)) || return 0
@@ -154,6 +178,13 @@ status() {
 
 cmd="${1:-}"
 shift || true
+if [[ "$cmd" == extra ]]; then
+    if (($# != 2)) || [[ " ${ALL[*]} " != *" $1 "* ]]; then
+        die "usage: $0 extra NAME LABEL (NAME: ${ALL[*]})"
+    fi
+    extra "$1" "$2"
+    exit 0
+fi
 names=("$@")
 ((${#names[@]} > 0)) || names=("${ALL[@]}")
 for name in "${names[@]}"; do
@@ -165,7 +196,7 @@ case "$cmd" in
     stop) stop "${names[@]}" ;;
     status) status "${names[@]}" ;;
     *)
-        echo "usage: $0 start|stop|status [${ALL[*]}]" >&2
+        echo "usage: $0 start|stop|status [${ALL[*]}] | extra NAME LABEL" >&2
         exit 2
         ;;
 esac
