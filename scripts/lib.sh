@@ -8,6 +8,15 @@ die() {
     exit "${die_status:-1}"
 }
 
+# secret_file FILE: makes FILE (mode 600) holding 32 random letters and digits, unless it holds
+# something already: a secret made once and kept (the cluster's Erlang cookie, the replication
+# role's password).
+secret_file() {
+    [[ -s "$1" ]] && return 0
+    mkdir -p "$(dirname -- "$1")"
+    (umask 077 && head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$1")
+}
+
 # url_decode S: S with its %XX escapes decoded.
 url_decode() {
     local s="${1//\\/\\\\}"

@@ -208,10 +208,7 @@ EOF
 # 127.0.0.1; it is added if missing, then the configuration reloaded). $1: the primary's data.
 ensure_replication() {
     local hba="$1/pg_hba.conf"
-    if [[ ! -s "$REPLICATION_PASS_FILE" ]]; then
-        (umask 077 && head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 \
-            >"$REPLICATION_PASS_FILE")
-    fi
+    secret_file "$REPLICATION_PASS_FILE"
     superuser_psql -d postgres -v role="$REPLICATION_ROLE" -v slot="$REPLICATION_SLOT" \
         -v pass="$(cat "$REPLICATION_PASS_FILE")" >/dev/null <<'SQL'
 SELECT format('CREATE ROLE %I', :'role')

@@ -39,11 +39,7 @@ on_node() {
 
 # The cluster's Erlang cookie, made on first use.
 cookie() {
-    if [[ ! -s "$COOKIE_FILE" ]]; then
-        mkdir -p "$STATE_DIR"
-        (umask 077 && head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 \
-            >"$COOKIE_FILE")
-    fi
+    secret_file "$COOKIE_FILE"
     cat "$COOKIE_FILE"
 }
 
