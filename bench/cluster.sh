@@ -8,12 +8,12 @@
 #              cluster.relay.ratio (quorum / classic)
 #   consumers  for the single node with 1 consumer, then the cluster with each N of
 #              BENCH_CLUSTER_CONSUMERS (1 2 4): a backlog published with every consumer stopped,
-#              then N consumers (the stack's, and N - 1 extra ones) drain it:
-#              cluster.consumers.<single1|clusterN>.events_per_s, and .ratio against single1
+#              then N consumers (the stack's, and N - 1 extra ones) drain it, the work queue in N
+#              partitions (CONSUMER_PARTITIONS=N; 1: the one shared queue), each consumer holding
+#              one: cluster.consumers.<single1|clusterN>.events_per_s, and .ratio against single1
 # and for each run the CPU time per event by process kind (bench/cpu.sh), prefix
-# cluster.<relay.classic|relay.quorum|consumers.RUN>.cpu_us.<kind>. The consumers take turns in
-# the read DB (one advisory lock, docs/reliability.md "Retries and dead letters"), so N consumers
-# share one apply path: the figures say what partitioned consumers would have to buy.
+# cluster.<relay.classic|relay.quorum|consumers.RUN>.cpu_us.<kind>. With partitions the consumers
+# apply in parallel (docs/scaling.md#partitions); the runs are on the cluster's quorum queues.
 # Stops its extra consumers and the cluster, and the relay and the consumer, whose broker was the
 # cluster (bench/run.sh starts them again on the single node).
 set -euo pipefail
@@ -29,11 +29,20 @@ extras=()
 
 # on BROKER: what the relay and the consumers started next connect to: single (the stack's node,
 # classic queues) or cluster (the three nodes, quorum queues).
+# on BROKER [PARTITIONS]: ... with the work queue in PARTITIONS partitions (default 1). Going from
+# the one work queue to partitions deletes the cluster's read_model queue (drained by then), which
+# would otherwise keep a copy of every event.
 on() {
+    export CONSUMER_PARTITIONS="${2:-1}"
     case "$1" in
         single) export BROKER_URL="$SINGLE_BROKER_URL" AMQP_QUEUE_TYPE=classic ;;
         cluster) export BROKER_URL="$CLUSTER_BROKER_URL" AMQP_QUEUE_TYPE=quorum ;;
     esac
+    if [[ "$1" == cluster ]] && ((CONSUMER_PARTITIONS > 1)); then
+        parse_amqp_url "$SINGLE_BROKER_URL"
+        "$REPO_ROOT/scripts/rabbit-cluster.sh" ctl delete_queue -p "$url_vhost" "${AMQP_QUEUE:-read_model}" \
+            >>"$BENCH_TMP/stack.log" 2>&1 || true
+    fi
 }
 
 # extra_consumer LABEL: one more consumer beside the stack's, without a metrics listener
@@ -130,9 +139,11 @@ runs=(single:1)
 for n in $BENCH_CLUSTER_CONSUMERS; do
     runs+=("cluster:$n")
 done
+# partitions change hands within half a second (a consumer starting alone takes them all first)
+export CONSUMER_PARTITION_LEASE_MS=1500
 for run in "${runs[@]}"; do
     broker="${run%:*}" n="${run#*:}" name="${run/:/}"
-    on "$broker"
+    on "$broker" "$n"
     backlog_orders "$BENCH_CLUSTER_BACKLOG" || die "could not make the backlog"
     services start relay
     relay_drain_rate "$BACKLOG_OUTBOX" >/dev/null || die "$name: the relay did not publish the backlog"

@@ -439,13 +439,13 @@ cluster_cpu_table() {
         echo
         echo "## 7. Scale-out: a 3-node RabbitMQ cluster with quorum queues vs the single node with a classic queue"
         echo
-        echo "bench/cluster.sh: three more RabbitMQ nodes on this machine, clustered; backlogs of $BENCH_CLUSTER_BACKLOG orders, each run in turn, the same stack otherwise. The consumers take turns in the read DB (one advisory lock: partitioned consumers are not built yet), so more consumers share one apply path."
+        echo "bench/cluster.sh: three more RabbitMQ nodes on this machine, clustered; backlogs of $BENCH_CLUSTER_BACKLOG orders, each run in turn, the same stack otherwise. On the cluster, N consumers drain the work queue split in N partitions (CONSUMER_PARTITIONS=N, each consumer holding one, applying in parallel; 1: the one shared queue)."
         echo
         echo "| figure | events/s | baseline | ratio |"
         echo "| --- | ---: | ---: | ---: |"
         echo "| relay: outbox to a quorum queue on the cluster (baseline: a classic queue on the single node) | $(f cluster.relay.quorum.events_per_s) | $(f cluster.relay.classic.events_per_s) | $(f cluster.relay.ratio) |"
         for r in "${CLUSTER_RUNS[@]:1}"; do
-            echo "| consumers: ${r#cluster} on the cluster (baseline: 1 on the single node) | $(f "cluster.consumers.$r.events_per_s") | $(f cluster.consumers.single1.events_per_s) | $(f "cluster.consumers.$r.ratio") |"
+            echo "| consumers: ${r#cluster} on the cluster, ${r#cluster} partition(s) (baseline: 1 on the single node) | $(f "cluster.consumers.$r.events_per_s") | $(f cluster.consumers.single1.events_per_s) | $(f "cluster.consumers.$r.ratio") |"
         done
         echo
         echo "### CPU per event by process kind"

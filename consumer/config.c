@@ -20,6 +20,10 @@ static const struct config_var consumer_config_vars[] = {
     VAR("CONSUMER_PURGE_INTERVAL_MS", CONFIG_INT, "5000", purge_interval_ms, 0, 86400000),
     /* the queue readings for the dashboard (status.h) */
     VAR("CONSUMER_STATUS_INTERVAL_MS", CONFIG_INT, "1000", status_interval_ms, 100, 60000),
+    /* with CONSUMER_PARTITIONS > 1: how long a consumer's claim on its partitions lasts unless
+     * renewed (every third of it); a consumer that dies gives its partitions up after this
+     * (partitions.h) */
+    VAR("CONSUMER_PARTITION_LEASE_MS", CONFIG_INT, "6000", partition_lease_ms, 300, 600000),
 };
 #undef VAR
 const struct config_table consumer_config_table = CONFIG_TABLE(consumer_config_vars);

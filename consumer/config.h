@@ -17,6 +17,7 @@ struct consumer_config {
     const char *processed_events_retention; /* a PostgreSQL interval */
     long purge_interval_ms;
     long status_interval_ms;
+    long partition_lease_ms; /* CONSUMER_PARTITIONS > 1: the partitions' leases (partitions.h) */
     long fault_pause_before_commit_ms; /* test-only fault hooks, see project.h */
     long fault_pause_after_commit_ms;
     const char *fault_abort_marker; /* test only: abort() on an event whose body holds it */

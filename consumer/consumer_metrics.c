@@ -46,6 +46,9 @@ void consumer_metrics_init(struct consumer_metrics *m, struct svc_metrics *base)
     m->last_occurred =
         metrics_gauge_new(r, "consumer_last_event_occurred_timestamp_seconds",
                           "occurredAt of the newest event of the last applied batch");
+    m->partitions = metrics_gauge_new(r, "consumer_partitions_held",
+                                      "Partitions of the work queue this consumer holds "
+                                      "(CONSUMER_PARTITIONS > 1)");
     m->batch_seconds =
         metrics_histogram_new(r, "consumer_batch_duration_seconds",
                               "Time to apply one batch to the read model, commit and ack it",
@@ -99,4 +102,9 @@ void consumer_metrics_refresh(struct consumer_metrics *m, const char *names, dou
         if (*p == ',')
             p++;
     }
+}
+
+void consumer_metrics_partitions(struct consumer_metrics *m, long n)
+{
+    metrics_gauge_set(m->partitions, (double)n);
 }

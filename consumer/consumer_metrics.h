@@ -11,6 +11,8 @@
  *   consumer_batch_duration_seconds         one batch: apply, commit and ack
  *   consumer_mv_refreshes_total{view}       materialized view refreshes, per view
  *   consumer_mv_refresh_duration_seconds    one view's refresh (refresher.h)
+ *   consumer_partitions_held                partitions this consumer holds (CONSUMER_PARTITIONS
+ *                                           > 1, partitions.h; 0 otherwise)
  *   db_up, broker_up                        1 while connected (svc_metrics.h, like /health)
  *   db_reconnects_total, broker_reconnects_total   connections made again after one was lost
  * The loop calls the functions below (atomics, no locks). /health is 200 while both connections
@@ -26,7 +28,7 @@
 struct consumer_metrics {
     struct svc_metrics *base; /* the registry, connection metrics, /health and the listener */
     struct metrics_counter *consumed, *applied, *deduplicated, *retried, *dead, *refreshes;
-    struct metrics_gauge *lag, *last_occurred;
+    struct metrics_gauge *lag, *last_occurred, *partitions;
     struct metrics_histogram *batch_seconds, *refresh_seconds;
 };
 
@@ -45,5 +47,7 @@ void consumer_metrics_batch(struct consumer_metrics *m, const struct receive_bat
 /* Refreshes that took seconds: views is the comma-separated names refreshed ("" none). Called
  * from the refresher's thread. */
 void consumer_metrics_refresh(struct consumer_metrics *m, const char *views, double seconds);
+/* n partitions held. */
+void consumer_metrics_partitions(struct consumer_metrics *m, long n);
 
 #endif

@@ -19,10 +19,14 @@
 #define FIRST_WAIT_MS 250        /* bounded, so that a stop request is seen promptly */
 #define CONFIRM_TIMEOUT_MS 30000 /* for retry and dead-letter publishes */
 
-/* Sets the prefetch window and subscribes to the queue with manual acks. */
+/* Sets the prefetch window and subscribes to the queue with manual acks; with partitions, the
+ * partitions held are subscribed to by partitions_tick. */
 static int consumer_subscribe(struct consumer *c, char *err, size_t errlen)
 {
-    if (c->io->subscribe(c->mq, c->env->topo.queue, c->cfg->prefetch, err, errlen) != 0)
+    partitions_mq_reset(&c->parts);
+    if (c->parts.count > 1)
+        return 0;
+    if (c->io->subscribe(c->mq, c->env->topo.queue, NULL, c->cfg->prefetch, err, errlen) != 0)
         return -1;
     log_info("consuming", "queue=%s prefetch=%ld batch_size=%ld", c->env->topo.queue,
              c->cfg->prefetch, c->cfg->batch_size);
@@ -63,6 +67,7 @@ static int consumer_connect(struct consumer *c)
         if (c->pg == NULL)
             return -1;
         svc_metrics_db(c->metrics.base, true);
+        partitions_pg_reset(&c->parts);
     }
     if (!c->retention_checked) {
         int rc = c->io->check_retention(c->pg, c->cfg->processed_events_retention);
@@ -100,6 +105,7 @@ static enum project_status consumer_project_once(struct consumer *c, char *err, 
         .retry_delay_ms = c->cfg->retry_delay_ms,
         .fault_pause_before_commit_ms = c->cfg->fault_pause_before_commit_ms,
         .fault_pause_after_commit_ms = c->cfg->fault_pause_after_commit_ms,
+        .parallel = c->parts.count > 1,
     };
     return c->io->project(&ctx, &c->batch, &c->json, err, errlen);
 }
@@ -167,6 +173,7 @@ static void consumer_project(struct consumer *c)
             if (c->pg == NULL)
                 break;
             svc_metrics_db(c->metrics.base, true);
+            partitions_pg_reset(&c->parts);
         } else {
             long delay_ms = backoff_next(&delay);
             log_warn("transient database error, retrying batch", "error=%s retry_ms=%ld",
@@ -186,6 +193,23 @@ static void consumer_project(struct consumer *c)
     receive_batch_clear(&c->batch);
 }
 
+/* What a step between batches answered: 0 nothing to do; -1 (the broker connection failed)
+ * drops both broker connections; -2 (the read DB connection was lost) closes it, and
+ * consumer_connect makes it again. */
+static void consumer_between_failed(struct consumer *c, int rc, const char *err)
+{
+    char q[600];
+
+    if (rc == -1) {
+        consumer_drop_mq(c, err);
+    } else if (rc == -2) {
+        log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
+        svc_metrics_db(c->metrics.base, false);
+        c->io->pg_close(c->pg);
+        c->pg = NULL;
+    }
+}
+
 /* Between batches: stores the dead letters noted and, when due, the queue readings. */
 static void consumer_report(struct consumer *c)
 {
@@ -197,14 +221,18 @@ static void consumer_report(struct consumer *c)
                  c->dl.npending, log_quote(q, sizeof q, err));
     rc = c->io->status_tick(&c->status, c->dl.conn, c->pg, &c->env->topo, &c->env->names, err,
                             sizeof err);
-    if (rc == -1) {
-        consumer_drop_mq(c, err);
-    } else if (rc == -2) {
-        log_warn("lost postgres connection", "error=%s", log_quote(q, sizeof q, err));
-        svc_metrics_db(c->metrics.base, false);
-        c->io->pg_close(c->pg);
-        c->pg = NULL; /* consumer_connect makes it again */
-    }
+    consumer_between_failed(c, rc, err);
+}
+
+/* Between batches, with partitions: renews the lease, follows what is held (partitions.h). */
+static void consumer_partitions(struct consumer *c)
+{
+    char err[512];
+    int rc = partitions_tick(&c->parts, c->io, c->mq, c->pg, &c->env->topo, c->cfg->prefetch, err,
+                             sizeof err);
+
+    consumer_metrics_partitions(&c->metrics, c->parts.nheld);
+    consumer_between_failed(c, rc, err);
 }
 
 int consumer_step(struct consumer *c)
@@ -216,6 +244,9 @@ int consumer_step(struct consumer *c)
         return 2;
     if (rc != 0)
         return -1;
+    consumer_partitions(c);
+    if (c->mq == NULL || c->pg == NULL)
+        return 0;
     if (c->io->fill(c->mq, &c->batch, FIRST_WAIT_MS, err, sizeof err) != 0) {
         consumer_drop_mq(c, err);
         return 0;
@@ -252,6 +283,7 @@ void consumer_init(struct consumer *c, const struct consumer_ports *io,
     c->dl.topo = &env->topo;
     c->dl.confirm_timeout_ms = CONFIRM_TIMEOUT_MS;
     consumer_status_init(&c->status, cfg->status_interval_ms);
+    partitions_init(&c->parts, env->topo.partitions, cfg->partition_lease_ms);
     consumer_metrics_init(&c->metrics, env->metrics);
     /* the views are refreshed beside the batches, never between them (refresher.h) */
     const struct refresher_opts ropts = {
@@ -278,6 +310,9 @@ void consumer_close(struct consumer *c)
         c->io->mq_close(c->dl.conn, true);
     c->dl.conn = NULL;
     deadletter_release(&c->dl);
+    /* its subscriptions ended with the connection: the partitions go to the others at once */
+    if (c->pg != NULL && c->parts.count > 1)
+        c->io->leave(c->pg, c->parts.holder);
     if (c->pg != NULL)
         c->io->pg_close(c->pg);
     c->pg = NULL;

@@ -15,6 +15,7 @@
 #include "domain/domain.h"
 #include "mq/event_batch.h"
 #include "mq/mq.h"
+#include "partitions.h"
 #include "pg/pg.h"
 #include "ports.h"
 #include "service/daemon.h"
@@ -37,6 +38,7 @@ struct consumer {
     struct consumer_metrics metrics; /* GET /metrics on CONSUMER_METRICS_PORT */
     struct consumer_status status;   /* relay status messages, queue readings (status.h) */
     struct refresher *refresher;     /* the views' refresher thread (refresher.h) */
+    struct partitions parts;         /* CONSUMER_PARTITIONS > 1: the partitions held */
     bool retention_checked;
 };
 

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int live_subscribe(amqp_connection_state_t conn, const char *queue, long prefetch, char *err,
-                          size_t errlen)
+static int live_subscribe(amqp_connection_state_t conn, const char *queue, const char *tag,
+                          long prefetch, char *err, size_t errlen)
 {
     amqp_rpc_reply_t r;
     char detail[256];
@@ -20,12 +20,27 @@ static int live_subscribe(amqp_connection_state_t conn, const char *queue, long 
                  mq_reply_text(r, detail, sizeof detail));
         return -1;
     }
-    amqp_basic_consume(conn, MQ_CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0,
+    amqp_basic_consume(conn, MQ_CHANNEL, amqp_cstring_bytes(queue),
+                       tag != NULL ? amqp_cstring_bytes(tag) : amqp_empty_bytes, 0, 0, 0,
                        amqp_empty_table);
     r = amqp_get_rpc_reply(conn);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         snprintf(err, errlen, "could not consume from \"%s\": %s", queue,
                  mq_reply_text(r, detail, sizeof detail));
+        return -1;
+    }
+    return 0;
+}
+
+/* basic.cancel: the broker delivers nothing more for tag; what it delivered before the cancel-ok
+ * (frames the library keeps for the next receive) is applied and acked as usual. */
+static int live_cancel(amqp_connection_state_t conn, const char *tag, char *err, size_t errlen)
+{
+    char detail[256];
+
+    if (amqp_basic_cancel(conn, MQ_CHANNEL, amqp_cstring_bytes(tag)) == NULL) {
+        snprintf(err, errlen, "could not cancel \"%s\": %s", tag,
+                 mq_reply_text(amqp_get_rpc_reply(conn), detail, sizeof detail));
         return -1;
     }
     return 0;
@@ -67,10 +82,13 @@ static int live_check_retention(PGconn *pg, const char *retention)
 const struct consumer_ports consumer_ports_live = {
     .mq_connect = mq_connect_retry,
     .subscribe = live_subscribe,
+    .cancel = live_cancel,
     .mq_close = mq_close,
     .pg_connect = live_pg_connect,
     .pg_close = PQfinish,
     .check_retention = live_check_retention,
+    .claim = partitions_claim_sql,
+    .leave = partitions_leave_sql,
     .fill = receive_fill,
     .take_notices = consumer_status_take_notices,
     .guard = crashguard_check,

@@ -12,6 +12,7 @@
 #include "domain/domain.h"
 #include "mq/event_batch.h"
 #include "mq/mq.h"
+#include "partitions.h"
 #include "pg/pg.h"
 #include "project.h"
 #include "receive.h"
@@ -22,17 +23,23 @@
 
 struct consumer_ports {
     /* the broker: mq_connect_retry (NULL: a stop was requested), mq_close; subscribe sets the
-     * prefetch window and consumes queue with manual acks (0, or -1 with err) */
+     * prefetch window and consumes queue with manual acks, as consumer tag (NULL: the broker's
+     * choice); cancel ends the subscription tag (both: 0, or -1 with err) */
     amqp_connection_state_t (*mq_connect)(const struct mq_broker *b, const struct mq_topology *t,
                                           unsigned flags);
-    int (*subscribe)(amqp_connection_state_t conn, const char *queue, long prefetch, char *err,
-                     size_t errlen);
+    int (*subscribe)(amqp_connection_state_t conn, const char *queue, const char *tag,
+                     long prefetch, char *err, size_t errlen);
+    int (*cancel)(amqp_connection_state_t conn, const char *tag, char *err, size_t errlen);
     void (*mq_close)(amqp_connection_state_t conn, bool polite);
     /* the read DB: pg_connect_retry with project_stmts (NULL: a stop was requested), PQfinish;
      * check_retention: 0, or -2 when PROCESSED_EVENTS_RETENTION is invalid (logged) */
     PGconn *(*pg_connect)(const char *dsn);
     void (*pg_close)(PGconn *pg);
     int (*check_retention)(PGconn *pg, const char *retention);
+    /* the partitions' leases (partitions.h): partitions_claim_sql, partitions_leave_sql */
+    int (*claim)(PGconn *pg, const char *holder, long count, long lease_ms, bool *held, char *err,
+                 size_t errlen);
+    void (*leave)(PGconn *pg, const char *holder);
     /* receive_fill, consumer_status_take_notices, crashguard_check, crashguard_settled,
      * project_batch, deadletter_flush, consumer_status_tick */
     int (*fill)(amqp_connection_state_t conn, struct receive_batch *b, long first_wait_ms,

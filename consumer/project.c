@@ -87,7 +87,8 @@ static enum project_status apply_all(const struct project_ctx *ctx, struct recei
     }
     if (json->count == 0)
         return PROJECT_DONE;
-    res = project_apply_tx(ctx, "consumer_apply_events", event_batch_json(json), json->count);
+    res = project_apply_tx(ctx, ctx->parallel ? "consumer_apply_events_p" : "consumer_apply_events",
+                           event_batch_json(json), json->count);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         enum failure f = project_classify(ctx->pg, res, sqlstate, err, errlen);
         if (f == FAIL_LATER) {
@@ -195,7 +196,7 @@ static enum project_status apply_one(const struct project_ctx *ctx, struct recei
                                      char *err, size_t errlen)
 {
     PGresult *res = project_apply_tx(
-        ctx, "consumer_apply_event",
+        ctx, ctx->parallel ? "consumer_apply_event_p" : "consumer_apply_event",
         event_batch_one(json, d->env.message.body.bytes, d->env.message.body.len), 1);
     char sqlstate[6], reason[512];
     int status;

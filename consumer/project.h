@@ -60,6 +60,8 @@ struct project_ctx {
      * the consumer at that point. */
     long fault_pause_before_commit_ms;
     long fault_pause_after_commit_ms;
+    /* partitioned consumers apply in parallel, without the consumers' turn (project_tx.c) */
+    bool parallel;
 };
 
 /* Applies and settles the unsettled deliveries of b (settled ones are skipped, so a call after

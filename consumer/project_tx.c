@@ -23,6 +23,11 @@
 const struct pg_stmt project_stmts[] = {
     {"consumer_apply_events", SERIAL_CTE "SELECT apply_events($1::jsonb)::text FROM serial", 1},
     {"consumer_apply_event", SERIAL_CTE "SELECT apply_event($1::jsonb) FROM serial", 1},
+    /* partitioned consumers (CONSUMER_PARTITIONS > 1) apply in parallel: the summary rows every
+     * batch updates are split by the session's shard (set with its partitions, partitions.h) and
+     * the shared per-key rows are locked in one order (30_apply.sql), so they take no turn */
+    {"consumer_apply_events_p", "SELECT apply_events($1::jsonb)::text", 1},
+    {"consumer_apply_event_p", "SELECT apply_event($1::jsonb)", 1},
 };
 const size_t project_nstmts = sizeof project_stmts / sizeof project_stmts[0];
 

@@ -4,6 +4,7 @@
 #include "base/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void consumer_status_init(struct consumer_status *s, long interval_ms)
@@ -99,12 +100,31 @@ static int read_queue(amqp_connection_state_t conn, const char *queue, char *mes
     return 0;
 }
 
+/* The partitions' ready messages and consumers, summed. */
+static int read_partitions(amqp_connection_state_t conn, const struct mq_topology *t,
+                           char *messages, char *consumers, size_t len, char *err, size_t errlen)
+{
+    unsigned long long m = 0, c = 0;
+    char queue[300], pm[24], pc[24];
+
+    for (long k = 0; k < t->partitions; k++) {
+        if (read_queue(conn, mq_partition_queue(t, k, queue, sizeof queue), pm, pc, sizeof pm, err,
+                       errlen) != 0)
+            return -1;
+        m += strtoull(pm, NULL, 10);
+        c += strtoull(pc, NULL, 10);
+    }
+    snprintf(messages, len, "%llu", m);
+    snprintf(consumers, len, "%llu", c);
+    return 0;
+}
+
 int consumer_status_tick(struct consumer_status *s, amqp_connection_state_t conn, PGconn *pg,
                          const struct mq_topology *t, const struct domain_names *names, char *err,
                          size_t errlen)
 {
     const char *queues[4] = {t->queue, t->retry_queue, t->dead_queue, names->mood_queue};
-    char figures[8][24], q[600];
+    char figures[8][24], q[600], work[300];
     const char *params[12];
     long long now = deadline_now_ms();
     PGresult *res;
@@ -114,9 +134,17 @@ int consumer_status_tick(struct consumer_status *s, amqp_connection_state_t conn
         return 0;
     s->next_ms = now + s->interval_ms;
     for (int i = 0; i < 4; i++) {
-        if (read_queue(conn, queues[i], figures[2 * i], figures[2 * i + 1], sizeof figures[0], err,
-                       errlen) != 0)
+        if (i == 0 && t->partitions > 1) {
+            /* the work queue's figures: the sums over its partitions, named <queue>.p* */
+            if (read_partitions(conn, t, figures[0], figures[1], sizeof figures[0], err, errlen) !=
+                0)
+                return -1;
+            snprintf(work, sizeof work, "%s.p*", t->queue);
+            queues[0] = work;
+        } else if (read_queue(conn, queues[i], figures[2 * i], figures[2 * i + 1],
+                              sizeof figures[0], err, errlen) != 0) {
             return -1;
+        }
         params[3 * i] = queues[i];
         params[3 * i + 1] = figures[2 * i];
         params[3 * i + 2] = figures[2 * i + 1];

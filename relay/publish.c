@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "base/tracing.h"
+#include "domain/domain.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,24 +24,25 @@ int publish_send(struct publisher *p, const struct outbox_batch *b, struct mq_co
 
     mq_confirms_reset(c, p->next_tag, (size_t)b->n);
     mq_json_props(&props);
-    props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
-
+    props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_HEADERS_FLAG;
     for (int i = 0; i < b->n; i++) {
-        amqp_table_entry_t trace;
+        amqp_table_entry_t headers[2];
         int status;
 
         if (mq_wait_writable(p->conn, deadline_ms, err, errlen) != 0)
             return -1;
         props.message_id = value_bytes(b, i, OUTBOX_EVENT_ID);
         props.type = value_bytes(b, i, OUTBOX_EVENT_TYPE);
-        /* the request's trace context travels as the header "traceparent" (W3C) */
-        props._flags &= ~AMQP_BASIC_HEADERS_FLAG;
+        /* the aggregate's id, on which the partition exchange hashes (lib/mq/mq.h), and the
+         * request's trace context as the header "traceparent" (W3C) */
+        headers[0] =
+            mq_utf8_entry(DOMAIN_HDR_AGGREGATE_ID, outbox_value(b, i, OUTBOX_AGGREGATE_ID));
+        props.headers.num_entries = 1;
         if (outbox_length(b, i, OUTBOX_TRACEPARENT) > 0) {
-            trace = mq_utf8_entry("traceparent", outbox_value(b, i, OUTBOX_TRACEPARENT));
-            props.headers.num_entries = 1;
-            props.headers.entries = &trace;
-            props._flags |= AMQP_BASIC_HEADERS_FLAG;
+            headers[1] = mq_utf8_entry("traceparent", outbox_value(b, i, OUTBOX_TRACEPARENT));
+            props.headers.num_entries = 2;
         }
+        props.headers.entries = headers;
         status = amqp_basic_publish(p->conn, MQ_CHANNEL, amqp_cstring_bytes(p->exchange),
                                     value_bytes(b, i, OUTBOX_ROUTING_KEY), 1, 0, &props,
                                     value_bytes(b, i, OUTBOX_PAYLOAD));

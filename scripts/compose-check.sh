@@ -325,6 +325,11 @@ for svc in "${services[@]}"; do
         while IFS= read -r url; do
             n=$((n + 1))
             ((n == 1)) || target="${URL_TARGET[$v]%%:*}-$n"
+            # every node enables the consistent-hash exchange (CONSUMER_PARTITIONS > 1)
+            [[ "$v" != BROKER_URL ]] ||
+                [[ "$(cfg --arg s "$target" '[.services[$s].volumes[]? | tostring | test("docker/rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins")] | any')" == true &&
+                    "$(grep -c rabbitmq_consistent_hash_exchange docker/rabbitmq/enabled_plugins)" == 1 ]] ||
+                problems+=("$target: docker/rabbitmq/enabled_plugins (the consistent-hash exchange) is not mounted")
             if ((n > 1)); then
                 [[ "$v" == BROKER_URL ]] ||
                     problems+=("$svc: $v lists more than one URL (only BROKER_URL may)")

@@ -93,10 +93,12 @@ write_config() {
             echo "management.tcp.port = $RABBITMQ_MANAGEMENT_PORT"
         fi
     } >"$RABBITMQ_CONFIG_FILE"
+    # The consistent-hash exchange routes events to the consumers' partitions by aggregate id
+    # (CONSUMER_PARTITIONS, docs/scaling.md); it ships with the broker.
     if [[ -n "${RABBITMQ_MANAGEMENT_PORT:-}" ]]; then
-        echo "[rabbitmq_management]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+        echo "[rabbitmq_consistent_hash_exchange,rabbitmq_management]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
     else
-        echo "[]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+        echo "[rabbitmq_consistent_hash_exchange]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
     fi
     # Keeps /etc/rabbitmq/rabbitmq-env.conf out of our node's settings.
     echo "# empty on purpose: all settings come from scripts/rabbit.sh" >"$RABBITMQ_CONF_ENV_FILE"

@@ -131,9 +131,42 @@ start() {
     done
 }
 
+# extras_alive NAME: how many extra instances of NAME run (their pid files in run/).
+extras_alive() {
+    local f n=0
+    for f in "$RUN_DIR"/extra-"$1"-*.pid; do
+        [[ -n "$(pid_in "$f")" ]] && n=$((n + 1))
+    done
+    echo "$n"
+}
+
+# stop_extras: SIGTERM to every extra instance (run/extra-*.pid), then waits for each.
+stop_extras() {
+    local f pid
+    local -a pids=()
+    for f in "$RUN_DIR"/extra-*.pid; do
+        pid="$(pid_in "$f")"
+        [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+        rm -f "$f"
+    done
+    for pid in "${pids[@]}"; do
+        local deadline=$((SECONDS + STOP_TIMEOUT_S))
+        while [[ -e "/proc/$pid" ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do
+            ((SECONDS < deadline)) || {
+                kill -KILL "$pid" 2>/dev/null || true
+                break
+            }
+            sleep 0.1
+        done
+        echo "services.sh: stopped extra instance (pid $pid)"
+    done
+}
+
 stop() {
     local name pid i
     local -a pids=() names=()
+    # stopping everything stops the extra instances too (make down-cluster's consumers)
+    (($# < ${#ALL[@]})) || stop_extras
     for name in "$@"; do
         pid="$(service_pid "$name")"
         if [[ -n "$pid" ]]; then

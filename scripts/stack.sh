@@ -154,7 +154,7 @@ stack_cluster_env() {
         [[ -n "${!v:-}" && -n "$old_pg" ]] && export "$v=${!v/:$old_pg\//:$PG_PORT/}"
     done
     BROKER_URL="$(stack_cluster_broker_url)"
-    export BROKER_URL AMQP_QUEUE_TYPE=quorum
+    export BROKER_URL AMQP_QUEUE_TYPE=quorum CONSUMER_PARTITIONS="$CLUSTER_CONSUMER_PARTITIONS"
     stack_rabbit="rabbit-cluster.sh"
     # the read replica: the query API queries it and LISTENs on the primary (NOTIFY is not
     # delivered on a standby), as the role it had

@@ -10,15 +10,31 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # shellcheck source=scripts/stack.sh
 source "$REPO_ROOT/scripts/stack.sh"
+# shellcheck source=scripts/lib.sh
+source "$REPO_ROOT/scripts/lib.sh"
 cd "$REPO_ROOT"
 
+consumers=1
 case "${1:-}" in
     "") ;;
-    --cluster) stack_cluster_env ;;
+    --cluster)
+        stack_cluster_env
+        consumers="$CLUSTER_CONSUMERS"
+        ;;
     *)
         echo "usage: $0 [--cluster]" >&2
         exit 2
         ;;
 esac
 stack_up services
+# the cluster's further consumers, sharing the partitions (no metrics listener of their own);
+# down.sh stops them with the services
+for ((i = 2; i <= consumers; i++)); do
+    pid="$(pid_in "$STATE_DIR/run/extra-consumer-consumer-$i.pid")"
+    if [[ -n "$pid" ]]; then
+        echo "services.sh: consumer-$i already running (pid $pid)"
+    else
+        echo "services.sh: started consumer-$i (pid $(CONSUMER_METRICS_PORT=0 scripts/services.sh extra consumer "consumer-$i"))"
+    fi
+done
 scripts/urls.sh "$@"

@@ -18,6 +18,9 @@
 
 #define DOMAIN_BIND_READ_MODEL "#" /* the read-model queue takes every event */
 #define DOMAIN_BIND_MOOD "mood.#"  /* the mood queue takes the mood events */
+/* the header the relay sets on every event: its aggregate's id, on which the partition exchange
+ * hashes (CONSUMER_PARTITIONS > 1, lib/mq/mq.h) */
+#define DOMAIN_HDR_AGGREGATE_ID "cqrs-aggregate-id"
 
 /* The names of a deployment (AMQP_EXCHANGE, AMQP_QUEUE, MOOD_QUEUE). The strings point into the
  * environment or the defaults: the caller frees nothing. */

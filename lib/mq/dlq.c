@@ -103,6 +103,11 @@ static int requeue(amqp_connection_state_t conn, uint64_t *next_tag, const struc
     else
         props._flags &= ~AMQP_BASIC_HEADERS_FLAG;
     props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    /* back to the work queue; with partitions, through the partition exchange, which sends it to
+     * its partition by the header it kept */
+    if (t->partitions > 1)
+        return mq_publish_confirmed(conn, next_tag, t->partition_exchange, t->queue, &props,
+                                    m->body, timeout_ms, err, errlen);
     return mq_publish_confirmed(conn, next_tag, "", t->queue, &props, m->body, timeout_ms, err,
                                 errlen);
 }

@@ -8,11 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The module's options (AMQP_HEARTBEAT_S, AMQP_QUEUE_TYPE, AMQP_DELIVERY_LIMIT), loaded once. */
+/* The module's options (AMQP_HEARTBEAT_S, AMQP_QUEUE_TYPE, AMQP_DELIVERY_LIMIT,
+ * CONSUMER_PARTITIONS), loaded once. */
 struct mq_options {
     long heartbeat_s;
     const char *queue_type; /* "classic" or "quorum" */
     long delivery_limit;
+    long partitions;
     bool quorum;
 };
 const struct mq_options *mq_options_get(void);

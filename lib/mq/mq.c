@@ -38,6 +38,10 @@ static const struct config_var mq_option_vars[] = {
     /* quorum queues: deliveries of one message before it is dead-lettered (or dropped) */
     {"AMQP_DELIVERY_LIMIT", CONFIG_INT, "20", offsetof(struct mq_options, delivery_limit), 1,
      1000000},
+    /* 1: one work queue that the consumers share; P > 1: P partition queues, events routed by
+     * aggregate id (mq_topology_partition); every program declares the same topology */
+    {"CONSUMER_PARTITIONS", CONFIG_INT, "1", offsetof(struct mq_options, partitions), 1,
+     MQ_MAX_PARTITIONS},
 };
 
 const struct config_table mq_config_table = CONFIG_TABLE(mq_option_vars);
@@ -50,7 +54,8 @@ static void mq_options_load(void)
 {
     if (config_load(&mq_opts, mq_option_vars, sizeof mq_option_vars / sizeof mq_option_vars[0],
                     mq_opts_err, sizeof mq_opts_err) != 0) {
-        mq_opts = (struct mq_options){10, "classic", 20, false}; /* mq_check_options() reports it */
+        mq_opts =
+            (struct mq_options){10, "classic", 20, 1, false}; /* mq_check_options() reports it */
         return;
     }
     if (strcmp(mq_opts.queue_type, "quorum") == 0) {
@@ -58,7 +63,7 @@ static void mq_options_load(void)
     } else if (strcmp(mq_opts.queue_type, "classic") != 0) {
         snprintf(mq_opts_err, sizeof mq_opts_err,
                  "invalid value for AMQP_QUEUE_TYPE: expected classic or quorum");
-        mq_opts = (struct mq_options){10, "classic", 20, false};
+        mq_opts = (struct mq_options){10, "classic", 20, 1, false};
     }
 }
 
@@ -66,6 +71,11 @@ const struct mq_options *mq_options_get(void)
 {
     pthread_once(&mq_options_once, mq_options_load);
     return &mq_opts;
+}
+
+long mq_partitions(void)
+{
+    return mq_options_get()->partitions;
 }
 
 int mq_check_options(char *err, size_t errlen)

@@ -71,8 +71,20 @@ void mq_broker_release(struct mq_broker *b);
  * (every listing of dead letters returns them, and each return counts as a delivery). The work
  * queue dead-letters a message that reached its limit (a consumer that crashed on it again and
  * again) into <queue>.dead, at least once. The default, classic, declares what it always did. A
- * queue's type cannot change once declared: docs/scaling.md gives the migration. */
+ * queue's type cannot change once declared: docs/scaling.md gives the migration.
+ *
+ * Partitions (CONSUMER_PARTITIONS = P > 1, mq_topology_partition): the work queue is split in P
+ * queues <queue>.p0 .. <queue>.p<P-1>, each with single-active-consumer (one consumer at a time
+ * receives from it, so one partition's messages are applied in order). They are bound with weight
+ * 1 to <queue>.partitions, a consistent-hash exchange (the broker's plugin
+ * rabbitmq_consistent_hash_exchange) that hashes the header partition_header (the aggregate id the
+ * relay sets), itself bound to the exchange with queue_binding: every message of one aggregate goes
+ * to one partition. The retry queue is then <queue>.partitions.retry, whose expired messages go
+ * back through <queue>.partitions (so to their partition: the header stays); a dead letter
+ * requeued goes the same way (dlq.h). <queue> itself is not declared (an old one, from P = 1,
+ * must be drained and deleted: docs/scaling.md). */
 #define MQ_DEAD_DELIVERY_LIMIT 1000000
+#define MQ_MAX_PARTITIONS 256
 #define MQ_TOPOLOGY_MAX_TAPS 4
 struct mq_binding {
     const char *queue;
@@ -84,8 +96,11 @@ struct mq_topology {
     const char *queue_binding; /* its routing pattern */
     struct mq_binding taps[MQ_TOPOLOGY_MAX_TAPS];
     size_t ntaps;
-    char retry_queue[256]; /* <queue>.retry */
-    char dead_queue[256];  /* <queue>.dead */
+    char retry_queue[256];        /* <queue>.retry, or <queue>.partitions.retry */
+    char dead_queue[256];         /* <queue>.dead */
+    long partitions;              /* P: 1 (the work queue) or more (set by mq_topology_partition) */
+    const char *partition_header; /* the header the partition exchange hashes */
+    char partition_exchange[256]; /* <queue>.partitions */
 };
 
 /* Fills t with the exchange and the work queue; the strings must outlive it. Returns 0, or -1 with
@@ -99,8 +114,25 @@ __attribute__((warn_unused_result)) int mq_topology_add_tap(struct mq_topology *
                                                             const char *queue, const char *binding,
                                                             char *err, size_t errlen);
 
-enum mq_queue_role { MQ_QUEUE_WORK, MQ_QUEUE_TAP, MQ_QUEUE_RETRY, MQ_QUEUE_DEAD };
-#define MQ_QUEUE_ARGS_MAX 6
+/* Splits t's work queue in partitions queues (see above) routed on header (which must outlive t);
+ * partitions 1 leaves t as it is. Returns 0, or -1 with err (partitions out
+ * of 1..MQ_MAX_PARTITIONS, or a derived name too long). */
+__attribute__((warn_unused_result)) int mq_topology_partition(struct mq_topology *t,
+                                                              long partitions, const char *header,
+                                                              char *err, size_t errlen);
+/* The name of partition k of t (<queue>.p<k>) into buf. */
+const char *mq_partition_queue(const struct mq_topology *t, long k, char *buf, size_t len);
+/* CONSUMER_PARTITIONS, as loaded (1 when unset or invalid: mq_check_options reports it). */
+long mq_partitions(void);
+
+enum mq_queue_role {
+    MQ_QUEUE_WORK,
+    MQ_QUEUE_TAP,
+    MQ_QUEUE_RETRY,
+    MQ_QUEUE_DEAD,
+    MQ_QUEUE_PARTITION
+};
+#define MQ_QUEUE_ARGS_MAX 8
 struct mq_queue_args {
     amqp_table_entry_t entries[MQ_QUEUE_ARGS_MAX];
     amqp_table_t table; /* points into entries and the topology's names */
@@ -141,7 +173,8 @@ void mq_json_props(amqp_basic_properties_t *props);
 /* --- connections ---------------------------------------------------------------------------- */
 
 /* Checks AMQP_HEARTBEAT_S (the heartbeat asked for at login, default 10 s; 0 = none),
- * AMQP_QUEUE_TYPE (classic or quorum) and AMQP_DELIVERY_LIMIT (quorum queues): 0, or -1 with err
+ * AMQP_QUEUE_TYPE (classic or quorum), AMQP_DELIVERY_LIMIT (quorum queues) and
+ * CONSUMER_PARTITIONS (1 to MQ_MAX_PARTITIONS): 0, or -1 with err
  * naming the variable (a service calls it at start and exits 2; a bad value otherwise falls back
  * to the default). */
 __attribute__((warn_unused_result)) int mq_check_options(char *err, size_t errlen);

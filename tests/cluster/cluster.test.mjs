@@ -85,19 +85,23 @@ function lastNode(text) {
   const all = [...text.matchAll(/msg="connected to rabbitmq".*? node=(\d+) nodes=(\d+)/g)];
   return all.length ? Number(all.at(-1)[1]) : 0;
 }
+// The work queue: read_model, or its partitions read_model.p0.. (CONSUMER_PARTITIONS > 1); with
+// the retry queue of each layout, the dead queue and the mood queue.
+const PARTITIONS = Number(process.env.CONSUMER_PARTITIONS ?? 1);
+const WORK = PARTITIONS > 1 ? Array.from({ length: PARTITIONS }, (_, k) => `read_model.p${k}`) : ['read_model'];
+const QUEUES = [...WORK, PARTITIONS > 1 ? 'read_model.partitions.retry' : 'read_model.retry', 'read_model.dead', 'mood_events'];
 const logText = (name) => fs.readFileSync(path.join(process.env.STATE_DIR, 'logs', `${name}.log`), 'utf8');
 
-test('1. every queue is a quorum queue on the three nodes, with an explicit delivery limit', async () => {
+test('1. every queue (each partition of the work queue) is a quorum queue on the three nodes, with an explicit delivery limit', async () => {
   assert.equal(NODES.length, 3, 'BROKER_URL does not list three nodes');
   const q = await queueInfo();
-  const names = ['read_model', 'read_model.retry', 'read_model.dead', 'mood_events'];
-  for (const name of names) {
+  for (const name of QUEUES) {
     assert.ok(q[name], `queue ${name} is missing: ${JSON.stringify(q)}`);
     assert.equal(q[name].type, 'quorum', `${name} is ${q[name].type}`);
     assert.equal(q[name].members, 3, `${name} has ${q[name].members} members`);
     assert.match(q[name].args, /x-delivery-limit/, `${name} has no delivery limit: ${q[name].args}`);
   }
-  assert.match(q.read_model.args, /read_model\.dead/, 'the work queue does not dead-letter to .dead');
+  for (const name of WORK) assert.match(q[name].args, /read_model\.dead/, `${name} does not dead-letter to .dead`);
 });
 
 test('2. orders created through the command API reach the read model through the cluster', async () => {
@@ -149,7 +153,7 @@ test('3. a broker node killed -9 under load, started again: 0 lost, 0 applied tw
   const victimNode = `cqrs-${new URL(NODES[victim - 1]).port}@localhost`;
   const running = JSON.parse(await rabbitCluster('ctl', 'cluster_status', '--formatter', 'json')).running_nodes;
   assert.ok(running.includes(victimNode), `node ${victimNode} is not running in the cluster: ${running}`);
-  const names = ['read_model', 'read_model.retry', 'read_model.dead', 'mood_events'];
+  const names = QUEUES;
   const q = await queueInfo();
   for (const name of names) {
     assert.equal(q[name].members, 3, `the restarted node is not a member of ${name} again`);

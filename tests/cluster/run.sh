@@ -4,8 +4,9 @@
 # stack_init --cluster: PostgreSQL, a 3-node RabbitMQ cluster, quorum queues, BROKER_URL the list
 # of the nodes), then runs tests/cluster/*.test.mjs one file at a time: commands through the real
 # command API, relay and consumer reach the read model; one broker node killed -9 under load and
-# started again loses nothing and applies nothing twice (cluster.test.mjs); one of three consumers
-# killed -9 under load and started again (consumers.test.mjs), both checked with the fault suite's
+# started again loses nothing and applies nothing twice (cluster.test.mjs); three consumers sharing
+# the work queue's partitions (CLUSTER_CONSUMER_PARTITIONS), one killed -9 under load, its
+# partitions taken over, then started again (consumers.test.mjs), both checked with the fault suite's
 # convergence check; the query API on PostgreSQL's streaming replica (replica.test.mjs:
 # read-your-writes through it, the replica stopped and started again). Stops everything it
 # started, by pid. Uses the plain build (build/bin; BIN_DIR to change).
@@ -54,12 +55,15 @@ CLUSTER_FAULTS="${CLUSTER_FAULTS:-^(0|1|2a|2b|5|6)\. |^(11\.2|11\.3|12\.a|12\.c|
 if [[ "${CLUSTER_FULL:-0}" == 1 ]]; then
     part "e2e and seeds" "$ARTIFACTS/suites.log" TEST_SUITES="e2e seeds" \
         TEST_ARTIFACTS="$ARTIFACTS/suites" timeout -k 10 1800 tests/run.sh
-    part "faults ($CLUSTER_FAULTS)" "$ARTIFACTS/faults.log" FAULTS_SKIP_DEPS=1 \
+    # the fault scenarios drive the shared work queue by name (read_model): one partition
+    part "faults ($CLUSTER_FAULTS)" "$ARTIFACTS/faults.log" CLUSTER_CONSUMER_PARTITIONS=1 FAULTS_SKIP_DEPS=1 \
         FAULTS_ONLY="$CLUSTER_FAULTS" FAULTS_ARTIFACTS="$ARTIFACTS/faults" \
         timeout -k 10 1800 tests/faults/run.sh
 fi
 # short retry delays, as in the fault suite (tests/run.sh exports .env.example's values)
 export CONSUMER_RETRY_DELAY_MS=250 CONSUMER_MAX_ATTEMPTS=3 CONSUMER_EARLY_MAX_ATTEMPTS=40
+# partitions (CLUSTER_CONSUMER_PARTITIONS) change hands within 3 s of a consumer's death
+export CONSUMER_PARTITION_LEASE_MS="${CONSUMER_PARTITION_LEASE_MS:-3000}"
 unset FAULT_PAUSE_AFTER_PUBLISH_MS FAULT_PAUSE_BEFORE_COMMIT_MS FAULT_PAUSE_AFTER_COMMIT_MS
 export TEST_STACK=cluster
 stack_init --cluster cluster "$ARTIFACTS" || {

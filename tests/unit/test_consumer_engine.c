@@ -27,6 +27,10 @@ static struct fake {
     bool bad_retention;
     int projects, guards, guard_settles, fills;
     int subscribes, sleeps;
+    int cancels, claims, leaves;
+    unsigned claim_mask; /* the partitions the next claims return */
+    int claim_fails;     /* what the claims return instead (-1, -2; 0: they succeed) */
+    char last_subscribed[64], last_cancelled[64];
 } F;
 
 static amqp_connection_state_t fake_mq_connect(const struct mq_broker *b,
@@ -36,12 +40,43 @@ static amqp_connection_state_t fake_mq_connect(const struct mq_broker *b,
     return fake_mq_token();
 }
 
-static int fake_subscribe(amqp_connection_state_t conn, const char *queue, long prefetch, char *err,
-                          size_t errlen)
+static int fake_subscribe(amqp_connection_state_t conn, const char *queue, const char *tag,
+                          long prefetch, char *err, size_t errlen)
 {
-    (void)conn, (void)queue, (void)prefetch, (void)err, (void)errlen;
+    (void)conn, (void)prefetch, (void)err, (void)errlen;
     F.subscribes++;
+    snprintf(F.last_subscribed, sizeof F.last_subscribed, "%s", queue);
+    if (tag != NULL && strcmp(tag, queue) != 0)
+        return -1; /* a partition's tag is its queue's name */
     return 0;
+}
+
+static int fake_cancel(amqp_connection_state_t conn, const char *tag, char *err, size_t errlen)
+{
+    (void)conn, (void)err, (void)errlen;
+    F.cancels++;
+    snprintf(F.last_cancelled, sizeof F.last_cancelled, "%s", tag);
+    return 0;
+}
+
+static int fake_claim(PGconn *pg, const char *holder, long count, long lease_ms, bool *held,
+                      char *err, size_t errlen)
+{
+    (void)pg, (void)holder, (void)lease_ms;
+    F.claims++;
+    if (F.claim_fails != 0) {
+        snprintf(err, errlen, "claim failed");
+        return F.claim_fails;
+    }
+    for (long k = 0; k < count; k++)
+        held[k] = (F.claim_mask >> k) & 1u;
+    return 0;
+}
+
+static void fake_leave(PGconn *pg, const char *holder)
+{
+    (void)pg, (void)holder;
+    F.leaves++;
 }
 
 static int fake_check_retention(PGconn *pg, const char *retention)
@@ -143,6 +178,9 @@ static void fake_sleep(long ms)
 static const struct consumer_ports fake_ports = {
     .mq_connect = fake_mq_connect,
     .subscribe = fake_subscribe,
+    .cancel = fake_cancel,
+    .claim = fake_claim,
+    .leave = fake_leave,
     .mq_close = fake_mq_close,
     .pg_connect = fake_pg_connect,
     .pg_close = fake_pg_close,
@@ -171,6 +209,7 @@ static void start(void)
                                    .early_max_attempts = 60,
                                    .processed_events_retention = "7 days",
                                    .status_interval_ms = 1000,
+                                   .partition_lease_ms = 6000,
                                    .fault_abort_marker = ""};
     consumer_init(&c, &fake_ports, &cfg, &env);
 }
@@ -269,6 +308,96 @@ START_TEST(a_bad_retention_stops_with_status_2)
 }
 END_TEST
 
+/* After a test closed c itself: a consumer for stop() to close. */
+static void reopen(void)
+{
+    fake_engine_env_release(&env);
+    fake_engine_env_init(&env, "consumer", "TEST_CONSUMER_ENGINE_PORT", "read database");
+    consumer_init(&c, &fake_ports, &cfg, &env);
+}
+
+/* With partitions the engine subscribes to what the claim names, under the queue's name as tag,
+ * never to the work queue itself. */
+static void partitioned(unsigned mask)
+{
+    stop();
+    memset(&F, 0, sizeof F);
+    fake_engine_env_init(&env, "consumer", "TEST_CONSUMER_ENGINE_PORT", "read database");
+    char err[256];
+    ck_assert_int_eq(mq_topology_partition(&env.topo, 4, "agg", err, sizeof err), 0);
+    consumer_init(&c, &fake_ports, &cfg, &env);
+    F.claim_mask = mask;
+}
+
+START_TEST(a_partitioned_consumer_consumes_the_partitions_it_claims)
+{
+    partitioned(0x5); /* partitions 0 and 2 */
+    F.batch_size = 2;
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.claims, 1);
+    ck_assert_int_eq(F.subscribes, 2);
+    ck_assert_str_eq(F.last_subscribed, "q.p2");
+    ck_assert_int_eq(F.projects, 1);
+    ck_assert_int_eq((int)metrics_gauge_value(c.metrics.partitions), 2);
+    /* not due yet: no claim */
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.claims, 1);
+    /* the next claim keeps partition 2 only: partition 0 is cancelled, nothing subscribed again */
+    c.parts.next_tick_ms = 0;
+    F.claim_mask = 0x4;
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.cancels, 1);
+    ck_assert_str_eq(F.last_cancelled, "q.p0");
+    ck_assert_int_eq(F.subscribes, 2);
+    ck_assert_int_eq((int)metrics_gauge_value(c.metrics.partitions), 1);
+}
+END_TEST
+
+START_TEST(a_consumer_whose_lease_ends_drops_its_broker_connection)
+{
+    partitioned(0x3);
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.subscribes, 2);
+    /* the read DB fails the claims: within the lease nothing changes */
+    F.claim_fails = -1;
+    c.parts.next_tick_ms = 0;
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(L.mq_closes, 0);
+    /* past the lease: both broker connections go (the deliveries return to the partitions) and
+     * the ones made again subscribe to nothing until a claim succeeds */
+    c.parts.next_tick_ms = 0;
+    c.parts.valid_until_ms = 1;
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(L.mq_closes, 2);
+    F.claim_fails = 0;
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.subscribes, 4);
+}
+END_TEST
+
+START_TEST(a_partitioned_consumer_gives_its_partitions_up_when_it_stops)
+{
+    partitioned(0x1);
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.leaves, 0);
+    consumer_close(&c);
+    ck_assert_int_eq(F.leaves, 1);
+    reopen();
+}
+END_TEST
+
+START_TEST(an_unpartitioned_consumer_never_claims)
+{
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.claims, 0);
+    ck_assert_int_eq(F.subscribes, 1);
+    ck_assert_str_eq(F.last_subscribed, "q");
+    consumer_close(&c);
+    ck_assert_int_eq(F.leaves, 0);
+    reopen();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("consumer_engine");
@@ -277,7 +406,11 @@ static Suite *suite(void)
                    UNIT_TESTS(a_batch_is_projected_once_and_counted,
                               a_broker_failure_gives_the_batch_up_and_makes_both_connections_again,
                               a_redelivered_event_is_counted_before_it_is_applied,
-                              a_bad_retention_stops_with_status_2));
+                              a_bad_retention_stops_with_status_2,
+                              a_partitioned_consumer_consumes_the_partitions_it_claims,
+                              a_consumer_whose_lease_ends_drops_its_broker_connection,
+                              a_partitioned_consumer_gives_its_partitions_up_when_it_stops,
+                              an_unpartitioned_consumer_never_claims));
 
     tcase_add_loop_test(tc, a_failed_batch_is_projected_again_until_it_is_applied, 0,
                         (int)(sizeof projected_again / sizeof projected_again[0]));

@@ -287,6 +287,40 @@ START_TEST(quorum_queues_have_an_explicit_delivery_limit)
 }
 END_TEST
 
+START_TEST(partitions_split_the_work_queue)
+{
+    const struct domain_names names = {"ex", "rm", "moods"};
+    struct mq_topology t;
+    struct mq_queue_args a;
+    char err[256], q[64];
+    ck_assert_int_eq(svc_topology_init(&t, &names, err, sizeof err), 0);
+    ck_assert_int_eq(t.partitions, 1); /* CONSUMER_PARTITIONS unset */
+    ck_assert_int_eq(mq_topology_partition(&t, 0, "h", err, sizeof err), -1);
+    ck_assert_int_eq(mq_topology_partition(&t, MQ_MAX_PARTITIONS + 1, "h", err, sizeof err), -1);
+    ck_assert_int_eq(mq_topology_partition(&t, 1, "h", err, sizeof err), 0);
+    ck_assert_str_eq(t.retry_queue, "rm.retry");
+    ck_assert_int_eq(mq_topology_partition(&t, 4, "h", err, sizeof err), 0);
+    ck_assert_str_eq(t.partition_exchange, "rm.partitions");
+    ck_assert_str_eq(mq_partition_queue(&t, 3, q, sizeof q), "rm.p3");
+    /* a new retry queue, whose expired messages go back through the partition exchange */
+    ck_assert_str_eq(t.retry_queue, "rm.partitions.retry");
+    ck_assert_str_eq(t.dead_queue, "rm.dead");
+    mq_queue_args(&a, &t, MQ_QUEUE_RETRY, false, 20);
+    assert_utf8(&a, "x-dead-letter-exchange", "rm.partitions");
+    ck_assert_ptr_null(arg(&a, "x-dead-letter-routing-key"));
+    /* each partition has one active consumer at a time */
+    for (int quorum = 0; quorum <= 1; quorum++) {
+        mq_queue_args(&a, &t, MQ_QUEUE_PARTITION, quorum, 20);
+        const amqp_field_value_t *v = arg(&a, "x-single-active-consumer");
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(v->kind, AMQP_FIELD_KIND_BOOLEAN);
+        ck_assert(v->value.boolean);
+        ck_assert_int_eq(arg(&a, "x-delivery-limit") != NULL, quorum);
+    }
+    assert_utf8(&a, "x-dead-letter-routing-key", "rm.dead");
+}
+END_TEST
+
 START_TEST(queue_type_is_checked)
 {
     char err[256];
@@ -473,7 +507,8 @@ int main(void)
                    url_list_names_each_node_of_a_cluster, connect_tries_every_node_then_fails,
                    bad_url_lists_fail_without_leaking_the_password,
                    classic_queues_keep_their_arguments,
-                   quorum_queues_have_an_explicit_delivery_limit, queue_type_is_checked));
+                   quorum_queues_have_an_explicit_delivery_limit, queue_type_is_checked,
+                   partitions_split_the_work_queue));
     unit_tcase(s, "topology and headers",
                UNIT_TESTS(topology_derives_retry_and_dead_queue_names,
                           topology_declares_only_what_the_caller_names, headers_are_read_by_kind,
