@@ -21,3 +21,12 @@ CREATE OR REPLACE FUNCTION ms_between(p_from timestamptz, p_to timestamptz) RETU
 LANGUAGE sql IMMUTABLE AS $$
     SELECT round(extract(epoch FROM p_to - p_from) * 1000)::bigint
 $$;
+
+-- The shard this session's projections write their summary rows to (migrations/read/0022): the
+-- setting cqrs.shard, which consumer_claim_partitions sets to the lowest partition its consumer
+-- holds; 0 when unset or not a number; at most 1023. Readers sum over the shards, so any value
+-- gives the same answers: the shard only spreads the row locks of parallel batches.
+CREATE OR REPLACE FUNCTION apply_shard() RETURNS integer LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN s ~ '^[0-9]{1,9}$' THEN least(s::integer, 1023) ELSE 0 END
+    FROM (SELECT coalesce(current_setting('cqrs.shard', true), '') AS s) c
+$$;

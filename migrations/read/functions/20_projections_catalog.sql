@@ -12,8 +12,8 @@ BEGIN
         WHEN 'bad' THEN v_good := 0;
         ELSE PERFORM proj_reject(e, 'type must be "good" or "bad"');
     END CASE;
-    INSERT INTO mood_counts AS m (happy, sad) VALUES (v_good, 1 - v_good)
-    ON CONFLICT (singleton) DO UPDATE
+    INSERT INTO mood_counts AS m (shard, happy, sad) VALUES (apply_shard(), v_good, 1 - v_good)
+    ON CONFLICT (shard) DO UPDATE
     SET happy = m.happy + v_good, sad = m.sad + 1 - v_good, updated_at = clock_timestamp();
     -- delivered at commit; one per transaction, however many moods the batch held
     PERFORM pg_notify('mood_stats', '');

@@ -4,17 +4,20 @@
 -- versioned migrations, with check_function_bodies off), so each function here has exactly one
 -- current body: edit it in place.
 
--- status counters, globally and per customer
+-- status counters, globally (in this session's shard: a move may take 1 from a status whose
+-- orders another shard counted, so one shard's n may be negative; their sum is what counts) and
+-- per customer
 CREATE OR REPLACE FUNCTION proj_status_move(p_customer bigint, p_from text, p_to text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF p_from IS NOT NULL THEN
-        UPDATE order_status_counts SET n = n - 1 WHERE status = p_from;
+        INSERT INTO order_status_counts AS s (shard, status, n) VALUES (apply_shard(), p_from, -1)
+        ON CONFLICT (shard, status) DO UPDATE SET n = s.n - 1;
         UPDATE customer_status_counts SET n = n - 1
         WHERE customer_id = p_customer AND status = p_from;
     END IF;
-    INSERT INTO order_status_counts (status, n) VALUES (p_to, 1)
-    ON CONFLICT (status) DO UPDATE SET n = order_status_counts.n + 1;
+    INSERT INTO order_status_counts AS s (shard, status, n) VALUES (apply_shard(), p_to, 1)
+    ON CONFLICT (shard, status) DO UPDATE SET n = s.n + 1;
     INSERT INTO customer_status_counts (customer_id, status, n) VALUES (p_customer, p_to, 1)
     ON CONFLICT (customer_id, status) DO UPDATE SET n = customer_status_counts.n + 1;
 END $$;
@@ -22,8 +25,10 @@ END $$;
 -- Adds (p_sign = 1) or removes (p_sign = -1) an order's revenue from every revenue figure.
 CREATE OR REPLACE FUNCTION proj_revenue(o orders_read, p_sign integer) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE order_totals SET revenue = revenue + p_sign * o.total,
-                            revenue_orders = revenue_orders + p_sign;
+    INSERT INTO order_totals AS t (shard, revenue, revenue_orders)
+    VALUES (apply_shard(), p_sign * o.total, p_sign)
+    ON CONFLICT (shard) DO UPDATE SET revenue = t.revenue + excluded.revenue,
+                                      revenue_orders = t.revenue_orders + excluded.revenue_orders;
     UPDATE customer_summary SET total_spent = total_spent + p_sign * o.total,
                                 spent_orders = spent_orders + p_sign
     WHERE customer_id = o.customer_id;
@@ -210,15 +215,17 @@ BEGIN
     FROM unnest(v_pids, v_qtys) AS q(pid, qty)
     WHERE pr.product_id = q.pid;
 
-    UPDATE order_totals SET total_orders = total_orders + jsonb_array_length(es);
+    INSERT INTO order_totals AS t (shard, total_orders) VALUES (apply_shard(), jsonb_array_length(es))
+    ON CONFLICT (shard) DO UPDATE SET total_orders = t.total_orders + excluded.total_orders;
 
     INSERT INTO customer_summary AS c (customer_id, total_orders)
     SELECT (e->>'customerId')::bigint, count(*) FROM jsonb_array_elements(es) AS e GROUP BY 1
     ON CONFLICT (customer_id) DO UPDATE SET total_orders = c.total_orders + excluded.total_orders;
 
-    INSERT INTO order_status_counts AS s (status, n)
-    SELECT e->>'status', count(*) FROM jsonb_array_elements(es) AS e GROUP BY 1
-    ON CONFLICT (status) DO UPDATE SET n = s.n + excluded.n;
+    INSERT INTO order_status_counts AS s (shard, status, n)
+    SELECT apply_shard(), e->>'status', count(*) FROM jsonb_array_elements(es) AS e GROUP BY 2
+    ORDER BY 2
+    ON CONFLICT (shard, status) DO UPDATE SET n = s.n + excluded.n;
 
     INSERT INTO customer_status_counts AS s (customer_id, status, n)
     SELECT (e->>'customerId')::bigint, e->>'status', count(*)

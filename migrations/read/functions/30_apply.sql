@@ -91,6 +91,7 @@ BEGIN
         PERFORM cache_notify('');
         RETURN 'duplicate';
     END IF;
+    PERFORM proj_lock_shared(jsonb_build_array(e));
     IF NOT proj_dispatch(e) THEN
         PERFORM cache_notify('');
         RETURN 'duplicate';
@@ -147,6 +148,7 @@ BEGIN
         RAISE EXCEPTION 'events arrived early: a predecessor or a product they name is not in the read model yet'
             USING ERRCODE = 'CQ425', DETAIL = v_early;
     END IF;
+    PERFORM proj_lock_shared(v_new);
 
     -- each run of consecutive OrderCreated events is one group, applied set-based; every other
     -- event is a group of its own; groups are applied in that order
@@ -237,4 +239,149 @@ BEGIN
     ON CONFLICT (event_id) DO UPDATE SET attempts = a.attempts + 1, last_at = clock_timestamp()
     RETURNING attempts INTO n;
     RETURN n;
+END $$;
+
+-- Locks, before any projection of the batch es writes, every shared row the batch will write,
+-- and creates (with zero counts) the keys it will add, in ONE global order: table by table in the
+-- order below, each table's keys ascending. Shared rows are those of the cross-aggregate read
+-- models, which batches of different partitions (applied in parallel, without the consumers'
+-- turn) both write:
+--   1. products_read       the products of OrderCreated/Shipped/Cancelled, and of InventoryAdjusted
+--   2. customer_summary    the customers of OrderCreated/Paid/Cancelled
+--   3. customer_status_counts  every (customer, status) row of the batch's customers
+--   4. customer_product_qty    (customer, product) of OrderCreated/Cancelled
+--   5. sales_daily         the days the batch's orders were placed (OrderCreated/Paid/Cancelled)
+--   6. product_sales       the products of OrderPaid/Cancelled
+--   7. category_sales      the categories of OrderPaid/Cancelled
+--   8. this session's shard rows: order_totals, order_status_counts (by status), mood_counts,
+--      mv_touches (by view): written by one consumer at a time, but ordered all the same.
+-- A transaction that waits here holds only rows that come before the one it waits for, so two
+-- batches can never wait for each other (no deadlock, 40P01, whatever keys they share and
+-- whatever their events' order). The projections then find their rows locked or created: their
+-- own writes never wait. The keys come from the events and, for an order already in the read
+-- model, from orders_read and order_items_read by key: O(items) per event. A key created here is
+-- one the projection adds to anyway (an OrderCreated's customer, day and (customer, product) pair,
+-- an OrderPaid's products and categories, an event's status), so no zero row is left that the
+-- projections alone would not have made; a stale event's keys exist already.
+-- Rows an aggregate owns (orders_read, todos_read, a product's own create) are not shared:
+-- partitions never split an aggregate.
+CREATE OR REPLACE FUNCTION proj_lock_shared(es jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_shard integer := apply_shard();
+    f proj_order_fact[];
+BEGIN
+    WITH ev AS (
+        SELECT e->>'eventType' AS t, (e->>'orderId')::bigint AS order_id, e->>'status' AS status, e
+        FROM jsonb_array_elements(es) AS e
+        WHERE e->>'eventType' IN ('OrderCreated', 'OrderPaid', 'OrderShipped', 'OrderCompleted',
+                                  'OrderCancelled')
+    ), ids AS (
+        SELECT DISTINCT order_id FROM ev
+    ), known AS (
+        -- each order once: from the read model, else from the batch's OrderCreated
+        SELECT o.order_id, o.customer_id, (o.created_at AT TIME ZONE 'UTC')::date AS day,
+               NULL::jsonb AS items
+        FROM ids JOIN orders_read o ON o.order_id = ids.order_id
+        UNION ALL
+        SELECT DISTINCT ON (ev.order_id) ev.order_id, (e->>'customerId')::bigint,
+               ((e->>'occurredAt')::timestamptz AT TIME ZONE 'UTC')::date, e->'items'
+        FROM ev
+        WHERE t = 'OrderCreated'
+          AND NOT EXISTS (SELECT 1 FROM orders_read o WHERE o.order_id = ev.order_id)
+    ), items AS (
+        SELECT k.order_id, i.product_id, i.product_name, i.category
+        FROM known k JOIN order_items_read i ON i.order_id = k.order_id
+        WHERE k.items IS NULL
+        UNION ALL
+        SELECT k.order_id, (i->>'productId')::bigint, i->>'productName', i->>'category'
+        FROM known k, jsonb_array_elements(k.items) AS i
+        WHERE k.items IS NOT NULL
+    )
+    SELECT array_agg(ROW(ev.t, ev.order_id, ev.status, k.customer_id, k.day, i.product_id,
+                         i.product_name, i.category)::proj_order_fact)
+    INTO f
+    FROM ev JOIN known k ON k.order_id = ev.order_id
+    LEFT JOIN items i ON i.order_id = ev.order_id;
+
+    -- 1. products_read (InventoryAdjusted's too)
+    PERFORM 1 FROM products_read
+    WHERE product_id IN (SELECT product_id FROM unnest(f)
+                         WHERE event_type IN ('OrderCreated', 'OrderShipped', 'OrderCancelled')
+                         UNION
+                         SELECT (e->>'productId')::bigint FROM jsonb_array_elements(es) AS e
+                         WHERE e->>'eventType' = 'InventoryAdjusted')
+    ORDER BY product_id FOR UPDATE;
+    IF f IS NOT NULL THEN
+        -- 2. customer_summary
+        INSERT INTO customer_summary (customer_id)
+        SELECT DISTINCT customer_id FROM unnest(f) WHERE event_type = 'OrderCreated' ORDER BY 1
+        ON CONFLICT (customer_id) DO NOTHING;
+        PERFORM 1 FROM customer_summary
+        WHERE customer_id IN (SELECT customer_id FROM unnest(f)
+                              WHERE event_type IN ('OrderCreated', 'OrderPaid', 'OrderCancelled'))
+        ORDER BY customer_id FOR UPDATE;
+        -- 3. customer_status_counts
+        INSERT INTO customer_status_counts (customer_id, status)
+        SELECT DISTINCT customer_id, status FROM unnest(f) WHERE status IS NOT NULL ORDER BY 1, 2
+        ON CONFLICT (customer_id, status) DO NOTHING;
+        PERFORM 1 FROM customer_status_counts
+        WHERE customer_id IN (SELECT customer_id FROM unnest(f))
+        ORDER BY customer_id, status FOR UPDATE;
+        -- 4. customer_product_qty
+        INSERT INTO customer_product_qty (customer_id, product_id, product_name)
+        SELECT customer_id, product_id, max(product_name) FROM unnest(f)
+        WHERE event_type = 'OrderCreated' GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, product_id) DO NOTHING;
+        PERFORM 1 FROM customer_product_qty
+        WHERE (customer_id, product_id) IN (SELECT customer_id, product_id FROM unnest(f)
+                                            WHERE event_type IN ('OrderCreated', 'OrderCancelled'))
+        ORDER BY customer_id, product_id FOR UPDATE;
+        -- 5. sales_daily
+        INSERT INTO sales_daily (day)
+        SELECT DISTINCT day FROM unnest(f) WHERE event_type = 'OrderCreated' ORDER BY 1
+        ON CONFLICT (day) DO NOTHING;
+        PERFORM 1 FROM sales_daily
+        WHERE day IN (SELECT day FROM unnest(f)
+                      WHERE event_type IN ('OrderCreated', 'OrderPaid', 'OrderCancelled'))
+        ORDER BY day FOR UPDATE;
+        -- 6. product_sales
+        INSERT INTO product_sales (product_id, name)
+        SELECT product_id, max(product_name) FROM unnest(f) WHERE event_type = 'OrderPaid'
+        GROUP BY 1 ORDER BY 1
+        ON CONFLICT (product_id) DO NOTHING;
+        PERFORM 1 FROM product_sales
+        WHERE product_id IN (SELECT product_id FROM unnest(f)
+                             WHERE event_type IN ('OrderPaid', 'OrderCancelled'))
+        ORDER BY product_id FOR UPDATE;
+        -- 7. category_sales
+        INSERT INTO category_sales (category)
+        SELECT DISTINCT category FROM unnest(f) WHERE event_type = 'OrderPaid' ORDER BY 1
+        ON CONFLICT (category) DO NOTHING;
+        PERFORM 1 FROM category_sales
+        WHERE category IN (SELECT category FROM unnest(f)
+                           WHERE event_type IN ('OrderPaid', 'OrderCancelled'))
+        ORDER BY category FOR UPDATE;
+        -- 8. the shard's rows: its totals, its counts of the statuses the orders move to and
+        -- from (each counted already, in some shard, or about to be), its views' touches
+        INSERT INTO order_totals (shard) VALUES (v_shard) ON CONFLICT (shard) DO NOTHING;
+        PERFORM 1 FROM order_totals WHERE shard = v_shard FOR UPDATE;
+        INSERT INTO order_status_counts (shard, status)
+        SELECT v_shard, status FROM unnest(f) WHERE status IS NOT NULL
+        UNION
+        SELECT v_shard, o.status FROM orders_read o
+        WHERE o.order_id IN (SELECT order_id FROM unnest(f))
+        ORDER BY 2
+        ON CONFLICT (shard, status) DO NOTHING;
+        PERFORM 1 FROM order_status_counts WHERE shard = v_shard ORDER BY status FOR UPDATE;
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(es) AS e WHERE e->>'eventType' = 'MoodRecorded') THEN
+        INSERT INTO mood_counts (shard) VALUES (v_shard) ON CONFLICT (shard) DO NOTHING;
+        PERFORM 1 FROM mood_counts WHERE shard = v_shard FOR UPDATE;
+    END IF;
+    IF f IS NOT NULL THEN
+        INSERT INTO mv_touches (view_name, shard)
+        SELECT view_name, v_shard FROM mv_refresh_state ORDER BY 1
+        ON CONFLICT (view_name, shard) DO NOTHING;
+        PERFORM 1 FROM mv_touches WHERE shard = v_shard ORDER BY view_name FOR UPDATE;
+    END IF;
 END $$;

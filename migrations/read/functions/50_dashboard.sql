@@ -188,12 +188,12 @@ LANGUAGE sql STABLE AS $$
         'totals', (
             SELECT json_build_object('orders', coalesce(max(total_orders), 0),
                                      'revenue', coalesce(trim_scale(max(revenue)), 0))
-            FROM order_totals),
+            FROM order_totals_all),
         'byStatus', (
             SELECT json_object_agg(u.status, coalesce(c.n, 0) ORDER BY u.ord)
             FROM unnest(ARRAY['CREATED', 'PAID', 'SHIPPED', 'COMPLETED', 'CANCELLED'])
                  WITH ORDINALITY AS u(status, ord)
-            LEFT JOIN order_status_counts c ON c.status = u.status),
+            LEFT JOIN order_status_counts_all c ON c.status = u.status),
         'topProducts', coalesce((
             SELECT json_agg(json_build_object('productId', product_id, 'name', name,
                                               'unitsSold', units, 'revenue', trim_scale(revenue))

@@ -4,16 +4,26 @@
 -- versioned migrations, with check_function_bodies off), so each function here has exactly one
 -- current body: edit it in place.
 
--- In the projections' transaction. PL/pgSQL, so that its statement is planned once per session.
+-- In the projections' transaction: one more touch of each view in p_views, counted in this
+-- session's shard (mv_touches, one row per view and shard: parallel batches of different shards
+-- never wait for each other's row), rows taken in view-name order. PL/pgSQL, so that its
+-- statement is planned once per session.
 CREATE OR REPLACE FUNCTION mv_touch(p_views text[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE mv_state SET touched = touched + 1 WHERE view_name = ANY (p_views);
+    INSERT INTO mv_touches AS m (view_name, shard, touched)
+    SELECT v, apply_shard(), 1 FROM unnest(p_views) AS v
+    WHERE v IN (SELECT view_name FROM mv_refresh_state) ORDER BY v
+    ON CONFLICT (view_name, shard) DO UPDATE SET touched = m.touched + 1;
 END $$;
 
 -- Refreshes p_view (CONCURRENTLY: readers are never blocked) when it is dirty and was last
 -- refreshed at least p_min_interval_ms ago. Returns whether it did. A refresher that finds another
--- one refreshing the same view leaves it (a transaction-level advisory lock per view). The
--- mv_state row is written last, so a batch's mv_touch waits for it only while this commits.
+-- one refreshing the same view leaves it (a transaction-level advisory lock per view).
+-- The generations (migrations/read/0009): v_seen, the sum of the view's touches over every shard,
+-- is read before the refresh's snapshot; each shard's count only grows, so their sum does too,
+-- and a batch that snapshot missed, whatever its shard, has raised the sum beyond v_seen: the
+-- view stays due. The refresher writes only mv_refresh_state, never a touch row, so batches
+-- never wait for it.
 CREATE OR REPLACE FUNCTION mv_refresh_if_due(p_view text, p_min_interval_ms integer) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -28,7 +38,7 @@ BEGIN
     END IF;
     v_start := clock_timestamp();
     EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I', p_view);
-    UPDATE mv_state
+    UPDATE mv_refresh_state
     SET refreshed = greatest(refreshed, v_seen), refreshed_at = clock_timestamp(),
         refresh_count = refresh_count + 1,
         last_duration_ms = extract(epoch FROM clock_timestamp() - v_start) * 1000
@@ -44,7 +54,7 @@ DECLARE
 BEGIN
     FOR v IN
         SELECT view_name FROM mv_state
-        WHERE touched > refreshed
+        WHERE dirty
           AND refreshed_at <= clock_timestamp() - make_interval(secs => p_min_interval_ms / 1000.0)
         ORDER BY refreshed_at, view_name
     LOOP
@@ -55,15 +65,14 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Every due view at once, each at most once (scripts/rebuild.sh, tests). One transaction: it
--- holds the rows of the views it refreshed until it ends, so running batches wait for it.
+-- Every due view at once, each at most once (scripts/rebuild.sh, tests). One transaction.
 CREATE OR REPLACE FUNCTION refresh_due_views(p_min_interval_ms integer) RETURNS text[]
 LANGUAGE plpgsql AS $$
 DECLARE
     v text;
     v_done text[] := '{}';
 BEGIN
-    FOR v IN SELECT view_name FROM mv_state ORDER BY view_name LOOP
+    FOR v IN SELECT view_name FROM mv_refresh_state ORDER BY view_name LOOP
         IF mv_refresh_if_due(v, p_min_interval_ms) THEN
             v_done := v_done || v;
         END IF;

@@ -4,7 +4,7 @@
 -- function, so a later migration that forgets a grant fails here; behaviour checks run as the
 -- query role (SET ROLE: scripts/pg.sh makes the owner a member of the service roles).
 BEGIN;
-SELECT plan(33);
+SELECT plan(37);
 
 \ir ../../privileges.psql
 
@@ -104,6 +104,8 @@ SELECT is(pg_temp.query_role_failures(), '{}'::text[],
 SELECT lives_ok($$SELECT pg_temp.as_role('cqrs_query',
     'SELECT count(*) FROM products_read, mv_order_stats, processed_events')$$,
     'and reads tables and materialized views');
+SELECT lives_ok($$SELECT pg_temp.as_role('cqrs_query', 'SELECT consumer_partitions_status()')$$,
+    'and the partitions'' holders (for the dashboard)');
 SELECT pg_temp.refused('cqrs_query', statement, description) FROM (VALUES
     ('INSERT INTO products_read (product_id, name, category, price, stock, version)
      VALUES (-1, ''x'', ''y'', 1, 1, 1)', 'the query API may not insert into the read model'),
@@ -117,7 +119,10 @@ SELECT pg_temp.refused('cqrs_query', statement, description) FROM (VALUES
     ('REFRESH MATERIALIZED VIEW mv_order_stats', 'nor directly'),
     ('CREATE TABLE public.intruder ()', 'nor create a table'),
     ('CREATE TEMP TABLE intruder ()', 'nor a temporary one'),
-    ('SELECT grant_service_roles()', 'nor change privileges')) AS r(statement, description);
+    ('SELECT grant_service_roles()', 'nor change privileges'),
+    ('SELECT consumer_claim_partitions(''intruder'', 4, 1000)', 'nor claim a consumer''s partitions'),
+    ('SELECT consumer_leave_partitions(''intruder'')', 'nor free them'),
+    ('UPDATE consumer_partitions SET holder = NULL', 'nor change the leases')) AS r(statement, description);
 
 SELECT * FROM finish();
 ROLLBACK;
