@@ -63,7 +63,7 @@ fi
 # short retry delays, as in the fault suite (tests/run.sh exports .env.example's values)
 export CONSUMER_RETRY_DELAY_MS=250 CONSUMER_MAX_ATTEMPTS=3 CONSUMER_EARLY_MAX_ATTEMPTS=40
 # partitions (CLUSTER_CONSUMER_PARTITIONS) change hands within 3 s of a consumer's death
-export CONSUMER_PARTITION_LEASE_MS="${CONSUMER_PARTITION_LEASE_MS:-3000}"
+export CONSUMER_PARTITION_LEASE_MS=3000
 unset FAULT_PAUSE_AFTER_PUBLISH_MS FAULT_PAUSE_BEFORE_COMMIT_MS FAULT_PAUSE_AFTER_COMMIT_MS
 export TEST_STACK=cluster
 stack_init --cluster cluster "$ARTIFACTS" || {
