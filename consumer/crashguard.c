@@ -26,8 +26,8 @@ enum project_status crashguard_check(const struct crashguard_ctx *ctx, struct re
     *counted = false;
     if (!receive_batch_redelivered(b) || d->settled || d->bad)
         return PROJECT_DONE; /* a bad body is dead-lettered at once anyway */
-    res = PQexecParams(ctx->pg, "SELECT event_attempt_record($1::uuid)", 1, NULL, params, NULL,
-                       NULL, 0);
+    res = PQexecParams(ctx->pg, "SELECT event_redelivered($1::uuid)", 1, NULL, params, NULL, NULL,
+                       0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (state != NULL && strcmp(state, "22P02") == 0) { /* not a uuid: nothing to count */
@@ -40,6 +40,15 @@ enum project_status crashguard_check(const struct crashguard_ctx *ctx, struct re
     }
     attempts = strtol(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
+    if (attempts == 0) { /* applied already (a partition handed over): a duplicate, acked */
+        status = amqp_basic_ack(ctx->mq, MQ_CHANNEL, d->env.delivery_tag, 0);
+        d->settled = true;
+        b->duplicates++;
+        /* the engine's line for a redelivered event applied alone, with its counts */
+        log_info("applied redelivered event", "%s applied=0 duplicates=1 dead=0",
+                 event_info_keys(&d->info, keys, sizeof keys));
+        return project_acked(status, d->env.delivery_tag, err, errlen);
+    }
     *counted = true;
     event_info_keys(&d->info, keys, sizeof keys);
     if (attempts < ctx->max_attempts) {

@@ -8,7 +8,10 @@
  * the count survives the next crash. Once the count reaches max_attempts the delivery is sent to
  * the dead-letter queue with reason "crashed the consumer N times" and acked, without being
  * applied; the stream behind it goes on. A first delivery costs nothing: only redelivered ones
- * are counted. crashguard_settled deletes the count once the delivery is settled. */
+ * are counted. crashguard_settled deletes the count once the delivery is settled. A redelivered
+ * event the read DB has already applied (event_redelivered answers 0: a partition handed over to
+ * this consumer while its old holder was applying it, or a connection lost after the commit) is
+ * acked at once as a duplicate, neither counted nor applied. */
 #ifndef CQ_CONSUMER_CRASHGUARD_H
 #define CQ_CONSUMER_CRASHGUARD_H
 

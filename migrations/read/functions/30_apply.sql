@@ -226,6 +226,17 @@ BEGIN
     );
 END $$;
 
+-- A redelivered event (consumer/crashguard.c): 0 when the read model has already applied it (a
+-- partition handed over, or a connection lost after the commit: nothing to count, nothing to
+-- apply, the consumer acks it at once), else the attempt recorded, as event_attempt_record.
+CREATE OR REPLACE FUNCTION event_redelivered(p_event_id uuid) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM processed_events WHERE event_id = p_event_id) THEN
+        RETURN 0;
+    END IF;
+    RETURN event_attempt_record(p_event_id);
+END $$;
+
 CREATE OR REPLACE FUNCTION event_attempt_clear(p_event_id uuid) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM event_attempts WHERE event_id = p_event_id;

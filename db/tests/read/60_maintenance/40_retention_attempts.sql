@@ -1,6 +1,6 @@
 -- processed_events retention and crash-attempt counting (migrations/read/0013_retention_attempts.sql).
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT has_table('event_attempts');
 SELECT has_index('processed_events', 'processed_events_processed_at_idx', ARRAY['processed_at'],
@@ -14,6 +14,12 @@ SELECT event_attempt_clear('00000000-0000-4000-8000-0000000000a1');
 SELECT is((SELECT count(*)::integer FROM event_attempts WHERE event_id = '00000000-0000-4000-8000-0000000000a1'),
           0, 'cleared once settled');
 SELECT is(event_attempt_record('00000000-0000-4000-8000-0000000000a1'), 1, 'and counted afresh');
+-- a redelivered event is counted unless the read model already applied it
+SELECT is(event_redelivered('00000000-0000-4000-8000-0000000000a1'), 2, 'a redelivery not yet applied is counted');
+INSERT INTO processed_events (event_id, event_type) VALUES ('00000000-0000-4000-8000-0000000000a3', 'E');
+SELECT is(event_redelivered('00000000-0000-4000-8000-0000000000a3'), 0, 'one already applied: 0');
+SELECT is((SELECT count(*)::integer FROM event_attempts WHERE event_id = '00000000-0000-4000-8000-0000000000a3'),
+          0, 'and nothing counted for it');
 
 -- retention: old rows go in batches, recent ones stay and still deduplicate
 DELETE FROM processed_events;
