@@ -89,6 +89,21 @@ int partitions_tick(struct partitions *p, const struct consumer_ports *io,
 
     if (p->count <= 1 || now < p->next_tick_ms)
         return 0;
+    if (!p->joined) {
+        rc = io->join(pg, p->holder, p->lease_ms, err, errlen);
+        if (rc == -2)
+            return -2;
+        if (rc != 0) {
+            log_warn("could not join the consumers, claiming anyway", "error=%s",
+                     log_quote(q, sizeof q, err));
+        } else {
+            log_info("joined the consumers", "holder=%s partitions=%ld claim_in_ms=%ld", p->holder,
+                     p->count, p->lease_ms / 3);
+            p->next_tick_ms = now + p->lease_ms / 3;
+        }
+        p->joined = true;
+        return 0;
+    }
     rc = io->claim(pg, p->holder, p->count, p->lease_ms, held, err, errlen);
     if (rc != 0) {
         p->next_tick_ms = now + p->lease_ms / 10; /* try again soon, well within the lease */
@@ -154,6 +169,24 @@ int partitions_claim_sql(PGconn *pg, const char *holder, long count, long lease_
     } else if (parse_array(PQgetvalue(res, 0, 0), count, held) != 0) {
         snprintf(err, errlen, "consumer_claim_partitions returned an unexpected value");
         rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int partitions_join_sql(PGconn *pg, const char *holder, long lease_ms, char *err, size_t errlen)
+{
+    char lease_text[24];
+    const char *params[2] = {holder, lease_text};
+    PGresult *res;
+    int rc = 0;
+
+    snprintf(lease_text, sizeof lease_text, "%ld", lease_ms);
+    res = PQexecParams(pg, "SELECT consumer_join_partitions($1, $2::int)", 2, NULL, params, NULL,
+                       NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_error_text(pg, res, err, errlen);
+        rc = PQstatus(pg) == CONNECTION_BAD ? -2 : -1;
     }
     PQclear(res);
     return rc;

@@ -87,6 +87,7 @@ const struct consumer_ports consumer_ports_live = {
     .pg_connect = live_pg_connect,
     .pg_close = PQfinish,
     .check_retention = live_check_retention,
+    .join = partitions_join_sql,
     .claim = partitions_claim_sql,
     .leave = partitions_leave_sql,
     .fill = receive_fill,

@@ -36,7 +36,9 @@ struct consumer_ports {
     PGconn *(*pg_connect)(const char *dsn);
     void (*pg_close)(PGconn *pg);
     int (*check_retention)(PGconn *pg, const char *retention);
-    /* the partitions' leases (partitions.h): partitions_claim_sql, partitions_leave_sql */
+    /* the partitions' leases (partitions.h): partitions_join_sql, partitions_claim_sql,
+     * partitions_leave_sql */
+    int (*join)(PGconn *pg, const char *holder, long lease_ms, char *err, size_t errlen);
     int (*claim)(PGconn *pg, const char *holder, long count, long lease_ms, bool *held, char *err,
                  size_t errlen);
     void (*leave)(PGconn *pg, const char *holder);

@@ -27,7 +27,7 @@ static struct fake {
     bool bad_retention;
     int projects, guards, guard_settles, fills;
     int subscribes, sleeps;
-    int cancels, claims, leaves;
+    int cancels, claims, leaves, joins;
     unsigned claim_mask; /* the partitions the next claims return */
     int claim_fails;     /* what the claims return instead (-1, -2; 0: they succeed) */
     char last_subscribed[64], last_cancelled[64];
@@ -70,6 +70,13 @@ static int fake_claim(PGconn *pg, const char *holder, long count, long lease_ms,
     }
     for (long k = 0; k < count; k++)
         held[k] = (F.claim_mask >> k) & 1u;
+    return 0;
+}
+
+static int fake_join(PGconn *pg, const char *holder, long lease_ms, char *err, size_t errlen)
+{
+    (void)pg, (void)holder, (void)lease_ms, (void)err, (void)errlen;
+    F.joins++;
     return 0;
 }
 
@@ -179,6 +186,7 @@ static const struct consumer_ports fake_ports = {
     .mq_connect = fake_mq_connect,
     .subscribe = fake_subscribe,
     .cancel = fake_cancel,
+    .join = fake_join,
     .claim = fake_claim,
     .leave = fake_leave,
     .mq_close = fake_mq_close,
@@ -327,6 +335,12 @@ static void partitioned(unsigned mask)
     ck_assert_int_eq(mq_topology_partition(&env.topo, 4, "agg", err, sizeof err), 0);
     consumer_init(&c, &fake_ports, &cfg, &env);
     F.claim_mask = mask;
+    /* the first step joins, claiming nothing; the claims start a third of a lease later */
+    ck_assert_int_eq(consumer_step(&c), 0);
+    ck_assert_int_eq(F.joins, 1);
+    ck_assert_int_eq(F.claims, 0);
+    ck_assert_int_eq(F.subscribes, 0);
+    c.parts.next_tick_ms = 0;
 }
 
 START_TEST(a_partitioned_consumer_consumes_the_partitions_it_claims)

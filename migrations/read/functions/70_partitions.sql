@@ -96,6 +96,24 @@ BEGIN
     RETURN v_mine;
 END $$;
 
+-- A consumer's first call, a third of a lease before its first claim: marks p_holder alive
+-- until now + p_lease_ms and claims nothing. Consumers started together (a deployment, a
+-- restart) thus all count as members when the first of them claims, and split the partitions
+-- without handing any over (a hand-over returns the old holder's unacknowledged deliveries).
+CREATE OR REPLACE FUNCTION consumer_join_partitions(p_holder text, p_lease_ms integer)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM consumer_holder_check(p_holder);
+    IF p_lease_ms IS NULL OR p_lease_ms NOT BETWEEN 100 AND 600000 THEN
+        RAISE EXCEPTION 'invalid partition lease % ms: it must be 100 to 600000 ms', p_lease_ms
+            USING ERRCODE = '22023';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('cqrs.consumer_partitions'));
+    INSERT INTO consumer_members AS m (holder, seen_until)
+    VALUES (p_holder, clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0))
+    ON CONFLICT (holder) DO UPDATE SET seen_until = excluded.seen_until;
+END $$;
+
 -- A consumer's clean shutdown: forgets p_holder and frees its partitions at once, so that the
 -- others take them at their next call instead of after the lease.
 CREATE OR REPLACE FUNCTION consumer_leave_partitions(p_holder text) RETURNS void LANGUAGE plpgsql AS $$

@@ -1,7 +1,7 @@
 -- The consumers' partition leases (migrations/read/functions/70_partitions.sql): quotas by rank,
 -- convergence, stickiness, expiry, leave, a shrinking partition count and the session's shard.
 BEGIN;
-SELECT plan(26);
+SELECT plan(30);
 DELETE FROM consumer_partitions;
 DELETE FROM consumer_members;
 
@@ -66,6 +66,17 @@ SELECT is(consumer_claim_partitions('c-b', 4, 30000), ARRAY[0, 1, 2, 3], 'and th
 SELECT is(consumer_claim_partitions('c-b', 2, 30000), ARRAY[0, 1], 'partitions >= P are never returned');
 SELECT is((SELECT jsonb_agg(x->'holder') FROM jsonb_array_elements(consumer_partitions_status()) AS x),
           '["c-b", "c-b", null, null]'::jsonb, 'and are let go (consumer_partitions_status)');
+
+-- ---- joining before claiming ----------------------------------------------------------------------
+SELECT throws_ok($$SELECT consumer_join_partitions('', 1000)$$, '22023', NULL, 'join needs a holder');
+SELECT consumer_leave_partitions('c-b');
+SELECT consumer_join_partitions('c-a', 30000);
+SELECT is((SELECT count(*)::int FROM consumer_partitions WHERE holder = 'c-a'), 0,
+          'a member that joins claims nothing yet');
+SELECT is(consumer_claim_partitions('c-b', 4, 30000), ARRAY[0, 1],
+          'but counts: the others keep to their share of P / members');
+SELECT is(consumer_claim_partitions('c-a', 4, 30000), ARRAY[2, 3],
+          'and its first claim takes its share without a hand-over');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- function, so a later migration that forgets a grant fails here; behaviour checks run as the
 -- query role (SET ROLE: scripts/pg.sh makes the owner a member of the service roles).
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 \ir ../../privileges.psql
 
@@ -122,6 +122,7 @@ SELECT pg_temp.refused('cqrs_query', statement, description) FROM (VALUES
     ('SELECT grant_service_roles()', 'nor change privileges'),
     ('SELECT consumer_claim_partitions(''intruder'', 4, 1000)', 'nor claim a consumer''s partitions'),
     ('SELECT consumer_leave_partitions(''intruder'')', 'nor free them'),
+    ('SELECT consumer_join_partitions(''intruder'', 1000)', 'nor join the consumers'),
     ('UPDATE consumer_partitions SET holder = NULL', 'nor change the leases')) AS r(statement, description);
 
 SELECT * FROM finish();
