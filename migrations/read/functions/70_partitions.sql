@@ -14,6 +14,15 @@ BEGIN
     END IF;
 END $$;
 
+-- Raises 22023 unless p_lease_ms is a lease: 100 to 600000 ms.
+CREATE OR REPLACE FUNCTION consumer_lease_check(p_lease_ms integer) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_lease_ms IS NULL OR p_lease_ms NOT BETWEEN 100 AND 600000 THEN
+        RAISE EXCEPTION 'invalid partition lease % ms: it must be 100 to 600000 ms', p_lease_ms
+            USING ERRCODE = '22023';
+    END IF;
+END $$;
+
 -- One consumer's periodic call (every lease / 3 or so), in a transaction of its own. Atomically:
 --   1. marks p_holder alive until now + p_lease_ms;
 --   2. forgets the members whose lease passed, and frees the partitions whose lease passed or
@@ -49,10 +58,7 @@ BEGIN
         RAISE EXCEPTION 'invalid partition count %: it must be 1 to 1024', p_partitions
             USING ERRCODE = '22023';
     END IF;
-    IF p_lease_ms IS NULL OR p_lease_ms NOT BETWEEN 100 AND 600000 THEN
-        RAISE EXCEPTION 'invalid partition lease % ms: it must be 100 to 600000 ms', p_lease_ms
-            USING ERRCODE = '22023';
-    END IF;
+    PERFORM consumer_lease_check(p_lease_ms);
     PERFORM pg_advisory_xact_lock(hashtext('cqrs.consumer_partitions'));
     v_now := clock_timestamp(); -- after the wait for the lock
     v_until := v_now + make_interval(secs => p_lease_ms / 1000.0);
@@ -104,10 +110,7 @@ CREATE OR REPLACE FUNCTION consumer_join_partitions(p_holder text, p_lease_ms in
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM consumer_holder_check(p_holder);
-    IF p_lease_ms IS NULL OR p_lease_ms NOT BETWEEN 100 AND 600000 THEN
-        RAISE EXCEPTION 'invalid partition lease % ms: it must be 100 to 600000 ms', p_lease_ms
-            USING ERRCODE = '22023';
-    END IF;
+    PERFORM consumer_lease_check(p_lease_ms);
     PERFORM pg_advisory_xact_lock(hashtext('cqrs.consumer_partitions'));
     INSERT INTO consumer_members AS m (holder, seen_until)
     VALUES (p_holder, clock_timestamp() + make_interval(secs => p_lease_ms / 1000.0))
