@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Consumers running at once take turns in the read DB. Correctness does not depend on it: every
+/* Consumers sharing one queue (CONSUMER_PARTITIONS = 1) take turns in the read DB. Correctness does not depend on it: every
  * projection checks the aggregate's version on its row (UPDATE ... WHERE version = v - 1, or the
  * row read FOR UPDATE) and every shared figure moves by a delta, so parallel transactions give
  * the same read model (migrations/read/functions/20_projections_catalog.sql,
@@ -17,8 +17,10 @@
  * often, each deadlock costing deadlock_timeout and a retry (a deadlock or serialization failure is
  * transient: retried, never counted as a try). The lock is a transaction-level advisory lock taken
  * in the statement's own transaction, before the events are applied (the CTE is scanned first), and
- * released by its commit or rollback. View refreshes need no turn (refresher.h). */
-#define SERIAL_CTE "WITH serial AS (SELECT pg_advisory_xact_lock(hashtext('cqrs.consumer'))) "
+ * released by its commit or rollback (consumer_take_turn, migrations/read/functions/30_apply.sql:
+ * a batch in its turn also skips the lock ordering that parallel batches need). View refreshes
+ * need no turn (refresher.h). */
+#define SERIAL_CTE "WITH serial AS (SELECT consumer_take_turn()) "
 
 const struct pg_stmt project_stmts[] = {
     {"consumer_apply_events", SERIAL_CTE "SELECT apply_events($1::jsonb)::text FROM serial", 1},
