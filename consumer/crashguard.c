@@ -26,8 +26,8 @@ enum project_status crashguard_check(const struct crashguard_ctx *ctx, struct re
     *counted = false;
     if (!receive_batch_redelivered(b) || d->settled || d->bad)
         return PROJECT_DONE; /* a bad body is dead-lettered at once anyway */
-    res = PQexecParams(ctx->pg, "SELECT event_redelivered($1::uuid)", 1, NULL, params, NULL, NULL,
-                       0);
+    res =
+        PQexecParams(ctx->pg, "SELECT event_redelivered($1::uuid)", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (state != NULL && strcmp(state, "22P02") == 0) { /* not a uuid: nothing to count */

@@ -8,18 +8,19 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Consumers sharing one queue (CONSUMER_PARTITIONS = 1) take turns in the read DB. Correctness does not depend on it: every
- * projection checks the aggregate's version on its row (UPDATE ... WHERE version = v - 1, or the
- * row read FOR UPDATE) and every shared figure moves by a delta, so parallel transactions give
- * the same read model (migrations/read/functions/20_projections_catalog.sql,
- * 21_projections_orders.sql). The turn is for throughput: the batches update the same summary rows
- * (totals, statuses, customers, products) in different orders, so parallel batches would deadlock
- * often, each deadlock costing deadlock_timeout and a retry (a deadlock or serialization failure is
- * transient: retried, never counted as a try). The lock is a transaction-level advisory lock taken
- * in the statement's own transaction, before the events are applied (the CTE is scanned first), and
- * released by its commit or rollback (consumer_take_turn, migrations/read/functions/30_apply.sql:
- * a batch in its turn also skips the lock ordering that parallel batches need). View refreshes
- * need no turn (refresher.h). */
+/* Consumers sharing one queue (CONSUMER_PARTITIONS = 1) take turns in the read DB. Correctness does
+ * not depend on it: every projection checks the aggregate's version on its row (UPDATE ... WHERE
+ * version = v - 1, or the row read FOR UPDATE) and every shared figure moves by a delta, so
+ * parallel transactions give the same read model
+ * (migrations/read/functions/20_projections_catalog.sql, 21_projections_orders.sql). The turn is
+ * for throughput: the batches update the same summary rows (totals, statuses, customers, products)
+ * in different orders, so parallel batches would deadlock often, each deadlock costing
+ * deadlock_timeout and a retry (a deadlock or serialization failure is transient: retried, never
+ * counted as a try). The lock is a transaction-level advisory lock taken in the statement's own
+ * transaction, before the events are applied (the CTE is scanned first), and released by its commit
+ * or rollback (consumer_take_turn, migrations/read/functions/30_apply.sql: a batch in its turn also
+ * skips the lock ordering that parallel batches need). View refreshes need no turn (refresher.h).
+ */
 #define SERIAL_CTE "WITH serial AS (SELECT consumer_take_turn()) "
 
 const struct pg_stmt project_stmts[] = {
