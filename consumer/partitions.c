@@ -112,6 +112,8 @@ int partitions_tick(struct partitions *p, const struct consumer_ports *io,
             snprintf(detail, sizeof detail, "%s", err);
             snprintf(err, errlen, "the partition lease ended (could not renew it: %s)", detail);
             p->valid_until_ms = 0;
+            memset(p->held, 0, sizeof p->held); /* nothing is held until a claim succeeds */
+            p->nheld = 0;
             return -1;
         }
         if (rc == -2)

@@ -64,16 +64,23 @@ server_pid() {
     pid="$(pid_in "$PID_FILE")"
     [[ -n "$pid" ]] || return 0
     [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == beam.smp ]] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-home $HOME " || return 0
+    # read whole, then matched: `tr | grep -q` fails under pipefail when grep exits before tr has
+    # written a long command line (beam.smp's, with the plugins' paths, passes tr's 4 KB buffer)
+    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"-home $HOME "* ]] || return 0
     echo "$pid"
 }
 
-# Pid of the shell wrapper that runs beam.smp (our setsid child), or nothing.
+# Pid of the shell wrapper that runs beam.smp (our setsid child), or nothing. The wrapper may
+# exec beam.smp in its own process before the node writes its pid file (the longer, the more
+# plugins it expands at boot): that process, with our HOME, is still ours.
 wrapper_pid() {
-    local pid
+    local pid cmd
     pid="$(pid_in "$WRAPPER_PID_FILE")"
     [[ -n "$pid" ]] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$RMQ_BIN/rabbitmq-server" || return 0
+    cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+    if [[ "$cmd" != *"$RMQ_BIN/rabbitmq-server"* ]]; then
+        [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == beam.smp && "$cmd" == *"-home $HOME "* ]] || return 0
+    fi
     echo "$pid"
 }
 
@@ -173,7 +180,7 @@ stop_epmd() {
     for pid in $(ss -Htlnp "sport = :$AMQP_EPMD_PORT" | grep -o 'pid=[0-9]*' | cut -d= -f2 |
         sort -u); do
         [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == epmd ]] || continue
-        tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "ERL_EPMD_PORT=$AMQP_EPMD_PORT" ||
+        grep -qx "ERL_EPMD_PORT=$AMQP_EPMD_PORT" <<<"$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)" ||
             continue
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -209,7 +216,7 @@ start() {
 join() {
     local target="$1"
     [[ -n "$(server_pid)" ]] || die "not running"
-    if ctl cluster_status --formatter json 2>/dev/null | grep -qF "\"$target\""; then
+    if grep -qF "\"$target\"" <<<"$(ctl cluster_status --formatter json 2>/dev/null)"; then
         echo "rabbit.sh: $NODE is already in the cluster of $target"
         return 0
     fi
@@ -232,6 +239,8 @@ stop() {
             kill -TERM "$pid" 2>/dev/null || true
         fi
     fi
+    # a start in progress (no pid file yet): its wrapper, or the node it became, is told to stop
+    [[ -n "$pid" || -z "$wrapper" ]] || kill -TERM "$wrapper" 2>/dev/null || true
     for p in $pid $wrapper; do
         for ((i = 0; i < 300; i++)); do
             [[ -e "/proc/$p" ]] || break

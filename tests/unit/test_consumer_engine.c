@@ -383,6 +383,7 @@ START_TEST(a_consumer_whose_lease_ends_drops_its_broker_connection)
     c.parts.valid_until_ms = 1;
     ck_assert_int_eq(consumer_step(&c), 0);
     ck_assert_int_eq(L.mq_closes, 2);
+    ck_assert_int_eq((int)metrics_gauge_value(c.metrics.partitions), 0);
     F.claim_fails = 0;
     ck_assert_int_eq(consumer_step(&c), 0);
     ck_assert_int_eq(F.subscribes, 4);
