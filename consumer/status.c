@@ -4,7 +4,6 @@
 #include "base/log.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 void consumer_status_init(struct consumer_status *s, long interval_ms)
@@ -82,9 +81,10 @@ int consumer_status_take_notices(struct receive_batch *b, amqp_connection_state_
     return 0;
 }
 
-/* Passive queue.declare of queue: its ready messages and consumers. */
-static int read_queue(amqp_connection_state_t conn, const char *queue, char *messages,
-                      char *consumers, size_t len, char *err, size_t errlen)
+/* Passive queue.declare of queue: adds its ready messages and consumers to *messages and
+ * *consumers. */
+static int read_queue(amqp_connection_state_t conn, const char *queue, unsigned long long *messages,
+                      unsigned long long *consumers, char *err, size_t errlen)
 {
     amqp_queue_declare_ok_t *ok = amqp_queue_declare(conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 1,
                                                      0, 0, 0, amqp_empty_table);
@@ -95,27 +95,8 @@ static int read_queue(amqp_connection_state_t conn, const char *queue, char *mes
                  mq_reply_text(amqp_get_rpc_reply(conn), detail, sizeof detail));
         return -1;
     }
-    snprintf(messages, len, "%u", ok->message_count);
-    snprintf(consumers, len, "%u", ok->consumer_count);
-    return 0;
-}
-
-/* The partitions' ready messages and consumers, summed. */
-static int read_partitions(amqp_connection_state_t conn, const struct mq_topology *t,
-                           char *messages, char *consumers, size_t len, char *err, size_t errlen)
-{
-    unsigned long long m = 0, c = 0;
-    char queue[300], pm[24], pc[24];
-
-    for (long k = 0; k < t->partitions; k++) {
-        if (read_queue(conn, mq_partition_queue(t, k, queue, sizeof queue), pm, pc, sizeof pm, err,
-                       errlen) != 0)
-            return -1;
-        m += strtoull(pm, NULL, 10);
-        c += strtoull(pc, NULL, 10);
-    }
-    snprintf(messages, len, "%llu", m);
-    snprintf(consumers, len, "%llu", c);
+    *messages += ok->message_count;
+    *consumers += ok->consumer_count;
     return 0;
 }
 
@@ -124,7 +105,7 @@ int consumer_status_tick(struct consumer_status *s, amqp_connection_state_t conn
                          size_t errlen)
 {
     const char *queues[4] = {t->queue, t->retry_queue, t->dead_queue, names->mood_queue};
-    char figures[8][24], q[600], work[300];
+    char figures[8][24], q[600], work[300], partition[300];
     const char *params[12];
     long long now = deadline_now_ms();
     PGresult *res;
@@ -133,18 +114,21 @@ int consumer_status_tick(struct consumer_status *s, amqp_connection_state_t conn
     if (conn == NULL || pg == NULL || now < s->next_ms)
         return 0;
     s->next_ms = now + s->interval_ms;
+    if (t->partitions > 1) { /* the work queue's figures: the sums over its partitions */
+        snprintf(work, sizeof work, "%s.p*", t->queue);
+        queues[0] = work;
+    }
     for (int i = 0; i < 4; i++) {
-        if (i == 0 && t->partitions > 1) {
-            /* the work queue's figures: the sums over its partitions, named <queue>.p* */
-            if (read_partitions(conn, t, figures[0], figures[1], sizeof figures[0], err, errlen) !=
-                0)
+        unsigned long long messages = 0, consumers = 0;
+        long n = i == 0 ? t->partitions : 1;
+        for (long k = 0; k < n; k++) {
+            const char *queue =
+                n > 1 ? mq_partition_queue(t, k, partition, sizeof partition) : queues[i];
+            if (read_queue(conn, queue, &messages, &consumers, err, errlen) != 0)
                 return -1;
-            snprintf(work, sizeof work, "%s.p*", t->queue);
-            queues[0] = work;
-        } else if (read_queue(conn, queues[i], figures[2 * i], figures[2 * i + 1],
-                              sizeof figures[0], err, errlen) != 0) {
-            return -1;
         }
+        snprintf(figures[2 * i], sizeof figures[0], "%llu", messages);
+        snprintf(figures[2 * i + 1], sizeof figures[0], "%llu", consumers);
         params[3 * i] = queues[i];
         params[3 * i + 1] = figures[2 * i];
         params[3 * i + 2] = figures[2 * i + 1];
