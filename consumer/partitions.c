@@ -35,7 +35,8 @@ void partitions_pg_reset(struct partitions *p)
     p->next_tick_ms = 0;
 }
 
-const char *partitions_text(const struct partitions *p, char *buf, size_t len)
+/* The partitions held, as "0,2,5" ("" for none), into buf. */
+static const char *partitions_text(const struct partitions *p, char *buf, size_t len)
 {
     size_t off = 0;
 
@@ -83,7 +84,7 @@ int partitions_tick(struct partitions *p, const struct consumer_ports *io,
 {
     long long now = deadline_now_ms();
     bool held[MQ_MAX_PARTITIONS] = {false};
-    char before[1024], after[1024], q[600];
+    char text[1024], q[600];
     long n = 0;
     int rc;
 
@@ -123,15 +124,14 @@ int partitions_tick(struct partitions *p, const struct consumer_ports *io,
     }
     p->valid_until_ms = now + p->lease_ms;
     p->next_tick_ms = now + p->lease_ms / 3;
-    partitions_text(p, before, sizeof before);
-    memcpy(p->held, held, sizeof p->held);
-    for (long k = 0; k < p->count; k++)
-        n += held[k];
-    p->nheld = n;
-    partitions_text(p, after, sizeof after);
-    if (strcmp(before, after) != 0)
+    if (memcmp(p->held, held, sizeof held) != 0) {
+        memcpy(p->held, held, sizeof p->held);
+        for (long k = 0; k < p->count; k++)
+            n += held[k];
+        p->nheld = n;
         log_info("partitions claimed", "holder=%s partitions=\"%s\" count=%ld of=%ld", p->holder,
-                 after, n, p->count);
+                 partitions_text(p, text, sizeof text), n, p->count);
+    }
     return reconcile(p, io, mq, t, prefetch, err, errlen);
 }
 

@@ -59,9 +59,6 @@ __attribute__((warn_unused_result)) int
 partitions_tick(struct partitions *p, const struct consumer_ports *io, amqp_connection_state_t mq,
                 PGconn *pg, const struct mq_topology *t, long prefetch, char *err, size_t errlen);
 
-/* The partitions held, as "0,2,5" ("" for none), into buf. */
-const char *partitions_text(const struct partitions *p, char *buf, size_t len);
-
 /* The live claim (consumer_ports.claim): SELECT consumer_claim_partitions(holder, count, lease_ms),
  * the partitions held into held[0..count). Returns 0, -1 with err on an SQL error, -2 with err when
  * the connection is lost. */
